@@ -1,0 +1,63 @@
+"""A finding: one problem, at one place in the source files.
+
+Readers create findings for what they meet while parsing (F001, F006, ...); rules create the
+rest. Name and severity come from the rule catalog (``detlint.rules.RULES``) by code, so a
+finding only carries what is specific to it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+SEVERITIES = ("info", "warning", "error")
+SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
+
+
+@dataclass(frozen=True)
+class Fix:
+    applicability: str  # "safe" | "unsafe"
+    description: str
+
+
+@dataclass
+class Finding:
+    code: str
+    message: str
+    file: str | None = None  # relative to the dataset root, POSIX
+    line: int | None = None  # 1-based
+    pointer: str | None = None  # RFC 6901, COCO only
+    image: str | None = None
+    annotation: str | None = None  # the source's own key: COCO id, VOC object index, YOLO line
+    fix: Fix | None = None
+    column: int | None = None
+    dataset: str | None = None  # the dataset root as given on the command line
+    data: dict[str, Any] = field(default_factory=dict, compare=False)  # for fixes and reporters
+
+    @property
+    def name(self) -> str:
+        from detlint.rules import RULES
+
+        rule = RULES.get(self.code)
+        return rule.NAME if rule else self.code.lower()
+
+    @property
+    def severity(self) -> str:
+        from detlint.rules import RULES
+
+        rule = RULES.get(self.code)
+        return rule.SEVERITY if rule else "error"
+
+    def key(self) -> tuple[str, str, str]:
+        """Identity for baselines: stable across runs and unrelated edits."""
+        obj = self.annotation or self.pointer or self.image or ""
+        return (self.code, self.file or "", obj)
+
+    def sort_key(self) -> tuple:
+        return (self.dataset or "", self.file or "", self.line or 0, self.pointer or "", self.code,
+                self.message)
+
+
+def json_pointer(*parts: object) -> str:
+    """RFC 6901 pointer from path parts (``~`` and ``/`` escaped)."""
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)

@@ -1,0 +1,121 @@
+"""What every format module shares: read options, atomic writes, image lookup and sizing."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, TypeVar
+
+from detlint.findings import Finding
+
+IMAGE_EXTENSIONS = frozenset({
+    ".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".jfif", ".pgm", ".ppm",
+    ".dng", ".mpo", ".heic", ".avif",
+})
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass
+class ReadOptions:
+    voc_origin: int = 1  # 1: devkit 1-based inclusive pixels; 0: 0-based continuous
+    classes: list[str] | None = None  # a configured class list (VOC)
+    probe_images: bool = True  # read image headers for sizes (YOLO needs them)
+    progress: bool = True
+    workers: int = field(default_factory=lambda: min(32, (os.cpu_count() or 1) * 4))
+
+
+@dataclass
+class WriteOptions:
+    voc_origin: int = 1
+    link_images: bool = True  # hard-link (else copy) images into the destination
+    losses: list[dict] = field(default_factory=list)  # filled by writers: every lossy step
+
+    def lose(self, what: str, count: int, detail: str = "") -> None:
+        if count:
+            self.losses.append({"what": what, "count": int(count), "detail": detail})
+
+
+def is_image(path: Path | str) -> bool:
+    return os.path.splitext(str(path))[1].lower() in IMAGE_EXTENSIONS
+
+
+def relpath(path: Path, root: Path) -> str:
+    """``path`` relative to ``root`` as POSIX; absolute when it lies outside the root."""
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        rel = os.path.relpath(path, root)
+        return Path(rel).as_posix()
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temporary file in the same folder, then rename over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def thread_map(fn: Callable[[T], R], items: list[T], workers: int, desc: str | None = None,
+               progress: bool = True) -> list[R]:
+    """``[fn(x) for x in items]`` on a thread pool (I/O bound work), with a progress bar."""
+    if len(items) < 64 or workers <= 1:
+        return [fn(x) for x in items]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = pool.map(fn, items, chunksize=max(1, len(items) // (workers * 8)))
+        return list(progress_bar(results, total=len(items), desc=desc, enabled=progress))
+
+
+def progress_enabled() -> bool:
+    return sys.stderr.isatty() and os.environ.get("PRE_COMMIT") != "1"
+
+
+def progress_bar(iterable: Iterable[T], total: int, desc: str | None, enabled: bool = True) -> Iterator[T]:
+    if not (enabled and progress_enabled() and total >= 1000):
+        yield from iterable
+        return
+    from tqdm import tqdm
+
+    yield from tqdm(iterable, total=total, desc=desc, file=sys.stderr, leave=False, unit="file")
+
+
+def read_text(path: Path) -> tuple[str | None, Finding | None, int]:
+    """Decode a text file as UTF-8 (BOM tolerated); return (text, problem, size)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return None, Finding("F001", f"cannot read file: {exc.strerror or exc}"), 0
+    try:
+        return data.decode("utf-8-sig"), None, len(data)
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        return None, Finding("F001", f"not UTF-8 text: byte 0x{data[exc.start]:02x} at line {line}",
+                             line=line), len(data)
+
+
+def image_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) as displayed, i.e. after EXIF orientation; None if unreadable.
+
+    Pillow's lazy open reads only the header, never the pixels.
+    """
+    from detlint.images import header_size
+
+    return header_size(path)

@@ -119,3 +119,36 @@ def image_size(path: Path) -> tuple[int, int] | None:
     from detlint.images import header_size
 
     return header_size(path)
+
+
+def place_image(source: Path, target: Path, link: bool = True) -> bool:
+    """Put an image file at ``target``: hard link where possible, else copy; never re-encode.
+
+    Returns False (and places nothing) when the source does not exist.
+    """
+    import shutil
+
+    if not source.is_file():
+        return False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists():
+        return True
+    if link:
+        try:
+            os.link(source, target)
+            return True
+        except OSError:
+            pass
+    shutil.copy2(source, target)
+    return True
+
+
+def safe_relative(name: str) -> str | None:
+    """``name`` as a POSIX relative path inside its root, or None if absolute or escaping (``..``)."""
+    posix = name.replace("\\", "/")
+    if posix.startswith("/") or (len(posix) > 1 and posix[1] == ":"):
+        return None
+    parts = [p for p in posix.split("/") if p not in ("", ".")]
+    if not parts or any(p == ".." for p in parts):
+        return None
+    return "/".join(parts)

@@ -6,22 +6,28 @@ more certain), ``read(path, options) -> Dataset`` and ``write(ds, dst, options)`
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from types import ModuleType
 
 from detlint.errors import NotADatasetError, UsageError
-from detlint.formats import coco, voc, yolo
 from detlint.formats.base import ReadOptions, WriteOptions
 from detlint.model import Dataset
 
-FORMATS: dict[str, ModuleType] = {"coco": coco, "voc": voc, "yolo": yolo}
+FORMAT_NAMES = ("coco", "voc", "yolo")
+
+
+def module(name: str) -> ModuleType:
+    if name not in FORMAT_NAMES:
+        raise UsageError(f"unknown format {name!r} (choose from {', '.join(FORMAT_NAMES)})")
+    return importlib.import_module(f"detlint.formats.{name}")
 
 
 def sniff(path: Path) -> str:
     """The format of the dataset at ``path``; a one-line UsageError when there is none."""
     if not path.exists():
         raise UsageError(f"{path}: no such file or directory")
-    scores = {name: module.sniff(path) for name, module in FORMATS.items()}
+    scores = {name: module(name).sniff(path) for name in FORMAT_NAMES}
     best = max(scores, key=lambda name: scores[name])
     if scores[best] <= 0:
         raise NotADatasetError(f"{path}: not a COCO, VOC or YOLO dataset (no annotation files found)")
@@ -33,16 +39,13 @@ def load(path: str | Path, format: str | None = None, options: ReadOptions | Non
     path = Path(path)
     if not path.exists():
         raise UsageError(f"{path}: no such file or directory")
-    name = format or sniff(path)
-    if name not in FORMATS:
-        raise UsageError(f"unknown format {name!r} (choose from {', '.join(FORMATS)})")
-    return FORMATS[name].read(path, options or ReadOptions()).validate()
+    reader = module(format or sniff(path))
+    return reader.read(path, options or ReadOptions()).validate()
 
 
 def save(ds: Dataset, path: str | Path, format: str, options: WriteOptions | None = None) -> WriteOptions:
     """Write ``ds`` under ``path`` in ``format``; returns the options with the list of losses."""
-    if format not in FORMATS:
-        raise UsageError(f"unknown format {format!r} (choose from {', '.join(FORMATS)})")
+    writer = module(format)
     options = options or WriteOptions()
-    FORMATS[format].write(ds, Path(path), options)
+    writer.write(ds, Path(path), options)
     return options

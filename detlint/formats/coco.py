@@ -1,0 +1,633 @@
+"""COCO object-detection JSON.
+
+Layouts read:
+
+- one JSON beside its images (``annotations.json`` + ``images/`` or the images next to it);
+- ``annotations/instances_<split>.json`` with images in ``images/<split>/``, ``<split>/`` or
+  ``<split>2017/``;
+- Roboflow: ``<split>/_annotations.coco.json`` beside the split's images;
+- several JSON files in one folder: each file is a split named after it.
+
+``file_name`` may be bare or nested. Sparse category ids, annotations without ``bbox`` (kept as
+annotations without geometry), RLE and polygon segmentation are all kept. A results list (a list
+of detections, not a dataset) is refused with a one-line message.
+
+Parsing uses orjson; a syntax error becomes a located F001 (line, column). JSON that only
+Python's lenient parser accepts (bare ``NaN``, ``Infinity``, ``1e400``) is read anyway and
+reported as F001 at the first offending token, so the non-finite values then show up as B004.
+
+Columns are built in bulk from the parsed lists (one list comprehension per key, one numpy
+conversion per column); items that break the fast path are checked one by one and reported as
+F002 with jsonschema's message for that item only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+
+from detlint.errors import NotADatasetError
+from detlint.findings import Finding, json_pointer
+from detlint.formats.base import (ReadOptions, WriteOptions, atomic_write_bytes, is_image,
+                                  place_image, relpath, safe_relative)
+from detlint.resources import load_schema
+from detlint.model import (ABSENT_INT, Annotations, Categories, Dataset, Images, concat_images)
+
+NAME = "coco"
+
+KNOWN_ANNOTATION_KEYS = ("id", "image_id", "category_id", "bbox", "area", "iscrowd", "segmentation")
+KNOWN_IMAGE_KEYS = ("id", "file_name", "width", "height")
+KNOWN_CATEGORY_KEYS = ("id", "name")
+SECTIONS = ("images", "annotations", "categories")
+_SNIFF_BYTES = 1 << 16
+
+
+# --------------------------------------------------------------------------- sniffing
+
+def _looks_like_coco(path: Path) -> int:
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(_SNIFF_BYTES)
+    except OSError:
+        return 0
+    stripped = head.lstrip()
+    if stripped.startswith(b"["):
+        return 1 if b"image_id" in head else 0
+    if not stripped.startswith(b"{"):
+        return 0
+    if b'"images"' in head or b'"annotations"' in head:
+        return 3
+    return 1 if b'"categories"' in head else 0
+
+
+def annotation_files(path: Path) -> list[Path]:
+    """The COCO JSON files of a dataset folder (or the file itself)."""
+    if path.is_file():
+        return [path] if path.suffix.lower() == ".json" else []
+    candidates: list[Path] = []
+    for folder in (path, path / "annotations"):
+        if folder.is_dir():
+            candidates += sorted(p for p in folder.glob("*.json") if p.is_file())
+    if not candidates:
+        candidates = sorted(path.glob("*/_annotations.coco.json")) + sorted(path.glob("*/*.coco.json"))
+    return [p for p in dict.fromkeys(candidates) if _looks_like_coco(p)]
+
+
+def sniff(path: Path) -> int:
+    return max((_looks_like_coco(p) for p in annotation_files(path)), default=0)
+
+
+def dataset_root(path: Path) -> Path:
+    if path.is_dir():
+        return path
+    parent = path.parent
+    return parent.parent if parent.name == "annotations" else parent
+
+
+SPLIT_WORDS = ("train", "val", "valid", "validation", "test", "trainval", "minival", "dev")
+
+
+def _is_split_word(name: str) -> bool:
+    return name.rstrip("0123456789") in SPLIT_WORDS
+
+
+def split_name(json_path: Path, n_files: int) -> str:
+    """The split a COCO file holds: ``train/_annotations.coco.json`` -> train,
+    ``annotations/instances_val2017.json`` -> val2017, several loose files -> their stems."""
+    if json_path.name.endswith(".coco.json"):
+        if n_files > 1 or _is_split_word(json_path.parent.name):
+            return json_path.parent.name
+        return ""
+    stem = json_path.stem
+    suffix = stem.rsplit("_", 1)[-1]
+    if _is_split_word(suffix) or json_path.parent.name == "annotations":
+        return suffix
+    return stem if n_files > 1 else ""
+
+
+# --------------------------------------------------------------------------- parsing
+
+def parse_json(data: bytes, file: str) -> tuple[Any, list[Finding]]:
+    """orjson, then Python's lenient parser; problems become located F001 findings."""
+    try:
+        return orjson.loads(data), []
+    except orjson.JSONDecodeError as strict_error:
+        located = Finding("F001", f"invalid JSON: {strict_error.msg}", file=file,
+                          line=strict_error.lineno, column=strict_error.colno)
+    try:
+        lenient = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
+        if isinstance(error, json.JSONDecodeError):
+            located = Finding("F001", f"invalid JSON: {error.msg}", file=file, line=error.lineno,
+                              column=error.colno)
+        return None, [located]
+    located.message = (f"not strict JSON ({located.message.removeprefix('invalid JSON: ')}): "
+                       "Python's json reads it, orjson and most other tools refuse it")
+    return lenient, [located]
+
+
+def _problem(code: str, message: str, file: str, *pointer_parts: object, annotation: object = None) -> Finding:
+    return Finding(code, message, file=file, pointer=json_pointer(*pointer_parts) if pointer_parts else None,
+                   annotation=None if annotation is None else str(annotation))
+
+
+def schema_messages(item: Any, definition: str) -> list[str]:
+    """jsonschema's messages for one item against ``#/definitions/<definition>``."""
+    import jsonschema
+
+    schema = load_schema("coco.schema.json")
+    sub = {"$ref": f"#/definitions/{definition}", "definitions": schema["definitions"]}
+    validator = jsonschema.Draft7Validator(sub)
+    messages = []
+    for error in sorted(validator.iter_errors(item), key=lambda e: list(e.absolute_path)):
+        where = "/".join(str(p) for p in error.absolute_path)
+        messages.append(f"{where + ': ' if where else ''}{error.message}")
+    return messages
+
+
+def _is_int(value: Any) -> bool:
+    return type(value) is int
+
+
+def _is_number(value: Any) -> bool:
+    return type(value) in (int, float)
+
+
+def _int_column(values: list, file: str, section: str, key: str, problems: list[Finding],
+                default: int = -1, required: bool = True) -> np.ndarray:
+    """int64 column; absent (when not required) or malformed values become ``default``."""
+    if set(map(type, values)) <= {int}:
+        try:
+            return np.array(values, dtype=np.int64)
+        except OverflowError:
+            pass
+    out = np.full(len(values), default, np.int64)
+    for i, value in enumerate(values):
+        if _is_int(value) and -(1 << 63) <= value < (1 << 63):
+            out[i] = value
+        elif isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+            out[i] = int(value)  # 3.0 is an id everyone accepts; reported, not dropped
+            problems.append(_problem("F002", f"{key} {value!r} is a float, not an integer", file,
+                                     section, i, key))
+        elif value is not None or required:
+            problems.append(_problem("F002", f"{key} is {_describe(value)}, expected an integer",
+                                     file, section, i, key))
+    return out
+
+
+def _float_column(values: list) -> np.ndarray:
+    """float64 column; absent or non-numeric values become NaN (reported elsewhere)."""
+    if set(map(type, values)) <= {int, float}:
+        return np.array(values, dtype=np.float64)
+    return np.array([float(v) if _is_number(v) else np.nan for v in values], dtype=np.float64)
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "missing"
+    text = orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode() if not isinstance(value, float) else repr(value)
+    return f"{type(value).__name__} {text[:40]}"
+
+
+def _dict_items(items: Any, file: str, section: str, problems: list[Finding]) -> tuple[list[dict], list[int]]:
+    """The dict entries of a section and their positions; anything else is F002."""
+    if items is None:
+        return [], []
+    if not isinstance(items, list):
+        problems.append(_problem("F002", f"'{section}' is {_describe(items)}, expected a list", file, section))
+        return [], []
+    if all(type(item) is dict for item in items):
+        return items, list(range(len(items)))
+    kept, positions = [], []
+    for i, item in enumerate(items):
+        if type(item) is dict:
+            kept.append(item)
+            positions.append(i)
+        else:
+            problems.append(_problem("F002", f"{section} entry is {_describe(item)}, expected an object",
+                                     file, section, i))
+    return kept, positions
+
+
+def _extras(items: list[dict], known: tuple[str, ...]) -> np.ndarray:
+    """Per-item dict of keys outside ``known`` (None where there are none), kept for round trips."""
+    out = np.full(len(items), None, dtype=object)
+    n_known = len(known)
+    for i, item in enumerate(items):
+        if len(item) > n_known or any(k not in known for k in item):
+            extra = {k: v for k, v in item.items() if k not in known}
+            if extra:
+                out[i] = extra
+    return out
+
+
+def _bbox_columns(values: list, file: str, positions: list[int], problems: list[Finding]) -> tuple[np.ndarray, np.ndarray]:
+    """(raw xywh float64[N,4] with NaN where unusable, has_box bool[N])."""
+    n = len(values)
+    try:
+        arr = np.array(values) if n else np.zeros((0, 4))
+        if arr.ndim == 2 and arr.shape[1] == 4 and arr.dtype.kind in "if":
+            return arr.astype(np.float64, copy=False), np.ones(n, bool)
+    except (ValueError, TypeError):
+        pass
+    raw = np.full((n, 4), np.nan)
+    has_box = np.zeros(n, bool)
+    for i, value in enumerate(values):
+        if value is None:
+            continue  # an annotation without a box (image-level label): kept, no geometry
+        has_box[i] = True
+        if isinstance(value, list) and len(value) == 4:
+            raw[i] = [float(v) if _is_number(v) else np.nan for v in value]
+            if all(_is_number(v) for v in value):
+                continue
+        for message in schema_messages({"bbox": value}, "bbox_holder") or [f"bbox {_describe(value)}"]:
+            problems.append(_problem("F002", message, file, "annotations", positions[i], "bbox"))
+    return raw, has_box
+
+
+class _ImageFinder:
+    """Finds image files by name under a few candidate folders, listing each folder once."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self._listing: dict[Path, tuple[frozenset[str], dict[str, str]]] = {}
+
+    def _list(self, folder: Path) -> tuple[frozenset[str], dict[str, str]]:
+        if folder not in self._listing:
+            try:
+                names = frozenset(os.listdir(folder))
+            except OSError:
+                names = frozenset()
+            self._listing[folder] = (names, {n.lower(): n for n in names})
+        return self._listing[folder]
+
+    def find(self, name: str, folders: list[Path]) -> tuple[str, bool]:
+        """(path relative to root or "", found only by ignoring case)."""
+        rel = safe_relative(name)
+        if rel is None:
+            return "", False
+        candidates = [rel] if "/" not in rel else [rel, rel.rsplit("/", 1)[1]]
+        for folder in folders:
+            for candidate in candidates:
+                sub, _, base = candidate.rpartition("/")
+                directory = folder / sub if sub else folder
+                names, lowered = self._list(directory)
+                if base in names:
+                    return relpath(directory / base, self.root), False
+        for folder in folders:
+            for candidate in candidates:
+                sub, _, base = candidate.rpartition("/")
+                directory = folder / sub if sub else folder
+                real = self._list(directory)[1].get(base.lower())
+                if real is not None:
+                    return relpath(directory / real, self.root), True
+        return "", False
+
+
+def _image_folders(root: Path, json_path: Path, split: str) -> list[Path]:
+    folders = [json_path.parent, root]
+    for name in dict.fromkeys(filter(None, [split, split.removesuffix("2017")])):
+        folders += [root / "images" / name, root / name, root / f"{name}2017", root / "images" / f"{name}2017"]
+    folders.append(root / "images")
+    return [f for f in dict.fromkeys(folders) if f.is_dir()]
+
+
+def _read_file(json_path: Path, root: Path, split: str, finder: _ImageFinder,
+               ds: Dataset) -> tuple[Images, Annotations, np.ndarray, list[tuple[int, str, dict, int]]]:
+    file = relpath(json_path, root)
+    file_index = ds.add_file(file)
+    problems = ds.problems
+    try:
+        data_bytes = json_path.read_bytes()
+    except OSError as error:
+        problems.append(Finding("F001", f"cannot read file: {error.strerror or error}", file=file))
+        return Images.empty(0), Annotations.empty(0), np.zeros(0, np.int64), []
+    data, parse_problems = parse_json(data_bytes, file)
+    problems += parse_problems
+    if data is None:
+        return Images.empty(0), Annotations.empty(0), np.zeros(0, np.int64), []
+    if isinstance(data, list):
+        if data and all(isinstance(d, dict) and "score" in d for d in data[:100]):
+            raise NotADatasetError(f"{file}: a COCO results list ({len(data)} detections with scores), "
+                                   "not a dataset: pass the ground-truth annotation file")
+        problems.append(_problem("F002", "top level is a list, expected an object with 'images', "
+                                 "'annotations' and 'categories'", file, ""))
+        return Images.empty(0), Annotations.empty(0), np.zeros(0, np.int64), []
+    if not isinstance(data, dict):
+        problems.append(_problem("F002", f"top level is {_describe(data)}, expected an object", file, ""))
+        return Images.empty(0), Annotations.empty(0), np.zeros(0, np.int64), []
+    for section in ("images", "annotations"):
+        if section not in data:
+            problems.append(_problem("F002", f"missing required key '{section}'", file, ""))
+    ds.meta.setdefault("coco", {})[file] = {
+        "split": split, "keys": list(data), "other": {k: v for k, v in data.items() if k not in SECTIONS}}
+    categories = _categories(data.get("categories"), file, file_index, problems)
+    images = _images(data.get("images"), root, json_path, split, file, file_index, finder, problems)
+    annotations, image_ids = _annotations(data.get("annotations"), file, file_index, problems)
+    return images, annotations, image_ids, categories
+
+
+def _categories(items: Any, file: str, file_index: int, problems: list[Finding]) -> list[tuple[int, str, dict, int]]:
+    """(id, name, extra, position) per category entry; -1 ids for malformed ones."""
+    kept, positions = _dict_items(items, file, "categories", problems)
+    out = []
+    for item, position in zip(kept, positions):
+        cat_id, name = item.get("id"), item.get("name")
+        if not _is_int(cat_id):
+            problems.append(_problem("F002", f"category id is {_describe(cat_id)}, expected an integer",
+                                     file, "categories", position, "id"))
+            cat_id = -1
+        if not isinstance(name, str):
+            problems.append(_problem("F002", f"category name is {_describe(name)}, expected a string",
+                                     file, "categories", position, "name"))
+            name = str(name) if name is not None else f"category_{cat_id}"
+        extra = {k: v for k, v in item.items() if k not in KNOWN_CATEGORY_KEYS}
+        out.append((cat_id, name, extra, position))
+    return out
+
+
+def _images(items: Any, root: Path, json_path: Path, split: str, file: str, file_index: int,
+            finder: _ImageFinder, problems: list[Finding]) -> Images:
+    kept, positions = _dict_items(items, file, "images", problems)
+    n = len(kept)
+    images = Images.empty(n)
+    images.id = _int_column([it.get("id") for it in kept], file, "images", "id", problems)
+    names = [it.get("file_name") for it in kept]
+    for i, name in enumerate(names):
+        if not isinstance(name, str) or not name:
+            problems.append(_problem("F002", f"file_name is {_describe(name)}, expected a string",
+                                     file, "images", positions[i], "file_name"))
+            names[i] = ""
+    images.file_name = np.array(names, dtype=object).reshape(n)
+    for key in ("width", "height"):
+        values = [it.get(key) for it in kept]
+        column = _float_column(values)
+        column[~np.isfinite(column)] = 0
+        setattr(images, key, column.astype(np.int64))
+    images.split = np.full(n, split, dtype=object)
+    images.src_file = np.full(n, file_index, np.int32)
+    images.src_item = np.array(positions, dtype=np.int32).reshape(n)
+    images.extra = _extras(kept, KNOWN_IMAGE_KEYS)
+    folders = _image_folders(root, json_path, split)
+    paths = []
+    for i, name in enumerate(names):
+        found, by_case = finder.find(name, folders) if name else ("", False)
+        paths.append(found)
+        if by_case:
+            problems.append(Finding("F014", f"image '{name}' exists only as '{found}' (case differs): "
+                                    "works on macOS/Windows, missing on Linux", file=file,
+                                    pointer=json_pointer("images", positions[i], "file_name"), image=found))
+    images.path = np.array(paths, dtype=object).reshape(n)
+    return images
+
+
+def _annotations(items: Any, file: str, file_index: int,
+                 problems: list[Finding]) -> tuple[Annotations, np.ndarray]:
+    """The annotation table, and each annotation's image_id (linked to rows later)."""
+    kept, positions = _dict_items(items, file, "annotations", problems)
+    n = len(kept)
+    ann = Annotations.empty(n)
+    ann.id = _int_column([a.get("id") for a in kept], file, "annotations", "id", problems)
+    ann.src_item = np.array(positions, dtype=np.int32).reshape(n)
+    ann.src_file = np.full(n, file_index, np.int32)
+    ann.extra = _extras(kept, KNOWN_ANNOTATION_KEYS)
+    image_ids = _int_column([a.get("image_id") for a in kept], file, "annotations", "image_id", problems)
+    ann.class_id = _int_column([a.get("category_id") for a in kept], file, "annotations", "category_id", problems)
+    raw, has_box = _bbox_columns([a.get("bbox") for a in kept], file, positions, problems)
+    ann.raw, ann.has_box = raw, has_box
+    ann.boxes = np.column_stack([raw[:, 0], raw[:, 1], raw[:, 0] + raw[:, 2], raw[:, 1] + raw[:, 3]]) if n else np.zeros((0, 4))
+    ann.kind = np.where(has_box, Annotations.KIND_BOX, Annotations.KIND_NONE).astype(np.uint8)
+    ann.area = _float_column([a.get("area") for a in kept])
+    iscrowd = [a.get("iscrowd") for a in kept]
+    if set(map(type, iscrowd)) <= {int}:
+        ann.iscrowd = np.clip(np.array(iscrowd, dtype=np.int64), -1, 1).astype(np.int8) if n else ann.iscrowd
+    else:
+        ann.iscrowd = np.array([min(max(int(v), 0), 1) if _is_number(v) and v == v else ABSENT_INT
+                                for v in iscrowd], dtype=np.int8).reshape(n)
+    segmentation = np.empty(n, dtype=object)
+    segmentation[:] = [a.get("segmentation") for a in kept]
+    ann.segmentation = segmentation
+    return ann, image_ids
+
+
+def lookup(keys: np.ndarray, values: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """``values`` at the position of each query in ``keys`` (first occurrence), -1 where absent."""
+    if not len(keys) or not len(queries):
+        return np.full(len(queries), -1, np.int64)
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    pos = np.minimum(np.searchsorted(sorted_keys, queries), len(keys) - 1)
+    found = sorted_keys[pos] == queries
+    return np.where(found, values[order[pos]], -1)
+
+
+def _merge_categories(per_file: list[list[tuple[int, str, dict, int]]], file_indices: list[int],
+                      ds: Dataset) -> list[dict[int, int]]:
+    """One category list for the dataset (by name, in id order of first appearance);
+    returns per file a map from that file's category id to the global index."""
+    names: list[str] = []
+    ids: list[int] = []
+    extras: list[dict] = []
+    src: list[tuple[int, int]] = []
+    index_of: dict[str, int] = {}
+    maps: list[dict[int, int]] = []
+    class_maps: dict[str, list[list]] = {}
+    for cats, file_index in zip(per_file, file_indices):
+        mapping: dict[int, int] = {}
+        for cat_id, name, extra, position in sorted(cats, key=lambda c: c[0]):
+            if name not in index_of:
+                index_of[name] = len(names)
+                names.append(name)
+                ids.append(cat_id)
+                extras.append(extra)
+                src.append((file_index, position))
+            mapping.setdefault(cat_id, index_of[name])
+        maps.append(mapping)
+        class_maps[ds.files[file_index]] = [[c[0], c[1]] for c in cats]
+    ds.meta["class_maps"] = class_maps
+    ds.categories = Categories(
+        names=names, ids=np.array(ids, dtype=np.int64).reshape(len(names)), extra=extras,
+        src_file=np.array([s[0] for s in src], dtype=np.int32).reshape(len(names)),
+        src_line=np.zeros(len(names), np.int32),
+        src_item=np.array([s[1] for s in src], dtype=np.int32).reshape(len(names)),
+    )
+    return maps
+
+
+def read(path: Path, options: ReadOptions) -> Dataset:
+    files = annotation_files(path)
+    if not files:
+        raise NotADatasetError(f"{path}: no COCO annotation JSON found")
+    root = dataset_root(path)
+    ds = Dataset(format=NAME, root=root, categories=Categories(), images=Images.empty(0),
+                 annotations=Annotations.empty(0))
+    finder = _ImageFinder(root)
+    parts, per_file_categories, file_indices = [], [], []
+    offset = 0
+    for json_path in files:
+        split = split_name(json_path, len(files))
+        images, ann, image_ids, categories = _read_file(json_path, root, split, finder, ds)
+        # image ids repeat across split files, so each file links to its own images
+        rows = np.arange(offset, offset + len(images), dtype=np.int64)
+        ann.image = lookup(images.id, rows, image_ids).astype(np.int32)
+        parts.append((images, ann))
+        per_file_categories.append(categories)
+        file_indices.append(len(ds.files) - 1)
+        offset += len(images)
+    maps = _merge_categories(per_file_categories, file_indices, ds)
+    for (_, ann), mapping in zip(parts, maps):
+        keys = np.array(list(mapping), dtype=np.int64)
+        values = np.array(list(mapping.values()), dtype=np.int64)
+        ann.category = lookup(keys, values, ann.class_id).astype(np.int32)
+    ds.images = concat_images([p[0] for p in parts])
+    ds.annotations = Annotations.concat([p[1] for p in parts])
+    return ds
+
+
+# --------------------------------------------------------------------------- writing
+
+def _split_layout(split: str) -> tuple[str, str]:
+    """(annotation file, image folder) relative to the destination root."""
+    if not split:
+        return "annotations.json", "images"
+    return f"annotations/instances_{split}.json", f"images/{split}"
+
+
+def _number(value: float) -> float | int:
+    return int(value) if float(value).is_integer() and abs(value) < 2**53 else float(value)
+
+
+def _xywh(ds: Dataset, rows: np.ndarray) -> np.ndarray:
+    ann = ds.annotations
+    boxes = ann.boxes[rows]
+    xywh = np.column_stack([boxes[:, 0], boxes[:, 1], boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]])
+    if ds.format == NAME:
+        # Keep the source's exact numbers where the box was not changed (lossless COCO -> COCO).
+        raw = ann.raw[rows]
+        same = np.all(np.isclose(xywh, raw, rtol=0, atol=1e-9) | (np.isnan(xywh) & np.isnan(raw)), axis=1)
+        xywh[same] = raw[same]
+    return xywh
+
+
+def _category_ids(ds: Dataset) -> np.ndarray:
+    ids = ds.categories.ids
+    if ds.format == NAME and len(np.unique(ids)) == len(ids) and (ids >= 0).all():
+        return ids
+    return np.arange(1, len(ds.categories) + 1, dtype=np.int64)  # COCO ids start at 1
+
+
+def _image_names(ds: Dataset, rows: np.ndarray, options: WriteOptions) -> list[str]:
+    """Unique file names inside one split's image folder (nested names kept when safe)."""
+    seen: set[str] = set()
+    names = []
+    for i in rows:
+        source = ds.images.path[i] or ds.images.file_name[i]
+        name = safe_relative(str(ds.images.file_name[i])) if ds.format == NAME else None
+        name = name or os.path.basename(str(source)) or f"image_{i}.jpg"
+        if name.lower() in seen:
+            stem, ext = os.path.splitext(name)
+            name = f"{stem}_{i}{ext}"
+            options.lose("image renamed to avoid a name collision", 1, name)
+        seen.add(name.lower())
+        names.append(name)
+    return names
+
+
+def write(ds: Dataset, dst: Path, options: WriteOptions) -> None:
+    ann = ds.annotations
+    category_ids = _category_ids(ds)
+    categories = []
+    for i, name in enumerate(ds.categories.names):
+        entry = {"id": int(category_ids[i]), "name": name}
+        entry.update(ds.categories.extra[i] if i < len(ds.categories.extra) else {})
+        categories.append(entry)
+    unknown = int((ann.category < 0).sum())
+    options.lose("annotations of an unknown class", unknown)
+    valid_image = ann.image >= 0
+    options.lose("annotations that reference no image", int((~valid_image).sum()))
+    for field_name in ("difficult", "truncated", "occluded"):
+        options.lose(f"VOC '{field_name}' flag (COCO has no field for it; kept in 'attributes')",
+                     int((getattr(ann, field_name) > 0).sum()))
+    for split in ds.splits:
+        _write_split(ds, dst, split, categories, category_ids, options)
+
+
+def _write_split(ds: Dataset, dst: Path, split: str, categories: list[dict], category_ids: np.ndarray,
+                 options: WriteOptions) -> None:
+    ann, images = ds.annotations, ds.images
+    json_rel, image_dir = _split_layout(split)
+    image_rows = np.flatnonzero(images.split == split)
+    names = _image_names(ds, image_rows, options)
+    new_id = {int(row): k + 1 for k, row in enumerate(image_rows)}
+    keep_ids = ds.format == NAME and len(np.unique(images.id[image_rows])) == len(image_rows)
+    image_entries = []
+    missing = 0
+    for row, name in zip(image_rows, names):
+        image_id = int(images.id[row]) if keep_ids else new_id[int(row)]
+        new_id[int(row)] = image_id
+        entry = {"id": image_id, "file_name": name, "width": int(images.width[row]),
+                 "height": int(images.height[row])}
+        if ds.format == NAME and images.extra[row]:
+            entry.update(images.extra[row])
+        image_entries.append(entry)
+        source = ds.root / images.path[row] if images.path[row] else None
+        if source is None or not place_image(source, dst / image_dir / name, options.link_images):
+            missing += 1
+    options.lose("image files missing (entries written, files not copied)", missing, split)
+    rows = np.flatnonzero(np.isin(ann.image, image_rows) & (ann.category >= 0))
+    xywh = _xywh(ds, rows)
+    keep_ann_ids = ds.format == NAME and len(np.unique(ann.id[rows])) == len(rows) and (ann.id[rows] > 0).all()
+    entries = []
+    for k, row in enumerate(rows):
+        entries.append(_annotation_entry(ds, int(row), k, xywh[k], category_ids, new_id, keep_ann_ids))
+    document = {k: v for k, v in _other_keys(ds, split).items()}
+    document.update({"images": image_entries, "annotations": entries, "categories": categories})
+    atomic_write_bytes(dst / json_rel, orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY))
+
+
+def _other_keys(ds: Dataset, split: str) -> dict:
+    for meta in ds.meta.get("coco", {}).values():
+        if meta.get("split") == split:
+            return dict(meta.get("other", {}))
+    return {"info": {"description": "written by detlint"}, "licenses": []}
+
+
+def _annotation_entry(ds: Dataset, row: int, k: int, xywh: np.ndarray, category_ids: np.ndarray,
+                      image_ids: dict[int, int], keep_ids: bool) -> dict:
+    ann = ds.annotations
+    entry: dict[str, Any] = {
+        "id": int(ann.id[row]) if keep_ids else k + 1,
+        "image_id": image_ids[int(ann.image[row])],
+        "category_id": int(category_ids[ann.category[row]]),
+    }
+    if ann.has_box[row]:
+        entry["bbox"] = [_number(v) for v in xywh.tolist()]
+    area = ann.area[row]
+    if np.isfinite(area):
+        entry["area"] = _number(area)
+    elif ann.has_box[row] and np.all(np.isfinite(xywh)):
+        entry["area"] = _number(round(float(xywh[2] * xywh[3]), 6))
+    entry["iscrowd"] = int(ann.iscrowd[row]) if ann.iscrowd[row] >= 0 else 0
+    segmentation = ann.segmentation[row]
+    if ann.kind[row] == Annotations.KIND_POLYGON and isinstance(segmentation, list):
+        w, h = float(ds.images.width[ann.image[row]]), float(ds.images.height[ann.image[row]])
+        if not ann.normalized[row] and w > 0 and h > 0:
+            points = np.asarray(segmentation, dtype=np.float64).reshape(-1, 2) * (w, h)
+            segmentation = [[round(v, 3) for v in points.ravel().tolist()]]
+    entry["segmentation"] = segmentation if segmentation is not None else []
+    extra = ann.extra[row]
+    if extra:
+        if ds.format == NAME:
+            entry.update(extra)
+        else:
+            entry["attributes"] = {k: v for k, v in extra.items() if isinstance(v, (str, int, float, bool))}
+    flags = {name: int(getattr(ann, name)[row]) for name in ("difficult", "truncated", "occluded")
+             if getattr(ann, name)[row] >= 0}
+    if flags:
+        entry.setdefault("attributes", {}).update(flags)
+    return entry

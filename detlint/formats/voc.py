@@ -1,0 +1,860 @@
+"""Pascal VOC XML: reader and writer.
+
+Layouts read:
+
+- **devkit**: ``Annotations/*.xml``, ``JPEGImages/``, ``ImageSets/Main/<split>.txt`` at the root,
+  or nested as ``VOCdevkit/VOC2012/`` (several years are read together). Split files are the
+  ``ImageSets/Main`` lists without an underscore (``train.txt``, ``val.txt``, ``test.txt``,
+  ``trainval.txt``; ``cat_train.txt`` is a per-class list and is ignored). ``trainval`` is
+  ignored when ``train``/``val``/``test`` exist. Blank lines, ``#`` comments and extra columns
+  are tolerated. An image listed in a split without an XML is kept as an image without
+  objects when its file exists. XMLs in ``Annotations/<sub>/`` get split ``<sub>`` when there
+  are no split lists.
+- **flat**: XML beside the images, either in one folder (LabelImg, split ``""``) or in
+  ``<split>/`` subfolders (Roboflow export, split = folder name).
+- a single ``.xml`` file (its folder is the root).
+
+Parsing uses lxml with entity resolution and network access off. ``<bndbox>`` children are read
+by tag name (Roboflow writes ``xmin xmax ymin ymax``); float text is accepted; a missing or
+non-numeric coordinate is NaN (rule B004 reports it). Coordinates follow
+``ReadOptions.voc_origin`` (1: devkit 1-based inclusive pixels, ``x1 = xmin - 1``, ``x2 = xmax``;
+0: identity), recorded in ``Dataset.meta["voc_origin"]``.
+
+Round-trip extras: per object ``pose`` and every unknown child (``<part>``, ``<actions>``,
+``<attributes>``, ...) serialised verbatim in ``Annotations.extra`` (``{"pose": str, "xml":
+[str]}``); per image ``folder``, ``path``, ``segmented``, ``depth`` (text), ``source`` and
+``owner`` (serialised) and unknown children (``"xml"``) in ``Images.extra``. An image listed in
+more than one split keeps its first split (train, val, test, others) in ``Images.split`` and the
+rest in ``Images.extra["also_in_splits"]``.
+
+Reader findings: F001 (file does not parse, with the parser's line and column; the root is not
+``<annotation>``), F008 (``<filename>`` absolute or escaping the root), F014 (image or XML found
+only when case is ignored). Everything else is left to the rules.
+
+The writer produces the devkit layout and records every loss in ``WriteOptions``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+import numpy as np
+from lxml import etree
+
+from detlint.errors import NotADatasetError, UsageError
+from detlint.findings import Finding
+from detlint.formats import base
+from detlint.formats.base import ReadOptions, WriteOptions
+from detlint.model import ABSENT_INT, Annotations, Categories, Dataset, Images, take_images
+
+NAME = "voc"
+
+SPLIT_PRIORITY = ("train", "val", "test")
+FLAG_TAGS = ("truncated", "difficult", "occluded")
+IMAGE_TEXT_TAGS = ("folder", "path", "segmented")
+IMAGE_XML_TAGS = ("source", "owner")
+COORD_TAGS = ("xmin", "ymin", "xmax", "ymax")
+SNIFF_SAMPLE = 5  # XML files opened by sniff() before giving up on a folder
+SNIFF_BYTES = 4096
+PARSE_BATCH = 8192  # XML files read into memory at once
+READ_CHUNK = 32  # XML files read by one thread-pool task
+
+_thread_state = threading.local()
+
+
+# ---------------------------------------------------------------------------------------------
+# sniff
+
+
+def sniff(path: Path) -> int:
+    """90 for a devkit ``Annotations/`` folder, 70/60 for VOC XML at/under the path, else 0."""
+    path = Path(path)
+    if path.is_file():
+        return 80 if path.suffix.lower() == ".xml" and _looks_like_voc(path) else 0
+    if not path.is_dir():
+        return 0
+    if any(_xml_files(base_dir / "Annotations", limit=1) for base_dir in _devkit_bases(path)):
+        return 90
+    if _folder_has_voc_xml(path):
+        return 70
+    for sub in _subdirs(path):
+        if _folder_has_voc_xml(sub):
+            return 60
+    return 0
+
+
+def _looks_like_voc(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(SNIFF_BYTES)
+    except OSError:
+        return False
+    return b"<annotation" in head
+
+
+def _folder_has_voc_xml(folder: Path) -> bool:
+    return any(_looks_like_voc(p) for p in _xml_files(folder, limit=SNIFF_SAMPLE))
+
+
+# ---------------------------------------------------------------------------------------------
+# file system helpers
+
+
+def _subdirs(folder: Path) -> list[Path]:
+    try:
+        with os.scandir(folder) as entries:
+            return sorted(Path(e.path) for e in entries if e.is_dir() and not e.name.startswith("."))
+    except OSError:
+        return []
+
+
+def _xml_files(folder: Path, limit: int | None = None) -> list[Path]:
+    """``*.xml`` directly in ``folder`` (any case of the suffix), sorted; at most ``limit``."""
+    found: list[Path] = []
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.name.lower().endswith(".xml") and not entry.name.startswith(".") and entry.is_file():
+                    found.append(Path(entry.path))
+                    if limit is not None and len(found) >= limit:
+                        break
+    except OSError:
+        return []
+    return sorted(found)
+
+
+def _devkit_bases(root: Path) -> list[Path]:
+    """Folders holding ``Annotations/``: the root itself, or ``VOCdevkit/VOC*`` / ``VOC*``."""
+    if (root / "Annotations").is_dir():
+        return [root]
+    bases = []
+    for parent in (root, root / "VOCdevkit"):
+        for child in _subdirs(parent):
+            if (child / "Annotations").is_dir():
+                bases.append(child)
+    return bases
+
+
+@dataclass
+class _DirIndex:
+    """What one folder holds, for exact and case-insensitive lookups without stat calls."""
+
+    names: set[str] = field(default_factory=set)
+    lower: dict[str, str] = field(default_factory=dict)
+    stems: dict[str, str] = field(default_factory=dict)  # image stem -> file name
+    lower_stems: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def scan(cls, folder: Path) -> "_DirIndex":
+        index = cls()
+        try:
+            with os.scandir(folder) as entries:
+                names = sorted(e.name for e in entries if e.is_file())
+        except OSError:
+            return index
+        index.names = set(names)
+        for name in names:
+            index.lower.setdefault(name.lower(), name)
+            if base.is_image(name):
+                stem = os.path.splitext(name)[0]
+                index.stems.setdefault(stem, name)
+                index.lower_stems.setdefault(stem.lower(), name)
+        return index
+
+
+class _ImageFinder:
+    """Finds image files by name or stem in candidate folders; caches folder listings.
+
+    Folders are plain strings here: this runs once per XML (100k+), where pathlib is costly.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._root_prefix = os.path.join(os.fspath(root), "")
+        self._indexes: dict[str, _DirIndex] = {}
+
+    def index(self, folder: str) -> _DirIndex:
+        index = self._indexes.get(folder)
+        if index is None:
+            index = self._indexes[folder] = _DirIndex.scan(Path(folder))
+        return index
+
+    def relative(self, folder: str, name: str) -> str:
+        full = os.path.join(folder, name)
+        if full.startswith(self._root_prefix):
+            return full[len(self._root_prefix):].replace(os.sep, "/")
+        return base.relpath(Path(full), self.root)
+
+    def find(self, names: list[str], stems: list[str], folders: list[Path]) -> tuple[str, bool] | None:
+        """(path relative to root, matched only ignoring case) or None."""
+        folder_names = [os.fspath(folder) for folder in folders]
+        for ignore_case in (False, True):
+            for name in names:
+                sub, _, file_name = name.rpartition("/")
+                for folder in folder_names:
+                    target = os.path.join(folder, sub) if sub else folder
+                    index = self.index(target)
+                    hit = index.lower.get(file_name.lower()) if ignore_case else (
+                        file_name if file_name in index.names else None)
+                    if hit is not None:
+                        return self.relative(target, hit), ignore_case
+            for stem in stems:
+                for folder in folder_names:
+                    index = self.index(folder)
+                    hit = index.lower_stems.get(stem.lower()) if ignore_case else index.stems.get(stem)
+                    if hit is not None:
+                        return self.relative(folder, hit), ignore_case
+        return None
+
+
+# ---------------------------------------------------------------------------------------------
+# XML parsing (one result object per file, plain lists per object)
+
+
+@dataclass
+class _ParsedXml:
+    problem: Finding | None = None
+    filename: str = ""
+    filename_line: int = 0
+    path_text: str = ""
+    width: int = 0
+    height: int = 0
+    root_line: int = 0
+    image_extra: dict[str, Any] = field(default_factory=dict)
+    names: list[str] = field(default_factory=list)
+    coords: list[float] = field(default_factory=list)  # 4 per object, xmin ymin xmax ymax
+    flags: list[int] = field(default_factory=list)  # 3 per object, FLAG_TAGS order
+    lines: list[int] = field(default_factory=list)
+    extras: list[dict | None] = field(default_factory=list)
+
+
+def _parser() -> etree.XMLParser:
+    # lxml parsers must not be shared between threads
+    parser = getattr(_thread_state, "parser", None)
+    if parser is None:
+        parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+        _thread_state.parser = parser
+    return parser
+
+
+def _text(element: etree._Element | None) -> str:
+    return (element.text or "").strip() if element is not None else ""
+
+
+def _number(text: str | None) -> float:
+    try:
+        return float(text.strip()) if text is not None else math.nan
+    except ValueError:
+        return math.nan
+
+
+def _size_value(text: str) -> int:
+    value = _number(text)
+    return int(value) if math.isfinite(value) else 0
+
+
+def _flag(text: str) -> int | None:
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return int(lowered == "true")
+    value = _number(lowered)
+    if math.isfinite(value) and value.is_integer() and 0 <= value <= 127:
+        return int(value)
+    return None
+
+
+def _serialise(element: etree._Element) -> str:
+    return etree.tostring(element, encoding="unicode", with_tail=False)
+
+
+def _read_bytes(path: Path) -> bytes | OSError:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError as exc:
+        return exc
+
+
+def _read_chunk(paths: list[Path]) -> list[bytes | OSError]:
+    return [_read_bytes(path) for path in paths]
+
+
+def _parse_files(paths: list[Path], options: ReadOptions) -> list[_ParsedXml]:
+    """Read files on a thread pool (I/O releases the GIL), parse them on this thread.
+
+    Parsing small XML holds the GIL, so parsing on the pool is slower than here; batches bound
+    the bytes held in memory for 100k+ files.
+    """
+    results: list[_ParsedXml] = []
+    for start in range(0, len(paths), PARSE_BATCH):
+        batch = paths[start:start + PARSE_BATCH]
+        # one pool task per READ_CHUNK files: per-task overhead dominates tiny reads
+        chunks = [batch[i:i + READ_CHUNK] for i in range(0, len(batch), READ_CHUNK)]
+        contents = base.thread_map(_read_chunk, chunks, options.workers, desc="VOC XML",
+                                   progress=options.progress)
+        results += [_parse_content(content) for chunk in contents for content in chunk]
+    return results
+
+
+def _parse_content(data: bytes | OSError) -> _ParsedXml:
+    if isinstance(data, OSError):
+        return _ParsedXml(problem=Finding("F001", f"cannot read file: {data.strerror or data}"))
+    try:
+        root = etree.fromstring(data, _parser())
+    except etree.XMLSyntaxError as exc:
+        line, column = exc.lineno, exc.offset
+        message = exc.msg or str(exc)
+        return _ParsedXml(problem=Finding("F001", f"XML does not parse: {message}",
+                                          line=line or 1, column=column or None))
+    except (ValueError, etree.LxmlError) as exc:  # e.g. an encoding declaration lxml refuses
+        return _ParsedXml(problem=Finding("F001", f"XML does not parse: {exc}", line=1))
+    if root is None or root.tag != "annotation":
+        tag = getattr(root, "tag", None)
+        return _ParsedXml(problem=Finding(
+            "F001", f"root element is <{tag}>, expected <annotation> (not a VOC file)",
+            line=getattr(root, "sourceline", None) or 1))
+    return _parse_annotation(root)
+
+
+def _parse_annotation(root: etree._Element) -> _ParsedXml:
+    result = _ParsedXml(root_line=root.sourceline or 1)
+    extra: dict[str, Any] = {}
+    unknown: list[str] = []
+    seen: set[str] = set()
+    for child in root:
+        tag = child.tag
+        if not isinstance(tag, str):  # comments, processing instructions: keep verbatim
+            unknown.append(_serialise(child))
+            continue
+        if tag == "object":
+            _parse_object(child, result)
+            continue
+        if tag in seen:
+            unknown.append(_serialise(child))
+            continue
+        seen.add(tag)
+        if tag == "filename":
+            result.filename = _text(child)
+            result.filename_line = child.sourceline or 0
+        elif tag == "size":
+            result.width = _size_value(_text(child.find("width")))
+            result.height = _size_value(_text(child.find("height")))
+            depth = child.find("depth")
+            if depth is not None:
+                extra["depth"] = _text(depth)
+        elif tag in IMAGE_TEXT_TAGS:
+            extra[tag] = _text(child)
+        elif tag in IMAGE_XML_TAGS:
+            extra[tag] = _serialise(child)
+        else:
+            unknown.append(_serialise(child))
+    result.path_text = extra.get("path", "")
+    if unknown:
+        extra["xml"] = unknown
+    result.image_extra = extra
+    return result
+
+
+def _parse_object(element: etree._Element, result: _ParsedXml) -> None:
+    name = ""
+    flags = [ABSENT_INT, ABSENT_INT, ABSENT_INT]
+    coords = [math.nan] * 4
+    extra: dict[str, Any] = {}
+    unknown: list[str] = []
+    seen: set[str] = set()
+    for child in element:
+        tag = child.tag
+        if not isinstance(tag, str):
+            unknown.append(_serialise(child))
+            continue
+        if tag in seen and tag in ("name", "pose", "bndbox", *FLAG_TAGS):
+            unknown.append(_serialise(child))
+            continue
+        seen.add(tag)
+        if tag == "name":
+            name = _text(child)
+        elif tag == "pose":
+            extra["pose"] = child.text or ""
+        elif tag == "bndbox":
+            # by tag name: Roboflow writes xmin, xmax, ymin, ymax
+            coords = [_number(child.findtext(coord_tag)) for coord_tag in COORD_TAGS]
+        elif tag in FLAG_TAGS:
+            value = _flag(child.text or "")
+            if value is None:  # keep what we cannot represent in the int8 column
+                unknown.append(_serialise(child))
+            else:
+                flags[FLAG_TAGS.index(tag)] = value
+        else:
+            unknown.append(_serialise(child))
+    if unknown:
+        extra["xml"] = unknown
+    result.names.append(name)
+    result.coords.extend(coords)
+    result.flags.extend(flags)
+    result.lines.append(element.sourceline or 0)
+    result.extras.append(extra or None)
+
+
+# ---------------------------------------------------------------------------------------------
+# layout discovery
+
+
+@dataclass
+class _XmlEntry:
+    """One annotation file to read and where its image may be."""
+
+    path: Path
+    split: str
+    image_folders: list[Path]
+    also_in_splits: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _ListedImage:
+    """An image named by a split list that has no XML."""
+
+    stem: str
+    split: str
+    folder: Path
+    also_in_splits: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Layout:
+    kind: str
+    xmls: list[_XmlEntry] = field(default_factory=list)
+    listed_only: list[_ListedImage] = field(default_factory=list)
+    problems: list[Finding] = field(default_factory=list)
+    split_files: list[str] = field(default_factory=list)
+
+
+def _split_lists(imagesets: Path) -> list[tuple[str, Path]]:
+    """(split, file) for the ``ImageSets/Main`` split lists, in priority order."""
+    try:
+        files = {p.stem: p for p in imagesets.iterdir()
+                 if p.suffix.lower() == ".txt" and "_" not in p.stem and p.is_file()}
+    except OSError:
+        return []
+    if any(name in files for name in SPLIT_PRIORITY):
+        files.pop("trainval", None)  # union of train and val: reading it would double-list them
+    ordered = [name for name in SPLIT_PRIORITY if name in files]
+    ordered += sorted(name for name in files if name not in SPLIT_PRIORITY)
+    return [(name, files[name]) for name in ordered]
+
+
+def _read_split_list(path: Path) -> list[tuple[str, int]]:
+    """(image id, 1-based line) per listed image: first column, blanks and comments skipped."""
+    text, _, _ = base.read_text(path)
+    if text is None:
+        return []
+    entries = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            entries.append((stripped.split()[0], number))
+    return entries
+
+
+def _devkit_layout(root: Path, bases: list[Path]) -> _Layout:
+    layout = _Layout(kind="devkit")
+    for devkit in bases:
+        annotations = devkit / "Annotations"
+        images = devkit / "JPEGImages"
+        by_stem: dict[str, tuple[Path, str]] = {}  # stem -> (xml, subfolder split)
+        for xml in _xml_files(annotations):
+            by_stem.setdefault(xml.stem, (xml, ""))
+        for sub in _subdirs(annotations):
+            for xml in _xml_files(sub):
+                by_stem.setdefault(xml.stem, (xml, sub.name))
+        lower_stems = {stem.lower(): stem for stem in sorted(by_stem)}
+        memberships: dict[str, list[str]] = {}
+        for split, list_file in _split_lists(devkit / "ImageSets" / "Main"):
+            layout.split_files.append(base.relpath(list_file, root))
+            for image_id, line in _read_split_list(list_file):
+                stem = image_id
+                if stem not in by_stem and stem.lower() in lower_stems:
+                    stem = lower_stems[stem.lower()]
+                    layout.problems.append(Finding(
+                        "F014", f"split list names {image_id!r} but the annotation file is "
+                        f"{stem}.xml (matches only when case is ignored)",
+                        file=base.relpath(list_file, root), line=line))
+                splits = memberships.setdefault(stem, [])
+                if split not in splits:
+                    splits.append(split)
+        folders = [images, root]
+        for stem, (xml, sub_split) in sorted(by_stem.items(), key=lambda item: item[1][0]):
+            splits = memberships.get(stem) or [sub_split]
+            layout.xmls.append(_XmlEntry(xml, splits[0], [xml.parent, *folders], splits[1:]))
+        for stem in sorted(set(memberships) - set(by_stem)):
+            splits = memberships[stem]
+            layout.listed_only.append(_ListedImage(stem, splits[0], images, splits[1:]))
+    return layout
+
+
+def _flat_layout(root: Path) -> _Layout:
+    layout = _Layout(kind="flat")
+    layout.xmls = [_XmlEntry(xml, "", [root]) for xml in _xml_files(root)]
+    # subfolders may hold unrelated XML (configs, other tools): only VOC files are taken there
+    for sub in _subdirs(root):
+        layout.xmls += [_XmlEntry(xml, sub.name, [sub, root]) for xml in _xml_files(sub)
+                        if _looks_like_voc(xml)]
+    return layout
+
+
+# ---------------------------------------------------------------------------------------------
+# read
+
+
+def read(path: Path, options: ReadOptions) -> Dataset:
+    path = Path(path)
+    if not path.exists():
+        raise UsageError(f"{path}: no such file or directory")
+    if path.is_file():
+        root = path.parent
+        layout = _Layout(kind="file", xmls=[_XmlEntry(path, "", [root])])
+        finder = _ImageFinder(root)
+    else:
+        root = path
+        finder = _ImageFinder(root)
+        bases = _devkit_bases(root)
+        layout = _devkit_layout(root, bases) if bases else _flat_layout(root)
+    if not layout.xmls and not layout.listed_only:
+        raise NotADatasetError(f"{path}: no Pascal VOC annotation files (*.xml) found")
+
+    parsed = _parse_files([entry.path for entry in layout.xmls], options)
+    ds = Dataset(format=NAME, root=root, categories=Categories.build([]), images=Images.empty(0),
+                 annotations=Annotations.empty(0), problems=list(layout.problems),
+                 meta={"voc_origin": options.voc_origin, "voc_layout": layout.kind,
+                       "voc_split_files": layout.split_files})
+    ds.files = [base.relpath(entry.path, root) for entry in layout.xmls]
+    for file_index, result in enumerate(parsed):
+        if result.problem is not None:
+            result.problem.file = ds.files[file_index]
+            ds.problems.append(result.problem)
+    ds.images = _build_images(ds, layout, parsed, finder)
+    ds.categories, ds.annotations = _build_annotations(ds, parsed, options)
+    return ds
+
+
+def _image_names(result: _ParsedXml, xml_file: str, problems: list[Finding]) -> tuple[list[str], list[str]]:
+    """Names and stems to look for, in order: <filename>, basename of <path>, the XML stem."""
+    names: list[str] = []
+    stems: list[str] = []
+    if result.filename:
+        safe = base.safe_relative(result.filename)
+        if safe is None:
+            problems.append(Finding("F008", f"<filename> {result.filename!r} is absolute or escapes "
+                                    "the dataset root; looking for its base name only",
+                                    file=xml_file, line=result.filename_line or None))
+            safe = result.filename.replace("\\", "/").rsplit("/", 1)[-1]
+        if safe and safe != "..":
+            names.append(safe)
+            file_name = safe.rsplit("/", 1)[-1]
+            stems.append(os.path.splitext(file_name)[0] if base.is_image(file_name) else file_name)
+    path_name = result.path_text.replace("\\", "/").rsplit("/", 1)[-1]
+    if path_name and path_name not in (".", ".."):
+        names.append(path_name)
+    stems.append(Path(xml_file).stem)
+    return names, stems
+
+
+def _build_images(ds: Dataset, layout: _Layout, parsed: list[_ParsedXml], finder: _ImageFinder) -> Images:
+    rows = [i for i, result in enumerate(parsed) if result.problem is None]
+    n = len(rows) + len(layout.listed_only)
+    images = Images.empty(n)
+    file_names, paths, extras = [], [], []
+    for row, file_index in enumerate(rows):
+        result, entry, xml_file = parsed[file_index], layout.xmls[file_index], ds.files[file_index]
+        names, stems = _image_names(result, xml_file, ds.problems)
+        found = finder.find(names, stems, entry.image_folders)
+        image_path = ""
+        if found is not None:
+            image_path, case_only = found
+            if case_only:
+                ds.problems.append(Finding(
+                    "F014", f"image {result.filename or Path(xml_file).stem!r} found only when case "
+                    f"is ignored: {image_path}", file=xml_file, line=result.filename_line or None,
+                    image=image_path))
+        file_names.append(result.filename)
+        paths.append(image_path)
+        extra = dict(result.image_extra)
+        if entry.also_in_splits:
+            extra["also_in_splits"] = list(entry.also_in_splits)
+        extras.append(extra or None)
+        images.width[row], images.height[row] = result.width, result.height
+        images.split[row] = entry.split
+        images.src_file[row] = file_index
+        images.src_line[row] = result.root_line
+    for offset, listed in enumerate(layout.listed_only):
+        row = len(rows) + offset
+        found = finder.find([], [listed.stem], [listed.folder])
+        # a listed image without XML and without a file is a list entry only: nothing to keep
+        image_path = found[0] if found else ""
+        file_names.append(image_path.rsplit("/", 1)[-1])
+        paths.append(image_path)
+        extras.append({"also_in_splits": list(listed.also_in_splits)} if listed.also_in_splits else None)
+        images.split[row] = listed.split
+    if n:
+        images.file_name[:] = file_names
+        images.path[:] = paths
+        images.extra[:] = extras
+    keep = np.ones(n, bool)
+    keep[len(rows):] = images.path[len(rows):] != ""
+    if not keep.all():
+        images = take_images(images, keep)
+        images.id = np.arange(len(images), dtype=np.int64)
+    return images
+
+
+def _build_annotations(ds: Dataset, parsed: list[_ParsedXml],
+                       options: ReadOptions) -> tuple[Categories, Annotations]:
+    image_of_file = {int(f): row for row, f in enumerate(ds.images.src_file.tolist()) if f >= 0}
+    files = [i for i, result in enumerate(parsed) if result.problem is None]
+    names = [name for i in files for name in parsed[i].names]
+    n = len(names)
+    ann = Annotations.empty(n)
+    if options.classes is not None:
+        class_names = list(options.classes)
+    else:
+        class_names = sorted({name for name in names if name})
+    categories = Categories.build(class_names, src_file=-1)
+    index_of = {name: i for i, name in enumerate(class_names)}
+    if not n:
+        return categories, ann
+    category = np.fromiter((index_of.get(name, -1) for name in names), np.int32, n)
+    raw = np.array([v for i in files for v in parsed[i].coords], np.float64).reshape(n, 4)
+    flags = np.array([v for i in files for v in parsed[i].flags], np.int8).reshape(n, 3)
+    origin = float(options.voc_origin)
+    ann.raw = raw
+    ann.boxes = raw - np.array([origin, origin, 0.0, 0.0])
+    ann.truncated, ann.difficult, ann.occluded = (flags[:, 0].copy(), flags[:, 1].copy(), flags[:, 2].copy())
+    ann.category = category
+    ann.class_id = category.astype(np.int64)
+    counts = [len(parsed[i].names) for i in files]
+    ann.image = np.repeat(np.array([image_of_file[i] for i in files], np.int32), counts)
+    ann.src_file = np.repeat(np.array(files, np.int32), counts)
+    ann.src_line = np.array([line for i in files for line in parsed[i].lines], np.int32)
+    ann.src_item = np.concatenate([np.arange(c, dtype=np.int32) for c in counts])
+    extras = [extra for i in files for extra in parsed[i].extras]
+    for row in np.flatnonzero(category < 0).tolist():
+        extras[row] = {**(extras[row] or {}), "name": names[row]}
+    ann.extra = np.empty(n, dtype=object)
+    ann.extra[:] = extras
+    return categories, ann
+
+
+# ---------------------------------------------------------------------------------------------
+# write
+
+
+ANNOTATION_EXTRA_KEYS = frozenset({"pose", "xml", "name"})
+IMAGE_EXTRA_KEYS = frozenset({*IMAGE_TEXT_TAGS, *IMAGE_XML_TAGS, "depth", "xml", "also_in_splits"})
+ROUNDING_TOLERANCE = 1e-9
+
+
+def _format_number(value: float) -> tuple[str, bool]:
+    """VOC text for a coordinate and whether writing it rounded the value."""
+    if value == int(value):
+        return str(int(value)), False
+    rounded = round(value, 3)
+    text = f"{rounded:.3f}".rstrip("0").rstrip(".")
+    return text, abs(rounded - value) > ROUNDING_TOLERANCE
+
+
+def _image_file_name(ds: Dataset, row: int) -> str:
+    """Base name for JPEGImages/: the real file's name, else the declared one, else a stand-in."""
+    for candidate in (ds.images.path[row], ds.images.file_name[row]):
+        name = str(candidate or "").replace("\\", "/").rsplit("/", 1)[-1]
+        if name and name not in (".", ".."):
+            if not base.is_image(name) and base.is_image(str(ds.images.path[row] or "")):
+                name += os.path.splitext(str(ds.images.path[row]))[1]
+            return name
+    return f"image_{int(ds.images.id[row])}.jpg"
+
+
+def _unique_names(ds: Dataset, options: WriteOptions) -> list[str]:
+    """One image file name per row whose stem is unique (case-insensitively: macOS/Windows)."""
+    names = [_image_file_name(ds, row) for row in range(len(ds.images))]
+    used: set[str] = set()
+    renamed = 0
+    for row, name in enumerate(names):
+        stem, ext = os.path.splitext(name)
+        candidate, split, attempt = stem, str(ds.images.split[row] or ""), 1
+        while candidate.casefold() in used:
+            attempt += 1
+            prefix = f"{split}_" if split and attempt == 2 else ""
+            candidate = f"{prefix}{stem}" if prefix else f"{stem}_{attempt}"
+        if candidate != stem:
+            renamed += 1
+            names[row] = candidate + ext
+        used.add(candidate.casefold())
+    options.lose("image names changed to keep Annotations/ and JPEGImages/ stems unique", renamed,
+                 "two images had the same file stem (e.g. the same name in two splits)")
+    return names
+
+
+def _split_file_name(split: str) -> str:
+    # an underscore would make the reader take the list for a per-class file
+    return split.replace("/", "-").replace("\\", "-").replace("_", "-")
+
+
+def write(ds: Dataset, dst: Path, options: WriteOptions) -> None:
+    dst = Path(dst)
+    if dst.exists() and any(dst.iterdir()):
+        raise UsageError(f"{dst}: destination folder is not empty")
+    ann = ds.annotations
+    names = _unique_names(ds, options)
+    _record_dataset_losses(ds, options)
+    writable = _writable_annotations(ds, options)
+    origin = float(options.voc_origin)
+    coords = np.array(ann.boxes, np.float64, copy=True)
+    coords[:, 0] += origin
+    coords[:, 1] += origin
+    order = np.argsort(ann.image, kind="stable")
+    order = order[writable[order]]
+    bounds = np.searchsorted(ann.image[order], np.arange(len(ds.images) + 1))
+    rounded = 0
+    unknown_extra_keys: dict[str, int] = {}
+    documents: list[tuple[Path, str]] = []
+    for row in range(len(ds.images)):
+        rows = order[bounds[row]:bounds[row + 1]].tolist()
+        text, row_rounded = _annotation_xml(ds, row, names[row], rows, coords, unknown_extra_keys)
+        rounded += row_rounded
+        stem = os.path.splitext(names[row])[0]
+        documents.append((dst / "Annotations" / f"{stem}.xml", text))
+    options.lose("non-integer coordinates rounded", rounded, "VOC stores pixels; kept 3 decimals")
+    for key, count in sorted(unknown_extra_keys.items()):
+        options.lose(f"extra field {key!r} not representable in VOC", count)
+    base.thread_map(lambda doc: base.atomic_write_text(*doc), documents, 16, desc="VOC XML", progress=False)
+    _write_split_lists(ds, dst, names, options)
+    _place_images(ds, dst, names, options)
+
+
+def _record_dataset_losses(ds: Dataset, options: WriteOptions) -> None:
+    used = set(np.unique(ds.annotations.category[ds.annotations.category >= 0]).tolist())
+    unused = [name for index, name in enumerate(ds.categories.names) if index not in used]
+    options.lose("unused classes dropped (VOC has no class list)", len(unused), ", ".join(unused))
+    if ds.categories.names != sorted(ds.categories.names):
+        options.lose("class order not kept (VOC readers sort class names)", len(ds.categories))
+
+
+def _writable_annotations(ds: Dataset, options: WriteOptions) -> np.ndarray:
+    """Mask of annotations that become <object>s; every dropped or changed row is a loss."""
+    ann = ds.annotations
+    n = len(ann)
+    finite = np.isfinite(ann.boxes).all(axis=1) if n else np.zeros(0, bool)
+    geometry = ann.has_box & (ann.kind != Annotations.KIND_NONE)
+    options.lose("annotations without a box dropped", int((~geometry).sum()))
+    options.lose("non-finite boxes dropped", int((geometry & ~finite).sum()))
+    options.lose("normalised boxes without an image size dropped",
+                 int((geometry & finite & ann.normalized).sum()))
+    writable = geometry & finite & ~ann.normalized
+    polygon = ann.kind == Annotations.KIND_POLYGON
+    options.lose("polygons reduced to boxes", int((writable & polygon).sum()))
+    has_segmentation = np.fromiter((s is not None and not (isinstance(s, (list, dict)) and not s)
+                                    for s in ann.segmentation), bool, n)
+    options.lose("segmentation dropped", int((writable & has_segmentation & ~polygon).sum()))
+    options.lose("iscrowd flag", int((writable & (ann.iscrowd == 1)).sum()),
+                 "crowd regions written as plain objects")
+    options.lose("area not stored", int((writable & np.isfinite(ann.area)).sum()), "VOC has no area field")
+    return writable
+
+
+def _annotation_xml(ds: Dataset, row: int, file_name: str, rows: list[int], coords: np.ndarray,
+                    unknown_extra_keys: dict[str, int]) -> tuple[str, int]:
+    images = ds.images
+    extra = images.extra[row] if isinstance(images.extra[row], dict) else {}
+    for key in extra:
+        if key not in IMAGE_EXTRA_KEYS:
+            unknown_extra_keys[key] = unknown_extra_keys.get(key, 0) + 1
+    parts = ["<annotation>"]
+    if "folder" in extra:
+        parts.append(f"\t<folder>{escape(str(extra['folder']))}</folder>")
+    parts.append(f"\t<filename>{escape(file_name)}</filename>")
+    if "path" in extra:
+        parts.append(f"\t<path>{escape(str(extra['path']))}</path>")
+    parts += [f"\t{extra[tag]}" for tag in IMAGE_XML_TAGS if tag in extra]
+    width, height = int(images.width[row]), int(images.height[row])
+    if width or height or "depth" in extra:
+        depth = escape(str(extra.get("depth", "3")))
+        parts.append(f"\t<size>\n\t\t<width>{width}</width>\n\t\t<height>{height}</height>\n"
+                     f"\t\t<depth>{depth}</depth>\n\t</size>")
+    if "segmented" in extra or ds.format != NAME:  # a VOC source without it stays without it
+        parts.append(f"\t<segmented>{escape(str(extra.get('segmented', '0')))}</segmented>")
+    rounded = 0
+    for index in rows:
+        text, object_rounded = _object_xml(ds, index, coords[index], unknown_extra_keys)
+        parts.append(text)
+        rounded += object_rounded
+    parts += [f"\t{fragment}" for fragment in extra.get("xml", [])]
+    parts.append("</annotation>\n")
+    return "\n".join(parts), rounded
+
+
+def _object_xml(ds: Dataset, index: int, coords: np.ndarray,
+                unknown_extra_keys: dict[str, int]) -> tuple[str, int]:
+    ann = ds.annotations
+    extra = ann.extra[index] if isinstance(ann.extra[index], dict) else {}
+    for key in extra:
+        if key not in ANNOTATION_EXTRA_KEYS:
+            unknown_extra_keys[key] = unknown_extra_keys.get(key, 0) + 1
+    category = int(ann.category[index])
+    if category >= 0:
+        name = ds.categories.names[category]
+    else:
+        name = str(extra.get("name", f"class_{int(ann.class_id[index])}"))
+    parts = ["\t<object>", f"\t\t<name>{escape(name)}</name>"]
+    if "pose" in extra:
+        parts.append(f"\t\t<pose>{escape(str(extra['pose']))}</pose>")
+    for tag in FLAG_TAGS:
+        column = getattr(ann, tag)
+        if column[index] != ABSENT_INT:
+            parts.append(f"\t\t<{tag}>{int(column[index])}</{tag}>")
+    parts.append("\t\t<bndbox>")
+    rounded = 0
+    for tag, value in zip(COORD_TAGS, coords.tolist()):
+        text, was_rounded = _format_number(value)
+        rounded |= was_rounded
+        parts.append(f"\t\t\t<{tag}>{text}</{tag}>")
+    parts.append("\t\t</bndbox>")
+    parts += [f"\t\t{fragment}" for fragment in extra.get("xml", [])]
+    parts.append("\t</object>")
+    return "\n".join(parts), int(rounded)
+
+
+def _write_split_lists(ds: Dataset, dst: Path, names: list[str], options: WriteOptions) -> None:
+    lists: dict[str, list[str]] = {}
+    renamed: set[str] = set()
+    for row, name in enumerate(names):
+        extra = ds.images.extra[row] if isinstance(ds.images.extra[row], dict) else {}
+        for split in [str(ds.images.split[row] or ""), *extra.get("also_in_splits", [])]:
+            if not split:
+                continue
+            file_split = _split_file_name(split)
+            if file_split != split:
+                renamed.add(split)
+            lists.setdefault(file_split, []).append(os.path.splitext(name)[0])
+    options.lose("split names changed for ImageSets/Main file names", len(renamed),
+                 ", ".join(sorted(renamed)))
+    for split, stems in lists.items():
+        base.atomic_write_text(dst / "ImageSets" / "Main" / f"{split}.txt", "\n".join(stems) + "\n")
+
+
+def _place_images(ds: Dataset, dst: Path, names: list[str], options: WriteOptions) -> None:
+    root = Path(ds.root)
+
+    def place(row: int) -> bool:
+        path = str(ds.images.path[row] or "")
+        target = dst / "JPEGImages" / names[row]
+        return bool(path) and base.place_image(root / path, target, options.link_images)
+
+    placed = base.thread_map(place, list(range(len(ds.images))), 16, desc="images", progress=False)
+    missing = [names[row] for row, ok in enumerate(placed) if not ok]
+    detail = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+    options.lose("image file missing", len(missing), detail)

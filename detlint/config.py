@@ -1,0 +1,149 @@
+"""Configuration: ``[tool.detlint]`` in pyproject.toml, ``detlint.toml`` or ``.detlint.toml``.
+
+The nearest file wins, searching from the dataset (or the current folder) upwards; command-line
+flags override it. Files are validated against ``schemas/config.schema.json``; a bad file is a
+one-line usage error (exit 2).
+
+Example (``detlint.toml``)::
+
+    select = ["F", "B", "C"]
+    ignore = ["B008"]
+    fail-on = "warning"
+    min-box-size = 2
+    voc-origin = 1
+    [per-file-ignores]
+    "legacy/**" = ["B005"]
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from detlint.errors import UsageError
+
+CONFIG_FILES = ("detlint.toml", ".detlint.toml", "pyproject.toml")
+GENERAL_KEYS = {"select", "ignore", "per-file-ignores", "fail-on", "images", "baseline", "datasets",
+                "classes", "voc-origin"}
+
+
+@dataclass
+class Config:
+    select: list[str] | None = None
+    ignore: list[str] = field(default_factory=list)
+    per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
+    fail_on: str = "error"
+    images: str = "header"
+    options: dict[str, Any] = field(default_factory=dict)  # rule options, kebab-case
+    voc_origin: int = 1
+    classes: list[str] | None = None
+    baseline: str | None = None
+    datasets: list[str] = field(default_factory=list)
+    source: Path | None = None  # the file it came from
+    cache: Any = None
+    display_root: str | None = None
+
+    def merged(self, **overrides: Any) -> "Config":
+        """A copy with the non-None overrides applied (command-line flags win)."""
+        values = {k: v for k, v in overrides.items() if v is not None}
+        options = {**self.options, **values.pop("options", {})}
+        return Config(**{**self.__dict__, **values, "options": options})
+
+
+def _toml_load(path: Path) -> dict:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise UsageError(f"{path}: cannot read config: {error}") from None
+
+
+def find_config(start: Path) -> tuple[Path, dict] | None:
+    """The nearest config file at or above ``start`` and its detlint table."""
+    folder = start.resolve()
+    if folder.is_file():
+        folder = folder.parent
+    for directory in (folder, *folder.parents):
+        for name in CONFIG_FILES:
+            candidate = directory / name
+            if not candidate.is_file():
+                continue
+            data = _toml_load(candidate)
+            if name == "pyproject.toml":
+                table = data.get("tool", {}).get("detlint")
+                if table is None:
+                    continue
+                return candidate, table
+            return candidate, data.get("tool", {}).get("detlint", data)
+    return None
+
+
+def validate(table: dict, source: Path) -> None:
+    import jsonschema
+
+    from detlint.resources import load_schema
+
+    validator = jsonschema.Draft7Validator(load_schema("config.schema.json"))
+    errors = sorted(validator.iter_errors(table), key=lambda e: list(e.absolute_path))
+    if errors:
+        error = errors[0]
+        where = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+        raise UsageError(f"{source}: invalid config at {where}: {error.message}")
+    from detlint.rules import RULES
+
+    known_options = {name for rule in RULES.values() for name in rule.OPTIONS}
+    for key in table:
+        if key not in GENERAL_KEYS and key not in known_options:
+            raise UsageError(f"{source}: unknown config key '{key}'")
+    for key in ("select", "ignore"):
+        for code in table.get(key, []):
+            _check_code_prefix(code, source)
+
+
+def _check_code_prefix(code: str, source: Path | str) -> None:
+    from detlint.rules import RULES
+
+    if code != "ALL" and not any(c.startswith(code) for c in RULES):
+        raise UsageError(f"{source}: unknown rule code '{code}'")
+
+
+def from_table(table: dict, source: Path | None) -> Config:
+    options = {k: v for k, v in table.items() if k not in GENERAL_KEYS}
+    return Config(
+        select=table.get("select"), ignore=list(table.get("ignore", [])),
+        per_file_ignores={k: list(v) for k, v in table.get("per-file-ignores", {}).items()},
+        fail_on=table.get("fail-on", "error"), images=table.get("images", "header"), options=options,
+        voc_origin=int(table.get("voc-origin", 1)), classes=table.get("classes"),
+        baseline=table.get("baseline"), datasets=list(table.get("datasets", [])), source=source,
+    )
+
+
+def load_config(start: Path, explicit: Path | None = None) -> Config:
+    if explicit is not None:
+        if not explicit.is_file():
+            raise UsageError(f"{explicit}: config file not found")
+        data = _toml_load(explicit)
+        table = data.get("tool", {}).get("detlint", data if explicit.name != "pyproject.toml" else {})
+        validate(table, explicit)
+        return from_table(table, explicit)
+    found = find_config(start)
+    if found is None:
+        return Config()
+    path, table = found
+    validate(table, path)
+    return from_table(table, path)
+
+
+def parse_codes(text: str | None, source: str = "command line") -> list[str] | None:
+    if text is None:
+        return None
+    codes = [c.strip().upper() for c in text.replace(";", ",").split(",") if c.strip()]
+    for code in codes:
+        _check_code_prefix(code, source)
+    return codes

@@ -1,0 +1,57 @@
+"""Run the selected rules over a dataset and return located findings."""
+
+from __future__ import annotations
+
+import fnmatch
+from typing import Any, Iterable
+
+from detlint.findings import SEVERITY_RANK, Finding
+from detlint.model import Dataset
+from detlint.rules import RULES
+from detlint.rules._helpers import RuleContext
+
+IMAGE_LEVELS = ("none", "header", "decode")
+
+
+def selected_codes(select: Iterable[str] | None, ignore: Iterable[str] | None) -> list[str]:
+    """Codes chosen by prefixes: ``select=["B", "C001"]``, ``ignore=["B008"]``; ALL selects all."""
+    def matches(code: str, prefixes: Iterable[str]) -> bool:
+        return any(p == "ALL" or code.startswith(p) for p in prefixes)
+
+    chosen = [c for c in RULES if select is None or matches(c, select)]
+    return [c for c in chosen if not matches(c, ignore or ())]
+
+
+def run_rules(ds: Dataset, config: Any = None) -> list[Finding]:
+    """All findings of the selected rules on ``ds``, in a stable order."""
+    from detlint.config import Config
+
+    config = config or Config()
+    ctx = RuleContext(options=config.options, images=config.images, cache=config.cache)
+    level = IMAGE_LEVELS.index(config.images)
+    findings: list[Finding] = []
+    for code in selected_codes(config.select, config.ignore):
+        rule = RULES[code]
+        if IMAGE_LEVELS.index(getattr(rule, "IMAGES", "none")) > level:
+            continue
+        findings.extend(rule.check(ds, ctx))
+    for finding in findings:
+        finding.dataset = finding.dataset or str(config.display_root or ds.root)
+    findings = [f for f in findings if not _ignored_for_file(f, config.per_file_ignores)]
+    findings.sort(key=Finding.sort_key)
+    return findings
+
+
+def _ignored_for_file(finding: Finding, per_file_ignores: dict[str, list[str]]) -> bool:
+    if not per_file_ignores:
+        return False
+    paths = [p for p in (finding.file, finding.image) if p]
+    for pattern, codes in per_file_ignores.items():
+        if any(fnmatch.fnmatch(p, pattern) for p in paths) and any(finding.code.startswith(c) for c in codes):
+            return True
+    return False
+
+
+def at_or_above(findings: Iterable[Finding], severity: str) -> list[Finding]:
+    floor = SEVERITY_RANK[severity]
+    return [f for f in findings if SEVERITY_RANK[f.severity] >= floor]

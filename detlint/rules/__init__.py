@@ -1,0 +1,45 @@
+"""The rule catalog: one module per rule, registered in one table.
+
+A rule module has ``CODE``, ``NAME`` (kebab-case, naming the problem), ``SEVERITY``
+(error/warning/info), ``FIX`` (safe/unsafe/None), ``OPTIONS`` (defaults, kebab-case keys),
+optionally ``IMAGES`` (the lowest ``--images`` level it needs), a module docstring that is its
+user documentation (``detlint rule CODE``), and ``check(ds, ctx) -> Iterable[Finding]``.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from detlint.rules import (
+    b001_degenerate_box, b002_box_out_of_image, b003_box_outside_image, b004_non_finite_box,
+    b005_tiny_box, b006_duplicate_box, b007_extreme_aspect_ratio, b008_box_size_outlier,
+    b009_area_mismatch, c001_unknown_class, c002_unused_class, c003_duplicate_class_name,
+    c004_class_name_variant, c005_class_map_mismatch, c006_yolo_names_mismatch, c007_class_imbalance,
+    f001_unparseable_file, f002_schema_violation, f003_duplicate_id, f004_dangling_reference,
+    f005_zero_id, f006_malformed_label_line, f007_unnormalized_coordinates, f008_unsafe_path,
+    f009_duplicate_file_name, f010_voc_convention_mismatch, f011_missing_image_size,
+    f012_crowd_inconsistent, f013_mixed_label_kinds, f014_case_mismatched_name, i001_missing_image,
+    i005_unannotated_image, i006_orphan_label, s001_split_leakage,
+)
+
+_MODULES: tuple[ModuleType, ...] = (
+    f001_unparseable_file, f002_schema_violation, f003_duplicate_id, f004_dangling_reference,
+    f005_zero_id, f006_malformed_label_line, f007_unnormalized_coordinates, f008_unsafe_path,
+    f009_duplicate_file_name, f010_voc_convention_mismatch, f011_missing_image_size,
+    f012_crowd_inconsistent, f013_mixed_label_kinds, f014_case_mismatched_name,
+    b001_degenerate_box, b002_box_out_of_image, b003_box_outside_image, b004_non_finite_box,
+    b005_tiny_box, b006_duplicate_box, b007_extreme_aspect_ratio, b008_box_size_outlier,
+    b009_area_mismatch,
+    c001_unknown_class, c002_unused_class, c003_duplicate_class_name, c004_class_name_variant,
+    c005_class_map_mismatch, c006_yolo_names_mismatch, c007_class_imbalance,
+    i001_missing_image, i005_unannotated_image, i006_orphan_label,
+    s001_split_leakage,
+)
+
+RULES: dict[str, ModuleType] = {module.CODE: module for module in _MODULES}
+
+
+def summary(rule: ModuleType) -> str:
+    """The docstring's first line without its ``name (CODE):`` prefix."""
+    first = (rule.__doc__ or "").strip().splitlines()[0] if rule.__doc__ else ""
+    return first.split("):", 1)[1].strip() if "):" in first else first

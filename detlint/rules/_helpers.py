@@ -1,0 +1,126 @@
+"""What rule modules share: locating findings at their source, and common column views."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator
+
+import numpy as np
+
+from detlint.findings import Finding, Fix, json_pointer
+from detlint.model import Dataset
+
+
+@dataclass
+class RuleContext:
+    """Options for one run: rule options (kebab-case keys) and the image access level."""
+
+    options: dict[str, Any] = field(default_factory=dict)
+    images: str = "header"  # none | header | decode
+    cache: Any = None  # detlint.images cache, when image rules run
+
+    def get(self, defaults: dict[str, Any], name: str) -> Any:
+        """The configured value of a rule option, else the rule's default."""
+        return self.options.get(name, defaults[name])
+
+
+def box_text(box: np.ndarray) -> str:
+    return "[" + ", ".join(f"{float(v):.1f}" if np.isfinite(v) else str(float(v)) for v in box) + "]"
+
+
+def annotation_key(ds: Dataset, row: int) -> str:
+    ann = ds.annotations
+    if ds.format == "coco":
+        return str(int(ann.id[row]))
+    return str(int(ann.src_item[row]))
+
+
+def image_name(ds: Dataset, image_row: int) -> str | None:
+    if image_row < 0:
+        return None
+    images = ds.images
+    return str(images.path[image_row] or images.file_name[image_row]) or None
+
+
+def at_annotation(ds: Dataset, row: int, code: str, message: str, fix: Fix | None = None,
+                  field_name: str | None = "bbox", data: dict | None = None) -> Finding:
+    """A finding located at one annotation: its file, line, JSON pointer and source key."""
+    ann = ds.annotations
+    pointer = None
+    if ds.format == "coco" and ann.src_item[row] >= 0:
+        parts: list[object] = ["annotations", int(ann.src_item[row])]
+        if field_name:
+            parts.append(field_name)
+        pointer = json_pointer(*parts)
+    line = int(ann.src_line[row]) or None
+    return Finding(code, message, file=ds.file_of(int(ann.src_file[row])), line=line, pointer=pointer,
+                   image=image_name(ds, int(ann.image[row])), annotation=annotation_key(ds, row), fix=fix,
+                   data=data or {"row": int(row)})
+
+
+def at_image(ds: Dataset, row: int, code: str, message: str, fix: Fix | None = None,
+             field_name: str | None = None, data: dict | None = None) -> Finding:
+    """A finding located at one image entry (its declaring file, or the image itself)."""
+    images = ds.images
+    file = ds.file_of(int(images.src_file[row]))
+    pointer = None
+    if ds.format == "coco" and images.src_item[row] >= 0:
+        parts: list[object] = ["images", int(images.src_item[row])]
+        if field_name:
+            parts.append(field_name)
+        pointer = json_pointer(*parts)
+    return Finding(code, message, file=file or image_name(ds, row), line=int(images.src_line[row]) or None,
+                   pointer=pointer, image=image_name(ds, row), fix=fix, data=data or {"image_row": int(row)})
+
+
+def at_category(ds: Dataset, index: int, code: str, message: str, fix: Fix | None = None) -> Finding:
+    cats = ds.categories
+    file = ds.file_of(int(cats.src_file[index])) if len(cats.src_file) > index else None
+    pointer = None
+    if ds.format == "coco" and file is not None:
+        pointer = json_pointer("categories", int(cats.src_item[index]))
+    line = int(cats.src_line[index]) if len(cats.src_line) > index else 0
+    return Finding(code, message, file=file or class_list_file(ds), line=line or None, pointer=pointer, fix=fix,
+                   data={"category": int(index)})
+
+
+def class_list_file(ds: Dataset) -> str | None:
+    """The file that declares the class list (data.yaml, obj.names, the COCO JSON), if any."""
+    for name in ds.files:
+        base = os.path.basename(name)
+        if base.endswith((".yaml", ".yml")) or base in ("obj.names", "classes.txt", "obj.data", "labelmap.txt"):
+            return name
+    return ds.files[0] if ds.format == "coco" and ds.files else None
+
+
+def reader_problems(ds: Dataset, code: str) -> Iterator[Finding]:
+    """Findings the reader met while parsing (for rules that only the reader can see)."""
+    return (p for p in ds.problems if p.code == code)
+
+
+def box_columns(ds: Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    b = ds.annotations.boxes
+    return b[:, 0], b[:, 1], b[:, 2], b[:, 3]
+
+
+def finite_box_mask(ds: Dataset) -> np.ndarray:
+    ann = ds.annotations
+    return ann.has_box & np.isfinite(ann.boxes).all(axis=1) & (ann.kind != ann.KIND_NONE)
+
+
+def rows(mask: np.ndarray) -> Iterable[int]:
+    return np.flatnonzero(mask).tolist()
+
+
+def class_maps(ds: Dataset) -> dict[str, list[list]]:
+    """Each declaring file's class list as [id, name] pairs (one entry for single-list formats)."""
+    maps = ds.meta.get("class_maps")
+    if maps:
+        return maps
+    cats = ds.categories
+    return {class_list_file(ds) or "": [[int(i), n] for i, n in zip(cats.ids.tolist(), cats.names)]}
+
+
+def class_pointer(ds: Dataset, file: str, position: int) -> str | None:
+    return json_pointer("categories", position, "name") if ds.format == "coco" else None

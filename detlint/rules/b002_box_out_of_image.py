@@ -1,0 +1,63 @@
+"""box-out-of-image (B002): a box extends past the image edge by more than a tolerance.
+
+Why it matters: loaders disagree on what to do with it. Some clip silently (the box then no
+longer matches the object), albumentations raises, ultralytics drops the whole image's labels.
+A box ending exactly at the edge (x2 == W) is inside: coordinates are continuous, so the right
+edge of the last pixel column is W.
+
+Options: ``out-of-image-tolerance`` (default 0.5 px) is the overshoot accepted before firing.
+VOC boxes whose only overshoot is the 1-pixel shift of a 0-based writer are reported as F010
+instead.
+
+Example: ``[600, 10, 700.5, 90]`` in a 640 px wide image extends 60.5 px past the right edge.
+
+Fix (unsafe): clip the box to the image; it changes the box, so review a sample first.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+
+from detlint.findings import Finding, Fix
+from detlint.model import Dataset
+from detlint.rules._helpers import RuleContext, at_annotation, box_columns, box_text, finite_box_mask
+
+CODE = "B002"
+NAME = "box-out-of-image"
+SEVERITY = "error"
+FIX = "unsafe"
+OPTIONS = {"out-of-image-tolerance": 0.5}
+
+EDGES = ("left", "top", "right", "bottom")
+
+
+def overshoot(ds: Dataset) -> np.ndarray:
+    """float64[N, 4]: how far each box passes the left/top/right/bottom edge (<= 0 inside)."""
+    x1, y1, x2, y2 = box_columns(ds)
+    w, h = ds.image_size_per_annotation()
+    return np.column_stack([-x1, -y1, x2 - w, y2 - h])
+
+
+def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
+    from detlint.rules.b003_box_outside_image import outside_mask
+    from detlint.rules.f010_voc_convention_mismatch import convention_shift
+
+    tolerance = float(ctx.get(OPTIONS, "out-of-image-tolerance"))
+    ann = ds.annotations
+    over = overshoot(ds)
+    with np.errstate(invalid="ignore"):
+        over = over - convention_shift(ds)  # a 0-based VOC writer's 1 px is F010's business
+        # normalised rows (YOLO without an image size) get a tolerance in their own units
+        limit = np.where(ann.normalized, 1e-3, tolerance)[:, None]
+        past = (over > limit) & finite_box_mask(ds)[:, None] & ~outside_mask(ds)[:, None]
+    w, h = ds.image_size_per_annotation()
+    fix = Fix("unsafe", "clip to the image")
+    for row in np.flatnonzero(past.any(axis=1)).tolist():
+        edge = int(np.argmax(np.where(past[row], over[row], -np.inf)))
+        size = f"width {w[row]:g}" if edge in (0, 2) else f"height {h[row]:g}"
+        unit = "" if ann.normalized[row] else " px"
+        yield at_annotation(ds, row, CODE, f"box {box_text(ann.boxes[row])} extends {over[row, edge]:.4g}"
+                            f"{unit} past the {EDGES[edge]} edge ({size})", fix,
+                            data={"row": row})

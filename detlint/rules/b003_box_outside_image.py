@@ -1,0 +1,45 @@
+"""box-outside-image (B003): a box lies entirely outside its image.
+
+Why it matters: there is nothing in the image to learn from it; clipping leaves a zero-area box,
+which then crashes torchvision (see B001). Typical causes: labels of another image, coordinates
+normalised against the wrong size, or an EXIF rotation that the labelling tool applied and the
+trainer does not.
+
+Example: ``[700, 20, 760, 80]`` in a 640 x 480 image.
+
+Fix (safe): drop the annotation.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+
+from detlint.findings import Finding, Fix
+from detlint.model import Dataset
+from detlint.rules._helpers import RuleContext, at_annotation, box_columns, box_text, finite_box_mask
+
+CODE = "B003"
+NAME = "box-outside-image"
+SEVERITY = "error"
+FIX = "safe"
+OPTIONS: dict = {}
+
+
+def outside_mask(ds: Dataset) -> np.ndarray:
+    x1, y1, x2, y2 = box_columns(ds)
+    w, h = ds.image_size_per_annotation()
+    with np.errstate(invalid="ignore"):
+        away = (x1 >= w) | (y1 >= h) | (x2 <= 0) | (y2 <= 0)
+    degenerate = (x2 <= x1) | (y2 <= y1)
+    return finite_box_mask(ds) & away & ~degenerate
+
+
+def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
+    ann = ds.annotations
+    w, h = ds.image_size_per_annotation()
+    fix = Fix("safe", "drop the annotation")
+    for row in np.flatnonzero(outside_mask(ds)).tolist():
+        yield at_annotation(ds, row, CODE, f"box {box_text(ann.boxes[row])} lies entirely outside the "
+                            f"{w[row]:g} x {h[row]:g} image", fix)

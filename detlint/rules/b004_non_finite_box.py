@@ -1,0 +1,40 @@
+"""non-finite-box (B004): a box coordinate is NaN, infinite or not a number.
+
+Why it matters: one NaN coordinate makes the whole batch's loss NaN, and training silently
+diverges from that step on. It comes from exporters that divide by a zero size, from ``null``
+or string values, and from JSON written by Python with ``NaN``/``Infinity`` tokens.
+
+Example: COCO ``"bbox": [10, NaN, 20, 30]``; YOLO ``0 0.5 nan 0.2 0.2``.
+
+Fix (safe): drop the annotation.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+
+from detlint.findings import Finding, Fix
+from detlint.model import Dataset
+from detlint.rules._helpers import RuleContext, at_annotation
+
+CODE = "B004"
+NAME = "non-finite-box"
+SEVERITY = "error"
+FIX = "safe"
+OPTIONS: dict = {}
+
+
+def non_finite_mask(ds: Dataset) -> np.ndarray:
+    ann = ds.annotations
+    return ann.has_box & ~np.isfinite(ann.boxes).all(axis=1)
+
+
+def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
+    raw = ds.annotations.raw
+    fix = Fix("safe", "drop the annotation")
+    for row in np.flatnonzero(non_finite_mask(ds)).tolist():
+        values = ", ".join(str(float(v)) for v in raw[row])
+        yield at_annotation(ds, row, CODE, f"box has a non-finite or non-numeric coordinate ({values}): "
+                            "one NaN turns the whole batch's loss NaN", fix)

@@ -1,0 +1,96 @@
+"""area-mismatch (B009): a COCO ``area`` far from the area of its box or segmentation.
+
+Why it matters: COCOeval buckets objects into small/medium/large by ``area``, and many samplers
+and losses weight by it. A wrong area (often the image area, or a value in another unit) puts
+the object in the wrong bucket and skews APs and AR without any error.
+
+The expected area is the segmentation's mask area (pycocotools, as COCO computed it) when the
+annotation has a polygon or RLE, else the box area w*h. A polygon can never be larger than its box.
+
+Options: ``area-tolerance`` (default 0.1): relative difference accepted (plus 1 px²).
+
+Example: ``"bbox": [491, 1035, 153, 182], "area": 2795520`` (the image area).
+
+Fix (safe): recompute ``area`` from the segmentation or box.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+
+from detlint.findings import Finding, Fix
+from detlint.model import Dataset
+from detlint.rules._helpers import RuleContext, at_annotation, finite_box_mask
+
+CODE = "B009"
+NAME = "area-mismatch"
+SEVERITY = "warning"
+FIX = "safe"
+OPTIONS = {"area-tolerance": 0.1}
+
+
+def segmentation_area(segmentation: object, height: int, width: int) -> float | None:
+    """Mask area of a COCO polygon list or RLE (pycocotools), None when there is none."""
+    from pycocotools import mask as mask_utils
+
+    try:
+        if isinstance(segmentation, dict):
+            rle = segmentation
+            if isinstance(rle.get("counts"), list):
+                h, w = rle["size"]
+                rle = mask_utils.frPyObjects(rle, h, w)
+            return float(mask_utils.area(rle))
+        if isinstance(segmentation, list) and segmentation and height > 0 and width > 0:
+            polygons = [p for p in segmentation if isinstance(p, list) and len(p) >= 6]
+            if not polygons:
+                return None
+            rles = mask_utils.frPyObjects(polygons, int(height), int(width))
+            return float(mask_utils.area(mask_utils.merge(rles)))
+    except (TypeError, ValueError, KeyError, IndexError, OverflowError):
+        return None
+    return None
+
+
+def expected_areas(ds: Dataset, rows: np.ndarray) -> np.ndarray:
+    ann = ds.annotations
+    boxes = ann.boxes[rows]
+    expected = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    for k, row in enumerate(rows.tolist()):
+        segmentation = ann.segmentation[row]
+        if segmentation:
+            image = int(ann.image[row])
+            h = int(ds.images.height[image]) if image >= 0 else 0
+            w = int(ds.images.width[image]) if image >= 0 else 0
+            if h <= 0 or w <= 0:  # a polygon needs a canvas: its box's extent serves
+                w, h = int(np.ceil(boxes[k, 2])) + 1, int(np.ceil(boxes[k, 3])) + 1
+            area = segmentation_area(segmentation, h, w)
+            if area is not None:
+                expected[k] = area
+    return expected
+
+
+def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
+    if ds.format != "coco":
+        return
+    tolerance = float(ctx.get(OPTIONS, "area-tolerance"))
+    ann = ds.annotations
+    box_area = (ann.boxes[:, 2] - ann.boxes[:, 0]) * (ann.boxes[:, 3] - ann.boxes[:, 1])
+    has_area = np.isfinite(ann.area) & finite_box_mask(ds) & (box_area > 0)
+    has_segmentation = np.array([bool(s) for s in ann.segmentation], dtype=bool) if len(ann) else np.zeros(0, bool)
+    # only rows that disagree with their box need the (slower) mask area
+    with np.errstate(invalid="ignore"):
+        off_box = np.abs(ann.area - box_area) > tolerance * box_area + 1
+    suspects = np.flatnonzero(has_area & (off_box | (has_segmentation & (ann.area > box_area + 1))))
+    if not len(suspects):
+        return
+    expected = expected_areas(ds, suspects)
+    wrong = np.abs(ann.area[suspects] - expected) > tolerance * expected + 1
+    fix = Fix("safe", "recompute area from the segmentation or box")
+    for k in np.flatnonzero(wrong).tolist():
+        row = int(suspects[k])
+        source = "segmentation" if has_segmentation[row] else "box"
+        yield at_annotation(ds, row, CODE, f"area {ann.area[row]:.6g} differs from the {source} area "
+                            f"{expected[k]:.6g}: COCOeval puts it in the wrong size bucket", fix,
+                            field_name="area", data={"row": row, "area": float(expected[k])})

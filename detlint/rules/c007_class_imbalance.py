@@ -1,0 +1,40 @@
+"""class-imbalance (C007): the most frequent class outnumbers the least frequent by a large ratio.
+
+Why it matters: with a 1000:1 imbalance the rare class contributes almost nothing to the loss;
+the detector learns to never predict it unless you re-sample or re-weight. Informational: some
+imbalance is natural, but it should be a decision, not a surprise.
+
+Options: ``imbalance-ratio`` (default 50): fires when max/min count of the used classes is larger.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+
+from detlint.findings import Finding
+from detlint.model import Dataset
+from detlint.rules._helpers import RuleContext, class_list_file
+
+CODE = "C007"
+NAME = "class-imbalance"
+SEVERITY = "info"
+FIX = None
+OPTIONS = {"imbalance-ratio": 50.0}
+
+
+def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
+    limit = float(ctx.get(OPTIONS, "imbalance-ratio"))
+    categories = ds.annotations.category[ds.annotations.category >= 0]
+    counts = np.bincount(categories, minlength=len(ds.categories))
+    used = np.flatnonzero(counts)
+    if len(used) < 2:
+        return
+    most, least = used[np.argmax(counts[used])], used[np.argmin(counts[used])]
+    ratio = counts[most] / counts[least]
+    if ratio > limit:
+        names = ds.categories.names
+        yield Finding(CODE, f"class '{names[most]}' has {counts[most]} annotations, '{names[least]}' only "
+                      f"{counts[least]} (ratio {ratio:.0f} > imbalance-ratio {limit:g})",
+                      file=class_list_file(ds))

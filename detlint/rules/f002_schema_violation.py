@@ -1,0 +1,50 @@
+"""schema-violation (F002): a COCO file whose structure breaks the COCO schema.
+
+Why it matters: pycocotools, torchvision and most trainers index the JSON by key and crash
+with a bare ``KeyError``/``TypeError`` deep in a DataLoader worker, or accept the value and
+misread it (a string id never matches an integer ``image_id``).
+
+Checked against ``schemas/coco.schema.json``: missing ``images``/``annotations``/``categories``;
+entries that are not objects; ids that are not integers (``"12"``, ``3.0``); a ``bbox`` that is
+not 4 numbers; annotations without ``bbox``, ``area``, ``iscrowd`` or ``id``. The columns are
+validated in bulk and jsonschema runs only on the entries that fail, so the message is
+jsonschema's own, located by a JSON pointer.
+
+Example: ``{"id": "7", "image_id": 1, "category_id": 2, "bbox": [1, 2, 3]}``.
+
+Fix: re-export with a tool that writes the schema, or correct the listed entries.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+
+from detlint.findings import Finding
+from detlint.model import ABSENT_INT, Dataset
+from detlint.rules._helpers import RuleContext, at_annotation, reader_problems
+
+CODE = "F002"
+NAME = "schema-violation"
+SEVERITY = "error"
+FIX = None
+OPTIONS: dict = {}
+
+
+def _missing_keys(ds: Dataset) -> dict[str, np.ndarray]:
+    """Rows missing each required key (ids and references are validated by the reader)."""
+    ann = ds.annotations
+    return {"bbox": ~ann.has_box, "area": np.isnan(ann.area), "iscrowd": ann.iscrowd == ABSENT_INT}
+
+
+def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
+    yield from reader_problems(ds, CODE)
+    if ds.format != "coco":
+        return
+    missing = _missing_keys(ds)
+    any_missing = np.logical_or.reduce(list(missing.values()))
+    for row in np.flatnonzero(any_missing).tolist():
+        keys = ", ".join(f"'{key}'" for key, mask in missing.items() if mask[row])
+        yield at_annotation(ds, row, CODE, f"annotation has no {keys} (required by the COCO schema)",
+                            field_name=None)

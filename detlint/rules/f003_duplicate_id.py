@@ -1,0 +1,59 @@
+"""duplicate-id (F003): a COCO image, annotation or category id used twice in one file.
+
+Why it matters: pycocotools builds dicts keyed by id, so the second entry silently replaces
+the first: an image loses its annotations, or annotations attach to the wrong image, and
+COCOeval scores against the wrong ground truth. Ids may repeat across split files; they must be
+unique within one file.
+
+Example: two entries in ``images`` with ``"id": 17``.
+
+Fix (unsafe): renumber the duplicates (annotations that referenced an ambiguous image id keep
+pointing at the first image with that id).
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+
+from detlint.findings import Finding, Fix, json_pointer
+from detlint.model import Dataset
+from detlint.rules._helpers import RuleContext, at_annotation, at_image
+
+CODE = "F003"
+NAME = "duplicate-id"
+SEVERITY = "error"
+FIX = "unsafe"
+OPTIONS: dict = {}
+
+
+def repeated(file_index: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Rows whose (file, id) pair appeared on an earlier row."""
+    if not len(ids):
+        return np.zeros(0, np.int64)
+    keys = np.stack([file_index.astype(np.int64), ids.astype(np.int64)], axis=1)
+    _, first = np.unique(keys, axis=0, return_index=True)
+    is_first = np.zeros(len(ids), bool)
+    is_first[first] = True
+    return np.flatnonzero(~is_first)
+
+
+def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
+    if ds.format != "coco":
+        return
+    fix = Fix("unsafe", "renumber the duplicate")
+    images, ann = ds.images, ds.annotations
+    for row in repeated(images.src_file, images.id).tolist():
+        yield at_image(ds, row, CODE, f"image id {images.id[row]} is used by an earlier image in this file: "
+                       "pycocotools keeps only the last one", fix, field_name="id")
+    for row in repeated(ann.src_file, ann.id).tolist():
+        yield at_annotation(ds, row, CODE, f"annotation id {ann.id[row]} is used by an earlier annotation "
+                            "in this file", fix, field_name="id")
+    for file, categories in ds.meta.get("class_maps", {}).items():
+        seen: set[int] = set()
+        for position, (cat_id, name) in enumerate(categories):
+            if cat_id in seen:
+                yield Finding(CODE, f"category id {cat_id} ('{name}') is defined twice", file=file,
+                              pointer=json_pointer("categories", position, "id"))
+            seen.add(cat_id)

@@ -1,0 +1,45 @@
+"""dangling-reference (F004): a COCO annotation whose ``image_id`` or ``category_id`` is not defined.
+
+Why it matters: pycocotools raises ``KeyError`` when it indexes such an annotation, or (in
+other loaders) the annotation is silently dropped. Usually a partial export or a merge of two
+files that renumbered one side only.
+
+Example: ``"image_id": 999`` when no entry of ``images`` has id 999.
+
+Fix (safe): drop the annotation; it cannot belong anywhere.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+
+from detlint.findings import Finding, Fix
+from detlint.model import Dataset
+from detlint.rules._helpers import RuleContext, at_annotation
+
+CODE = "F004"
+NAME = "dangling-reference"
+SEVERITY = "error"
+FIX = "safe"
+OPTIONS: dict = {}
+
+
+def dangling_mask(ds: Dataset) -> np.ndarray:
+    ann = ds.annotations
+    if ds.format != "coco":
+        return np.zeros(len(ann), bool)
+    return (ann.image < 0) | (ann.category < 0)
+
+
+def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
+    ann = ds.annotations
+    fix = Fix("safe", "drop the annotation")
+    for row in np.flatnonzero(dangling_mask(ds)).tolist():
+        if ann.image[row] < 0:
+            yield at_annotation(ds, row, CODE, "image_id refers to no image in this file", fix,
+                                field_name="image_id")
+        if ann.category[row] < 0:
+            yield at_annotation(ds, row, CODE, f"category_id {ann.class_id[row]} refers to no category",
+                                fix, field_name="category_id")

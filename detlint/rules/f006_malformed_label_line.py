@@ -1,0 +1,32 @@
+"""malformed-label-line (F006): a YOLO label row that is not ``class cx cy w h`` or a polygon.
+
+Why it matters: ultralytics rejects the whole label file ("labels require 5 columns") and the
+image trains as a negative; other loaders crash on the first bad row.
+
+A valid row is an integer class index followed by 4 numbers (a box) or by 6 or more numbers,
+an even count (a polygon). Anything else fires: wrong column count, a non-numeric token,
+a negative or fractional class index.
+
+Example: ``0 0.5 0.5 0.2`` (4 values), ``car 0.5 0.5 0.2 0.2`` (class name instead of index).
+
+Fix: correct the exporter; detlint reports the exact file and line.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from detlint.findings import Finding
+from detlint.model import Dataset
+from detlint.rules._helpers import RuleContext, reader_problems
+
+CODE = "F006"
+NAME = "malformed-label-line"
+SEVERITY = "error"
+FIX = None
+OPTIONS: dict = {}
+
+
+def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
+    """Reported by the format reader while parsing (only it sees the raw text)."""
+    return reader_problems(ds, CODE)

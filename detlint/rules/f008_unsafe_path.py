@@ -1,0 +1,36 @@
+"""unsafe-path (F008): an image file name that is absolute, contains ``..`` or escapes the dataset root.
+
+Why it matters: the dataset works only on the machine it was made on (``/home/alice/img.jpg``),
+or it reads (and a converter writes) files outside its own folder. Copying the dataset to a
+cluster breaks it, and a hostile dataset could make tools overwrite files elsewhere.
+
+Example: COCO ``"file_name": "../../etc/passwd"`` or ``"C:\\data\\img.jpg"``; VOC
+``<filename>/abs/img.jpg</filename>``.
+
+Fix: store names relative to the dataset's image folder.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from detlint.findings import Finding
+from detlint.formats.base import safe_relative
+from detlint.model import Dataset
+from detlint.rules._helpers import RuleContext, at_image, reader_problems
+
+CODE = "F008"
+NAME = "unsafe-path"
+SEVERITY = "error"
+FIX = None
+OPTIONS: dict = {}
+
+
+def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
+    yield from reader_problems(ds, CODE)
+    if ds.format not in ("coco", "voc"):
+        return  # YOLO paths come from the folder layout, not from names in the labels
+    for row, name in enumerate(ds.images.file_name.tolist()):
+        if name and safe_relative(name) is None:
+            yield at_image(ds, row, CODE, f"file name '{name}' is absolute or leaves the dataset root",
+                           field_name="file_name")

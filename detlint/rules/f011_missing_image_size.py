@@ -1,0 +1,38 @@
+"""missing-image-size (F011): an image entry without a usable width and height.
+
+Why it matters: bounds checks, YOLO conversion and COCOeval's area buckets all need the size;
+loaders that trust the declared size crash or mis-scale. VOC ``<size>`` missing or 0 and COCO
+``width``/``height`` missing or 0 are common in hand-made and converted datasets.
+
+Example: VOC ``<size><width>0</width><height>0</height></size>``.
+
+Fix (safe): fill the size in from the image header (needs the image file).
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+
+from detlint.findings import Finding, Fix
+from detlint.model import Dataset
+from detlint.rules._helpers import RuleContext, at_image
+
+CODE = "F011"
+NAME = "missing-image-size"
+SEVERITY = "warning"
+FIX = "safe"
+OPTIONS: dict = {}
+
+
+def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
+    if ds.format not in ("coco", "voc"):
+        return  # YOLO declares no size: it is always read from the image
+    images = ds.images
+    missing = (images.width <= 0) | (images.height <= 0)
+    where = "<size>" if ds.format == "voc" else "width/height"
+    for row in np.flatnonzero(missing).tolist():
+        fix = Fix("safe", "fill the size from the image header") if images.path[row] else None
+        yield at_image(ds, row, CODE, f"image has no usable {where} ({images.width[row]} x {images.height[row]})",
+                       fix, field_name="width" if ds.format == "coco" else None)

@@ -30,7 +30,8 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     if ds.format not in ("coco", "voc"):
         return  # YOLO declares no size: it is always read from the image
     images = ds.images
-    missing = (images.width <= 0) | (images.height <= 0)
+    # entries without a declaring file (listed in a split file only) have no size to fix
+    missing = ((images.width <= 0) | (images.height <= 0)) & (images.src_file >= 0)
     where = "<size>" if ds.format == "voc" else "width/height"
     for row in np.flatnonzero(missing).tolist():
         fix = Fix("safe", "fill the size from the image header") if images.path[row] else None

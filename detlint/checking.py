@@ -1,0 +1,134 @@
+"""``detlint check`` as a library call: load each dataset, run the rules, apply fixes and the
+baseline, render the report. The CLI only parses flags into a :class:`CheckRequest`."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+
+from detlint.config import Config, load_config
+from detlint.engine import at_or_above, run_rules
+from detlint.errors import UsageError
+from detlint.findings import Finding
+from detlint.formats import load
+from detlint.formats.base import ReadOptions, atomic_write_bytes, progress_enabled
+from detlint.model import Dataset
+
+log = logging.getLogger("detlint")
+
+
+@dataclass
+class CheckRequest:
+    paths: list[Path]
+    output_format: str | None = None
+    fail_on: str | None = None
+    images: str | None = None
+    select: list[str] | None = None
+    ignore: list[str] | None = None
+    input_format: str | None = None
+    config_file: Path | None = None
+    voc_origin: int | None = None
+    fix: bool = False
+    unsafe_fixes: bool = False
+    diff: bool = False
+    baseline: Path | None = None
+    write_baseline: Path | None = None
+    use_cache: bool = True
+    datasets: list[dict] = field(default_factory=list)
+
+
+def dataset_config(path: Path, request: CheckRequest) -> Config:
+    config = load_config(path, request.config_file)
+    select = request.select if request.select is not None else config.select
+    return config.merged(select=select, ignore=(config.ignore + (request.ignore or [])) or None,
+                         fail_on=request.fail_on, images=request.images, voc_origin=request.voc_origin,
+                         display_root=str(path))
+
+
+def _read(path: Path, config: Config, input_format: str | None) -> Dataset:
+    options = ReadOptions(voc_origin=config.voc_origin, classes=config.classes, progress=progress_enabled())
+    return load(path, format=input_format, options=options)
+
+
+def _attach_images(config: Config, request: CheckRequest) -> None:
+    if config.images == "none":
+        return
+    try:
+        from detlint.images import ImageCache
+    except ImportError:
+        return
+    config.cache = ImageCache.open(enabled=request.use_cache)
+
+
+def check_dataset(path: Path, request: CheckRequest) -> tuple[Dataset, list[Finding], Config]:
+    config = dataset_config(path, request)
+    _attach_images(config, request)
+    ds = _read(path, config, request.input_format)
+    findings = run_rules(ds, config)
+    if request.fix or request.diff:
+        from detlint.fixes import apply_fixes
+
+        outcome = apply_fixes(ds, findings, unsafe=request.unsafe_fixes, write=not request.diff)
+        if request.diff:
+            return ds, findings, config.merged(options={"__diff__": outcome.diff})
+        if outcome.changed:
+            ds = _read(path, config, request.input_format)
+            findings = run_rules(ds, config)
+    return ds, findings, config
+
+
+def load_baseline(path: Path) -> set[tuple[str, str, str]]:
+    try:
+        data = orjson.loads(path.read_bytes())
+        return {tuple(entry) for entry in data["findings"]}  # type: ignore[misc]
+    except (OSError, orjson.JSONDecodeError, KeyError, TypeError) as error:
+        raise UsageError(f"{path}: not a detlint baseline ({error})") from None
+
+
+def write_baseline(path: Path, findings: list[Finding]) -> None:
+    keys = sorted({f.key() for f in findings})
+    atomic_write_bytes(path, orjson.dumps({"tool": "detlint", "findings": keys}, option=orjson.OPT_INDENT_2))
+
+
+def run_check(request: CheckRequest) -> tuple[str, int]:
+    """(rendered report, exit status) for a check request."""
+    from detlint.report import Report, render
+
+    if not request.paths:
+        request.paths = _configured_datasets(request)
+    all_findings: list[Finding] = []
+    summaries: list[dict] = []
+    fail_on = request.fail_on
+    output_format = request.output_format
+    diff_texts: list[str] = []
+    for path in request.paths:
+        ds, findings, config = check_dataset(path, request)
+        summaries.append(ds.summary() | {"path": str(path)})
+        all_findings.extend(findings)
+        fail_on = fail_on or config.fail_on
+        diff_texts.append(config.options.get("__diff__", ""))
+        baseline = request.baseline or (Path(config.baseline) if config.baseline else None)
+        if baseline is not None and request.write_baseline is None:
+            known = load_baseline(baseline if baseline.is_absolute() or request.baseline else
+                                  (config.source.parent / baseline if config.source else baseline))
+            all_findings = [f for f in all_findings if f.key() not in known]
+    if request.write_baseline is not None:
+        write_baseline(request.write_baseline, all_findings)
+    if request.diff:
+        return "".join(diff_texts), 0
+    fail_on = fail_on or "error"
+    report = Report(findings=all_findings, datasets=summaries, fail_on=fail_on)
+    text = render(output_format or "concise", report)
+    exit_code = 1 if at_or_above(all_findings, fail_on) and request.write_baseline is None else 0
+    return text, exit_code
+
+
+def _configured_datasets(request: CheckRequest) -> list[Path]:
+    config = load_config(Path.cwd(), request.config_file)
+    if not config.datasets:
+        raise UsageError("no PATH given and no 'datasets' in the config")
+    base = config.source.parent if config.source else Path.cwd()
+    return [base / p for p in config.datasets]

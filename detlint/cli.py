@@ -1,0 +1,220 @@
+"""The ``detlint`` command: thin click commands that parse arguments, call the library and pick a
+reporter. Exit codes: 0 clean, 1 findings at or above ``--fail-on``, 2 usage or input errors."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from detlint import __version__
+from detlint.errors import UsageError
+
+log = logging.getLogger("detlint")
+
+OUTPUT_FORMATS = ("concise", "full", "json", "sarif", "github", "gitlab", "html")
+IMAGE_LEVELS = ("none", "header", "decode")
+SEVERITY_CHOICES = ("error", "warning", "info")
+
+
+class DetlintGroup(click.Group):
+    """Turns every failure into a one-line message and exit 2: never a traceback for bad input."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("standalone_mode", True)
+        try:
+            return super().main(*args, **{**kwargs, "standalone_mode": False})
+        except click.exceptions.Exit as exit_:
+            sys.exit(exit_.exit_code)
+        except click.ClickException as error:
+            error.show()
+            sys.exit(2)
+        except click.exceptions.Abort:
+            click.echo("Aborted.", err=True)
+            sys.exit(2)
+        except UsageError as error:
+            click.echo(f"detlint: error: {error}", err=True)
+            sys.exit(2)
+        except KeyboardInterrupt:
+            sys.exit(130)
+        except BrokenPipeError:
+            sys.exit(0)
+        except (OSError, MemoryError) as error:
+            click.echo(f"detlint: error: {error}", err=True)
+            sys.exit(2)
+
+
+def _setup_logging(verbose: int) -> None:
+    level = logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(stream=sys.stderr, level=level, format="detlint: %(message)s")
+
+
+@click.group(cls=DetlintGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="detlint")
+@click.option("-v", "--verbose", count=True, help="More logging on stderr.")
+def main(verbose: int) -> None:
+    """Lint, fix, convert and smoke-train object-detection datasets (COCO, VOC, YOLO)."""
+    _setup_logging(verbose)
+
+
+def _write_output(text: str, output: Path | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    from detlint.formats.base import atomic_write_text
+
+    atomic_write_text(output, text)
+
+
+def _codes(option: str | None) -> list[str] | None:
+    from detlint.config import parse_codes
+
+    return parse_codes(option)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--output-format", "output_format", type=click.Choice(OUTPUT_FORMATS), default=None,
+              help="Output format (default: concise).")
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Write the report to FILE instead of stdout.")
+@click.option("--fail-on", type=click.Choice(SEVERITY_CHOICES), default=None,
+              help="Lowest severity that makes the exit status 1 (default: error).")
+@click.option("--images", type=click.Choice(IMAGE_LEVELS), default=None,
+              help="Image access: none, header (default) or decode.")
+@click.option("--select", default=None, help="Comma-separated codes or prefixes to check (e.g. B,C001).")
+@click.option("--ignore", default=None, help="Comma-separated codes or prefixes to skip.")
+@click.option("--format", "input_format", type=click.Choice(("coco", "voc", "yolo")), default=None,
+              help="Input format (default: sniffed).")
+@click.option("--config", "config_file", type=click.Path(path_type=Path), default=None,
+              help="Config file (default: nearest detlint.toml, .detlint.toml or pyproject.toml).")
+@click.option("--voc-origin", type=click.Choice(("0", "1")), default=None,
+              help="VOC pixel convention: 1 = devkit 1-based inclusive (default), 0 = 0-based.")
+@click.option("--fix", is_flag=True, help="Apply safe fixes to the source files (atomically).")
+@click.option("--unsafe-fixes", is_flag=True, help="Also apply unsafe fixes (with --fix, or alone).")
+@click.option("--diff", is_flag=True, help="Show what --fix would change, without writing.")
+@click.option("--baseline", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Report only findings not in this baseline file.")
+@click.option("--write-baseline", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Write all current findings to a baseline file.")
+@click.option("--no-cache", is_flag=True, help="Do not read or write the image cache.")
+def check(paths: tuple[Path, ...], output_format: str | None, output: Path | None, fail_on: str | None,
+          images: str | None, select: str | None, ignore: str | None, input_format: str | None,
+          config_file: Path | None, voc_origin: str | None, fix: bool, unsafe_fixes: bool, diff: bool,
+          baseline: Path | None, write_baseline: Path | None, no_cache: bool) -> None:
+    """Lint datasets: located findings, exit 1 when any is at or above --fail-on."""
+    from detlint.checking import CheckRequest, run_check
+
+    request = CheckRequest(
+        paths=list(paths), output_format=output_format, fail_on=fail_on, images=images,
+        select=_codes(select), ignore=_codes(ignore), input_format=input_format, config_file=config_file,
+        voc_origin=int(voc_origin) if voc_origin is not None else None, fix=(fix or unsafe_fixes) and not diff,
+        unsafe_fixes=unsafe_fixes, diff=diff, baseline=baseline, write_baseline=write_baseline,
+        use_cache=not no_cache)
+    text, exit_code = run_check(request)
+    _write_output(text, output)
+    sys.exit(exit_code)
+
+
+@main.command()
+@click.argument("src", type=click.Path(path_type=Path))
+@click.argument("dst", type=click.Path(path_type=Path))
+@click.option("--to", "target", type=click.Choice(("coco", "voc", "yolo")), required=True, help="Target format.")
+@click.option("--from", "source_format", type=click.Choice(("coco", "voc", "yolo")), default=None,
+              help="Source format (default: sniffed).")
+@click.option("--voc-origin", type=click.Choice(("0", "1")), default="1", show_default=True,
+              help="VOC pixel convention when reading VOC.")
+@click.option("--to-voc-origin", type=click.Choice(("0", "1")), default="1", show_default=True,
+              help="VOC pixel convention when writing VOC.")
+@click.option("--copy", "copy_images", is_flag=True, help="Copy images instead of hard-linking them.")
+def convert(src: Path, dst: Path, target: str, source_format: str | None, voc_origin: str,
+            to_voc_origin: str, copy_images: bool) -> None:
+    """Convert SRC to a new dataset DST in another format; every loss is reported."""
+    from detlint.converting import convert as run_convert
+
+    report = run_convert(src, dst, target, source_format=source_format, voc_origin=int(voc_origin),
+                         to_voc_origin=int(to_voc_origin), link_images=not copy_images)
+    click.echo(report.summary(), err=True)
+
+
+@main.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--output-format", type=click.Choice(("text", "json")), default="text", show_default=True)
+@click.option("--plot", "plot_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Also write a PNG with class counts, box centres and width/height (needs matplotlib).")
+@click.option("--format", "input_format", type=click.Choice(("coco", "voc", "yolo")), default=None)
+def stats(path: Path, output_format: str, plot_path: Path | None, input_format: str | None) -> None:
+    """Counts per split, class histogram, box size and aspect distributions."""
+    import orjson
+
+    from detlint import stats as stats_module
+    from detlint.formats import load
+
+    ds = load(path, format=input_format)
+    result = stats_module.compute(ds)
+    if output_format == "json":
+        click.echo(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
+    else:
+        click.echo(stats_module.render_text(result), nl=False)
+    if plot_path is not None:
+        try:
+            stats_module.plot(ds, plot_path)
+        except ImportError:
+            raise UsageError("--plot needs matplotlib: pip install 'detlint[plot]'") from None
+
+
+@main.command()
+@click.argument("code", required=False)
+@click.option("--all", "show_all", is_flag=True, help="List every rule.")
+def rule(code: str | None, show_all: bool) -> None:
+    """Explain a rule (its documentation), or list the whole catalog."""
+    import inspect
+
+    from detlint.rules import RULES, summary
+
+    if show_all or code is None:
+        for rule_code, module in RULES.items():
+            fix = module.FIX or "-"
+            click.echo(f"{rule_code}  {module.NAME:<28} {module.SEVERITY:<8} fix:{fix:<7} {summary(module)}")
+        return
+    key = code.upper()
+    module = RULES.get(key) or next((m for m in RULES.values() if m.NAME == code.lower()), None)
+    if module is None:
+        raise UsageError(f"unknown rule {code!r} (see: detlint rule --all)")
+    click.echo(f"{module.CODE} {module.NAME} ({module.SEVERITY}; fix: {module.FIX or 'none'})\n")
+    click.echo(inspect.cleandoc(module.__doc__ or ""))
+    if module.OPTIONS:
+        click.echo("\nOptions (config keys): " + ", ".join(f"{k} = {v!r}" for k, v in module.OPTIONS.items()))
+
+
+def _register_optional(name: str, factory: Callable[[], Any]) -> None:
+    """Commands living in optional modules (smoke, show) register themselves when importable."""
+    try:
+        main.add_command(factory(), name)
+    except ImportError:
+        pass
+
+
+def _smoke_command() -> Any:
+    from detlint.smoke_cli import smoke
+
+    return smoke
+
+
+def _show_command() -> Any:
+    from detlint.show_cli import show
+
+    return show
+
+
+_register_optional("smoke", _smoke_command)
+_register_optional("show", _show_command)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

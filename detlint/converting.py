@@ -1,0 +1,76 @@
+"""``detlint convert``: read any format, write another, list every loss (never silent)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+
+from detlint.errors import UsageError
+from detlint.formats import load, save
+from detlint.formats.base import ReadOptions, WriteOptions, atomic_write_bytes, progress_enabled
+
+REPORT_NAME = "detlint-conversion.json"
+
+
+@dataclass
+class ConversionReport:
+    source: str
+    source_format: str
+    target: str
+    target_format: str
+    images: int
+    annotations: int
+    categories: int
+    class_mapping: list[dict] = field(default_factory=list)
+    losses: list[dict] = field(default_factory=list)
+    problems: int = 0
+
+    def summary(self) -> str:
+        lines = [f"converted {self.source} ({self.source_format}) -> {self.target} ({self.target_format}): "
+                 f"{self.images} images, {self.annotations} annotations, {self.categories} classes"]
+        if self.problems:
+            lines.append(f"  {self.problems} problems met while reading (run `detlint check` on the source)")
+        for loss in self.losses:
+            detail = f" ({loss['detail']})" if loss.get("detail") else ""
+            lines.append(f"  lost: {loss['count']} x {loss['what']}{detail}")
+        if not self.losses:
+            lines.append("  nothing lost")
+        lines.append(f"  report: {Path(self.target) / REPORT_NAME}")
+        return "\n".join(lines)
+
+
+def _check_destination(src: Path, dst: Path) -> None:
+    if dst.exists() and (not dst.is_dir() or any(dst.iterdir())):
+        raise UsageError(f"{dst}: destination must be a new or empty folder")
+    src_resolved, dst_resolved = src.resolve(), dst.resolve()
+    if dst_resolved == src_resolved or src_resolved in dst_resolved.parents:
+        raise UsageError(f"{dst}: destination must not be inside the source dataset")
+
+
+def class_mapping(ds, target: str) -> list[dict]:
+    """How source class ids map to the target's (written into the report: never a silent remap)."""
+    mapping = []
+    for index, (name, source_id) in enumerate(zip(ds.categories.names, ds.categories.ids.tolist())):
+        target_id = index if target == "yolo" else (index + 1 if target == "coco" and ds.format != "coco" else source_id)
+        mapping.append({"name": name, "source_id": int(source_id), "target_id": target_id if target != "voc" else name})
+    return mapping
+
+
+def convert(src: Path, dst: Path, target: str, source_format: str | None = None, voc_origin: int = 1,
+            to_voc_origin: int = 1, link_images: bool = True) -> ConversionReport:
+    if not src.exists():
+        raise UsageError(f"{src}: no such file or directory")
+    _check_destination(src, dst)
+    ds = load(src, format=source_format, options=ReadOptions(voc_origin=voc_origin, progress=progress_enabled()))
+    dst.mkdir(parents=True, exist_ok=True)
+    options = WriteOptions(voc_origin=to_voc_origin, link_images=link_images)
+    save(ds, dst, target, options)
+    report = ConversionReport(
+        source=os.fspath(src), source_format=ds.format, target=os.fspath(dst), target_format=target,
+        images=len(ds.images), annotations=len(ds.annotations), categories=len(ds.categories),
+        class_mapping=class_mapping(ds, target), losses=options.losses, problems=len(ds.problems))
+    atomic_write_bytes(dst / REPORT_NAME, orjson.dumps(report.__dict__, option=orjson.OPT_INDENT_2))
+    return report

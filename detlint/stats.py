@@ -1,0 +1,116 @@
+"""Dataset statistics: counts per split, class histogram, box size and aspect distributions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from detlint.model import Annotations, Dataset
+
+PERCENTILES = (0, 5, 25, 50, 75, 95, 100)
+SIZE_BUCKETS = (("small", 0, 32**2), ("medium", 32**2, 96**2), ("large", 96**2, np.inf))  # COCO's
+
+
+def _distribution(values: np.ndarray) -> dict[str, float]:
+    values = values[np.isfinite(values)]
+    if not len(values):
+        return {}
+    return {f"p{p}": float(v) for p, v in zip(PERCENTILES, np.percentile(values, PERCENTILES))} | {
+        "mean": float(values.mean())}
+
+
+def compute(ds: Dataset) -> dict[str, Any]:
+    ann, images = ds.annotations, ds.images
+    boxes = ann.boxes
+    is_box = ann.has_box & (ann.kind != Annotations.KIND_NONE) & ~ann.normalized
+    w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    valid = is_box & np.isfinite(w) & np.isfinite(h) & (w > 0) & (h > 0)
+    area = w * h
+    splits = {}
+    for split in ds.splits:
+        in_split = images.split == split
+        rows = np.flatnonzero(in_split)
+        ann_in = np.isin(ann.image, rows)
+        splits[split or "(all)"] = {"images": int(in_split.sum()), "annotations": int(ann_in.sum()),
+                                    "unannotated_images": int(len(rows) - len(np.unique(ann.image[ann_in])))}
+    counts = np.bincount(ann.category[ann.category >= 0], minlength=len(ds.categories))
+    per_image = np.bincount(ann.image[ann.image >= 0], minlength=len(images)) if len(images) else np.zeros(0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        aspect = np.where(valid, w / h, np.nan)
+    return {
+        "path": str(ds.root), "format": ds.format, "images": len(images), "annotations": len(ann),
+        "boxes": int(is_box.sum()), "categories": len(ds.categories), "splits": splits,
+        "classes": {name: int(c) for name, c in zip(ds.categories.names, counts.tolist())},
+        "unknown_class_annotations": int((ann.category < 0).sum()),
+        "boxes_per_image": _distribution(per_image.astype(np.float64)),
+        "box_width": _distribution(np.where(valid, w, np.nan)),
+        "box_height": _distribution(np.where(valid, h, np.nan)),
+        "box_aspect_ratio": _distribution(aspect),
+        "box_size_buckets": {name: int((valid & (area >= lo) & (area < hi)).sum()) for name, lo, hi in SIZE_BUCKETS},
+    }
+
+
+def render_text(stats: dict[str, Any]) -> str:
+    lines = [f"{stats['path']} ({stats['format']}): {stats['images']} images, {stats['annotations']} "
+             f"annotations ({stats['boxes']} boxes), {stats['categories']} classes", "", "splits:"]
+    for split, row in stats["splits"].items():
+        lines.append(f"  {split:<12} {row['images']:>8} images {row['annotations']:>9} annotations "
+                     f"{row['unannotated_images']:>7} without annotations")
+    lines += ["", "classes:"]
+    total = max(sum(stats["classes"].values()), 1)
+    width = max((len(n) for n in stats["classes"]), default=4)
+    peak = max(stats["classes"].values(), default=0) or 1
+    for name, count in sorted(stats["classes"].items(), key=lambda kv: -kv[1]):
+        bar = "#" * int(round(30 * count / peak))
+        lines.append(f"  {name:<{width}} {count:>8} {100 * count / total:5.1f}% {bar}")
+    if stats["unknown_class_annotations"]:
+        lines.append(f"  {'(unknown)':<{width}} {stats['unknown_class_annotations']:>8}")
+    lines += ["", "distributions (p0 p5 p25 p50 p75 p95 p100):"]
+    for key in ("boxes_per_image", "box_width", "box_height", "box_aspect_ratio"):
+        dist = stats[key]
+        values = " ".join(f"{dist[f'p{p}']:.4g}" for p in PERCENTILES) if dist else "-"
+        lines.append(f"  {key:<17} {values}")
+    buckets = stats["box_size_buckets"]
+    lines.append("  COCO size buckets: " + ", ".join(f"{k} {v}" for k, v in buckets.items()))
+    return "\n".join(lines) + "\n"
+
+
+def plot(ds: Dataset, path: Path) -> None:
+    """Class counts, box-centre heat map and width/height scatter in one PNG (needs matplotlib)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ann, images = ds.annotations, ds.images
+    stats = compute(ds)
+    fig, axes = plt.subplots(1, 3, figsize=(16, 5))
+    names = list(stats["classes"])[:50]
+    axes[0].barh(names[::-1], [stats["classes"][n] for n in names][::-1])
+    axes[0].set_title("annotations per class")
+    valid = ann.has_box & np.isfinite(ann.boxes).all(axis=1) & (ann.image >= 0)
+    boxes = ann.boxes[valid]
+    w_img = np.where(ann.normalized[valid], 1.0, images.width[ann.image[valid]].astype(float))
+    h_img = np.where(ann.normalized[valid], 1.0, images.height[ann.image[valid]].astype(float))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cx = (boxes[:, 0] + boxes[:, 2]) / 2 / w_img
+        cy = (boxes[:, 1] + boxes[:, 3]) / 2 / h_img
+    ok = np.isfinite(cx) & np.isfinite(cy)
+    axes[1].hist2d(cx[ok], cy[ok], bins=50, range=[[0, 1], [0, 1]], cmap="viridis")
+    axes[1].invert_yaxis()
+    axes[1].set_title("box centres (normalised)")
+    bw, bh = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    axes[2].scatter(bw, bh, s=1, alpha=0.3)
+    axes[2].set_xlabel("width (px)")
+    axes[2].set_ylabel("height (px)")
+    axes[2].set_title("box width vs height")
+    fig.tight_layout()
+    from detlint.formats.base import atomic_write_bytes
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    plt.close(fig)
+    atomic_write_bytes(path, buffer.getvalue())

@@ -75,13 +75,20 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def thread_map(fn: Callable[[T], R], items: list[T], workers: int, desc: str | None = None,
-               progress: bool = True) -> list[R]:
-    """``[fn(x) for x in items]`` on a thread pool (I/O bound work), with a progress bar."""
-    if len(items) < 64 or workers <= 1:
+               progress: bool = True, batch: int = 64) -> list[R]:
+    """``[fn(x) for x in items]`` on a thread pool (I/O bound work), with a progress bar.
+
+    Items go to the pool in batches: one future per tiny file costs more than reading it.
+    """
+    if len(items) < 2 * batch or workers <= 1:
         return [fn(x) for x in items]
+    batches = [items[i:i + batch] for i in range(0, len(items), batch)]
+    results: list[R] = []
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = pool.map(fn, items, chunksize=max(1, len(items) // (workers * 8)))
-        return list(progress_bar(results, total=len(items), desc=desc, enabled=progress))
+        for chunk in progress_bar(pool.map(lambda part: [fn(x) for x in part], batches),
+                                  total=len(batches), desc=desc, enabled=progress and len(items) >= 1000):
+            results.extend(chunk)
+    return results
 
 
 def progress_enabled() -> bool:
@@ -89,7 +96,7 @@ def progress_enabled() -> bool:
 
 
 def progress_bar(iterable: Iterable[T], total: int, desc: str | None, enabled: bool = True) -> Iterator[T]:
-    if not (enabled and progress_enabled() and total >= 1000):
+    if not (enabled and progress_enabled()):
         yield from iterable
         return
     from tqdm import tqdm

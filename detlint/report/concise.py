@@ -1,0 +1,30 @@
+"""concise (the default): one line per finding, then a summary line.
+
+``data/voc/Annotations/0001.xml:14: B002 box extends 60.5 px past the right edge (width 640)``;
+a COCO finding without a line is located by its JSON pointer instead
+(``data/coco/train.json#/annotations/3/bbox: B004 ...``). Editors and terminals turn
+``path:line`` into a link.
+"""
+
+from __future__ import annotations
+
+from detlint.findings import Finding
+from detlint.report._common import Paths, Report, RuleTable, count, gc_paused, sorted_findings, summary_line
+
+
+def location(finding: Finding, paths: Paths) -> str:
+    path = paths.display(finding)
+    if finding.line is not None:
+        return f"{path}:{finding.line}"
+    if finding.pointer:
+        return f"{path}#{finding.pointer}"
+    return path
+
+
+def render(report: Report) -> str:
+    with gc_paused():
+        paths = Paths()
+        findings = sorted_findings(report.findings)
+        lines = [f"{location(f, paths)}: {f.code} {f.message}" for f in findings]
+        lines.append(summary_line(count(findings, RuleTable()), report.fail_on))
+        return "\n".join(lines) + "\n"

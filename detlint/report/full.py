@@ -1,0 +1,107 @@
+"""full: each finding with its severity and rule name, the offending source line under a caret
+(or the JSON pointer for COCO, whose files are often one huge line), and the fix when there is
+one; then the summary line.
+
+    data/voc/Annotations/0001.xml:14: B002 box-out-of-image [error] box extends ...
+       |
+    14 |     <xmax>700.5</xmax>
+       |     ^^^^^^^^^^^^^^^^^^
+       = image: JPEGImages/0001.jpg, annotation: 3
+       = fix (unsafe): clip to the image
+
+Source lines are read from ``<dataset>/<file>`` (or ``Report.sources``); a file that is gone,
+unreadable or very large is skipped, never an error.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from detlint.findings import Finding
+from detlint.report._common import Paths, Report, RuleTable, count, gc_paused, sorted_findings, summary_line
+from detlint.report.concise import location
+
+MAX_SOURCE_BYTES = 32 * 1024 * 1024  # a COCO file can be 450 MB; it is located by pointer anyway
+MAX_LINE_CHARS = 160
+TAB = 4
+
+
+class SourceLines:
+    """Lines of source files, read once per file."""
+
+    def __init__(self, sources: dict[str, bytes] | None) -> None:
+        self._sources = sources or {}
+        self._lines: dict[str, list[str] | None] = {}
+
+    def line(self, finding: Finding, paths: Paths, number: int) -> str | None:
+        display = paths.display(finding)
+        if display not in self._lines:
+            self._lines[display] = self._read(display, finding.file or "")
+        lines = self._lines[display]
+        if lines is None or not 1 <= number <= len(lines):
+            return None
+        return lines[number - 1]
+
+    def _read(self, display: str, file: str) -> list[str] | None:
+        data = self._sources.get(display, self._sources.get(file))
+        if data is None:
+            try:
+                path = Path(display)
+                if path.stat().st_size > MAX_SOURCE_BYTES:
+                    return None
+                data = path.read_bytes()
+            except OSError:
+                return None
+        if b"\0" in data[:8192]:  # an image or other binary file: no lines to show
+            return None
+        return data.decode("utf-8", errors="replace").splitlines()
+
+
+def _snippet(text: str, number: int, column: int | None) -> list[str]:
+    """The source line with a caret under the column (or under the whole stripped line)."""
+    expanded = text.expandtabs(TAB)
+    if column is not None and column >= 1:
+        start = len(text[:column - 1].expandtabs(TAB))
+        width = 1
+    else:
+        start = len(expanded) - len(expanded.lstrip())
+        width = max(1, len(expanded.rstrip()) - start)
+    shown = expanded.rstrip()
+    if len(shown) > MAX_LINE_CHARS:  # window around the caret
+        offset = max(0, min(start - MAX_LINE_CHARS // 4, len(shown) - MAX_LINE_CHARS))
+        shown = shown[offset:offset + MAX_LINE_CHARS]
+        start -= offset
+        width = min(width, MAX_LINE_CHARS - start)
+    gutter = " " * len(str(number))
+    return [f"{gutter} |", f"{number} | {shown}", f"{gutter} | {' ' * start}{'^' * max(1, width)}"]
+
+
+def _block(finding: Finding, paths: Paths, rules: RuleTable, sources: SourceLines) -> list[str]:
+    rule = rules[finding.code]
+    lines = [f"{location(finding, paths)}: {finding.code} {rule.name} [{rule.severity}] {finding.message}"]
+    text = sources.line(finding, paths, finding.line) if finding.line and not finding.pointer else None
+    if text is not None:
+        lines += _snippet(text, finding.line, finding.column)
+    indent = " " * (len(str(finding.line)) + 1 if text is not None else 2)
+    if finding.pointer:
+        lines.append(f"{indent}= at: {finding.pointer}")
+    where = [f"image: {finding.image}"] if finding.image else []
+    if finding.annotation is not None:
+        where.append(f"annotation: {finding.annotation}")
+    if where:
+        lines.append(f"{indent}= {', '.join(where)}")
+    if finding.fix is not None:
+        lines.append(f"{indent}= fix ({finding.fix.applicability}): {finding.fix.description}")
+    return lines
+
+
+def render(report: Report) -> str:
+    with gc_paused():
+        paths, rules, sources = Paths(), RuleTable(), SourceLines(report.sources)
+        findings = sorted_findings(report.findings)
+        out: list[str] = []
+        for finding in findings:
+            out += _block(finding, paths, rules, sources)
+            out.append("")
+        out.append(summary_line(count(findings, rules), report.fail_on))
+        return "\n".join(out) + "\n"

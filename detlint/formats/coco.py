@@ -24,6 +24,7 @@ F002 with jsonschema's message for that item only.
 from __future__ import annotations
 
 import json
+import operator
 import os
 from pathlib import Path
 from typing import Any
@@ -201,7 +202,7 @@ def _dict_items(items: Any, file: str, section: str, problems: list[Finding]) ->
     if not isinstance(items, list):
         problems.append(_problem("F002", f"'{section}' is {_describe(items)}, expected a list", file, section))
         return [], []
-    if all(type(item) is dict for item in items):
+    if set(map(type, items)) <= {dict}:
         return items, list(range(len(items)))
     kept, positions = [], []
     for i, item in enumerate(items):
@@ -214,15 +215,37 @@ def _dict_items(items: Any, file: str, section: str, problems: list[Finding]) ->
     return kept, positions
 
 
+def _columns(items: list[dict], keys: tuple[str, ...]) -> dict[str, list]:
+    """Each key's values over all items (None where absent): a C-level pass per key when every
+    item has the key (the common case), a ``dict.get`` pass otherwise."""
+    columns = {}
+    for key in keys:
+        try:
+            columns[key] = list(map(operator.itemgetter(key), items))
+        except KeyError:
+            columns[key] = [item.get(key) for item in items]
+    return columns
+
+
 def _extras(items: list[dict], known: tuple[str, ...]) -> np.ndarray:
-    """Per-item dict of keys outside ``known`` (None where there are none), kept for round trips."""
+    """Per-item dict of keys outside ``known`` (None where there are none), kept for round trips.
+
+    Items of one file share a few key layouts: the layouts are classified once, not the items.
+    """
     out = np.full(len(items), None, dtype=object)
-    n_known = len(known)
-    for i, item in enumerate(items):
-        if len(item) > n_known or any(k not in known for k in item):
-            extra = {k: v for k, v in item.items() if k not in known}
-            if extra:
-                out[i] = extra
+    if items and max(map(len, items)) <= len(known):
+        try:
+            for _ in map(operator.itemgetter(*known), items):
+                pass
+            return out  # every item has exactly the known keys
+        except KeyError:
+            pass
+    layouts = list(map(tuple, items))
+    with_extras = {layout for layout in set(layouts) if any(k not in known for k in layout)}
+    if with_extras:
+        for i, (item, layout) in enumerate(zip(items, layouts)):
+            if layout in with_extras:
+                out[i] = {k: v for k, v in item.items() if k not in known}
     return out
 
 
@@ -266,26 +289,51 @@ class _ImageFinder:
             self._listing[folder] = (names, {n.lower(): n for n in names})
         return self._listing[folder]
 
+    def _prefix(self, folder: Path) -> str:
+        rel = relpath(folder, self.root)
+        return "" if rel in ("", ".") else rel + "/"
+
+    def find_all(self, names: list[str], folders: list[Path]) -> tuple[list[str], list[bool]]:
+        """Path relative to the root ("" when not found) and found-only-by-case, per name.
+
+        Bare names, the common case, are set lookups in each folder's listing; nested names
+        go through :meth:`find`.
+        """
+        paths = [""] * len(names)
+        by_case = [False] * len(names)
+        pending = [i for i, name in enumerate(names) if name and "/" not in name and "\\" not in name]
+        nested = [i for i, name in enumerate(names) if name and ("/" in name or "\\" in name)]
+        for folder in folders:
+            if not pending:
+                break
+            listing, _ = self._list(folder)
+            prefix = self._prefix(folder)
+            still = []
+            for i in pending:
+                if names[i] in listing:
+                    paths[i] = prefix + names[i]
+                else:
+                    still.append(i)
+            pending = still
+        for i in pending + nested:
+            paths[i], by_case[i] = self.find(names[i], folders)
+        return paths, by_case
+
     def find(self, name: str, folders: list[Path]) -> tuple[str, bool]:
         """(path relative to root or "", found only by ignoring case)."""
         rel = safe_relative(name)
         if rel is None:
             return "", False
         candidates = [rel] if "/" not in rel else [rel, rel.rsplit("/", 1)[1]]
-        for folder in folders:
-            for candidate in candidates:
-                sub, _, base = candidate.rpartition("/")
-                directory = folder / sub if sub else folder
-                names, lowered = self._list(directory)
-                if base in names:
-                    return relpath(directory / base, self.root), False
-        for folder in folders:
-            for candidate in candidates:
-                sub, _, base = candidate.rpartition("/")
-                directory = folder / sub if sub else folder
-                real = self._list(directory)[1].get(base.lower())
-                if real is not None:
-                    return relpath(directory / real, self.root), True
+        for ignore_case in (False, True):
+            for folder in folders:
+                for candidate in candidates:
+                    sub, _, base = candidate.rpartition("/")
+                    directory = folder / sub if sub else folder
+                    names, lowered = self._list(directory)
+                    real = lowered.get(base.lower()) if ignore_case else (base if base in names else None)
+                    if real is not None:
+                        return relpath(directory / real, self.root), ignore_case
         return "", False
 
 
@@ -356,8 +404,9 @@ def _images(items: Any, root: Path, json_path: Path, split: str, file: str, file
     kept, positions = _dict_items(items, file, "images", problems)
     n = len(kept)
     images = Images.empty(n)
-    images.id = _int_column([it.get("id") for it in kept], file, "images", "id", problems)
-    names = [it.get("file_name") for it in kept]
+    columns = _columns(kept, ("id", "file_name", "width", "height"))
+    images.id = _int_column(columns["id"], file, "images", "id", problems)
+    names = list(columns["file_name"])
     for i, name in enumerate(names):
         if not isinstance(name, str) or not name:
             problems.append(_problem("F002", f"file_name is {_describe(name)}, expected a string",
@@ -365,8 +414,7 @@ def _images(items: Any, root: Path, json_path: Path, split: str, file: str, file
             names[i] = ""
     images.file_name = np.array(names, dtype=object).reshape(n)
     for key in ("width", "height"):
-        values = [it.get(key) for it in kept]
-        column = _float_column(values)
+        column = _float_column(columns[key])
         column[~np.isfinite(column)] = 0
         setattr(images, key, column.astype(np.int64))
     images.split = np.full(n, split, dtype=object)
@@ -374,14 +422,11 @@ def _images(items: Any, root: Path, json_path: Path, split: str, file: str, file
     images.src_item = np.array(positions, dtype=np.int32).reshape(n)
     images.extra = _extras(kept, KNOWN_IMAGE_KEYS)
     folders = _image_folders(root, json_path, split)
-    paths = []
-    for i, name in enumerate(names):
-        found, by_case = finder.find(name, folders) if name else ("", False)
-        paths.append(found)
-        if by_case:
-            problems.append(Finding("F014", f"image '{name}' exists only as '{found}' (case differs): "
-                                    "works on macOS/Windows, missing on Linux", file=file,
-                                    pointer=json_pointer("images", positions[i], "file_name"), image=found))
+    paths, by_case = finder.find_all(names, folders)
+    for i in np.flatnonzero(by_case).tolist():
+        problems.append(Finding("F014", f"image '{names[i]}' exists only as '{paths[i]}' (case differs): "
+                                "works on macOS/Windows, missing on Linux", file=file,
+                                pointer=json_pointer("images", positions[i], "file_name"), image=paths[i]))
     images.path = np.array(paths, dtype=object).reshape(n)
     return images
 
@@ -392,18 +437,19 @@ def _annotations(items: Any, file: str, file_index: int,
     kept, positions = _dict_items(items, file, "annotations", problems)
     n = len(kept)
     ann = Annotations.empty(n)
-    ann.id = _int_column([a.get("id") for a in kept], file, "annotations", "id", problems)
+    columns = _columns(kept, ("id", "image_id", "category_id", "bbox", "area", "iscrowd"))
+    ann.id = _int_column(columns["id"], file, "annotations", "id", problems)
     ann.src_item = np.array(positions, dtype=np.int32).reshape(n)
     ann.src_file = np.full(n, file_index, np.int32)
     ann.extra = _extras(kept, KNOWN_ANNOTATION_KEYS)
-    image_ids = _int_column([a.get("image_id") for a in kept], file, "annotations", "image_id", problems)
-    ann.class_id = _int_column([a.get("category_id") for a in kept], file, "annotations", "category_id", problems)
-    raw, has_box = _bbox_columns([a.get("bbox") for a in kept], file, positions, problems)
+    image_ids = _int_column(columns["image_id"], file, "annotations", "image_id", problems)
+    ann.class_id = _int_column(columns["category_id"], file, "annotations", "category_id", problems)
+    raw, has_box = _bbox_columns(columns["bbox"], file, positions, problems)
     ann.raw, ann.has_box = raw, has_box
     ann.boxes = np.column_stack([raw[:, 0], raw[:, 1], raw[:, 0] + raw[:, 2], raw[:, 1] + raw[:, 3]]) if n else np.zeros((0, 4))
     ann.kind = np.where(has_box, Annotations.KIND_BOX, Annotations.KIND_NONE).astype(np.uint8)
-    ann.area = _float_column([a.get("area") for a in kept])
-    iscrowd = [a.get("iscrowd") for a in kept]
+    ann.area = _float_column(columns["area"])
+    iscrowd = columns["iscrowd"]
     if set(map(type, iscrowd)) <= {int}:
         ann.iscrowd = np.clip(np.array(iscrowd, dtype=np.int64), -1, 1).astype(np.int8) if n else ann.iscrowd
     else:
@@ -484,8 +530,8 @@ def read(path: Path, options: ReadOptions) -> Dataset:
         keys = np.array(list(mapping), dtype=np.int64)
         values = np.array(list(mapping.values()), dtype=np.int64)
         ann.category = lookup(keys, values, ann.class_id).astype(np.int32)
-    ds.images = concat_images([p[0] for p in parts])
-    ds.annotations = Annotations.concat([p[1] for p in parts])
+    ds.images = concat_images([p[0] for p in parts]) if len(parts) > 1 else parts[0][0]
+    ds.annotations = Annotations.concat([p[1] for p in parts]) if len(parts) > 1 else parts[0][1]
     return ds
 
 

@@ -837,6 +837,7 @@ def _has_label_beside_image(root: Path, limit: int = 2000) -> bool:
     seen = 0
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        filenames = filenames[: limit - seen + 1]
         stems = {os.path.splitext(n)[0] for n in filenames if base.is_image(n)}
         for name in filenames:
             seen += 1

@@ -1,0 +1,171 @@
+"""Generate deterministic synthetic detection datasets for the benchmarks.
+
+    python benchmarks/generate.py --images 118287 --out benchmarks/data/full
+    python benchmarks/generate.py --images 10000 --out benchmarks/data/10k
+
+Writes, under OUT:
+  coco/annotations/instances_train.json   (box-only: "segmentation": [])
+  coco_poly/annotations/instances_train.json (4-12 point polygons)
+  voc/Annotations/*.xml + ImageSets/Main/train.txt
+  yolo/data.yaml + labels/train/*.txt
+  images/ (four real small JPEGs, one per image size) hard-linked under each layout
+
+COCO-like statistics: ~7.3 boxes per image (Poisson), 80 classes with COCO's sparse ids
+(1..90 with gaps), box sizes log-normal around COCO's small/medium/large mix, four image sizes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+import numpy as np
+import orjson
+
+COCO_IDS = [i for i in range(1, 91) if i not in (12, 26, 29, 30, 45, 66, 68, 69, 71, 83)]
+SIZES = [(640, 480), (480, 640), (640, 427), (500, 375)]
+
+
+def make_tables(n_images: int, seed: int = 0) -> dict:
+    rng = np.random.default_rng(seed)
+    size_index = rng.integers(0, len(SIZES), n_images)
+    widths = np.array([SIZES[i][0] for i in size_index])
+    heights = np.array([SIZES[i][1] for i in size_index])
+    per_image = rng.poisson(7.3, n_images)
+    n_boxes = int(per_image.sum())
+    image_of = np.repeat(np.arange(n_images), per_image)
+    W, H = widths[image_of], heights[image_of]
+    side = np.exp(rng.normal(np.log(60), 0.9, n_boxes))
+    aspect = np.exp(rng.normal(0, 0.5, n_boxes))
+    w = np.clip(side * np.sqrt(aspect), 2, W - 1).round(2)
+    h = np.clip(side / np.sqrt(aspect), 2, H - 1).round(2)
+    x = (rng.random(n_boxes) * (W - w)).round(2)
+    y = (rng.random(n_boxes) * (H - h)).round(2)
+    classes = rng.integers(0, 80, n_boxes)
+    return {"widths": widths, "heights": heights, "size_index": size_index, "image_of": image_of,
+            "x": x, "y": y, "w": w, "h": h, "classes": classes, "rng": rng}
+
+
+def write_images(out: Path, t: dict, layouts: dict[str, Path]) -> list[str]:
+    from PIL import Image
+
+    originals = out / "_originals"
+    originals.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(1)
+    for k, (w, h) in enumerate(SIZES):
+        path = originals / f"size{k}.jpg"
+        if not path.exists():
+            pixels = rng.integers(0, 255, (h, w, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(path, quality=70)
+    names = [f"{i:012d}.jpg" for i in range(len(t["widths"]))]
+    for folder in layouts.values():
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, k in zip(names, t["size_index"].tolist()):
+            target = folder / name
+            if not target.exists():
+                os.link(originals / f"size{k}.jpg", target)
+    return names
+
+
+def write_coco(path: Path, t: dict, names: list[str], polygons: bool) -> None:
+    rng = np.random.default_rng(2)
+    images = [{"id": i + 1, "file_name": n, "width": int(w), "height": int(h), "license": 1}
+              for i, (n, w, h) in enumerate(zip(names, t["widths"].tolist(), t["heights"].tolist()))]
+    annotations = []
+    for k, (img, x, y, w, h, c) in enumerate(zip(t["image_of"].tolist(), t["x"].tolist(), t["y"].tolist(),
+                                                 t["w"].tolist(), t["h"].tolist(), t["classes"].tolist())):
+        if polygons:
+            n = int(rng.integers(4, 13))
+            angles = np.sort(rng.random(n)) * 2 * np.pi
+            px = (x + w / 2 + np.cos(angles) * w / 2).round(2)
+            py = (y + h / 2 + np.sin(angles) * h / 2).round(2)
+            segmentation = [np.column_stack([px, py]).ravel().tolist()]
+            area = round(0.7 * w * h, 2)
+        else:
+            segmentation, area = [], round(w * h, 2)
+        annotations.append({"id": k + 1, "image_id": img + 1, "category_id": COCO_IDS[c], "bbox": [x, y, w, h],
+                            "area": area, "iscrowd": 0, "segmentation": segmentation})
+    categories = [{"id": cid, "name": f"class_{cid}", "supercategory": "thing"} for cid in COCO_IDS]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc = {"info": {"description": "detlint synthetic"}, "licenses": [{"id": 1, "name": "CC"}],
+           "images": images, "annotations": annotations, "categories": categories}
+    path.write_bytes(orjson.dumps(doc))
+
+
+def _split_by_image(t: dict) -> list[tuple[int, int]]:
+    counts = np.bincount(t["image_of"], minlength=len(t["widths"]))
+    ends = np.cumsum(counts)
+    return list(zip((ends - counts).tolist(), ends.tolist()))
+
+
+def write_yolo(root: Path, t: dict, names: list[str]) -> None:
+    labels = root / "labels" / "train"
+    labels.mkdir(parents=True, exist_ok=True)
+    W, H = t["widths"][t["image_of"]], t["heights"][t["image_of"]]
+    cx, cy = (t["x"] + t["w"] / 2) / W, (t["y"] + t["h"] / 2) / H
+    nw, nh = t["w"] / W, t["h"] / H
+    rows = [f"{c} {a:.6f} {b:.6f} {d:.6f} {e:.6f}" for c, a, b, d, e in
+            zip(t["classes"].tolist(), cx.tolist(), cy.tolist(), nw.tolist(), nh.tolist())]
+    for name, (start, end) in zip(names, _split_by_image(t)):
+        text = "\n".join(rows[start:end])
+        (labels / (name[:-4] + ".txt")).write_text(text + ("\n" if text else ""))
+    names_yaml = "\n".join(f"  {i}: class_{cid}" for i, cid in enumerate(COCO_IDS))
+    (root / "data.yaml").write_text(f"path: .\ntrain: images/train\nnc: 80\nnames:\n{names_yaml}\n")
+
+
+def write_voc(root: Path, t: dict, names: list[str]) -> None:
+    annotations = root / "Annotations"
+    annotations.mkdir(parents=True, exist_ok=True)
+    sets = root / "ImageSets" / "Main"
+    sets.mkdir(parents=True, exist_ok=True)
+    x1 = np.floor(t["x"]).astype(int) + 1
+    y1 = np.floor(t["y"]).astype(int) + 1
+    x2 = np.minimum(np.ceil(t["x"] + t["w"]).astype(int), t["widths"][t["image_of"]])
+    y2 = np.minimum(np.ceil(t["y"] + t["h"]).astype(int), t["heights"][t["image_of"]])
+    objects = [f"<object><name>class_{COCO_IDS[c]}</name><pose>Unspecified</pose><truncated>0</truncated>"
+               f"<difficult>0</difficult><bndbox><xmin>{a}</xmin><ymin>{b}</ymin><xmax>{d}</xmax>"
+               f"<ymax>{e}</ymax></bndbox></object>"
+               for c, a, b, d, e in zip(t["classes"].tolist(), x1.tolist(), y1.tolist(), x2.tolist(), y2.tolist())]
+    for name, w, h, (start, end) in zip(names, t["widths"].tolist(), t["heights"].tolist(), _split_by_image(t)):
+        xml = (f"<annotation><folder>VOC</folder><filename>{name}</filename><size><width>{w}</width>"
+               f"<height>{h}</height><depth>3</depth></size><segmented>0</segmented>"
+               + "".join(objects[start:end]) + "</annotation>\n")
+        (annotations / (name[:-4] + ".xml")).write_text(xml)
+    (sets / "train.txt").write_text("\n".join(n[:-4] for n in names) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--images", type=int, default=10_000)
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/data/10k"))
+    parser.add_argument("--formats", default="coco,coco_poly,voc,yolo")
+    args = parser.parse_args()
+    t = make_tables(args.images)
+    formats = args.formats.split(",")
+    layouts = {}
+    if "coco" in formats or "coco_poly" in formats:
+        layouts["coco"] = args.out / "coco" / "images" / "train"
+    if "voc" in formats:
+        layouts["voc"] = args.out / "voc" / "JPEGImages"
+    if "yolo" in formats:
+        layouts["yolo"] = args.out / "yolo" / "images" / "train"
+    names = write_images(args.out, t, layouts)
+    if "coco" in formats:
+        write_coco(args.out / "coco" / "annotations" / "instances_train.json", t, names, polygons=False)
+    if "coco_poly" in formats:
+        poly_root = args.out / "coco_poly"
+        (poly_root / "images").mkdir(parents=True, exist_ok=True)
+        link = poly_root / "images" / "train"
+        if not link.exists():
+            link.symlink_to(Path("../../coco/images/train"))
+        write_coco(poly_root / "annotations" / "instances_train.json", t, names, polygons=True)
+    if "voc" in formats:
+        write_voc(args.out / "voc", t, names)
+    if "yolo" in formats:
+        write_yolo(args.out / "yolo", t, names)
+    print(f"{args.out}: {args.images} images, {len(t['image_of'])} boxes")
+
+
+if __name__ == "__main__":
+    main()

@@ -62,6 +62,8 @@ def main(verbose: int) -> None:
 
 
 def _write_output(text: str, output: Path | None) -> None:
+    if text and not text.endswith("\n"):
+        text += "\n"
     if output is None:
         sys.stdout.write(text)
         sys.stdout.flush()

@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import operator
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,8 @@ KNOWN_IMAGE_KEYS = ("id", "file_name", "width", "height")
 KNOWN_CATEGORY_KEYS = ("id", "name")
 SECTIONS = ("images", "annotations", "categories")
 _SNIFF_BYTES = 1 << 16
+_SECTION_LIST = re.compile(rb'"(images|annotations)"\s*:\s*\[')
+_SECTION_KEY = re.compile(rb'"(images|annotations)"\s*:\s*[^\[\s]')
 
 
 # --------------------------------------------------------------------------- sniffing
@@ -61,9 +64,9 @@ def _looks_like_coco(path: Path) -> int:
         return 1 if b"image_id" in head else 0
     if not stripped.startswith(b"{"):
         return 0
-    if b'"images"' in head or b'"annotations"' in head:
+    if _SECTION_LIST.search(head):
         return 3
-    return 1 if b'"categories"' in head else 0
+    return 1 if b'"categories"' in head and not _SECTION_KEY.search(head) else 0
 
 
 def annotation_files(path: Path) -> list[Path]:

@@ -945,7 +945,7 @@ def _label_texts(ds: Dataset, options: base.WriteOptions) -> list[str]:
         options.lose(f"{flag} flag", int((write_mask & (getattr(ann, flag) == 1)).sum()))
     polygon_rows = write_mask & (ann.kind == Annotations.KIND_POLYGON) & np.array(
         [isinstance(s, list) and len(s) >= 6 and not isinstance(s[0], list) for s in ann.segmentation], bool)
-    has_other_seg = write_mask & ~polygon_rows & np.array([s is not None for s in ann.segmentation], bool)
+    has_other_seg = write_mask & ~polygon_rows & np.array([bool(s) for s in ann.segmentation], bool)
     options.lose("segmentation dropped", int(has_other_seg.sum()), "detection export writes boxes")
     if ds.format != NAME:
         options.lose("annotation extra fields", int(sum(e is not None for e in ann.extra[write_mask])))

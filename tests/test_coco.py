@@ -1,0 +1,166 @@
+"""The COCO reader on real layouts and broken files: never a crash, problems located."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import detlint
+from detlint.errors import NotADatasetError
+from detlint.formats import sniff
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+
+
+def write_coco(path: Path, images=None, annotations=None, categories=None, raw: str | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if raw is not None:
+        path.write_text(raw)
+        return path
+    doc = {"images": images if images is not None else [{"id": 1, "file_name": "a.jpg", "width": 20, "height": 10}],
+           "annotations": annotations if annotations is not None else [
+               {"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4], "area": 12, "iscrowd": 0}],
+           "categories": categories if categories is not None else [{"id": 1, "name": "cat"}]}
+    path.write_text(json.dumps(doc, indent=2))
+    return path
+
+
+def make_image(path: Path, size: tuple[int, int] = (20, 10)) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", size, (90, 120, 150)).save(path)
+
+
+def test_single_json_beside_images(tmp_path: Path) -> None:
+    write_coco(tmp_path / "annotations.json")
+    make_image(tmp_path / "images" / "a.jpg")
+    ds = detlint.load(tmp_path)
+    assert ds.format == "coco" and ds.splits == [""]
+    assert ds.images.path.tolist() == ["images/a.jpg"]
+    assert ds.annotations.boxes.tolist() == [[1, 2, 4, 6]]  # xywh -> xyxy
+    assert ds.annotations.raw.tolist() == [[1, 2, 3, 4]]
+
+
+def test_split_files_with_images_per_split(tmp_path: Path) -> None:
+    write_coco(tmp_path / "annotations" / "instances_train2017.json")
+    write_coco(tmp_path / "annotations" / "instances_val2017.json",
+               images=[{"id": 1, "file_name": "sub/b.jpg", "width": 20, "height": 10}])
+    make_image(tmp_path / "train2017" / "a.jpg")
+    make_image(tmp_path / "val2017" / "sub" / "b.jpg")
+    ds = detlint.load(tmp_path)
+    assert ds.splits == ["train2017", "val2017"]
+    assert ds.images.path.tolist() == ["train2017/a.jpg", "val2017/sub/b.jpg"]
+    # image ids repeat across split files: each annotation links to its own file's image
+    assert ds.annotations.image.tolist() == [0, 1]
+
+
+def test_case_mismatched_file_name_is_found_and_reported(tmp_path: Path) -> None:
+    write_coco(tmp_path / "annotations.json")
+    make_image(tmp_path / "A.JPG")
+    ds = detlint.load(tmp_path)
+    assert ds.images.path.tolist() == ["A.JPG"]
+    assert [p.code for p in ds.problems] == ["F014"]
+    assert ds.problems[0].pointer == "/images/0/file_name"
+
+
+def test_syntax_error_is_a_located_f001(tmp_path: Path) -> None:
+    write_coco(tmp_path / "annotations.json", raw='{\n  "images": [\n    {"id": 1,,}\n  ]\n}')
+    ds = detlint.load(tmp_path)
+    (problem,) = ds.problems
+    assert problem.code == "F001" and problem.file == "annotations.json"
+    assert problem.line == 3 and problem.column is not None
+    assert len(ds.images) == 0
+
+
+@pytest.mark.parametrize("token", ["NaN", "Infinity", "1e400"])
+def test_lenient_json_is_read_and_reported(tmp_path: Path, token: str) -> None:
+    raw = ('{"images": [{"id": 1, "file_name": "a.jpg", "width": 20, "height": 10}],\n'
+           f'"annotations": [{{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, {token}, 3, 4], "area": 1, "iscrowd": 0}}],\n'
+           '"categories": [{"id": 1, "name": "cat"}]}')
+    write_coco(tmp_path / "annotations.json", raw=raw)
+    ds = detlint.load(tmp_path)
+    assert [p.code for p in ds.problems] == ["F001"]
+    assert ds.problems[0].line == 2
+    codes = {f.code for f in detlint.check(ds)}
+    assert {"F001", "B004"} <= codes
+
+
+def test_malformed_entries_become_f002_not_crashes(tmp_path: Path) -> None:
+    annotations = [
+        {"id": "7", "image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4], "area": 12, "iscrowd": 0},
+        {"id": 8, "image_id": 1, "category_id": 1, "bbox": [1, 2, 3], "area": 12, "iscrowd": 0},
+        {"id": 9, "image_id": 1, "category_id": 1, "bbox": ["1", 2, 3, 4], "area": 12, "iscrowd": 0},
+        "not an object",
+        {"id": 10, "image_id": 1, "category_id": 1},
+    ]
+    write_coco(tmp_path / "annotations.json", annotations=annotations)
+    ds = detlint.load(tmp_path)
+    pointers = sorted(p.pointer for p in ds.problems if p.code == "F002")
+    assert "/annotations/0/id" in pointers
+    assert "/annotations/1/bbox" in pointers
+    assert "/annotations/2/bbox" in pointers
+    assert "/annotations/3" in pointers
+    assert len(ds.annotations) == 4  # the non-object entry is dropped, the rest kept
+    assert ds.annotations.has_box.tolist() == [True, True, True, False]
+    findings = detlint.check(ds)
+    missing = [f for f in findings if f.code == "F002" and f.pointer == "/annotations/4"]
+    assert missing and "'bbox'" in missing[0].message
+
+
+def test_sparse_category_ids_and_bbox_less_annotations(tmp_path: Path) -> None:
+    write_coco(tmp_path / "annotations.json", categories=[{"id": 90, "name": "z"}, {"id": 3, "name": "a"}],
+               annotations=[{"id": 1, "image_id": 1, "category_id": 90, "bbox": [0, 0, 2, 2], "area": 4, "iscrowd": 0},
+                            {"id": 2, "image_id": 1, "category_id": 3}])
+    ds = detlint.load(tmp_path)
+    assert ds.categories.names == ["a", "z"]  # id order
+    assert ds.categories.ids.tolist() == [3, 90]
+    assert ds.annotations.category.tolist() == [1, 0]
+    assert ds.annotations.kind.tolist() == [0, 2]
+
+
+def test_results_list_is_not_a_dataset(tmp_path: Path) -> None:
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps([{"image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4], "score": 0.9}]))
+    with pytest.raises(NotADatasetError, match="results list"):
+        detlint.load(path)
+
+
+def test_corpus_coco_cases_recover_expected_counts() -> None:
+    expected_path = CORPUS / "expected.json"
+    if not expected_path.is_file():
+        pytest.skip(f"shared corpus not found at {CORPUS}")
+    cases = json.loads(expected_path.read_text())["cases"]
+    checked = 0
+    for name, case in cases.items():
+        if case["format"] != "coco" or name.startswith("sahi/"):
+            continue
+        ds = detlint.load(CORPUS / case["dir"])
+        summary = case["summary"]
+        assert len(ds.images) == summary["images"], name
+        assert int(ds.annotations.has_box.sum()) == summary["boxes"], name
+        assert sorted(ds.categories.names) == sorted(summary["classes"]), name
+        checked += 1
+    assert checked >= 5
+
+
+def test_sahi_files_are_read_per_file() -> None:
+    root = CORPUS / "sahi" / "coco_area_is_image_area"
+    if not root.is_dir():
+        pytest.skip(f"shared corpus not found at {CORPUS}")
+    ds = detlint.load(root)
+    per_split = {s: int((ds.images.split == s).sum()) for s in ds.splits}
+    assert per_split == {"combined_coco": 2, "terrain1_coco": 1, "terrain2_coco": 1}
+    assert len(ds.annotations) == 24
+    assert {"B009", "C005"} <= {f.code for f in detlint.check(ds)}
+
+
+def test_sniff_prefers_coco_for_a_json_folder(tmp_path: Path) -> None:
+    write_coco(tmp_path / "train" / "_annotations.coco.json")
+    write_coco(tmp_path / "valid" / "_annotations.coco.json")
+    assert sniff(tmp_path) == "coco"
+    ds = detlint.load(tmp_path)
+    assert sorted(ds.splits) == ["train", "valid"]
+    assert np.all(ds.annotations.image >= 0)

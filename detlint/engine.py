@@ -5,6 +5,8 @@ from __future__ import annotations
 import fnmatch
 from typing import Any, Iterable
 
+import numpy as np
+
 from detlint.findings import SEVERITY_RANK, Finding
 from detlint.model import Dataset
 from detlint.rules import RULES
@@ -34,7 +36,9 @@ def run_rules(ds: Dataset, config: Any = None) -> list[Finding]:
         rule = RULES[code]
         if IMAGE_LEVELS.index(getattr(rule, "IMAGES", "none")) > level:
             continue
-        findings.extend(rule.check(ds, ctx))
+        # NaN/inf coordinates are findings (B004), not reasons for numpy to warn
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            findings.extend(rule.check(ds, ctx))
     for finding in findings:
         finding.dataset = finding.dataset or str(config.display_root or ds.root)
     findings = [f for f in findings if not _ignored_for_file(f, config.per_file_ignores)]

@@ -99,6 +99,32 @@ def reader_problems(ds: Dataset, code: str) -> Iterator[Finding]:
     return (p for p in ds.problems if p.code == code)
 
 
+def reported_mask(ds: Dataset, code: str, section: str, field_name: str) -> np.ndarray:
+    """bool mask over the ``section`` table ("annotations" or "images"): COCO entries whose
+    ``field_name`` the reader already reported as ``code`` (e.g. F002 at ``/annotations/3/id``),
+    so that a rule does not report the same defect a second time."""
+    table = ds.annotations if section == "annotations" else ds.images
+    mask = np.zeros(len(table), bool)
+    prefix, suffix = f"/{section}/", f"/{field_name}"
+    file_index = {name: i for i, name in enumerate(ds.files)}
+    keys: set[tuple[int, int]] = set()
+    for problem in reader_problems(ds, code):
+        pointer = problem.pointer or ""
+        middle = pointer[len(prefix):len(pointer) - len(suffix)]
+        if pointer.startswith(prefix) and pointer.endswith(suffix) and middle.isdigit():
+            keys.add((file_index.get(problem.file or "", -1), int(middle)))
+    if keys:
+        pairs = zip(table.src_file.tolist(), table.src_item.tolist())
+        mask[:] = [pair in keys for pair in pairs]
+    return mask
+
+
+def unreadable_files(ds: Dataset) -> set[int]:
+    """Indices into ``ds.files`` of files the reader could not parse (F001)."""
+    index = {name: i for i, name in enumerate(ds.files)}
+    return {index[p.file] for p in reader_problems(ds, "F001") if p.file in index}
+
+
 def box_columns(ds: Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     b = ds.annotations.boxes
     return b[:, 0], b[:, 1], b[:, 2], b[:, 3]
@@ -124,3 +150,11 @@ def class_maps(ds: Dataset) -> dict[str, list[list]]:
 
 def class_pointer(ds: Dataset, file: str, position: int) -> str | None:
     return json_pointer("categories", position, "name") if ds.format == "coco" else None
+
+
+def class_line(ds: Dataset, file: str, position: int) -> int | None:
+    """1-based line of a class declaration in a single-list format (data.yaml, obj.names)."""
+    if ds.format == "coco" or ds.meta.get("class_maps"):
+        return None
+    lines = ds.categories.src_line
+    return (int(lines[position]) or None) if 0 <= position < len(lines) else None

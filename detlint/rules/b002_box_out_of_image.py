@@ -42,6 +42,7 @@ def overshoot(ds: Dataset) -> np.ndarray:
 
 def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     from detlint.rules.b003_box_outside_image import outside_mask
+    from detlint.rules.f007_unnormalized_coordinates import unnormalized_mask
     from detlint.rules.f010_voc_convention_mismatch import convention_shift
 
     tolerance = float(ctx.get(OPTIONS, "out-of-image-tolerance"))
@@ -51,7 +52,9 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
         over = over - convention_shift(ds)  # a 0-based VOC writer's 1 px is F010's business
         # normalised rows (YOLO without an image size) get a tolerance in their own units
         limit = np.where(ann.normalized, 1e-3, tolerance)[:, None]
-        past = (over > limit) & finite_box_mask(ds)[:, None] & ~outside_mask(ds)[:, None]
+        # rows in pixels where fractions belong are F007's business
+        reported = outside_mask(ds) | unnormalized_mask(ds)
+        past = (over > limit) & finite_box_mask(ds)[:, None] & ~reported[:, None]
     w, h = ds.image_size_per_annotation()
     fix = Fix("unsafe", "clip to the image")
     for row in np.flatnonzero(past.any(axis=1)).tolist():

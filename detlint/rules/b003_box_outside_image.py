@@ -36,10 +36,17 @@ def outside_mask(ds: Dataset) -> np.ndarray:
     return finite_box_mask(ds) & away & ~degenerate
 
 
+def check_mask(ds: Dataset) -> np.ndarray:
+    """The rows this rule reports: outside, and not YOLO pixel values (F007 explains those)."""
+    from detlint.rules.f007_unnormalized_coordinates import unnormalized_mask
+
+    return outside_mask(ds) & ~unnormalized_mask(ds)
+
+
 def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     ann = ds.annotations
     w, h = ds.image_size_per_annotation()
     fix = Fix("safe", "drop the annotation")
-    for row in np.flatnonzero(outside_mask(ds)).tolist():
+    for row in np.flatnonzero(check_mask(ds)).tolist():
         yield at_annotation(ds, row, CODE, f"box {box_text(ann.boxes[row])} lies entirely outside the "
                             f"{w[row]:g} x {h[row]:g} image", fix)

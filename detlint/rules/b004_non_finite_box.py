@@ -17,7 +17,7 @@ import numpy as np
 
 from detlint.findings import Finding, Fix
 from detlint.model import Dataset
-from detlint.rules._helpers import RuleContext, at_annotation
+from detlint.rules._helpers import RuleContext, at_annotation, reported_mask
 
 CODE = "B004"
 NAME = "non-finite-box"
@@ -31,10 +31,17 @@ def non_finite_mask(ds: Dataset) -> np.ndarray:
     return ann.has_box & ~np.isfinite(ann.boxes).all(axis=1)
 
 
+def _reported_as_schema_violation(ds: Dataset) -> np.ndarray:
+    """COCO boxes that are not a list of four numbers at all ([1, 2, 3], "10,20"): F002 says so."""
+    if ds.format != "coco":
+        return np.zeros(len(ds.annotations), bool)
+    return reported_mask(ds, "F002", "annotations", "bbox") & np.isnan(ds.annotations.raw).all(axis=1)
+
+
 def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     raw = ds.annotations.raw
     fix = Fix("safe", "drop the annotation")
-    for row in np.flatnonzero(non_finite_mask(ds)).tolist():
+    for row in np.flatnonzero(non_finite_mask(ds) & ~_reported_as_schema_violation(ds)).tolist():
         values = ", ".join(str(float(v)) for v in raw[row])
         yield at_annotation(ds, row, CODE, f"box has a non-finite or non-numeric coordinate ({values}): "
                             "one NaN turns the whole batch's loss NaN", fix)

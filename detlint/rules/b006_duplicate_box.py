@@ -47,7 +47,8 @@ def duplicate_pairs(ds: Dataset, threshold: float) -> tuple[np.ndarray, np.ndarr
     offsets, not boxes, and stops as soon as no pair at that offset can overlap.
     """
     ann = ds.annotations
-    candidates = np.flatnonzero(finite_box_mask(ds) & (ann.image >= 0))
+    # crowd regions (COCO iscrowd=1) overlap the objects they contain by design
+    candidates = np.flatnonzero(finite_box_mask(ds) & (ann.image >= 0) & (ann.iscrowd != 1))
     boxes = ann.boxes[candidates]
     order = np.lexsort((boxes[:, 0], ann.category[candidates], ann.image[candidates]))
     rows, boxes = candidates[order], boxes[order]
@@ -85,5 +86,6 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
         fix = Fix("safe" if exact else "unsafe", "drop the later copy")
         what = "an exact copy of" if exact else f"a near copy (IoU {value:.3f}) of"
         yield at_annotation(ds, b, CODE, f"box {box_text(boxes[b])} is {what} annotation "
-                            f"{annotation_key(ds, a)} (same image, same class)", fix,
+                            f"{annotation_key(ds, a)} (same image, same class): the object counts twice in "
+                            "the loss, and evaluation counts the copy as a missed object", fix,
                             data={"row": b, "duplicate_of": a})

@@ -79,10 +79,14 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     box_area = (ann.boxes[:, 2] - ann.boxes[:, 0]) * (ann.boxes[:, 3] - ann.boxes[:, 1])
     has_area = np.isfinite(ann.area) & finite_box_mask(ds) & (box_area > 0)
     has_segmentation = np.array([bool(s) for s in ann.segmentation], dtype=bool) if len(ann) else np.zeros(0, bool)
-    # only rows that disagree with their box need the (slower) mask area
+    has_polygon = np.array([isinstance(s, list) and bool(s) for s in ann.segmentation], dtype=bool) \
+        if len(ann) else np.zeros(0, bool)
+    # only rows that disagree with their box, or whose area is exactly the box's although they
+    # have a polygon (an exporter that wrote w*h), need the (slower) mask area
     with np.errstate(invalid="ignore"):
         off_box = np.abs(ann.area - box_area) > tolerance * box_area + 1
-    suspects = np.flatnonzero(has_area & (off_box | (has_segmentation & (ann.area > box_area + 1))))
+        box_copied = has_polygon & np.isclose(ann.area, box_area, rtol=1e-9, atol=1e-6)
+    suspects = np.flatnonzero(has_area & (off_box | box_copied | (has_segmentation & (ann.area > box_area + 1))))
     if not len(suspects):
         return
     expected = expected_areas(ds, suspects)
@@ -92,5 +96,6 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
         row = int(suspects[k])
         source = "segmentation" if has_segmentation[row] else "box"
         yield at_annotation(ds, row, CODE, f"area {ann.area[row]:.6g} differs from the {source} area "
-                            f"{expected[k]:.6g}: COCOeval puts it in the wrong size bucket", fix,
+                            f"{expected[k]:.6g}: COCOeval sorts objects into small/medium/large by area, so "
+                            "this one lands in the wrong bucket", fix,
                             field_name="area", data={"row": row, "area": float(expected[k])})

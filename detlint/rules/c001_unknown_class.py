@@ -39,11 +39,18 @@ def _message(ds: Dataset, row: int, one_based: bool) -> str:
     n = len(ds.categories)
     if ds.format == "yolo":
         hint = " (classes look 1-based: index 0 is unused and the largest index equals nc)" if one_based else ""
-        return f"class index {ann.class_id[row]} is not in 0..{n - 1} (nc = {n}){hint}"
+        return (f"class index {ann.class_id[row]} is not in 0..{n - 1} (nc = {n}){hint}: ultralytics drops the "
+                "whole image ('Label class exceeds dataset class count'), other trainers hit a CUDA "
+                "device-side assert")
     if ds.format == "voc":
-        name = (ann.extra[row] or {}).get("name", "?") if isinstance(ann.extra[row], dict) else "?"
-        return f"class '{name}' is not in the configured class list"
-    return f"category_id {ann.class_id[row]} is not a defined category"
+        extra = ann.extra[row] if isinstance(ann.extra[row], dict) else {}
+        name = extra.get("name", "")
+        if not name:
+            return "object has no <name>: it belongs to no class, and loaders raise KeyError on it"
+        return (f"class '{name}' is not in the configured class list: loaders that map names to indices "
+                "raise KeyError or silently skip the object")
+    return (f"category_id {ann.class_id[row]} is not a defined category: the class index it maps to "
+            "is undefined (KeyError, or a CUDA device-side assert past the last class)")
 
 
 def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:

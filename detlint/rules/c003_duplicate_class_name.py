@@ -14,7 +14,7 @@ from typing import Iterator
 
 from detlint.findings import Finding
 from detlint.model import Dataset
-from detlint.rules._helpers import RuleContext, class_maps, class_pointer
+from detlint.rules._helpers import RuleContext, class_line, class_maps, class_pointer
 
 CODE = "C003"
 NAME = "duplicate-class-name"
@@ -34,7 +34,9 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
             key = normalized_name(name)
             if key in seen:
                 other_id, other = seen[key]
-                yield Finding(CODE, f"class '{name}' (id {class_id}) duplicates class '{other}' (id {other_id})",
-                              file=file or None, pointer=class_pointer(ds, file, position))
+                yield Finding(CODE, f"class '{name}' (id {class_id}) duplicates class '{other}' (id {other_id}): "
+                              "one object kind gets two outputs, and the model splits its confidence between them",
+                              file=file or None, pointer=class_pointer(ds, file, position),
+                              line=class_line(ds, file, position))
             else:
                 seen[key] = (class_id, name)

@@ -16,7 +16,7 @@ from typing import Iterator
 
 from detlint.findings import Finding, Fix
 from detlint.model import Dataset
-from detlint.rules._helpers import RuleContext, class_maps, class_pointer
+from detlint.rules._helpers import RuleContext, class_line, class_maps, class_pointer
 from detlint.rules.c003_duplicate_class_name import normalized_name
 
 CODE = "C004"
@@ -37,7 +37,8 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
         for position, (class_id, name) in enumerate(pairs):
             key = folded_name(name)
             if key in seen and normalized_name(seen[key]) != normalized_name(name):
-                yield Finding(CODE, f"class '{name}' looks like a variant of '{seen[key]}'", file=file or None,
-                              pointer=class_pointer(ds, file, position),
+                yield Finding(CODE, f"class '{name}' looks like a variant of '{seen[key]}': "
+                              "if they are one class, its objects are split over two outputs", file=file or None,
+                              pointer=class_pointer(ds, file, position), line=class_line(ds, file, position),
                               fix=Fix("unsafe", f"merge into '{seen[key]}'"), data={"names": names})
             seen.setdefault(key, name)

@@ -46,5 +46,7 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     any_missing = np.logical_or.reduce(list(missing.values()))
     for row in np.flatnonzero(any_missing).tolist():
         keys = ", ".join(f"'{key}'" for key, mask in missing.items() if mask[row])
-        yield at_annotation(ds, row, CODE, f"annotation has no {keys} (required by the COCO schema)",
-                            field_name=None)
+        consequence = ("a detection loader has no box to train on" if not ds.annotations.has_box[row] else
+                       "torchvision's detection references read it and raise KeyError")
+        yield at_annotation(ds, row, CODE, f"annotation has no {keys} (required by the COCO format): "
+                            f"{consequence}", field_name=None)

@@ -19,7 +19,7 @@ import numpy as np
 
 from detlint.findings import Finding, Fix, json_pointer
 from detlint.model import Dataset
-from detlint.rules._helpers import RuleContext, at_annotation, at_image
+from detlint.rules._helpers import RuleContext, at_annotation, at_image, reported_mask
 
 CODE = "F003"
 NAME = "duplicate-id"
@@ -28,15 +28,16 @@ FIX = "unsafe"
 OPTIONS: dict = {}
 
 
-def repeated(file_index: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    """Rows whose (file, id) pair appeared on an earlier row."""
-    if not len(ids):
+def repeated(file_index: np.ndarray, ids: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
+    """Rows whose (file, id) pair appeared on an earlier row, among the ``valid`` rows."""
+    rows = np.arange(len(ids)) if valid is None else np.flatnonzero(valid)
+    if not len(rows):
         return np.zeros(0, np.int64)
-    keys = np.stack([file_index.astype(np.int64), ids.astype(np.int64)], axis=1)
+    keys = np.stack([file_index[rows].astype(np.int64), ids[rows].astype(np.int64)], axis=1)
     _, first = np.unique(keys, axis=0, return_index=True)
-    is_first = np.zeros(len(ids), bool)
+    is_first = np.zeros(len(rows), bool)
     is_first[first] = True
-    return np.flatnonzero(~is_first)
+    return rows[~is_first]
 
 
 def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
@@ -44,16 +45,21 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
         return
     fix = Fix("unsafe", "renumber the duplicate")
     images, ann = ds.images, ds.annotations
-    for row in repeated(images.src_file, images.id).tolist():
+    # a missing or malformed id (F002, read as -1) is not a duplicate of another malformed one
+    valid_images = ~(reported_mask(ds, "F002", "images", "id") & (images.id == -1))
+    valid_annotations = ~(reported_mask(ds, "F002", "annotations", "id") & (ann.id == -1))
+    for row in repeated(images.src_file, images.id, valid_images).tolist():
         yield at_image(ds, row, CODE, f"image id {images.id[row]} is used by an earlier image in this file: "
                        "pycocotools keeps only the last one", fix, field_name="id")
-    for row in repeated(ann.src_file, ann.id).tolist():
+    for row in repeated(ann.src_file, ann.id, valid_annotations).tolist():
         yield at_annotation(ds, row, CODE, f"annotation id {ann.id[row]} is used by an earlier annotation "
-                            "in this file", fix, field_name="id")
+                            "in this file: pycocotools' index keeps only the last one, so evaluation and "
+                            "loaders that look annotations up by id see one object", fix, field_name="id")
     for file, categories in ds.meta.get("class_maps", {}).items():
         seen: set[int] = set()
         for position, (cat_id, name) in enumerate(categories):
-            if cat_id in seen:
-                yield Finding(CODE, f"category id {cat_id} ('{name}') is defined twice", file=file,
+            if cat_id in seen and cat_id != -1:  # -1: a malformed id, reported as F002
+                yield Finding(CODE, f"category id {cat_id} ('{name}') is defined twice: pycocotools keeps "
+                              "the last definition, so the class an id means depends on the tool", file=file,
                               pointer=json_pointer("categories", position, "id"))
             seen.add(cat_id)

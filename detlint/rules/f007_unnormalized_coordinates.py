@@ -1,10 +1,11 @@
 """unnormalized-coordinates (F007): a YOLO value outside [0, 1]: pixels where fractions belong.
 
 Why it matters: YOLO rows hold ``cx cy w h`` as fractions of the image size. Ultralytics
-rejects any label file with a value above 1 or below 0 ("non-normalized or out of bounds
-coordinates") and trains the image as if it had no objects; other loaders multiply pixels by
-the image size and produce boxes thousands of pixels wide. The message says how many images
-ultralytics would drop.
+rejects any label file with a value above 1 or below 0 ("ignoring corrupt image/label:
+non-normalized or out of bounds coordinates") and drops the whole image from training; other
+loaders multiply pixels by the image size and produce boxes thousands of pixels wide. The
+message says how many images ultralytics would drop. Such rows are not also reported as boxes
+out of the image (B002, B003).
 
 Options: ``normalized-tolerance`` (default 0.01) accepted beyond [0, 1] before firing;
 smaller overshoots of the box edges are B002.
@@ -40,21 +41,32 @@ def _polygon_out_of_range(ds: Dataset, tolerance: float) -> np.ndarray:
     return out
 
 
+def unnormalized_mask(ds: Dataset, tolerance: float = OPTIONS["normalized-tolerance"]) -> np.ndarray:
+    """bool[N]: YOLO rows with a value outside [0, 1] beyond ``tolerance``."""
+    ann = ds.annotations
+    if ds.format != "yolo":
+        return np.zeros(len(ann), bool)
+    with np.errstate(invalid="ignore"):
+        box_out = (ann.kind == Annotations.KIND_BOX) & ((ann.raw < -tolerance) | (ann.raw > 1 + tolerance)).any(axis=1)
+    return box_out | _polygon_out_of_range(ds, tolerance)
+
+
 def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     if ds.format != "yolo":
         return
-    tolerance = float(ctx.get(OPTIONS, "normalized-tolerance"))
     ann = ds.annotations
-    with np.errstate(invalid="ignore"):
-        box_out = (ann.kind == Annotations.KIND_BOX) & ((ann.raw < -tolerance) | (ann.raw > 1 + tolerance)).any(axis=1)
-    bad = box_out | _polygon_out_of_range(ds, tolerance)
-    rows = np.flatnonzero(bad)
+    rows = np.flatnonzero(unnormalized_mask(ds, float(ctx.get(OPTIONS, "normalized-tolerance"))))
     if not len(rows):
         return
     n_images = len(np.unique(ann.image[rows]))
-    looks_like_pixels = bool((ann.raw[rows] > 2).any())
-    hint = "looks like pixel coordinates; " if looks_like_pixels else ""
     for row in rows.tolist():
-        values = " ".join(f"{v:g}" for v in ann.raw[row]) if ann.kind[row] == Annotations.KIND_BOX else "polygon"
-        yield at_annotation(ds, row, CODE, f"values '{values}' are outside [0, 1] ({hint}ultralytics drops "
-                            f"the labels of the whole image: {n_images} image(s) in this dataset)")
+        if ann.kind[row] == Annotations.KIND_BOX:
+            values = " ".join(f"{v:g}" for v in ann.raw[row])
+            pixels = bool((ann.raw[row] > 2).any())
+        else:
+            values = "polygon points"
+            pixels = bool((np.asarray(ann.segmentation[row] or [0.0], dtype=np.float64) > 2).any())
+        hint = " (they look like pixel coordinates)" if pixels else ""
+        yield at_annotation(ds, row, CODE, f"values '{values}' are outside [0, 1]{hint}: ultralytics rejects "
+                            "the whole image as corrupt ('non-normalized or out of bounds coordinates') and "
+                            f"trains without it; {n_images} image(s) of this dataset are affected")

@@ -28,8 +28,8 @@ OPTIONS: dict = {}
 
 def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     yield from reader_problems(ds, CODE)
-    if ds.format not in ("coco", "voc"):
-        return  # YOLO paths come from the folder layout, not from names in the labels
+    if ds.format != "coco":
+        return  # the VOC and YOLO readers report their unsafe names themselves, with the line
     for row, name in enumerate(ds.images.file_name.tolist()):
         if name and safe_relative(name) is None:
             yield at_image(ds, row, CODE, f"file name '{name}' is absolute or leaves the dataset root",

@@ -40,7 +40,8 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
                             "converters and COCOeval treat it as a crowd region and skip it",
                             field_name="iscrowd")
     for row in np.flatnonzero(is_rle & (ann.iscrowd == 0)).tolist():
-        yield at_annotation(ds, row, CODE, "segmentation is an RLE mask but iscrowd is 0",
+        yield at_annotation(ds, row, CODE, "segmentation is an RLE mask but iscrowd is 0: tools disagree on it "
+                            "(converters that expect polygons for single objects fail or drop the mask)",
                             field_name="iscrowd")
     for file_index in np.unique(ann.src_file).tolist():
         in_file = ann.src_file == file_index

@@ -17,6 +17,7 @@ from typing import Iterator
 import numpy as np
 
 from detlint.findings import Finding
+from detlint.formats.base import safe_relative
 from detlint.model import Dataset
 from detlint.rules._helpers import RuleContext, at_image, reader_problems
 
@@ -28,9 +29,20 @@ OPTIONS: dict = {}
 IMAGES = "header"
 
 
+def orphan_label_entries(ds: Dataset) -> np.ndarray:
+    """bool[n_images]: YOLO placeholder entries for label files without an image (I006's business)."""
+    extra = ds.images.extra
+    return np.fromiter((isinstance(e, dict) and "orphan_label" in e for e in extra), bool, len(extra))
+
+
 def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     yield from reader_problems(ds, CODE)
     images = ds.images
-    for row in np.flatnonzero(images.path == "").tolist():
+    # a COCO or YOLO name that escapes the root is F008's business (the VOC reader still looks
+    # for such a file by its base name, so a VOC miss is reported)
+    unsafe = np.fromiter((ds.format != "voc" and bool(n) and safe_relative(n) is None
+                          for n in images.file_name.tolist()), bool, len(images))
+    for row in np.flatnonzero((images.path == "") & ~orphan_label_entries(ds) & ~unsafe).tolist():
         name = images.file_name[row] or "(no file name)"
-        yield at_image(ds, row, CODE, f"image '{name}' not found", field_name="file_name")
+        yield at_image(ds, row, CODE, f"image '{name}' not found: the DataLoader raises "
+                       "FileNotFoundError when it reaches this entry", field_name="file_name")

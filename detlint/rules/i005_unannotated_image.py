@@ -14,7 +14,8 @@ import numpy as np
 
 from detlint.findings import Finding
 from detlint.model import Dataset
-from detlint.rules._helpers import RuleContext, at_image
+from detlint.rules._helpers import RuleContext, at_image, unreadable_files
+from detlint.rules.i001_missing_image import orphan_label_entries
 
 CODE = "I005"
 NAME = "unannotated-image"
@@ -27,5 +28,10 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     images = ds.images
     image_rows = ds.annotations.image[ds.annotations.image >= 0]
     counts = np.bincount(image_rows, minlength=len(images))
-    for row in np.flatnonzero(counts == 0).tolist():
-        yield at_image(ds, row, CODE, "image has no annotations (a negative sample, if intended)")
+    # a missing image (I001), an orphan label (I006) or an unreadable label file (F001) is
+    # already reported; calling it a negative sample would be wrong
+    unreadable = np.isin(images.src_file, np.fromiter(unreadable_files(ds), np.int64))
+    listed = (counts == 0) & (images.path != "") & ~orphan_label_entries(ds) & ~unreadable
+    for row in np.flatnonzero(listed).tolist():
+        yield at_image(ds, row, CODE, "image has no annotations: trained as a background-only "
+                       "(negative) sample, or dropped by loaders that skip empty images; fine if intended")

@@ -1,29 +1,625 @@
-"""Image access: header probe (size after EXIF orientation, mode) without decoding pixels."""
+"""Image access: header probe, full decode, content and perceptual hashes; parallel and cached.
+
+Levels (``detlint check --images``):
+
+- ``none``: no image is opened.
+- ``header``: Pillow's lazy open reads only the header (stored size, mode, EXIF orientation);
+  pixels are never decoded. Runs on a thread pool.
+- ``decode``: each file is read once: a blake2b hash of its bytes (exact copies), a full pixel
+  decode (truncated, corrupt, not an image) and a 64-bit DCT perceptual hash of the pixels
+  (near copies: resized, re-encoded, slightly cropped). Runs on a process pool sized to the machine.
+
+:func:`image_report` computes these per-image results for a whole dataset once per run and
+memoises them on the dataset, so every image rule reads numpy columns and no image is opened
+twice. Results are cached on disk per dataset root, keyed by (absolute path, size, mtime_ns), so
+a second run only touches changed files. The cache never fails a check: a corrupt file or a
+read-only location means no cache (a debug log line, nothing more).
+
+Cache location: ``DETLINT_CACHE_DIR`` if set; else ``$XDG_CACHE_HOME/detlint`` or
+``~/.cache/detlint`` (Linux), ``~/Library/Caches/detlint`` (macOS),
+``%LOCALAPPDATA%\\detlint\\Cache`` (Windows).
+"""
 
 from __future__ import annotations
 
+import hashlib
+import io
+import logging
+import os
+import sys
+import warnings
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+log = logging.getLogger("detlint")
 
 EXIF_ORIENTATION_TAG = 0x0112
 SWAPPING_ORIENTATIONS = frozenset({5, 6, 7, 8})
+LEVELS = ("none", "header", "decode")
+CACHE_VERSION = 1
+
+# Record: what one probe learns about one file (also the cached value, after size and mtime).
+# [level, stored_width, stored_height, orientation, mode, header_error, decode_error, sha, phash]
+LEVEL_HEADER, LEVEL_DECODE = 1, 2
+_RECORD_LEN = 9
+_STAT_FAILED = -1
+
+_HEADER_BATCH = 128  # images per thread-pool task: amortises the per-task overhead
+_SMALL_INPUT = 32  # fewer misses than this are probed in-process (a pool costs more than it saves)
+
+
+# ------------------------------------------------------------------------------------- probing
 
 
 def header_size(path: Path) -> tuple[int, int] | None:
     """(width, height) as a viewer shows the image (after EXIF orientation), from the header."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as im:
-            width, height = im.size
-            if _orientation(im) in SWAPPING_ORIENTATIONS:
-                width, height = height, width
-            return int(width), int(height)
-    except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
+    record = probe_file(str(path), decode=False)
+    if record[5] is not None:
         return None
+    width, height = record[1], record[2]
+    if record[3] in SWAPPING_ORIENTATIONS:
+        width, height = height, width
+    return int(width), int(height)
 
 
-def _orientation(im) -> int:
+def probe_file(path: str, decode: bool) -> list:
+    """The record of one image file: header facts, and with ``decode`` the decode outcome and hashes."""
+    from PIL import Image
+
+    if not decode:
+        try:
+            with Image.open(path) as im:
+                return [LEVEL_HEADER, *_header_facts(im), None, None, None, None]
+        except Exception as error:  # Pillow raises many types for bad headers; all mean "unreadable"
+            return [LEVEL_HEADER, 0, 0, 1, "", _reason(error), None, None, None]
     try:
-        return int(im.getexif().get(EXIF_ORIENTATION_TAG, 1) or 1)
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError as error:
+        reason = f"cannot read the file: {error.strerror or error}"
+        return [LEVEL_DECODE, 0, 0, 1, "", reason, reason, None, None]
+    sha = hashlib.blake2b(data, digest_size=16).hexdigest()
+    try:
+        im = Image.open(io.BytesIO(data))
+    except Exception as error:
+        reason = _reason(error)
+        return [LEVEL_DECODE, 0, 0, 1, "", reason, reason, sha, None]
+    with im:
+        facts = _header_facts(im)
+        try:
+            im.load()
+            phash = perceptual_hash(im)
+        except Exception as error:  # truncated data, corrupt stream, decompression bomb, ...
+            return [LEVEL_DECODE, *facts, None, _reason(error), sha, None]
+    return [LEVEL_DECODE, *facts, None, None, sha, phash]
+
+
+def _header_facts(im: Any) -> tuple[int, int, int, str]:
+    width, height = im.size
+    return int(width), int(height), _orientation(im), _mode(im)
+
+
+def _orientation(im: Any) -> int:
+    # PNG keeps EXIF in an eXIf chunk that may follow the pixels; Pillow's getexif() would then
+    # decode the whole image to find it. Header level must not decode, so only a chunk seen
+    # before the pixel data counts.
+    if im.format == "PNG" and "exif" not in im.info:
+        return 1
+    try:
+        value = int(im.getexif().get(EXIF_ORIENTATION_TAG, 1) or 1)
     except Exception:  # a broken EXIF block must not hide the image size
         return 1
+    return value if 1 <= value <= 8 else 1
+
+
+def _mode(im: Any) -> str:
+    """Pillow's mode, with ``;16`` appended where Pillow silently reduces 16-bit PNG colour to 8."""
+    mode = str(im.mode)
+    if im.format == "PNG" and mode in ("RGB", "RGBA"):
+        if any(";16" in str(tile[3]) for tile in (im.tile or ())):
+            return mode + ";16"
+    return mode
+
+
+def _reason(error: BaseException) -> str:
+    from PIL import UnidentifiedImageError
+
+    if isinstance(error, UnidentifiedImageError):
+        return "not an image Pillow can identify"
+    text = str(error).strip() or type(error).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+# DCT-II basis for a 32x32 pHash: coefficients = D @ pixels @ D.T.
+_DCT_SIZE = 32
+_DCT = np.cos(np.pi * np.outer(np.arange(_DCT_SIZE), 2 * np.arange(_DCT_SIZE) + 1) / (2 * _DCT_SIZE))
+_FLAT_STD = 1.0  # grey levels: below this the image has no structure to hash
+_WIDE_MODES = frozenset({"I", "F", "I;16", "I;16B", "I;16L", "I;16N"})
+
+
+def perceptual_hash(im: Any) -> int | None:
+    """64-bit DCT perceptual hash (pHash) of a decoded image, as an unsigned int.
+
+    The image is box-averaged to 32x32 grey, transformed with a 2D DCT; bit k says whether the
+    k-th of the 8x8 lowest frequencies is above their median. Resizing, re-encoding and small
+    crops change few bits; different content changes about half of them. None for a flat image
+    (one colour): its bits would be rounding noise, equal for every flat image of any colour.
+    """
+    from PIL import Image
+
+    if im.mode in _WIDE_MODES:
+        grey = Image.fromarray(np.asarray(im, dtype=np.float32), "F")
+    else:
+        try:
+            grey = im.convert("L")
+        except (ValueError, OSError):
+            grey = im.convert("RGB").convert("L")
+    small = np.asarray(grey.resize((_DCT_SIZE, _DCT_SIZE), Image.Resampling.BOX), dtype=np.float64)
+    if grey.mode == "F":  # wide range: judge flatness on an 8-bit scale
+        small = small * (255.0 / max(1.0, float(np.abs(small).max())))
+    if small.std() < _FLAT_STD:
+        return None
+    low = (_DCT @ small @ _DCT.T)[:8, :8].ravel()
+    bits = low > np.median(low[1:])  # the DC term says only "brightness"; leave it out of the median
+    return int.from_bytes(np.packbits(bits).tobytes(), "big")
+
+
+def _decode_batch(paths: list[str]) -> list[list]:
+    """Decode a batch (a process-pool task). Truncated files must fail, whatever the caller set."""
+    from PIL import ImageFile
+
+    previous = ImageFile.LOAD_TRUNCATED_IMAGES
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's EXIF/palette warnings are not findings
+            return [probe_file(p, decode=True) for p in paths]
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = previous
+
+
+def _header_batch(paths: list[str]) -> list[list]:
+    return [probe_file(p, decode=False) for p in paths]
+
+
+def _stat_batch(paths: list[str]) -> list[tuple[int, int] | str]:
+    out: list[tuple[int, int] | str] = []
+    for path in paths:
+        try:
+            st = os.stat(path)
+            out.append((st.st_size, st.st_mtime_ns))
+        except OSError as error:
+            out.append(f"cannot read the file: {error.strerror or error}")
+    return out
+
+
+def _batches(items: list[str], size: int) -> list[list[str]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def cpu_workers() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))  # type: ignore[attr-defined]
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
+def _run_batches(fn: Callable[[list[str]], list], paths: list[str], batch: int, executor: str,
+                 desc: str) -> list:
+    """``fn`` over batches of ``paths`` on a pool, flattened in order, with a progress bar."""
+    from detlint.formats.base import progress_bar
+
+    if not paths:
+        return []
+    workers = cpu_workers() if executor == "process" else min(32, cpu_workers() * 4)
+    if len(paths) < _SMALL_INPUT or workers == 1:
+        return list(progress_bar(iter(fn(paths)), total=len(paths), desc=desc))
+    chunks = _batches(paths, batch)
+    if executor == "process":
+        try:
+            with ProcessPoolExecutor(max_workers=min(workers, len(chunks))) as pool:
+                results = pool.map(fn, chunks)
+                return list(progress_bar((r for chunk in results for r in chunk), total=len(paths), desc=desc))
+        except (OSError, RuntimeError, ImportError) as error:  # no semaphores, broken pool, frozen app
+            log.debug("process pool unavailable (%s); decoding in-process", error)
+            return fn(paths)
+    with ThreadPoolExecutor(max_workers=min(workers, len(chunks))) as pool:
+        results = pool.map(fn, chunks)
+        return list(progress_bar((r for chunk in results for r in chunk), total=len(paths), desc=desc))
+
+
+# --------------------------------------------------------------------------------------- cache
+
+
+def cache_dir() -> Path:
+    """Where detlint keeps its cache, following the platform's convention."""
+    override = os.environ.get("DETLINT_CACHE_DIR")
+    if override:
+        return Path(override)
+    home = Path.home()
+    if sys.platform == "win32":
+        local = os.environ.get("LOCALAPPDATA")
+        return (Path(local) if local else home / "AppData" / "Local") / "detlint" / "Cache"
+    if sys.platform == "darwin":
+        return home / "Library" / "Caches" / "detlint"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg and os.path.isabs(xdg) else home / ".cache") / "detlint"
+
+
+class ImageCache:
+    """Per-image probe results on disk: one JSON file per dataset root, ``{path: record}``.
+
+    Every failure (missing, corrupt, unwritable) degrades to "no cache" and is logged at debug level.
+    """
+
+    def __init__(self, directory: Path | None) -> None:
+        self.directory = directory  # None: caching disabled
+
+    @classmethod
+    def open(cls, enabled: bool = True) -> "ImageCache":
+        return cls(cache_dir() if enabled else None)
+
+    @property
+    def enabled(self) -> bool:
+        return self.directory is not None
+
+    def file_for(self, root: str) -> Path | None:
+        if self.directory is None:
+            return None
+        digest = hashlib.blake2b(root.encode("utf-8", "surrogatepass"), digest_size=10).hexdigest()
+        return self.directory / f"images-v{CACHE_VERSION}-{digest}.json"
+
+    def load(self, root: str) -> dict[str, list]:
+        """The cached records of the dataset at ``root`` ({} when none or unusable)."""
+        import orjson
+
+        path = self.file_for(root)
+        if path is None:
+            return {}
+        try:
+            data = orjson.loads(path.read_bytes())
+        except FileNotFoundError:
+            return {}
+        except (OSError, orjson.JSONDecodeError) as error:
+            log.debug("image cache %s unreadable (%s); ignoring it", path, error)
+            return {}
+        if not (isinstance(data, dict) and data.get("version") == CACHE_VERSION and data.get("root") == root
+                and isinstance(data.get("entries"), dict)):
+            log.debug("image cache %s has an unexpected layout; ignoring it", path)
+            return {}
+        return data["entries"]
+
+    def save(self, root: str, entries: dict[str, list]) -> None:
+        import orjson
+
+        from detlint.formats.base import atomic_write_bytes
+
+        path = self.file_for(root)
+        if path is None:
+            return
+        try:
+            payload = orjson.dumps({"version": CACHE_VERSION, "root": root, "entries": entries})
+            atomic_write_bytes(path, payload)
+        except (OSError, TypeError, orjson.JSONEncodeError) as error:
+            log.debug("image cache %s not written (%s)", path, error)
+
+
+def _cached_record(entry: Any, stat: tuple[int, int], level: int) -> list | None:
+    """The record in a cache entry ``[size, mtime_ns, *record]`` if it is valid and fresh enough."""
+    if (type(entry) is not list or len(entry) != 2 + _RECORD_LEN or entry[0] != stat[0]
+            or entry[1] != stat[1] or type(entry[2]) is not int or entry[2] < level):
+        return None
+    record = entry[2:]
+    if not (type(record[1]) is int and type(record[2]) is int and type(record[3]) is int
+            and type(record[4]) is str and (record[8] is None or type(record[8]) is int)):
+        return None
+    return record
+
+
+# -------------------------------------------------------------------------------------- report
+
+
+@dataclass
+class ImageReport:
+    """Per-image-row results of one probe level: numpy columns aligned with ``ds.images``.
+
+    ``exists``: a file was found for the row. ``stored_*``: pixel size as stored; ``real_*``: as a
+    viewer shows it (after EXIF orientation). ``header_error``/``decode_error``: None or Pillow's
+    reason. ``sha`` (decode): hex digest of the bytes. ``phash`` (decode): 64-bit perceptual hash,
+    valid where ``has_phash``.
+    """
+
+    level: str
+    paths: np.ndarray
+    exists: np.ndarray
+    stored_width: np.ndarray
+    stored_height: np.ndarray
+    real_width: np.ndarray
+    real_height: np.ndarray
+    orientation: np.ndarray
+    mode: np.ndarray
+    header_error: np.ndarray
+    decode_error: np.ndarray
+    sha: np.ndarray
+    phash: np.ndarray
+    has_phash: np.ndarray
+    probed: int = 0  # files opened this run (cache misses)
+    _memo: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def readable(self) -> np.ndarray:
+        """Rows whose header could be read (sizes, mode and orientation are meaningful)."""
+        return self.exists & np.array([e is None for e in self.header_error.tolist()], dtype=bool)
+
+    @property
+    def first_of_file(self) -> np.ndarray:
+        """Rows that are the first entry of their file: facts about a file are reported once."""
+        first = np.zeros(len(self.paths), dtype=bool)
+        first[list({p: row for row, p in reversed(list(enumerate(self.paths.tolist())))}.values())] = True
+        return first & self.exists
+
+    def near_pairs(self, max_distance: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Row pairs (i < j) whose perceptual hashes differ in at most ``max_distance`` bits,
+        excluding pairs of one file (same path) and exact copies (same bytes)."""
+        key = ("near", int(max_distance))
+        if key not in self._memo:
+            self._memo[key] = _near_row_pairs(self, int(max_distance))
+        return self._memo[key]
+
+
+def image_report(ds: Any, level: str, cache: ImageCache | None = None) -> ImageReport:
+    """Per-image results for ``ds`` at ``level`` (header or decode), computed once per dataset."""
+    if level not in ("header", "decode"):
+        raise ValueError(f"image level must be header or decode, not {level!r}")
+    memo = ds.meta.setdefault("image_report", {})
+    for have in (level, "decode"):
+        report = memo.get(have)
+        if report is not None and len(report.paths) == len(ds.images) and \
+                np.array_equal(report.paths, ds.images.path):
+            return report
+    report = _probe_dataset(ds, level, cache)
+    memo[level] = report
+    return report
+
+
+def _probe_dataset(ds: Any, level: str, cache: ImageCache | None) -> ImageReport:
+    root = os.path.abspath(str(ds.root))
+    paths = np.asarray(ds.images.path, dtype=object)
+    unique = list(dict.fromkeys(p for p in paths.tolist() if p))
+    absolute = [os.path.normpath(os.path.join(root, p)) for p in unique]
+    want = LEVEL_DECODE if level == "decode" else LEVEL_HEADER
+
+    stats: list = _run_batches(_stat_batch, absolute, 512, "thread", "stat images")
+    entries = cache.load(root) if cache is not None else {}
+    records: list[list | None] = [None] * len(unique)
+    misses: list[int] = []
+    for i, (path, stat) in enumerate(zip(absolute, stats)):
+        if isinstance(stat, str):
+            records[i] = [want, 0, 0, 1, "", stat, stat if want == LEVEL_DECODE else None, None, None]
+            continue
+        record = _cached_record(entries.get(path), stat, want)
+        if record is None:
+            misses.append(i)
+        else:
+            records[i] = record
+
+    miss_paths = [absolute[i] for i in misses]
+    if want == LEVEL_DECODE:
+        probed = _run_batches(_decode_batch, miss_paths, _decode_chunk(len(miss_paths)), "process",
+                              "decoding images")
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            probed = _run_batches(_header_batch, miss_paths, _HEADER_BATCH, "thread", "image headers")
+    for i, record in zip(misses, probed):
+        records[i] = record
+        entries[absolute[i]] = [*stats[i], *record]
+    if misses and cache is not None:
+        cache.save(root, entries)
+    return _columns(paths, unique, records, level, len(misses))
+
+
+def _decode_chunk(n: int) -> int:
+    """Images per process-pool task: big enough to amortise pickling, small enough to balance."""
+    return max(4, min(64, n // (cpu_workers() * 8) or 4))
+
+
+def _columns(paths: np.ndarray, unique: list[str], records: list, level: str, probed: int) -> ImageReport:
+    n = len(paths)
+    position = {p: i for i, p in enumerate(unique)}
+    index = np.array([position.get(p, -1) for p in paths.tolist()], dtype=np.int64)
+    exists = index >= 0
+    filled = [records[i] for i in index.tolist() if i >= 0]
+
+    def column(k: int, dtype: Any, absent: Any) -> np.ndarray:
+        out = np.full(n, absent, dtype=dtype)
+        if filled:
+            out[exists] = np.array([r[k] for r in filled], dtype=dtype)
+        return out
+
+    def objects(k: int) -> np.ndarray:
+        out = np.full(n, None, dtype=object)
+        values = [r[k] for r in filled]
+        if values:
+            out[np.flatnonzero(exists)] = np.array(values + [None], dtype=object)[:-1]
+        return out
+
+    stored_w, stored_h = column(1, np.int64, 0), column(2, np.int64, 0)
+    orientation = column(3, np.uint8, 1)
+    swapped = np.isin(orientation, list(SWAPPING_ORIENTATIONS))
+    phash_values = objects(8)
+    has_phash = np.array([v is not None for v in phash_values.tolist()], dtype=bool)
+    phash = np.zeros(n, np.uint64)
+    if has_phash.any():
+        phash[has_phash] = np.array([int(v) for v in phash_values[has_phash].tolist()], dtype=np.uint64)
+    return ImageReport(
+        level=level, paths=paths.copy(), exists=exists, stored_width=stored_w, stored_height=stored_h,
+        real_width=np.where(swapped, stored_h, stored_w), real_height=np.where(swapped, stored_w, stored_h),
+        orientation=orientation, mode=objects(4), header_error=objects(5), decode_error=objects(6),
+        sha=objects(7), phash=phash, has_phash=has_phash, probed=probed,
+    )
+
+
+def report_for(ds: Any, ctx: Any) -> ImageReport:
+    """The image report at the run's ``--images`` level (for rules)."""
+    return image_report(ds, ctx.images, ctx.cache)
+
+
+# ----------------------------------------------------------------------------- near duplicates
+
+
+def popcount64(values: np.ndarray) -> np.ndarray:
+    """Set bits of each uint64."""
+    if hasattr(np, "bitwise_count"):
+        return np.bitwise_count(values).astype(np.int64)
+    as_bytes = values.astype(np.uint64).view(np.uint8).reshape(-1, 8)
+    return _BYTE_POPCOUNT[as_bytes].sum(axis=1)
+
+
+_BYTE_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.int64)
+_BRUTE_FORCE_MAX = 3000  # below this many distinct hashes a blockwise all-pairs scan is cheaper
+_GROUP_CAP = 64  # copies of one hash paired with each other: enough to find each row's earliest match
+
+
+def hash_pairs(values: np.ndarray, max_distance: int) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs (a < b) of distinct uint64 ``values`` within ``max_distance`` bits.
+
+    Multi-index hashing: the 64 bits are 4 bands of 16. Two hashes within d bits agree within
+    d // 4 bits on at least one band (pigeonhole), so candidates are looked up per band by
+    flipping at most d // 4 bits of the band (a sorted array + searchsorted), then verified.
+    """
+    m = len(values)
+    if m < 2:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    if m <= _BRUTE_FORCE_MAX or max_distance >= 16:
+        return _brute_force_pairs(values, max_distance)
+    radius = max_distance // 4
+    masks = np.flatnonzero(popcount64(np.arange(1 << 16, dtype=np.uint64)) <= radius)
+    found_a: list[np.ndarray] = []
+    found_b: list[np.ndarray] = []
+    for band in range(4):
+        keys = ((values >> np.uint64(16 * band)) & np.uint64(0xFFFF)).astype(np.int64)
+        order = np.argsort(keys, kind="stable")
+        sorted_keys = keys[order]
+        for mask in masks.tolist():
+            query = keys ^ mask
+            lo = np.searchsorted(sorted_keys, query, "left")
+            hi = np.searchsorted(sorted_keys, query, "right")
+            counts = hi - lo
+            total = int(counts.sum())
+            if total == 0:
+                continue
+            a = np.repeat(np.arange(m), counts)
+            starts = np.repeat(lo - np.concatenate(([0], np.cumsum(counts)[:-1])), counts)
+            b = order[starts + np.arange(total)]
+            keep = a < b
+            found_a.append(a[keep])
+            found_b.append(b[keep])
+    if not found_a:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    a = np.concatenate(found_a)
+    b = np.concatenate(found_b)
+    pair_id = np.unique(a * m + b)
+    a, b = pair_id // m, pair_id % m
+    close = popcount64(values[a] ^ values[b]) <= max_distance
+    return a[close], b[close]
+
+
+def _brute_force_pairs(values: np.ndarray, max_distance: int) -> tuple[np.ndarray, np.ndarray]:
+    m = len(values)
+    block = max(1, 4_000_000 // m)
+    found_a, found_b = [], []
+    for start in range(0, m, block):
+        rows = np.arange(start, min(m, start + block))
+        distance = popcount64((values[rows, None] ^ values[None, :]).ravel()).reshape(len(rows), m)
+        a, b = np.nonzero((distance <= max_distance) & (np.arange(m)[None, :] > rows[:, None]))
+        found_a.append(rows[a])
+        found_b.append(b)
+    return np.concatenate(found_a), np.concatenate(found_b)
+
+
+def _near_row_pairs(report: ImageReport, max_distance: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(i, j, distance) over image rows, i < j, sorted by j then i; see ImageReport.near_pairs."""
+    rows = np.flatnonzero(report.has_phash)
+    empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
+    if len(rows) < 2:
+        return empty
+    distinct, group = np.unique(report.phash[rows], return_inverse=True)
+    group = group.ravel()
+    order = np.argsort(group, kind="stable")
+    members = rows[order]  # rows grouped by hash value, each group in row order
+    sizes = np.bincount(group, minlength=len(distinct))
+    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+
+    same_i, same_j = _same_hash_pairs(members, starts, sizes)
+    u, v = hash_pairs(distinct, max_distance)
+    near_i, near_j = _expand_groups(members, starts, np.minimum(sizes, _GROUP_CAP), u, v)
+    first = np.concatenate([same_i, near_i])
+    second = np.concatenate([same_j, near_j])
+    lo, hi = np.minimum(first, second), np.maximum(first, second)
+    keep = report.paths[lo] != report.paths[hi]
+    keep &= np.array([a is None or a != b for a, b in zip(report.sha[lo].tolist(), report.sha[hi].tolist())],
+                     dtype=bool)
+    lo, hi = lo[keep], hi[keep]
+    if not len(lo):
+        return empty
+    order = np.lexsort((lo, hi))
+    lo, hi = lo[order], hi[order]
+    return lo, hi, popcount64(report.phash[lo] ^ report.phash[hi])
+
+
+def _same_hash_pairs(members: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs of rows with identical hashes (each row paired with up to _GROUP_CAP earlier ones)."""
+    found_i, found_j = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    twos = np.flatnonzero(sizes == 2)
+    found_i.append(members[starts[twos]])
+    found_j.append(members[starts[twos] + 1])
+    for g in np.flatnonzero(sizes > 2).tolist():
+        group = members[starts[g]:starts[g] + sizes[g]]
+        a, b = np.triu_indices(len(group), k=1)
+        keep = a < _GROUP_CAP
+        found_i.append(group[a[keep]])
+        found_j.append(group[b[keep]])
+    return np.concatenate(found_i), np.concatenate(found_j)
+
+
+def _expand_groups(members: np.ndarray, starts: np.ndarray, sizes: np.ndarray, u: np.ndarray,
+                   v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """All row pairs between hash groups u[k] and v[k] (groups capped at their first rows)."""
+    if not len(u):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    counts = sizes[u] * sizes[v]
+    pair = np.repeat(np.arange(len(u)), counts)
+    offset = np.arange(int(counts.sum())) - np.repeat(np.concatenate(([0], np.cumsum(counts)[:-1])), counts)
+    width = sizes[v][pair]
+    return members[starts[u][pair] + offset // width], members[starts[v][pair] + offset % width]
+
+
+def exact_groups(report: ImageReport) -> list[list[int]]:
+    """Rows sharing one content hash, in row order; only groups with two or more distinct files."""
+    key = ("exact",)
+    if key not in report._memo:
+        by_hash: dict[str, list[int]] = {}
+        for row, sha in enumerate(report.sha.tolist()):
+            if sha is not None:
+                by_hash.setdefault(sha, []).append(row)
+        paths = report.paths
+        report._memo[key] = [rows for rows in by_hash.values()
+                             if len(rows) > 1 and len({paths[r] for r in rows}) > 1]
+    return report._memo[key]
+
+
+def first_pair_per_row(j: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Indices of the selected pairs that are the first (earliest i) for their row j.
+
+    Pairs come sorted by j, then i, so the first selected pair of each j is its earliest match.
+    """
+    selected = np.flatnonzero(mask)
+    if not len(selected):
+        return selected
+    _, first = np.unique(j[selected], return_index=True)
+    return selected[first]

@@ -19,7 +19,9 @@ from detlint.rules import (
     f005_zero_id, f006_malformed_label_line, f007_unnormalized_coordinates, f008_unsafe_path,
     f009_duplicate_file_name, f010_voc_convention_mismatch, f011_missing_image_size,
     f012_crowd_inconsistent, f013_mixed_label_kinds, f014_case_mismatched_name, i001_missing_image,
-    i005_unannotated_image, i006_orphan_label, s001_split_leakage,
+    i002_unreadable_image, i003_image_size_mismatch, i004_exif_rotation, i005_unannotated_image,
+    i006_orphan_label, i007_duplicate_image, i008_unusual_image_mode, i009_tiny_image,
+    i010_near_duplicate_image, s001_split_leakage, s002_split_near_duplicate,
 )
 
 _MODULES: tuple[ModuleType, ...] = (
@@ -32,8 +34,10 @@ _MODULES: tuple[ModuleType, ...] = (
     b009_area_mismatch,
     c001_unknown_class, c002_unused_class, c003_duplicate_class_name, c004_class_name_variant,
     c005_class_map_mismatch, c006_yolo_names_mismatch, c007_class_imbalance,
-    i001_missing_image, i005_unannotated_image, i006_orphan_label,
-    s001_split_leakage,
+    i001_missing_image, i002_unreadable_image, i003_image_size_mismatch, i004_exif_rotation,
+    i005_unannotated_image, i006_orphan_label, i007_duplicate_image, i008_unusual_image_mode,
+    i009_tiny_image, i010_near_duplicate_image,
+    s001_split_leakage, s002_split_near_duplicate,
 )
 
 RULES: dict[str, ModuleType] = {module.CODE: module for module in _MODULES}

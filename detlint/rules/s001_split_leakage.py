@@ -26,11 +26,32 @@ OPTIONS: dict = {}
 
 def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     yield from reader_problems(ds, CODE)
+    reported: set[int] = set()
     first_split: dict[str, tuple[str, int]] = {}
     images = ds.images
     for row, (split, path) in enumerate(zip(images.split.tolist(), images.path.tolist())):
         if not path:
             continue
         if path in first_split and first_split[path][0] != split:
+            reported.add(row)
             yield at_image(ds, row, CODE, f"'{path}' is in split '{split}' and in split '{first_split[path][0]}'")
         first_split.setdefault(path, (split, row))
+    if ctx.images == "decode":
+        yield from _same_content(ds, ctx, reported)
+
+
+def _same_content(ds: Dataset, ctx: RuleContext, reported: set[int]) -> Iterator[Finding]:
+    """Different files with identical bytes in different splits (each later entry, once)."""
+    from detlint.images import exact_groups, report_for
+
+    report = report_for(ds, ctx)
+    split, paths = ds.images.split, report.paths
+    for rows in exact_groups(report):
+        for position, row in enumerate(rows):
+            if row in reported:
+                continue
+            earlier = next((r for r in rows[:position] if split[r] != split[row] and paths[r] != paths[row]), None)
+            if earlier is not None:
+                yield at_image(ds, row, CODE, f"'{paths[row]}' in split '{split[row]}' has the same bytes as "
+                               f"'{paths[earlier]}' in split '{split[earlier]}'", field_name="file_name",
+                               data={"image_row": row, "other_row": earlier})

@@ -1,0 +1,40 @@
+"""near-duplicate-image (I010): two images of one split look the same (perceptual hash).
+
+Why it matters: resized, re-encoded or slightly cropped copies over-weight one scene and, when
+the dataset is later split at random, leak between train and validation. Found with
+``--images decode`` by a 64-bit DCT perceptual hash; two images are near copies when their hashes
+differ in at most ``near-duplicate-distance`` bits (default 6). The default keeps photos of one
+background with different objects apart; raise it to catch heavier crops, lower it for fewer
+reports. Exact copies are reported as I007 only.
+
+Example: ``train/0001.jpg`` and ``train/0001_small.jpg`` (the same photo at half size).
+
+Fix: keep one of the copies.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from detlint.findings import Finding
+from detlint.images import first_pair_per_row, report_for
+from detlint.model import Dataset
+from detlint.rules._helpers import RuleContext, at_image
+
+CODE = "I010"
+NAME = "near-duplicate-image"
+SEVERITY = "info"
+FIX = None
+OPTIONS: dict = {"near-duplicate-distance": 6}
+IMAGES = "decode"
+
+
+def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
+    report = report_for(ds, ctx)
+    i, j, distance = report.near_pairs(int(ctx.get(OPTIONS, "near-duplicate-distance")))
+    split = ds.images.split
+    for k in first_pair_per_row(j, split[i] == split[j]).tolist():
+        row, other = int(j[k]), int(i[k])
+        yield at_image(ds, row, CODE, f"'{report.paths[row]}' looks like '{report.paths[other]}' "
+                       f"(perceptual hash distance {distance[k]})", field_name="file_name",
+                       data={"image_row": row, "other_row": other})

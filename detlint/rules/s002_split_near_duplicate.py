@@ -1,0 +1,38 @@
+"""split-near-duplicate (S002): an image in one split looks the same as one in another split.
+
+Why it matters: a resized or re-encoded copy of a training image in validation or test
+inflates the metrics just like an exact copy (S001), but no file hash finds it. Found with
+``--images decode`` by a 64-bit DCT perceptual hash within ``near-duplicate-distance`` bits
+(default 6). Exact copies are reported as S001 only. The finding is placed at the later entry.
+
+Example: ``val/0042.jpg`` is ``train/0042.jpg`` saved again at quality 70.
+
+Fix: remove the copy from one split.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from detlint.findings import Finding
+from detlint.images import first_pair_per_row, report_for
+from detlint.model import Dataset
+from detlint.rules._helpers import RuleContext, at_image
+
+CODE = "S002"
+NAME = "split-near-duplicate"
+SEVERITY = "warning"
+FIX = None
+OPTIONS: dict = {"near-duplicate-distance": 6}
+IMAGES = "decode"
+
+
+def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
+    report = report_for(ds, ctx)
+    i, j, distance = report.near_pairs(int(ctx.get(OPTIONS, "near-duplicate-distance")))
+    split = ds.images.split
+    for k in first_pair_per_row(j, split[i] != split[j]).tolist():
+        row, other = int(j[k]), int(i[k])
+        yield at_image(ds, row, CODE, f"'{report.paths[row]}' in split '{split[row]}' looks like "
+                       f"'{report.paths[other]}' in split '{split[other]}' (perceptual hash distance "
+                       f"{distance[k]})", field_name="file_name", data={"image_row": row, "other_row": other})

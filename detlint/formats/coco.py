@@ -440,7 +440,7 @@ def _annotations(items: Any, file: str, file_index: int,
     kept, positions = _dict_items(items, file, "annotations", problems)
     n = len(kept)
     ann = Annotations.empty(n)
-    columns = _columns(kept, ("id", "image_id", "category_id", "bbox", "area", "iscrowd"))
+    columns = _columns(kept, ("id", "image_id", "category_id", "bbox", "area", "iscrowd", "segmentation"))
     ann.id = _int_column(columns["id"], file, "annotations", "id", problems)
     ann.src_item = np.array(positions, dtype=np.int32).reshape(n)
     ann.src_file = np.full(n, file_index, np.int32)
@@ -459,7 +459,7 @@ def _annotations(items: Any, file: str, file_index: int,
         ann.iscrowd = np.array([min(max(int(v), 0), 1) if _is_number(v) and v == v else ABSENT_INT
                                 for v in iscrowd], dtype=np.int8).reshape(n)
     segmentation = np.empty(n, dtype=object)
-    segmentation[:] = [a.get("segmentation") for a in kept]
+    segmentation[:] = columns["segmentation"]
     ann.segmentation = segmentation
     return ann, image_ids
 

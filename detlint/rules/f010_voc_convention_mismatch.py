@@ -4,8 +4,9 @@ Why it matters: Pascal VOC devkit pixels are 1-based and inclusive (``xmin=1`` i
 pixel column, ``xmax=W`` the last). Many tools write 0-based values into VOC files. Read with the
 wrong convention every box shifts by one pixel, and boxes touching the edge appear to overshoot it.
 detlint reads VOC as 1-based by default (``voc-origin = 1``); a box with ``xmin=0`` or ``ymin=0``
-can only come from a 0-based writer; with ``voc-origin = 0``, ``xmax=W+1`` can only come from a
-1-based writer read as 0-based. The 1-pixel overshoot is reported here, not as B002.
+can only come from a 0-based writer, and ``xmax=W+1`` (``ymax=H+1``), exactly one past the last
+pixel, from a writer that adds 1 to exclusive ends; with ``voc-origin = 0``, ``xmax=W+1`` can only
+come from a 1-based writer read as 0-based. The 1-pixel overshoot is reported here, not as B002.
 
 Example: ``<xmin>0</xmin>`` under the default 1-based convention.
 
@@ -42,9 +43,10 @@ def convention_shift(ds: Dataset) -> np.ndarray:
         if int(ds.meta.get("voc_origin", 1)) == 1:
             shift[:, 0] = raw[:, 0] == 0
             shift[:, 1] = raw[:, 1] == 0
-        else:
-            shift[:, 2] = (w > 0) & (raw[:, 2] == w + 1)
-            shift[:, 3] = (h > 0) & (raw[:, 3] == h + 1)
+        # one past the last pixel: impossible under either convention, the signature of an
+        # exclusive end written with a +1 shift
+        shift[:, 2] = (w > 0) & (raw[:, 2] == w + 1)
+        shift[:, 3] = (h > 0) & (raw[:, 3] == h + 1)
     return shift
 
 
@@ -54,9 +56,13 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     names = ("xmin", "ymin", "xmax", "ymax")
     for row in np.flatnonzero(shift.any(axis=1)).tolist():
         tags = ", ".join(f"{names[k]}={ds.annotations.raw[row, k]:g}" for k in np.flatnonzero(shift[row]))
-        if origin == 1:
+        if origin == 1 and shift[row, :2].any():
             message = (f"{tags} is impossible with 1-based VOC pixels: the file was written 0-based "
-                       "(set voc-origin = 0 if the whole dataset is)")
+                       "(set voc-origin = 0 if the whole dataset is); read as 1-based, every box of a "
+                       "0-based file is shifted by one pixel")
+        elif origin == 1:
+            message = (f"{tags} is one past the image edge with 1-based VOC pixels: the writer added 1 to "
+                       "an exclusive end; loaders that check bounds reject or clip the box")
         else:
             message = (f"{tags} passes the image edge under voc-origin = 0: the file looks 1-based "
                        "(the devkit convention; remove voc-origin = 0)")

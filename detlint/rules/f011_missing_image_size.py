@@ -35,5 +35,6 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     where = "<size>" if ds.format == "voc" else "width/height"
     for row in np.flatnonzero(missing).tolist():
         fix = Fix("safe", "fill the size from the image header") if images.path[row] else None
-        yield at_image(ds, row, CODE, f"image has no usable {where} ({images.width[row]} x {images.height[row]})",
+        yield at_image(ds, row, CODE, f"image has no usable {where} ({images.width[row]} x {images.height[row]}): "
+                       "bounds checks and YOLO conversion need it, loaders that trust it mis-scale boxes",
                        fix, field_name="width" if ds.format == "coco" else None)

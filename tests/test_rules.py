@@ -1,0 +1,316 @@
+"""Every annotation-side rule fires at the planted defect, exactly there, and nowhere else.
+
+The fixtures live in fixtures/rules/ (made by fixtures/rules/make_fixtures.py, documented in
+fixtures/rules/README.md). Each test runs ``detlint check --output-format json`` through click's
+runner and compares located findings ``(code, file, line, pointer, annotation)``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from detlint.cli import main
+from detlint.rules import RULES
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "rules"
+# rules about image content, tested with their own fixtures (tests/test_images.py)
+IMAGE_CONTENT_CODES = {"I002", "I003", "I004", "I007", "I008", "I009", "I010", "S002"}
+
+
+def check(path: Path, *args: str) -> tuple[int, dict]:
+    result = CliRunner().invoke(main, ["check", str(path), "--output-format", "json", "--no-cache", *args])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert result.exit_code in (0, 1), result.output
+    return result.exit_code, json.loads(result.stdout)
+
+
+def located(report: dict, *, severities: tuple[str, ...] = ("error", "warning", "info")) -> set[tuple]:
+    return {(f["code"], f["file"], f["line"], f["pointer"], f["annotation"]) for f in report["findings"]
+            if f["severity"] in severities and f["code"] not in IMAGE_CONTENT_CODES}
+
+
+def by_code(report: dict, code: str) -> list[dict]:
+    return [f for f in report["findings"] if f["code"] == code]
+
+
+# --------------------------------------------------------------------------- planted defects
+
+A = "annotations.json"
+
+EXPECTED: dict[str, set[tuple]] = {
+    "coco_boxes": {
+        ("B001", A, None, "/annotations/0/bbox", "1"),
+        ("B002", A, None, "/annotations/1/bbox", "2"),
+        ("B003", A, None, "/annotations/2/bbox", "3"),
+        ("B005", A, None, "/annotations/3/bbox", "4"),
+        ("B006", A, None, "/annotations/5/bbox", "6"),
+        ("B007", A, None, "/annotations/6/bbox", "7"),
+        ("B009", A, None, "/annotations/7/area", "8"),
+        ("B009", A, None, "/annotations/8/area", "9"),
+        ("B002", A, None, "/annotations/11/bbox", "12"),
+    },
+    "coco_classes": {
+        ("C001", A, None, "/annotations/4/category_id", "5"),
+        ("F004", A, None, "/annotations/4/category_id", "5"),
+        ("C003", A, None, "/categories/1/name", None),
+        ("C004", A, None, "/categories/3/name", None),
+        ("C002", A, None, "/categories/4", None),
+    },
+    "coco_crowd": {
+        ("F012", A, None, "/annotations/2/iscrowd", "3"),
+        ("F012", A, None, "/annotations/3/iscrowd", "4"),
+    },
+    "coco_mostly_crowd": {("F012", A, None, "/annotations", None)},
+    "coco_distribution": {
+        ("C007", A, None, None, None),
+        ("B008", A, None, "/annotations/60/bbox", "61"),
+    },
+    "coco_ids": {
+        ("F005", A, None, "/annotations/0/id", "0"),
+        ("F005", A, None, "/images/0/id", None),
+        ("F003", A, None, "/annotations/2/id", "2"),
+        ("F003", A, None, "/images/2/id", None),
+        ("F003", A, None, "/categories/2/id", None),
+        ("F004", A, None, "/annotations/3/image_id", "4"),
+        ("C002", A, None, "/categories/2", None),  # 'bird': its id 2 already means 'dog'
+        ("I005", A, None, "/images/2", None),  # c.jpg: annotations of id 2 go to b.jpg
+    },
+    "coco_json_broken": {("F001", A, 4, None, None)},
+    "coco_nan": {
+        ("F001", A, 6, None, None),
+        ("B004", A, None, "/annotations/0/bbox", "1"),
+    },
+    "coco_schema": {
+        ("F002", A, None, "/annotations/0", "1"),  # no area, no iscrowd
+        ("F002", A, None, "/annotations/1/id", None),  # "7"
+        ("F002", A, None, "/annotations/2/bbox", None),  # three numbers (not also B004)
+        ("F002", A, None, "/annotations/2", "3"),  # no area
+        ("F002", A, None, "/annotations/3/id", None),  # no id (not also F003 with the "7")
+    },
+    "coco_paths": {
+        ("F008", A, None, "/images/1/file_name", None),  # ../outside.jpg (not also I001)
+        ("F009", A, None, "/images/2/file_name", None),  # a.jpg twice
+        ("F009", A, None, "/images/4/file_name", None),  # b.png beside b.jpg
+        ("F014", A, None, "/images/5/file_name", None),  # photo.jpg is PHOTO.JPG
+        ("I001", A, None, "/images/6/file_name", None),
+        ("F011", A, None, "/images/7/width", None),
+    },
+    "coco_roboflow_splits": {("C005", "valid/_annotations.coco.json", None, "/categories", None)},
+    "voc_boxes": {
+        ("F010", "Annotations/0001.xml", 10, None, "0"),
+        ("B002", "Annotations/0002.xml", 10, None, "0"),
+        ("B001", "Annotations/0002.xml", 22, None, "1"),
+        ("B004", "Annotations/0003.xml", 10, None, "0"),
+        ("C001", "Annotations/0003.xml", 22, None, "1"),
+        ("F011", "Annotations/0004.xml", 1, None, None),
+        ("F010", "Annotations/0005.xml", 10, None, "0"),
+        ("F014", "Annotations/case.xml", 3, None, None),
+        ("F008", "Annotations/unsafe.xml", 3, None, None),
+    },
+    "voc_broken": {("F001", "Annotations/0002.xml", 5, None, None)},
+    "voc_origin0": {("F010", "Annotations/0001.xml", 10, None, "0")},
+    "yolo_rows": {
+        ("F006", "labels/train/a.txt", 2, None, "2"),
+        ("F006", "labels/train/a.txt", 3, None, "3"),
+        ("B001", "labels/train/a.txt", 4, None, "4"),
+        ("B002", "labels/train/a.txt", 5, None, "5"),
+        ("B004", "labels/train/a.txt", 6, None, "6"),
+        ("C001", "labels/train/a.txt", 7, None, "7"),
+        ("I006", "labels/train/orphan.txt", None, None, None),  # not also I001
+        ("F001", "labels/val/latin1.txt", 1, None, None),  # not also I005
+        ("F014", "labels/val/upper.txt", None, None, None),
+        ("I005", "images/val/negative.jpg", None, None, None),
+    },
+    "yolo_pixels": {
+        ("F007", "labels/train/a.txt", 2, None, "2"),
+        ("F007", "labels/train/b.txt", 1, None, "1"),
+        ("F007", "labels/train/b.txt", 2, None, "2"),
+    },
+    "yolo_one_based": {
+        ("C001", "labels/train/a.txt", 2, None, "2"),
+        ("C002", "data.yaml", 4, None, None),
+    },
+    "yolo_mixed": {("F013", "labels/train/b.txt", 2, None, "2")},
+    "yolo_yaml": {
+        ("C006", "data.yaml", 3, None, None),
+        ("C003", "data.yaml", 6, None, None),
+        ("C004", "data.yaml", 8, None, None),
+    },
+    "yolo_yaml_broken": {("F001", "data.yaml", 4, None, None)},
+    "yolo_missing_split": {("I001", "data.yaml", 3, None, None)},
+    "yolo_lists": {
+        ("S001", "labels/all/a.txt", None, None, None),
+        ("F008", "val.txt", 3, None, None),  # ../elsewhere/x.jpg (not also I001)
+    },
+}
+
+
+@pytest.mark.parametrize("case", sorted(EXPECTED))
+def test_planted_defects_are_found_exactly_where_planted(case: str) -> None:
+    status, report = check(FIXTURES / case)
+    assert located(report) == EXPECTED[case]
+    has_error = any(f["severity"] == "error" for f in report["findings"])
+    assert status == (1 if has_error else 0)
+
+
+def test_every_annotation_rule_has_a_planted_fixture() -> None:
+    planted = {finding[0] for findings in EXPECTED.values() for finding in findings}
+    annotation_rules = {code for code in RULES if code not in IMAGE_CONTENT_CODES}
+    assert annotation_rules <= planted
+
+
+@pytest.mark.parametrize("case", ["coco_clean", "voc_clean", "yolo_clean"])
+def test_clean_datasets_have_no_warning_or_error(case: str) -> None:
+    status, report = check(FIXTURES / case, "--images", "header")
+    assert status == 0
+    assert [f for f in report["findings"] if f["severity"] != "info"] == []
+    assert report["summary"]["error"] == report["summary"]["warning"] == 0
+    # each clean fixture has one deliberate negative image, listed for review
+    assert [f["code"] for f in report["findings"]] == ["I005"]
+
+
+# --------------------------------------------------------------------------- meanings users depend on
+
+
+def test_b002_tolerance_is_half_a_pixel_and_the_edge_is_inside() -> None:
+    _, report = check(FIXTURES / "coco_boxes")
+    keys = {f["annotation"] for f in by_code(report, "B002")}
+    assert "10" not in keys  # [0, 0, 64, 48]: ends exactly at x = W, y = H
+    assert "11" not in keys  # ends 0.4 px past the right and bottom edges
+    assert "12" in keys  # starts 0.6 px left of the image
+    left = next(f for f in by_code(report, "B002") if f["annotation"] == "12")
+    assert "0.6 px past the left edge" in left["message"]
+
+
+def test_b002_tolerance_is_configurable() -> None:
+    _, report = check(FIXTURES / "coco_boxes", "--select", "B002", "--config", str(FIXTURES / "loose.toml"))
+    assert {f["annotation"] for f in by_code(report, "B002")} == {"2"}
+
+
+def test_voc_is_one_based_by_default() -> None:
+    _, report = check(FIXTURES / "voc_boxes")
+    at_0001 = [f for f in report["findings"] if f["file"] == "Annotations/0001.xml"]
+    # xmin=0 is a 0-based writer (F010), not a box past the left edge; xmax=W is inside
+    assert [(f["code"], f["annotation"]) for f in at_0001] == [("F010", "0")]
+    assert "xmin=0" in at_0001[0]["message"]
+    one_past = [f for f in report["findings"] if f["file"] == "Annotations/0005.xml"]
+    assert [(f["code"], f["annotation"]) for f in one_past] == [("F010", "0")]
+    assert "xmax=65" in one_past[0]["message"]
+
+
+def test_voc_origin_zero_from_the_command_line_accepts_xmin_zero() -> None:
+    _, report = check(FIXTURES / "voc_boxes", "--voc-origin", "0")
+    codes = {(f["code"], f["file"]) for f in report["findings"]}
+    assert ("F010", "Annotations/0001.xml") not in codes
+    assert ("F010", "Annotations/0005.xml") in codes  # xmax = W + 1 is wrong under both
+
+
+def test_f007_says_ultralytics_drops_the_whole_image_and_how_many() -> None:
+    _, report = check(FIXTURES / "yolo_pixels")
+    for finding in by_code(report, "F007"):
+        assert "ultralytics" in finding["message"]
+        assert "whole image" in finding["message"]
+        assert "2 image(s)" in finding["message"]
+        assert "pixel" in finding["message"]
+    assert not by_code(report, "B002") and not by_code(report, "B003")
+
+
+def test_c001_yolo_index_past_nc() -> None:
+    _, report = check(FIXTURES / "yolo_rows")
+    (finding,) = by_code(report, "C001")
+    assert "class index 5" in finding["message"] and "nc = 2" in finding["message"]
+    assert "1-based" not in finding["message"]
+
+
+def test_c001_mentions_one_based_classes() -> None:
+    _, report = check(FIXTURES / "yolo_one_based")
+    (finding,) = by_code(report, "C001")
+    assert "1-based" in finding["message"]
+
+
+def test_c001_coco_category_that_does_not_exist() -> None:
+    _, report = check(FIXTURES / "coco_classes")
+    (finding,) = by_code(report, "C001")
+    assert "category_id 9" in finding["message"]
+
+
+def test_c001_voc_name_outside_the_configured_classes() -> None:
+    _, report = check(FIXTURES / "voc_boxes")
+    (finding,) = by_code(report, "C001")
+    assert "'horse'" in finding["message"]
+    assert finding["image"] == "JPEGImages/0003.jpg"
+
+
+def test_c005_roboflow_splits_number_classes_differently() -> None:
+    _, report = check(FIXTURES / "coco_roboflow_splits")
+    (finding,) = by_code(report, "C005")
+    assert "'cat' vs 'dog'" in finding["message"]
+    assert not by_code(report, "C002")  # Roboflow's never-used project category is not reported
+
+
+def test_c006_nc_differs_from_names() -> None:
+    _, report = check(FIXTURES / "yolo_yaml")
+    (finding,) = by_code(report, "C006")
+    assert "nc is 5" in finding["message"] and "4 entries" in finding["message"]
+
+
+def test_f005_coco_id_zero() -> None:
+    _, report = check(FIXTURES / "coco_ids")
+    assert {f["pointer"] for f in by_code(report, "F005")} == {"/annotations/0/id", "/images/0/id"}
+
+
+def test_b009_box_and_polygon_areas() -> None:
+    _, report = check(FIXTURES / "coco_boxes")
+    messages = {f["annotation"]: f["message"] for f in by_code(report, "B009")}
+    assert "box area 100" in messages["8"]
+    assert "segmentation area" in messages["9"]  # area copied from the box of a triangle
+
+
+def test_f013_mixed_box_and_polygon_rows() -> None:
+    _, report = check(FIXTURES / "yolo_mixed")
+    (finding,) = by_code(report, "F013")
+    assert "3 box rows and 1 polygon rows" in finding["message"]
+
+
+def test_f014_jpg_case() -> None:
+    _, report = check(FIXTURES / "coco_paths")
+    (finding,) = by_code(report, "F014")
+    assert finding["image"] == "images/PHOTO.JPG"
+
+
+def test_b001_zero_area_boxes() -> None:
+    for case, key in (("coco_boxes", "1"), ("yolo_rows", "4"), ("voc_boxes", "1")):
+        _, report = check(FIXTURES / case)
+        assert [f["annotation"] for f in by_code(report, "B001")] == [key], case
+
+
+def test_f002_missing_keys_and_string_ids() -> None:
+    _, report = check(FIXTURES / "coco_schema")
+    messages = {f["pointer"]: f["message"] for f in by_code(report, "F002")}
+    assert "'area'" in messages["/annotations/0"] and "'iscrowd'" in messages["/annotations/0"]
+    assert "str" in messages["/annotations/1/id"]
+    assert "missing" in messages["/annotations/3/id"]
+
+
+def test_f012_mostly_crowd_is_reported_once_per_file() -> None:
+    _, report = check(FIXTURES / "coco_mostly_crowd")
+    (finding,) = by_code(report, "F012")
+    assert "75%" in finding["message"]
+
+
+def test_i005_negative_is_info_and_does_not_fail() -> None:
+    status, report = check(FIXTURES / "yolo_clean")
+    assert status == 0
+    assert [f["severity"] for f in by_code(report, "I005")] == ["info"]
+
+
+def test_library_check_agrees_with_the_cli() -> None:
+    import detlint
+
+    ds = detlint.load(FIXTURES / "yolo_rows")
+    codes = {f.code for f in detlint.check(ds)}
+    assert {"F006", "B001", "B002", "B004", "C001", "I006", "F001", "F014"} <= codes

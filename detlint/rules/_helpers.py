@@ -130,6 +130,27 @@ def box_columns(ds: Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
     return b[:, 0], b[:, 1], b[:, 2], b[:, 3]
 
 
+def image_sizes(ds: Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """(W, H) of each annotation's image in the box's own units: 1.0 for normalised rows, NaN
+    where the size is unknown or the annotation refers to no image (COCO dangling image_id),
+    so that comparisons against it are False and bounds rules stay silent.
+
+    Unlike indexing ``images.width[ann.image]`` directly, a row with ``image == -1`` does not
+    borrow the size of the last image.
+    """
+    ann = ds.annotations
+    linked = (ann.image >= 0) & (ann.image < len(ds.images))
+    w = np.full(len(ann), np.nan)
+    h = np.full(len(ann), np.nan)
+    w[linked] = ds.images.width[ann.image[linked]].astype(np.float64)
+    h[linked] = ds.images.height[ann.image[linked]].astype(np.float64)
+    w[w <= 0] = np.nan
+    h[h <= 0] = np.nan
+    w[ann.normalized] = 1.0
+    h[ann.normalized] = 1.0
+    return w, h
+
+
 def finite_box_mask(ds: Dataset) -> np.ndarray:
     ann = ds.annotations
     return ann.has_box & np.isfinite(ann.boxes).all(axis=1) & (ann.kind != ann.KIND_NONE)

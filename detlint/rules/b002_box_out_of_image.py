@@ -22,7 +22,8 @@ import numpy as np
 
 from detlint.findings import Finding, Fix
 from detlint.model import Dataset
-from detlint.rules._helpers import RuleContext, at_annotation, box_columns, box_text, finite_box_mask
+from detlint.rules._helpers import (RuleContext, at_annotation, box_columns, box_text, finite_box_mask,
+                                    image_sizes)
 
 CODE = "B002"
 NAME = "box-out-of-image"
@@ -36,7 +37,7 @@ EDGES = ("left", "top", "right", "bottom")
 def overshoot(ds: Dataset) -> np.ndarray:
     """float64[N, 4]: how far each box passes the left/top/right/bottom edge (<= 0 inside)."""
     x1, y1, x2, y2 = box_columns(ds)
-    w, h = ds.image_size_per_annotation()
+    w, h = image_sizes(ds)
     return np.column_stack([-x1, -y1, x2 - w, y2 - h])
 
 
@@ -55,7 +56,7 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
         # rows in pixels where fractions belong are F007's business
         reported = outside_mask(ds) | unnormalized_mask(ds)
         past = (over > limit) & finite_box_mask(ds)[:, None] & ~reported[:, None]
-    w, h = ds.image_size_per_annotation()
+    w, h = image_sizes(ds)
     fix = Fix("unsafe", "clip to the image")
     for row in np.flatnonzero(past.any(axis=1)).tolist():
         edge = int(np.argmax(np.where(past[row], over[row], -np.inf)))

@@ -18,7 +18,8 @@ import numpy as np
 
 from detlint.findings import Finding, Fix
 from detlint.model import Dataset
-from detlint.rules._helpers import RuleContext, at_annotation, box_columns, box_text, finite_box_mask
+from detlint.rules._helpers import (RuleContext, at_annotation, box_columns, box_text, finite_box_mask,
+                                    image_sizes)
 
 CODE = "B003"
 NAME = "box-outside-image"
@@ -29,7 +30,7 @@ OPTIONS: dict = {}
 
 def outside_mask(ds: Dataset) -> np.ndarray:
     x1, y1, x2, y2 = box_columns(ds)
-    w, h = ds.image_size_per_annotation()
+    w, h = image_sizes(ds)
     with np.errstate(invalid="ignore"):
         away = (x1 >= w) | (y1 >= h) | (x2 <= 0) | (y2 <= 0)
     degenerate = (x2 <= x1) | (y2 <= y1)
@@ -45,7 +46,7 @@ def check_mask(ds: Dataset) -> np.ndarray:
 
 def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     ann = ds.annotations
-    w, h = ds.image_size_per_annotation()
+    w, h = image_sizes(ds)
     fix = Fix("safe", "drop the annotation")
     for row in np.flatnonzero(check_mask(ds)).tolist():
         yield at_annotation(ds, row, CODE, f"box {box_text(ann.boxes[row])} lies entirely outside the "

@@ -31,24 +31,47 @@ FIX = "safe"
 OPTIONS = {"area-tolerance": 0.1}
 
 
+MAX_CANVAS_SIDE = 1 << 16  # no real image is larger; pycocotools allocates by polygon perimeter
+
+
+def _drawable(polygons: list[list], height: int, width: int) -> bool:
+    """Polygons pycocotools can rasterise safely: finite numbers near the canvas. An infinite or
+    astronomically large point makes its rasteriser allocate without bound (the process dies)."""
+    if not (0 < height <= MAX_CANVAS_SIDE and 0 < width <= MAX_CANVAS_SIDE):
+        return False
+    limit = 4.0 * max(height, width) + 16
+    for polygon in polygons:
+        if not all(type(v) in (int, float) for v in polygon):
+            return False
+        points = np.asarray(polygon, dtype=np.float64)
+        if not (np.isfinite(points).all() and (np.abs(points) <= limit).all()):
+            return False
+    return True
+
+
 def segmentation_area(segmentation: object, height: int, width: int) -> float | None:
-    """Mask area of a COCO polygon list or RLE (pycocotools), None when there is none."""
+    """Mask area of a COCO polygon list or RLE (pycocotools), None when there is none or it
+    cannot be computed safely (the caller then compares with the box area)."""
     from pycocotools import mask as mask_utils
 
     try:
         if isinstance(segmentation, dict):
-            rle = segmentation
-            if isinstance(rle.get("counts"), list):
-                h, w = rle["size"]
-                rle = mask_utils.frPyObjects(rle, h, w)
-            return float(mask_utils.area(rle))
-        if isinstance(segmentation, list) and segmentation and height > 0 and width > 0:
+            counts = segmentation.get("counts")
+            if isinstance(counts, list):
+                # uncompressed RLE: the area is the sum of the odd runs, no decoding needed
+                if not all(type(c) is int and 0 <= c < 1 << 40 for c in counts):
+                    return None
+                return float(sum(counts[1::2]))
+            if isinstance(counts, (str, bytes)) and isinstance(segmentation.get("size"), list):
+                return float(mask_utils.area(segmentation))
+            return None
+        if isinstance(segmentation, list) and segmentation:
             polygons = [p for p in segmentation if isinstance(p, list) and len(p) >= 6]
-            if not polygons:
+            if not polygons or not _drawable(polygons, int(height), int(width)):
                 return None
             rles = mask_utils.frPyObjects(polygons, int(height), int(width))
             return float(mask_utils.area(mask_utils.merge(rles)))
-    except (TypeError, ValueError, KeyError, IndexError, OverflowError):
+    except Exception:  # noqa: BLE001 - pycocotools' C code raises anything on malformed input
         return None
     return None
 
@@ -64,7 +87,8 @@ def expected_areas(ds: Dataset, rows: np.ndarray) -> np.ndarray:
             h = int(ds.images.height[image]) if image >= 0 else 0
             w = int(ds.images.width[image]) if image >= 0 else 0
             if h <= 0 or w <= 0:  # a polygon needs a canvas: its box's extent serves
-                w, h = int(np.ceil(boxes[k, 2])) + 1, int(np.ceil(boxes[k, 3])) + 1
+                extent = np.minimum(np.ceil(boxes[k, 2:4]) + 1, MAX_CANVAS_SIDE + 1)
+                w, h = int(extent[0]), int(extent[1])
             area = segmentation_area(segmentation, h, w)
             if area is not None:
                 expected[k] = area

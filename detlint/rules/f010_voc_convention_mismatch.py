@@ -22,7 +22,7 @@ import numpy as np
 
 from detlint.findings import Finding
 from detlint.model import Dataset
-from detlint.rules._helpers import RuleContext, at_annotation
+from detlint.rules._helpers import RuleContext, at_annotation, image_sizes
 
 CODE = "F010"
 NAME = "voc-convention-mismatch"
@@ -37,16 +37,15 @@ def convention_shift(ds: Dataset) -> np.ndarray:
     if ds.format != "voc":
         return shift
     raw = ds.annotations.raw
-    w = ds.images.width[ds.annotations.image].astype(np.float64)
-    h = ds.images.height[ds.annotations.image].astype(np.float64)
+    w, h = image_sizes(ds)
     with np.errstate(invalid="ignore"):
         if int(ds.meta.get("voc_origin", 1)) == 1:
             shift[:, 0] = raw[:, 0] == 0
             shift[:, 1] = raw[:, 1] == 0
         # one past the last pixel: impossible under either convention, the signature of an
         # exclusive end written with a +1 shift
-        shift[:, 2] = (w > 0) & (raw[:, 2] == w + 1)
-        shift[:, 3] = (h > 0) & (raw[:, 3] == h + 1)
+        shift[:, 2] = raw[:, 2] == w + 1  # NaN (unknown size) never matches
+        shift[:, 3] = raw[:, 3] == h + 1
     return shift
 
 

@@ -7,6 +7,9 @@ reason. Roboflow's per-split COCO JSON files and hand-merged datasets do this.
 Example: ``train/_annotations.coco.json`` with ``{1: cat, 2: dog}`` and
 ``valid/_annotations.coco.json`` with ``{1: dog, 2: cat}``.
 
+A file that declares only some of the classes, with the same ids, is not a mismatch: only an
+id that means different classes, or a class that has different ids, is.
+
 Fix: re-export with one class map for every split, or remap ids consistently.
 """
 
@@ -25,10 +28,15 @@ FIX = None
 OPTIONS: dict = {}
 
 
-def _describe_difference(reference: dict[int, str], other: dict[int, str]) -> str:
-    changed = [f"id {k}: '{reference.get(k, '-')}' vs '{other.get(k, '-')}'"
-               for k in sorted(set(reference) | set(other)) if reference.get(k) != other.get(k)]
-    return ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
+def _conflicts(reference: dict[int, str], other: dict[int, str]) -> list[str]:
+    """Ids that name different classes, and classes that have different ids, in two maps."""
+    out = [f"id {k}: '{reference[k]}' vs '{other[k]}'" for k in sorted(set(reference) & set(other))
+           if reference[k] != other[k]]
+    reference_ids = {name: k for k, name in reference.items()}
+    for k, name in sorted(other.items()):
+        if name in reference_ids and reference_ids[name] != k and reference.get(k) in (None, name):
+            out.append(f"'{name}': id {reference_ids[name]} vs {k}")
+    return out
 
 
 def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
@@ -37,6 +45,9 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
         return
     reference_file, reference = maps[0]
     for file, other in maps[1:]:
-        if other != reference:
-            yield Finding(CODE, f"class map differs from {reference_file}: {_describe_difference(reference, other)}",
+        conflicts = _conflicts(reference, other)
+        if conflicts:
+            shown = ", ".join(conflicts[:5]) + (f" and {len(conflicts) - 5} more" if len(conflicts) > 5 else "")
+            yield Finding(CODE, f"class map differs from {reference_file}: {shown}: a model trained with one "
+                          "map reads the other's labels as the wrong classes",
                           file=file or None, pointer="/categories" if ds.format == "coco" else None)

@@ -48,9 +48,12 @@ def dataset_config(path: Path, request: CheckRequest) -> Config:
                          display_root=str(path))
 
 
-def _read(path: Path, config: Config, input_format: str | None) -> Dataset:
+def _read(path: Path, config: Config, input_format: str | None, use_cache: bool = False) -> Dataset:
+    from detlint import incremental
+
     options = ReadOptions(voc_origin=config.voc_origin, classes=config.classes, progress=progress_enabled())
-    return load(path, format=input_format, options=options)
+    with incremental.activated(incremental.ParseCache.open(enabled=use_cache)):
+        return load(path, format=input_format, options=options)
 
 
 def _attach_images(config: Config, request: CheckRequest) -> None:
@@ -66,7 +69,7 @@ def _attach_images(config: Config, request: CheckRequest) -> None:
 def check_dataset(path: Path, request: CheckRequest) -> tuple[Dataset, list[Finding], Config]:
     config = dataset_config(path, request)
     _attach_images(config, request)
-    ds = _read(path, config, request.input_format)
+    ds = _read(path, config, request.input_format, request.use_cache)
     findings = run_rules(ds, config)
     if request.fix or request.diff:
         from detlint.fixes import apply_fixes
@@ -75,7 +78,7 @@ def check_dataset(path: Path, request: CheckRequest) -> tuple[Dataset, list[Find
         if request.diff:
             return ds, findings, config.merged(options={"__diff__": outcome.diff})
         if outcome.changed:
-            ds = _read(path, config, request.input_format)
+            ds = _read(path, config, request.input_format, request.use_cache)
             findings = run_rules(ds, config)
     return ds, findings, config
 
@@ -104,8 +107,12 @@ def run_check(request: CheckRequest) -> tuple[str, int]:
     fail_on = request.fail_on
     output_format = request.output_format
     diff_texts: list[str] = []
-    for path in request.paths:
+    from detlint.precommit import plan_targets
+
+    for target in plan_targets(request.paths):  # files passed (pre-commit): grouped by dataset
+        path = target.path
         ds, findings, config = check_dataset(path, request)
+        findings = target.keep(findings, ds.root)
         summaries.append(ds.summary() | {"path": str(path)})
         all_findings.extend(findings)
         fail_on = fail_on or config.fail_on

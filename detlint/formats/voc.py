@@ -47,6 +47,7 @@ from html import escape as _html_escape
 import numpy as np
 from lxml import etree
 
+from detlint import incremental
 from detlint.errors import NotADatasetError, UsageError
 from detlint.findings import Finding
 from detlint.formats import base
@@ -307,6 +308,43 @@ def _parse_files(paths: list[Path], options: ReadOptions) -> list[_ParsedXml]:
     return results
 
 
+def _parse_cached(paths: list[Path], root: Path, options: ReadOptions) -> list[_ParsedXml]:
+    """:func:`_parse_files`, through the parse cache of the running check (if any)."""
+    cache = incremental.active()
+    if cache is None:
+        return _parse_files(paths, options)
+    names = [os.fspath(path) for path in paths]
+
+    def parse(which: list[int]) -> incremental.RowTable:
+        results = _parse_files([paths[i] for i in which], options)
+        return incremental.RowTable(counts=np.zeros(len(which), np.int64), columns={},
+                                    extras={i: _to_json(r) for i, r in enumerate(results)})
+
+    table, stored, changed = incremental.cached_rows(cache, NAME, os.fspath(root), names, parse, ())
+    if changed:
+        cache.save(NAME, os.fspath(root), stored)
+    return [_from_json(table.extras[i]) for i in range(len(names))]
+
+
+def _to_json(result: _ParsedXml) -> dict[str, Any]:
+    """A parse result as JSON-able values (non-finite coordinates as text: JSON has no NaN)."""
+    problem = result.problem
+    value: dict[str, Any] = {k: v for k, v in result.__dict__.items() if k != "problem"}
+    value["coords"] = [v if math.isfinite(v) else repr(v) for v in result.coords]
+    if problem is not None:
+        value["problem"] = {"code": problem.code, "message": problem.message, "line": problem.line,
+                            "column": problem.column}
+        value["uncacheable"] = problem.message.startswith("cannot read file")
+    return value
+
+
+def _from_json(value: dict[str, Any]) -> _ParsedXml:
+    fields = {k: v for k, v in value.items() if k not in ("problem", "uncacheable")}
+    fields["coords"] = [float(v) for v in fields["coords"]]
+    problem = value.get("problem")
+    return _ParsedXml(problem=Finding(**problem) if problem else None, **fields)
+
+
 def _parse_content(data: bytes | OSError) -> _ParsedXml:
     if isinstance(data, OSError):
         return _ParsedXml(problem=Finding("F001", f"cannot read file: {data.strerror or data}"))
@@ -532,7 +570,7 @@ def read(path: Path, options: ReadOptions) -> Dataset:
     if not layout.xmls and not layout.listed_only:
         raise NotADatasetError(f"{path}: no Pascal VOC annotation files (*.xml) found")
 
-    parsed = _parse_files([entry.path for entry in layout.xmls], options)
+    parsed = _parse_cached([entry.path for entry in layout.xmls], root, options)
     ds = Dataset(format=NAME, root=root, categories=Categories.build([]), images=Images.empty(0),
                  annotations=Annotations.empty(0), problems=list(layout.problems),
                  meta={"voc_origin": options.voc_origin, "voc_layout": layout.kind,

@@ -47,6 +47,7 @@ import numpy as np
 
 from detlint.errors import NotADatasetError, UsageError
 from detlint.findings import Finding
+from detlint import incremental
 from detlint.formats import base
 from detlint.model import Annotations, Categories, Dataset, Images
 
@@ -695,7 +696,11 @@ def read(path: Path, options: base.ReadOptions) -> Dataset:
     label_index = {p: len(files) + i for i, p in enumerate(unique_labels)}
     files += [_rel(p, root_str) for p in unique_labels]
     problems = list(layout.problems)
-    texts = _read_all(unique_labels, options, problems, root_str)
+    cache = incremental.active()
+    store = cache.load(NAME, root_str) if cache is not None else {}
+    label_rows, stored, changed = incremental.cached_rows(
+        cache, NAME, root_str, unique_labels, lambda which: _parse_labels(unique_labels, which, options, problems, root_str),
+        ROW_COLUMNS, store)
 
     # images: the listed ones, then one synthetic entry per orphan label
     image_paths = [p for _, p, _ in layout.images]
@@ -714,13 +719,15 @@ def read(path: Path, options: base.ReadOptions) -> Dataset:
         images.src_file[n_real + i] = label_index[orphan]
         images.extra[n_real + i] = {"orphan_label": rel}
         problems.append(Finding("I006", f"label file {rel} has no image", file=rel))
-    _probe_sizes(images, image_paths, exists, options)
+    sizes_stored, sizes_changed = _probe_sizes(images, image_paths, exists, options, cache, store)
+    if cache is not None and (changed or sizes_changed):
+        cache.save(NAME, root_str, {**stored, **sizes_stored})
 
     # one parse unit per (image, label file) pair: a label shared by two entries counts for both
     pair_image = np.flatnonzero(images.src_file >= 0)
     pair_file = images.src_file[pair_image].astype(np.int64)
     first_label_file = len(files) - len(unique_labels)
-    rows = _parse_rows([texts[f - first_label_file] for f in pair_file])
+    rows = _rows_of(label_rows.take(pair_file - first_label_file))
     for pair, line, reason in rows.malformed:
         img = int(pair_image[pair])
         problems.append(Finding("F006", reason, file=files[pair_file[pair]], line=line,
@@ -751,17 +758,92 @@ def _read_all(labels: list[str], options: base.ReadOptions, problems: list[Findi
     return texts
 
 
-def _probe_sizes(images: Images, image_paths: list[str], exists: list[bool],
-                 options: base.ReadOptions) -> None:
-    """Measured (after EXIF orientation) width/height of every present image."""
+def _probe_sizes(images: Images, image_paths: list[str], exists: list[bool], options: base.ReadOptions,
+                 cache: incremental.ParseCache | None = None,
+                 store: dict[str, np.ndarray] | None = None) -> tuple[dict[str, np.ndarray], bool]:
+    """Measured (after EXIF orientation) width/height of every present image (0 where unknown).
+
+    With a parse cache, only images whose (size, mtime) changed are probed; returns the arrays
+    to store and whether anything changed.
+    """
     if not options.probe_images or not image_paths:
-        return
-    probe = [Path(p) if e else None for p, e in zip(image_paths, exists)]
-    sizes = base.thread_map(lambda p: base.image_size(p) if p is not None else None, probe,
-                            options.workers, desc="image headers", progress=options.progress)
+        return {}, False
+    present = [i for i, e in enumerate(exists) if e]
+    probe = [image_paths[i] for i in present]
+
+    def measure(which: list[int]) -> np.ndarray:
+        sizes = base.thread_map(lambda p: base.image_size(Path(p)), [probe[i] for i in which],
+                                options.workers, desc="image headers", progress=options.progress)
+        return np.array([s if s else (0, 0) for s in sizes], np.int64).reshape(len(which), 2)
+
+    measured, stored, changed = incremental.cached_values(cache, store or {}, "sizes_", probe, measure, 2)
+    width = np.zeros(len(image_paths), np.int64)
+    height = np.zeros(len(image_paths), np.int64)
+    width[present], height[present] = measured[:, 0], measured[:, 1]
     n = len(image_paths)
-    images.width[:n] = [s[0] if s else 0 for s in sizes]
-    images.height[:n] = [s[1] if s else 0 for s in sizes]
+    images.width[:n] = width
+    images.height[:n] = height
+    return stored, changed
+
+
+ROW_COLUMNS = ("line", "class_value", "raw", "kind")
+
+
+def _parse_labels(labels: list[str], which: list[int], options: base.ReadOptions, problems: list[Finding],
+                  root: str) -> incremental.RowTable:
+    """Read and parse ``labels[i]`` for ``i`` in ``which``: a table of their rows, file by file.
+
+    Per-file leftovers go to ``extras``: malformed lines ``[line, reason]``, polygon points
+    ``[row within the file, points]``, and ``uncacheable`` for a file that could not be read.
+    """
+    paths = [labels[i] for i in which]
+    if not paths:
+        return incremental.RowTable(counts=np.zeros(0, np.int64), columns={
+            "line": np.zeros(0, np.int64), "class_value": np.zeros(0, np.int64),
+            "raw": np.zeros((0, 4)), "kind": np.zeros(0, np.uint8)})
+    before = len(problems)
+    texts = _read_all(paths, options, problems, root)
+    unreadable = {p.file for p in problems[before:]}
+    rows = _parse_rows(texts)
+    counts = np.bincount(rows.file, minlength=len(paths)).astype(np.int64)
+    starts = np.cumsum(counts) - counts
+    extras: dict[int, Any] = {}
+    for file, line, reason in rows.malformed:
+        extras.setdefault(file, {}).setdefault("malformed", []).append([line, reason])
+    for row in np.flatnonzero(rows.kind == Annotations.KIND_POLYGON).tolist():
+        file = int(rows.file[row])
+        extras.setdefault(file, {}).setdefault("polygons", []).append(
+            [row - int(starts[file]), rows.segmentation[row]])
+    if unreadable:
+        for i, path in enumerate(paths):
+            if _rel(path, root) in unreadable:
+                extras.setdefault(i, {})["uncacheable"] = True
+    columns = {"line": rows.line, "class_value": rows.class_value, "raw": rows.raw, "kind": rows.kind}
+    return incremental.RowTable(counts=counts, columns=columns, extras=extras)
+
+
+def _rows_of(table: incremental.RowTable) -> _Rows:
+    """The parsed rows of a table (the inverse of :func:`_parse_labels`, for any file order)."""
+    raw = table.columns["raw"].astype(np.float64, copy=False)
+    kind = table.columns["kind"].astype(np.uint8, copy=False)
+    file = np.repeat(np.arange(len(table.counts), dtype=np.int64), table.counts)
+    starts = table.offsets[:-1]
+    cx, cy, w, h = raw.T
+    norm = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1) if len(raw) else np.zeros((0, 4))
+    segmentation = np.full(len(raw), None, dtype=object)
+    malformed: list[tuple[int, int, str]] = []
+    for file_index, extra in sorted(table.extras.items()):
+        for line, reason in extra.get("malformed", ()):
+            malformed.append((file_index, int(line), str(reason)))
+        for offset, points in extra.get("polygons", ()):
+            row = int(starts[file_index]) + int(offset)
+            values = np.asarray(points, np.float64)
+            xs, ys = values[0::2], values[1::2]
+            norm[row] = (xs.min(), ys.min(), xs.max(), ys.max())
+            segmentation[row] = values.tolist()
+    return _Rows(file=file, line=table.columns["line"].astype(np.int64, copy=False),
+                 class_value=table.columns["class_value"].astype(np.int64, copy=False), raw=raw,
+                 norm_xyxy=norm, kind=kind, segmentation=segmentation, malformed=malformed)
 
 
 def _categories(layout: _Layout, rows: _Rows, files: list[str]) -> tuple[Categories, bool]:

@@ -1,0 +1,337 @@
+"""The annotation parse cache: a re-check re-parses only the files that changed.
+
+``detlint check`` re-run after editing one label file of a 118k-image dataset should not read
+118k files again. Readers keep, per dataset root, what they parsed from each file, keyed by
+(absolute path, size, mtime_ns):
+
+- YOLO: the parsed rows of every label file as numpy columns plus per-file offsets (a changed
+  file's rows are re-parsed and spliced in), and every image's header size (YOLO boxes are
+  normalised by it);
+- VOC: the parsed content of every XML file.
+
+Everything else (layout discovery, pairing, building the tables, the rules) runs as without a
+cache, so the cache cannot change a result: the same code builds the dataset from cached and from
+freshly parsed rows. Files touched in the last two seconds are not cached (a second write within
+the file system's timestamp granularity could keep size and mtime), nor are unreadable ones.
+
+Storage: one ``.npz`` per (kind, dataset root) in :func:`cache_dir` (``DETLINT_CACHE_DIR``, else
+the platform cache folder, shared with the image cache), written atomically, read with
+``allow_pickle=False`` (a cache file can never run code). A missing, corrupt, stale-version or
+unwritable cache means a full parse and a debug log line, never a failure. ``detlint check
+--no-cache`` turns it off. Readers find the cache of the current check through
+:func:`active` (set by :func:`activated`), so ``detlint.load`` used as a library never caches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import os
+import time
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+log = logging.getLogger("detlint")
+
+CACHE_VERSION = 1
+RACY_SECONDS = 2.0  # files modified this recently are re-parsed next time too
+STAT_MISSING = -1
+_STAT_BATCH = 2048
+
+
+def cache_dir() -> Path:
+    """The detlint cache folder (the image cache's convention, reused when available)."""
+    try:
+        from detlint.images import cache_dir as images_cache_dir
+    except ImportError:  # pragma: no cover - images.py always ships; kept for partial installs
+        override = os.environ.get("DETLINT_CACHE_DIR")
+        if override:
+            return Path(override)
+        xdg = os.environ.get("XDG_CACHE_HOME")
+        return (Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache") / "detlint"
+    return images_cache_dir()
+
+
+# ------------------------------------------------------------------------------------ the store
+
+
+class ParseCache:
+    """Cached parse results on disk: one ``.npz`` of named arrays per (kind, dataset root)."""
+
+    def __init__(self, directory: Path | None) -> None:
+        self.directory = directory  # None: caching disabled
+
+    @classmethod
+    def open(cls, enabled: bool = True) -> "ParseCache":
+        return cls(cache_dir() if enabled else None)
+
+    @property
+    def enabled(self) -> bool:
+        return self.directory is not None
+
+    def file_for(self, kind: str, root: str) -> Path | None:
+        if self.directory is None:
+            return None
+        key = f"{kind}\0{os.path.abspath(root)}".encode("utf-8", "surrogatepass")
+        digest = hashlib.blake2b(key, digest_size=10).hexdigest()
+        return self.directory / f"parse-{kind}-v{CACHE_VERSION}-{digest}.npz"
+
+    def load(self, kind: str, root: str) -> dict[str, np.ndarray]:
+        """The stored arrays ({} when there are none or they are unusable)."""
+        path = self.file_for(kind, root)
+        if path is None:
+            return {}
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {name: data[name] for name in data.files}
+        except FileNotFoundError:
+            return {}
+        except Exception as error:  # a corrupt file can fail in numpy, zipfile or the OS
+            log.debug("parse cache %s unreadable (%s); parsing everything", path, error)
+            return {}
+        stamp = arrays.get("__key__")
+        if stamp is None or _text(stamp) != f"{CACHE_VERSION}\0{os.path.abspath(root)}":
+            log.debug("parse cache %s is for another version or root; parsing everything", path)
+            return {}
+        return arrays
+
+    def save(self, kind: str, root: str, arrays: dict[str, np.ndarray]) -> None:
+        path = self.file_for(kind, root)
+        if path is None:
+            return
+        from detlint.formats.base import atomic_write_bytes
+
+        try:
+            buffer = io.BytesIO()
+            np.savez(buffer, __key__=_bytes(f"{CACHE_VERSION}\0{os.path.abspath(root)}"), **arrays)
+            atomic_write_bytes(path, buffer.getvalue())
+        except (OSError, ValueError, TypeError) as error:
+            log.debug("parse cache %s not written (%s)", path, error)
+
+
+_ACTIVE: ContextVar[ParseCache | None] = ContextVar("detlint_parse_cache", default=None)
+
+
+@contextmanager
+def activated(cache: ParseCache | None) -> Iterator[None]:
+    """Make ``cache`` the one readers use (via :func:`active`) inside the block."""
+    token = _ACTIVE.set(cache if cache is not None and cache.enabled else None)
+    try:
+        yield
+    finally:
+        _ACTIVE.reset(token)
+
+
+def active() -> ParseCache | None:
+    return _ACTIVE.get()
+
+
+# ---------------------------------------------------------------------------- encoding helpers
+
+
+def _bytes(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-8", "surrogatepass"), dtype=np.uint8)
+
+
+def _text(array: np.ndarray) -> str:
+    return array.tobytes().decode("utf-8", "surrogatepass")
+
+
+def encode_paths(paths: list[str]) -> np.ndarray:
+    """Many paths as one uint8 array (NUL-separated): far smaller and faster than a str array."""
+    return _bytes("\0".join(paths))
+
+
+def decode_paths(array: np.ndarray | None) -> list[str]:
+    if array is None or not len(array):
+        return []
+    return _text(array).split("\0")
+
+
+def encode_json(value: Any) -> np.ndarray:
+    import orjson
+
+    return np.frombuffer(orjson.dumps(value), dtype=np.uint8)
+
+
+def decode_json(array: np.ndarray | None, default: Any) -> Any:
+    import orjson
+
+    if array is None:
+        return default
+    return orjson.loads(array.tobytes())
+
+
+# --------------------------------------------------------------------------------------- stats
+
+
+def stat_many(paths: list[str], workers: int = 8) -> np.ndarray:
+    """int64[n, 2]: (size, mtime_ns) per path; STAT_MISSING where stat fails.
+
+    Batches go to a thread pool: ``os.stat`` releases the GIL, which pays where the file system
+    is slow (network, overlay, cold metadata); on a warm local disk it costs about the same.
+    """
+    from detlint.formats.base import thread_map
+
+    def batch(part: list[str]) -> list[tuple[int, int]]:
+        out = []
+        for path in part:
+            try:
+                st = os.stat(path)
+                out.append((st.st_size, st.st_mtime_ns))
+            except OSError:
+                out.append((STAT_MISSING, STAT_MISSING))
+        return out
+
+    parts = [paths[i:i + _STAT_BATCH] for i in range(0, len(paths), _STAT_BATCH)]
+    results = thread_map(batch, parts, workers, progress=False, batch=1)
+    flat = [pair for part in results for pair in part]
+    return np.array(flat, dtype=np.int64).reshape(len(paths), 2)
+
+
+def cacheable(stats: np.ndarray) -> np.ndarray:
+    """Which stats are safe to trust on a later run (not missing, not modified just now)."""
+    recent = time.time_ns() - int(RACY_SECONDS * 1e9)
+    return (stats[:, 0] >= 0) & (stats[:, 1] < recent)
+
+
+def fresh_slots(paths: list[str], stats: np.ndarray, cached_paths: list[str],
+                cached_stats: np.ndarray | None) -> np.ndarray:
+    """int64[n]: the cache slot of each path whose stored (size, mtime_ns) still holds; -1 else."""
+    slots = np.full(len(paths), -1, np.int64)
+    if not cached_paths or cached_stats is None or len(cached_stats) != len(cached_paths):
+        return slots
+    index = {path: i for i, path in enumerate(cached_paths)}
+    found = np.fromiter((index.get(path, -1) for path in paths), np.int64, len(paths))
+    hit = found >= 0
+    same = np.zeros(len(paths), bool)
+    same[hit] = (cached_stats[found[hit]] == stats[hit]).all(axis=1) & (stats[hit, 0] >= 0)
+    slots[same] = found[same]
+    return slots
+
+
+# ------------------------------------------------------------------------------ row tables
+
+
+@dataclass
+class RowTable:
+    """Rows parsed from many files, grouped by file in file order.
+
+    ``columns`` share one row axis; ``counts[i]`` rows belong to file ``i``; ``extras`` holds
+    JSON-able per-file leftovers (sparse: only files that have any), e.g. malformed lines.
+    """
+
+    counts: np.ndarray  # int64[n_files]
+    columns: dict[str, np.ndarray]
+    extras: dict[int, Any] = field(default_factory=dict)
+
+    @property
+    def offsets(self) -> np.ndarray:
+        return np.concatenate([[0], np.cumsum(self.counts)]).astype(np.int64)
+
+    def take(self, files: np.ndarray) -> "RowTable":
+        """The rows of ``files`` (indices, repeats allowed) in that order."""
+        files = np.asarray(files, np.int64)
+        offsets = self.offsets
+        counts = self.counts[files]
+        starts = offsets[files]
+        total = int(counts.sum())
+        # index of every taken row: its file's start plus its position within the file
+        row = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts) \
+            + np.repeat(starts, counts)
+        extras = {new: self.extras[int(old)] for new, old in enumerate(files.tolist())
+                  if int(old) in self.extras}
+        return RowTable(counts=counts, columns={k: v[row] for k, v in self.columns.items()}, extras=extras)
+
+    @staticmethod
+    def concat(first: "RowTable", second: "RowTable") -> "RowTable":
+        shift = len(first.counts)
+        columns = {k: np.concatenate([first.columns[k], second.columns[k]]) for k in first.columns}
+        extras = {**first.extras, **{shift + i: v for i, v in second.extras.items()}}
+        return RowTable(np.concatenate([first.counts, second.counts]).astype(np.int64), columns, extras)
+
+    def arrays(self, prefix: str) -> dict[str, np.ndarray]:
+        out = {f"{prefix}counts": self.counts}
+        out.update({f"{prefix}col_{k}": v for k, v in self.columns.items()})
+        out[f"{prefix}extras"] = encode_json({str(k): v for k, v in self.extras.items()})
+        return out
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], prefix: str, names: tuple[str, ...]) -> "RowTable | None":
+        try:
+            counts = arrays[f"{prefix}counts"].astype(np.int64)
+            columns = {k: arrays[f"{prefix}col_{k}"] for k in names}
+            extras = {int(k): v for k, v in decode_json(arrays.get(f"{prefix}extras"), {}).items()}
+        except (KeyError, ValueError, TypeError, AttributeError):
+            return None
+        total = int(counts.sum()) if len(counts) else 0
+        if (counts < 0).any() or any(len(v) != total for v in columns.values()):
+            return None
+        return cls(counts, columns, extras)
+
+
+def cached_rows(cache: ParseCache | None, kind: str, root: str, paths: list[str],
+                parse: Callable[[list[int]], RowTable], names: tuple[str, ...],
+                store: dict[str, np.ndarray] | None = None) -> tuple[RowTable, dict[str, np.ndarray], bool]:
+    """Rows of every file in ``paths``, parsing only those not fresh in the cache.
+
+    ``parse(indices)`` parses the files ``paths[i]`` and returns their table (in that order) and
+    marks unreadable ones by leaving them out of the cache (``extras[i]["uncacheable"]``).
+    Returns the table, the arrays to store, and whether anything changed.
+    """
+    if cache is None:
+        return parse(list(range(len(paths)))), {}, False
+    stored = store if store is not None else cache.load(kind, root)
+    stats = stat_many(paths)
+    old = RowTable.from_arrays(stored, "rows_", names) if stored else None
+    old_paths = decode_paths(stored.get("rows_paths")) if old is not None else []
+    if old is not None and len(old_paths) != len(old.counts):
+        old, old_paths = None, []
+    slots = fresh_slots(paths, stats, old_paths, stored.get("rows_stats") if old is not None else None)
+    stale = np.flatnonzero(slots < 0)
+    fresh = parse(stale.tolist())
+    if old is None:
+        table = fresh
+    else:
+        where = slots.copy()
+        where[stale] = len(old.counts) + np.arange(len(stale))
+        table = fresh if len(stale) == len(paths) else RowTable.concat(old, fresh).take(where)
+    keep = cacheable(stats)
+    for i, extra in table.extras.items():
+        if isinstance(extra, dict) and extra.get("uncacheable"):
+            keep[i] = False
+    stored_stats = np.where(keep[:, None], stats, STAT_MISSING)
+    changed = len(stale) > 0 or old is None or len(old_paths) != len(paths) or not np.array_equal(
+        slots, np.arange(len(paths)))
+    arrays = {**table.arrays("rows_"), "rows_paths": encode_paths(paths), "rows_stats": stored_stats}
+    return table, arrays, changed
+
+
+def cached_values(cache: ParseCache | None, store: dict[str, np.ndarray], prefix: str, paths: list[str],
+                  compute: Callable[[list[int]], np.ndarray], width: int) -> tuple[np.ndarray, dict[str, np.ndarray], bool]:
+    """A fixed-width int64 record per path (e.g. an image's size), computing only stale ones."""
+    if cache is None:
+        return compute(list(range(len(paths)))).reshape(len(paths), width), {}, False
+    stats = stat_many(paths)
+    old_values = store.get(f"{prefix}values")
+    old_paths = decode_paths(store.get(f"{prefix}paths")) if old_values is not None else []
+    if old_values is None or old_values.shape != (len(old_paths), width):
+        old_paths = []
+    slots = fresh_slots(paths, stats, old_paths, store.get(f"{prefix}stats") if old_paths else None)
+    stale = np.flatnonzero(slots < 0)
+    values = np.zeros((len(paths), width), np.int64)
+    if len(slots) - len(stale):
+        hit = slots >= 0
+        values[hit] = old_values[slots[hit]]
+    if len(stale):
+        values[stale] = compute(stale.tolist()).reshape(len(stale), width)
+    stored_stats = np.where(cacheable(stats)[:, None], stats, STAT_MISSING)
+    changed = len(stale) > 0 or len(old_paths) != len(paths) or not np.array_equal(slots, np.arange(len(paths)))
+    arrays = {f"{prefix}values": values, f"{prefix}paths": encode_paths(paths), f"{prefix}stats": stored_stats}
+    return values, arrays, changed

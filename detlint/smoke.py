@@ -408,6 +408,17 @@ class _Located:
             return index, _Failure(index, file, f"{type(error).__name__}: {error}")
 
 
+class _Cycle:
+    """Sample indices 0..n-1, over and over (an endless sequential sampler)."""
+
+    def __init__(self, n: int):
+        self.n = n
+
+    def __iter__(self) -> Iterator[int]:
+        while True:
+            yield from range(self.n)
+
+
 def _keep_samples(batch: list) -> list:
     return batch
 
@@ -457,10 +468,11 @@ def inspect_sample(index: int, sample: Any, num_classes: int, background: bool,
     if not torch.is_floating_point(boxes) or labels.dtype != torch.int64:
         out.add(Diagnosis("T021", f"boxes are {boxes.dtype} and labels {labels.dtype}; detectors need floating "
                                   "boxes and int64 labels", sample=index, file=file,
-                          fix="torch.as_tensor(boxes, dtype=torch.float32), torch.as_tensor(labels, dtype=torch.int64)"))
+                          fix="torch.as_tensor(boxes, dtype=torch.float32), "
+                              "torch.as_tensor(labels, dtype=torch.int64)"))
     _inspect_boxes(index, file, image, boxes, out)
-    _inspect_labels(index, file, labels, num_classes, background, out)
-    return True
+    # An out-of-range label is a device-side assert on CUDA, which poisons every later step.
+    return _inspect_labels(index, file, labels, num_classes, background, out)
 
 
 def _file_of(sample: Any) -> str | None:
@@ -477,12 +489,12 @@ def _inspect_image(index: int, file: str | None, image: Any, totals: _Inspection
     channels = int(image.shape[0])
     totals.channels.add(channels)
     if channels != 3:
-        hint = (" (the tensor looks HWC: permute(2, 0, 1))" if image.shape[-1] == 3 else
-                "" if channels in (1, 4) else "")
+        hint = " (the tensor looks HWC: permute(2, 0, 1))" if image.shape[-1] == 3 else ""
         kind = {1: "grayscale", 4: "RGBA"}.get(channels, f"{channels}-channel")
         out.add(Diagnosis("T003", f"image is {kind}: shape {tuple(image.shape)}, the detector's first "
                                   f"convolution expects 3 channels{hint}", sample=index, file=file,
-                          fix="convert to RGB when decoding (PIL .convert('RGB')) or drop the channel-changing transform"))
+                          fix="convert to RGB when decoding (PIL .convert('RGB')) or drop the channel-changing "
+                              "transform"))
     if image.numel() == 0:
         return
     values = image.detach().float()
@@ -551,13 +563,15 @@ def _box_text(box: Any) -> str:
 
 
 def _inspect_labels(index: int, file: str | None, labels: Any, num_classes: int, background: bool,
-                    out: _Diagnoses) -> None:
+                    out: _Diagnoses) -> bool:
+    """Diagnose the labels; False when one is outside the model's classes."""
     values = labels.detach().long()
     beyond = (values >= num_classes) | (values < 0)
     if bool(beyond.any()):
         bad = int(values[beyond][0])
         out.add(Diagnosis("T007", f"label {bad} is outside the model's classes 0..{num_classes - 1} "
-                                  f"(num_classes = {num_classes}); on CUDA this is a device-side assert",
+                                  f"(num_classes = {num_classes}); on CUDA this is a device-side assert (the sample "
+                                  "is left out of the steps)",
                           sample=index, file=file,
                           fix="make labels category index + label_offset, and num_classes = categories + offset"))
     if background and bool((values == 0).any()):
@@ -565,6 +579,7 @@ def _inspect_labels(index: int, file: str | None, labels: Any, num_classes: int,
                                   "as background", sample=index, file=file,
                           fix="shift labels by 1 (DetectionDataset(label_offset=1)) and build the model with "
                               "num_classes = categories + 1"))
+    return not bool(beyond.any())
 
 
 # ----------------------------------------------------------------------------------------------
@@ -594,10 +609,11 @@ class _Trainer:
     def _batches(self, batch_size: int, num_workers: int) -> Iterator[list]:
         from torch.utils.data import DataLoader
 
-        loader = DataLoader(_Located(self.dataset), batch_size=batch_size, shuffle=False,
+        # Cycle through the samples so every batch is full, as with drop_last in a real run: a
+        # short last batch of 1 would fail in BatchNorm layers for a reason training never meets.
+        loader = DataLoader(_Located(self.dataset), batch_size=batch_size, sampler=_Cycle(len(self.dataset)),
                             num_workers=num_workers, collate_fn=_keep_samples)
-        while True:
-            yield from loader
+        yield from loader
 
     def _clean_batch(self, batch: list) -> tuple[list, list]:
         """Inspect a batch of (index, sample); keep the samples the model can take."""
@@ -649,6 +665,9 @@ class _Trainer:
                 break
             report.steps.append(result)
         report.inspected = self.totals.to_dict()
+        if not report.steps and not any(d.severity == "error" for d in self.diagnoses.as_list()):
+            self.diagnoses.add(Diagnosis("T013", "no training step ran: every sample was left out",
+                                         fix="see the other diagnoses"))
         self._empty_target_note()
         self._trend(report)
         report.throughput = _throughput(report.steps)
@@ -684,9 +703,12 @@ class _Trainer:
                                              "largest batch that fits)"))
             return
         self.diagnoses.add(Diagnosis("T013", f"step {step}: {type(error).__name__}: {_last_line(error)}",
-                                     fix=self._fix_for_failure()))
+                                     fix=self._fix_for_failure(error)))
 
-    def _fix_for_failure(self) -> str:
+    def _fix_for_failure(self, error: BaseException) -> str:
+        if "Expected more than 1 value per channel" in str(error):
+            return ("a batch of one image reached BatchNorm layers in training mode: use a batch size of 2 "
+                    "or more and DataLoader(drop_last=True)")
         earlier = [c for c in ("T001", "T003", "T006", "T007", "T010", "T018", "T021") if c in self.diagnoses.codes()]
         if earlier:
             return f"fix the sample problems reported above ({', '.join(earlier)}) first"
@@ -925,7 +947,7 @@ def _diagnosis_lines(report: SmokeReport, diagnosis: Diagnosis) -> list[str]:
         where.append(f"{location}:{diagnosis.line}" if diagnosis.line else location)
     if diagnosis.sample is not None:
         where.append(f"sample {diagnosis.sample}")
-    more = f" (x{diagnosis.count})" if diagnosis.count > 1 else ""
+    more = f" ({diagnosis.count} times)" if diagnosis.count > 1 else ""
     head = f"{' '.join(where)}: " if where else ""
     lines = ["", f"{head}{diagnosis.code} {diagnosis.severity}: {diagnosis.message}{more}"]
     if diagnosis.fix:

@@ -153,6 +153,20 @@ def test_uint8_images_are_diagnosed_before_the_model_fails(clean: Path) -> None:
     assert "T001" in failed.fix and report.steps == []
 
 
+class ShiftLabels:
+    """A broken transform: scales the image correctly but shifts labels past the model's classes."""
+
+    def __call__(self, image, target):
+        return v2.functional.to_dtype(image, torch.float32, scale=True), dict(target, labels=target["labels"] + 5)
+
+
+def test_label_past_the_model_classes_is_diagnosed_and_left_out(clean: Path) -> None:
+    report = light_smoke(clean, transforms=ShiftLabels(), steps=1)
+    found = {d.code: d for d in report.diagnoses}
+    assert "label 6 is outside the model's classes 0..2" in found["T007"].message
+    assert found["T007"].file == "images/train/a.png" and report.steps == [] and not report.ok
+
+
 def test_background_label_is_diagnosed(clean: Path) -> None:
     report = light_smoke(clean, label_offset=0, steps=1)
     assert "T008" in codes(report) and report.num_classes == 2

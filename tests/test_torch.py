@@ -24,7 +24,8 @@ from detlint.torch import DetectionDataset, collate  # noqa: E402
 EXIF_ORIENTATION = 0x0112
 
 
-def write_image(path: Path, size: tuple[int, int] = (64, 48), mode: str = "RGB", orientation: int | None = None) -> None:
+def write_image(path: Path, size: tuple[int, int] = (64, 48), mode: str = "RGB",
+                orientation: int | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     pixels = (np.arange(size[0] * size[1] * 3) % 251).astype(np.uint8).reshape(size[1], size[0], 3)
     image = Image.fromarray(pixels, "RGB").convert(mode)

@@ -491,8 +491,9 @@ def _inspect_image(index: int, file: str | None, image: Any, totals: _Inspection
     if channels != 3:
         hint = " (the tensor looks HWC: permute(2, 0, 1))" if image.shape[-1] == 3 else ""
         kind = {1: "grayscale", 4: "RGBA"}.get(channels, f"{channels}-channel")
-        out.add(Diagnosis("T003", f"image is {kind}: shape {tuple(image.shape)}, the detector's first "
-                                  f"convolution expects 3 channels{hint}", sample=index, file=file,
+        out.add(Diagnosis("T003", f"image is {kind}: shape {tuple(image.shape)}; detectors expect 3 channels "
+                                  f"(torchvision's normalisation silently broadcasts 1 channel to 3, other "
+                                  f"counts fail){hint}", sample=index, file=file,
                           fix="convert to RGB when decoding (PIL .convert('RGB')) or drop the channel-changing "
                               "transform"))
     if image.numel() == 0:

@@ -104,6 +104,7 @@ def run_check(request: CheckRequest) -> tuple[str, int]:
         request.paths = _configured_datasets(request)
     all_findings: list[Finding] = []
     summaries: list[dict] = []
+    loaded: list[Dataset] = []
     fail_on = request.fail_on
     output_format = request.output_format
     diff_texts: list[str] = []
@@ -114,6 +115,7 @@ def run_check(request: CheckRequest) -> tuple[str, int]:
         ds, findings, config = check_dataset(path, request)
         findings = target.keep(findings, ds.root)
         summaries.append(ds.summary() | {"path": str(path)})
+        loaded.append(ds)
         all_findings.extend(findings)
         fail_on = fail_on or config.fail_on
         diff_texts.append(config.options.get("__diff__", ""))
@@ -127,7 +129,7 @@ def run_check(request: CheckRequest) -> tuple[str, int]:
     if request.diff:
         return "".join(diff_texts), 0
     fail_on = fail_on or "error"
-    report = Report(findings=all_findings, datasets=summaries, fail_on=fail_on)
+    report = Report(findings=all_findings, datasets=summaries, fail_on=fail_on, loaded=loaded)
     text = render(output_format or "concise", report)
     exit_code = 1 if at_or_above(all_findings, fail_on) and request.write_baseline is None else 0
     return text, exit_code

@@ -3,7 +3,8 @@
 Each reporter is a pure function ``render(report) -> str``; the CLI writes the text to stdout
 or to ``-o FILE``. Formats: ``concise`` (default), ``full``, ``json`` (schemas/
 report.schema.json), ``sarif`` (SARIF 2.1.0 for GitHub code scanning), ``github`` (workflow
-annotations), ``gitlab`` (Code Quality).
+annotations), ``gitlab`` (Code Quality),
+``html`` (a self-contained visual report with thumbnails).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from typing import Callable
 
 from detlint.errors import UsageError
-from detlint.report import concise, full, github, gitlab, json_report, sarif
+from detlint.report import concise, full, github, gitlab, html, json_report, sarif
 from detlint.report._common import Report
 
 __all__ = ["REPORTERS", "Report", "render"]
@@ -23,6 +24,7 @@ REPORTERS: dict[str, Callable[[Report], str]] = {
     "sarif": sarif.render,
     "github": github.render,
     "gitlab": gitlab.render,
+    "html": html.render,
 }
 
 

@@ -30,6 +30,7 @@ class Report:
     datasets: list[dict]  # [{"path", "format", "images", "annotations", "categories"}]
     fail_on: str = "error"
     sources: dict[str, bytes] | None = None  # optional file contents by display path or file
+    loaded: list = field(default_factory=list)  # the Dataset objects, same order as datasets (html)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,52 @@
+"""``detlint show PATH IMAGE [-o out.png]``: one image with its boxes and class names, full size.
+
+For quick looks and bug reports: the image as a viewer shows it (EXIF orientation applied),
+every box of that image with its class name, the image border, and a padded canvas so boxes
+past the edge show. IMAGE is a path relative to the dataset root, or a file name or stem that
+matches exactly one image. The PNG goes to ``-o`` or ``<stem>.detlint.png`` in the current
+folder. An image that is not in the dataset (or a name matching several) is exit 2, one line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from detlint.errors import UsageError
+
+
+def _pick_image(index: "object", name: str) -> int:
+    rows = index.find(name)  # type: ignore[attr-defined]
+    if not rows:
+        raise UsageError(f"image {name!r} is not in the dataset")
+    if len(rows) > 1:
+        images = index.ds.images  # type: ignore[attr-defined]
+        names = ", ".join(str(images.path[r] or images.file_name[r]) for r in rows[:3])
+        more = f" and {len(rows) - 3} more" if len(rows) > 3 else ""
+        raise UsageError(f"image {name!r} matches {len(rows)} images ({names}{more}); give its path")
+    return rows[0]
+
+
+@click.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("image")
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="PNG to write (default: <stem>.detlint.png in the current folder).")
+@click.option("--format", "input_format", type=click.Choice(("coco", "voc", "yolo")), default=None,
+              help="Input format (default: sniffed).")
+def show(path: Path, image: str, output: Path | None, input_format: str | None) -> None:
+    """Draw IMAGE of the dataset at PATH with its boxes and class names into a PNG."""
+    from detlint import draw
+    from detlint.formats import load
+    from detlint.formats.base import atomic_write_bytes
+
+    ds = load(path, format=input_format)
+    index = draw.ImageIndex(ds)
+    row = _pick_image(index, image)
+    scene = draw.scene_for(ds, row, index.annotations_of(row))
+    picture = draw.render(scene)
+    name = str(ds.images.path[row] or ds.images.file_name[row])
+    target = output or Path.cwd() / f"{Path(name).stem}.detlint.png"
+    atomic_write_bytes(target, draw.encode(picture, "PNG"))
+    click.echo(f"{target} ({picture.width}x{picture.height}, {len(scene.boxes)} boxes)", err=True)

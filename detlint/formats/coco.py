@@ -179,7 +179,8 @@ def _int_column(values: list, file: str, section: str, key: str, problems: list[
             problems.append(_problem("F002", f"{key} {value!r} is a float, not an integer", file,
                                      section, i, key))
         elif value is not None or required:
-            problems.append(_problem("F002", f"{key} is {_describe(value)}, expected an integer",
+            expected = "within the 64-bit range" if _is_int(value) else "expected an integer"
+            problems.append(_problem("F002", f"{key} is {_describe(value)}, {expected}",
                                      file, section, i, key))
     return out
 
@@ -187,14 +188,44 @@ def _int_column(values: list, file: str, section: str, key: str, problems: list[
 def _float_column(values: list) -> np.ndarray:
     """float64 column; absent or non-numeric values become NaN (reported elsewhere)."""
     if set(map(type, values)) <= {int, float}:
-        return np.array(values, dtype=np.float64)
-    return np.array([float(v) if _is_number(v) else np.nan for v in values], dtype=np.float64)
+        try:
+            return np.array(values, dtype=np.float64)
+        except OverflowError:
+            pass
+    return np.array([_to_float(v) for v in values], dtype=np.float64).reshape(len(values))
+
+
+def _to_float(value: Any) -> float:
+    """A JSON number as float: NaN for non-numbers, +-inf for integers beyond float range."""
+    if not _is_number(value):
+        return np.nan
+    try:
+        return float(value)
+    except OverflowError:
+        return np.inf if value > 0 else -np.inf
+
+
+def _flag_column(values: list, file: str, positions: list[int], problems: list[Finding]) -> np.ndarray:
+    """int8 column of a 0/1 flag (``iscrowd``); absent -> ABSENT_INT, anything else is F002."""
+    if set(map(type, values)) <= {int} and set(values) <= {0, 1}:
+        return np.array(values, dtype=np.int8).reshape(len(values))
+    out = np.full(len(values), ABSENT_INT, np.int8)
+    for i, value in enumerate(values):
+        if type(value) is int and value in (0, 1):
+            out[i] = value
+        elif value is not None:
+            problems.append(_problem("F002", f"iscrowd is {_describe(value)}, expected 0 or 1", file,
+                                     "annotations", positions[i], "iscrowd"))
+    return out
 
 
 def _describe(value: Any) -> str:
     if value is None:
         return "missing"
-    text = orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode() if not isinstance(value, float) else repr(value)
+    try:
+        text = repr(value) if isinstance(value, (int, float)) else orjson.dumps(value).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        text = repr(value)
     return f"{type(value).__name__} {text[:40]}"
 
 
@@ -268,7 +299,7 @@ def _bbox_columns(values: list, file: str, positions: list[int], problems: list[
             continue  # an annotation without a box (image-level label): kept, no geometry
         has_box[i] = True
         if isinstance(value, list) and len(value) == 4:
-            raw[i] = [float(v) if _is_number(v) else np.nan for v in value]
+            raw[i] = [_to_float(v) for v in value]
             if all(_is_number(v) for v in value):
                 continue
         for message in schema_messages({"bbox": value}, "bbox_holder") or [f"bbox {_describe(value)}"]:
@@ -418,7 +449,7 @@ def _images(items: Any, root: Path, json_path: Path, split: str, file: str, file
     images.file_name = np.array(names, dtype=object).reshape(n)
     for key in ("width", "height"):
         column = _float_column(columns[key])
-        column[~np.isfinite(column)] = 0
+        column[~np.isfinite(column) | (np.abs(column) >= 2**31)] = 0  # unusable: F011
         setattr(images, key, column.astype(np.int64))
     images.split = np.full(n, split, dtype=object)
     images.src_file = np.full(n, file_index, np.int32)
@@ -452,12 +483,7 @@ def _annotations(items: Any, file: str, file_index: int,
     ann.boxes = np.column_stack([raw[:, 0], raw[:, 1], raw[:, 0] + raw[:, 2], raw[:, 1] + raw[:, 3]]) if n else np.zeros((0, 4))
     ann.kind = np.where(has_box, Annotations.KIND_BOX, Annotations.KIND_NONE).astype(np.uint8)
     ann.area = _float_column(columns["area"])
-    iscrowd = columns["iscrowd"]
-    if set(map(type, iscrowd)) <= {int}:
-        ann.iscrowd = np.clip(np.array(iscrowd, dtype=np.int64), -1, 1).astype(np.int8) if n else ann.iscrowd
-    else:
-        ann.iscrowd = np.array([min(max(int(v), 0), 1) if _is_number(v) and v == v else ABSENT_INT
-                                for v in iscrowd], dtype=np.int8).reshape(n)
+    ann.iscrowd = _flag_column(columns["iscrowd"], file, positions, problems)
     segmentation = np.empty(n, dtype=object)
     segmentation[:] = columns["segmentation"]
     ann.segmentation = segmentation

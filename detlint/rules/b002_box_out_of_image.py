@@ -63,5 +63,6 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
         size = f"width {w[row]:g}" if edge in (0, 2) else f"height {h[row]:g}"
         unit = "" if ann.normalized[row] else " px"
         yield at_annotation(ds, row, CODE, f"box {box_text(ann.boxes[row])} extends {over[row, edge]:.4g}"
-                            f"{unit} past the {EDGES[edge]} edge ({size})", fix,
+                            f"{unit} past the {EDGES[edge]} edge ({size}): albumentations raises on it, other "
+                            "loaders clip it silently", fix,
                             data={"row": row})

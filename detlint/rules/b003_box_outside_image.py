@@ -50,4 +50,5 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     fix = Fix("safe", "drop the annotation")
     for row in np.flatnonzero(check_mask(ds)).tolist():
         yield at_annotation(ds, row, CODE, f"box {box_text(ann.boxes[row])} lies entirely outside the "
-                            f"{w[row]:g} x {h[row]:g} image", fix)
+                            f"{w[row]:g} x {h[row]:g} image: clipping leaves a zero-area box (torchvision "
+                            "raises), and there is nothing in the image to learn from it", fix)

@@ -36,4 +36,5 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
         tiny = finite_box_mask(ds) & (shorter > 0) & (shorter < minimum)
     for row in np.flatnonzero(tiny).tolist():
         yield at_annotation(ds, row, CODE, f"box {box_text(ds.annotations.boxes[row])} has a "
-                            f"{shorter[row]:.3g} px side (< min-box-size {minimum:g})")
+                            f"{shorter[row]:.3g} px side (< min-box-size {minimum:g}): after resizing it is smaller "
+                            "than a feature-map cell, so no anchor matches it and it only adds label noise")

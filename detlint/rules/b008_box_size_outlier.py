@@ -49,4 +49,5 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
         typical = float(np.exp(mean[cats[k]]))
         yield at_annotation(ds, row, CODE, f"box {box_text(ann.boxes[row])} of class "
                             f"'{ds.categories.names[cats[k]]}' has area {area[row]:.4g} px², "
-                            f"{z[k]:.1f} sigma from the class's typical {typical:.4g} px² (log scale)")
+                            f"{z[k]:.1f} sigma from the class's typical {typical:.4g} px² (log scale): often a "
+                            "wrong class, a box around a group, or coordinates in another unit")

@@ -36,5 +36,6 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     if ratio > limit:
         names = ds.categories.names
         yield Finding(CODE, f"class '{names[most]}' has {counts[most]} annotations, '{names[least]}' only "
-                      f"{counts[least]} (ratio {ratio:.0f} > imbalance-ratio {limit:g})",
+                      f"{counts[least]} (ratio {ratio:.0f} > imbalance-ratio {limit:g}): the rare class is "
+                      "barely learned unless it is resampled or weighted",
                       file=class_list_file(ds))

@@ -38,8 +38,10 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     fix = Fix("safe", "drop the annotation")
     for row in np.flatnonzero(dangling_mask(ds)).tolist():
         if ann.image[row] < 0:
-            yield at_annotation(ds, row, CODE, "image_id refers to no image in this file", fix,
+            yield at_annotation(ds, row, CODE, "image_id refers to no image in this file: pycocotools "
+                                "indexes it under no image, so no loader ever trains on it", fix,
                                 field_name="image_id")
         if ann.category[row] < 0:
-            yield at_annotation(ds, row, CODE, f"category_id {ann.class_id[row]} refers to no category",
+            yield at_annotation(ds, row, CODE, f"category_id {ann.class_id[row]} refers to no category: "
+                                "pycocotools' loadCats raises KeyError on it",
                                 fix, field_name="category_id")

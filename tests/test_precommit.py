@@ -213,6 +213,27 @@ OFFLINE_MARKERS = ("Could not find a version", "No matching distribution", "Temp
                    "ProxyError", "Max retries exceeded", "Name or service not known")
 
 
+def _snapshot_of_this_checkout(dst: Path) -> Path:
+    """This working tree (tracked and new files, not ignored ones) committed in a fresh repository.
+
+    ``pre-commit try-repo`` on a dirty checkout snapshots tracked changes only; a copy makes the
+    test run exactly the code under test.
+    """
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
+                            capture_output=True, check=False)
+    if listed.returncode != 0:
+        pytest.skip("the project is not a git checkout (pre-commit needs one)")
+    for name in filter(None, listed.stdout.decode().split("\0")):
+        source = REPO / name
+        if source.is_file():
+            (dst / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dst / name)
+    _git(dst, "init", "-q")
+    _git(dst, "add", "-A")
+    _git(dst, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "snapshot")
+    return dst
+
+
 def test_pre_commit_try_repo(tmp_path: Path) -> None:
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
@@ -220,6 +241,7 @@ def test_pre_commit_try_repo(tmp_path: Path) -> None:
         import pre_commit  # noqa: F401
     except ImportError:
         pytest.skip("pre-commit is not installed (pip install -e '.[test]')")
+    hooks_repo = _snapshot_of_this_checkout(tmp_path / "detlint-src")
     repo = tmp_path / "annotations"
     repo.mkdir()
     _git(repo, "init", "-q")
@@ -234,7 +256,7 @@ def test_pre_commit_try_repo(tmp_path: Path) -> None:
 
     def try_repo(*files: str) -> subprocess.CompletedProcess:
         selection = ["--files", *files] if files else ["--all-files"]
-        return subprocess.run([sys.executable, "-m", "pre_commit", "try-repo", str(REPO), "detlint", *selection],
+        return subprocess.run([sys.executable, "-m", "pre_commit", "try-repo", str(hooks_repo), "detlint", *selection],
                               cwd=repo, env=env, capture_output=True, text=True, timeout=1200)
 
     first = try_repo("labels/b.txt", "README.txt")

@@ -96,15 +96,19 @@ def _walk(folder: Path | str) -> tuple[list[str], list[str]]:
     """All image files and candidate label files under ``folder`` (sorted, recursive)."""
     images: list[str] = []
     labels: list[str] = []
+    image_extensions = base.IMAGE_EXTENSIONS
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        prefix = os.path.join(dirpath, "")  # prefix + name == os.path.join(dirpath, name), cheaper
         for name in sorted(filenames):
             if name.startswith("."):
                 continue
-            if base.is_image(name):
-                images.append(os.path.join(dirpath, name))
+            lower = name.lower()
+            dot = lower.rfind(".")
+            if dot > 0 and lower[dot:] in image_extensions:  # base.is_image, inlined (118k calls)
+                images.append(prefix + name)
             elif _is_label_name(name):
-                labels.append(os.path.join(dirpath, name))
+                labels.append(prefix + name)
     return images, labels
 
 
@@ -542,9 +546,10 @@ def _pair_labels(layout: _Layout) -> tuple[list[str | None], list[str]]:
     root = str(layout.root)
     claimed: set[str] = set()
     result: list[str | None] = []
+    folder_prefixes: dict[str, list[str]] = {}
     for _, image, _ in layout.images:
         found: str | None = None
-        for candidate in _label_candidates(image):
+        for candidate in _label_candidates(image, folder_prefixes):
             if candidate in pool or (candidate not in claimed and os.path.isfile(candidate)):
                 found = candidate
                 break
@@ -562,13 +567,22 @@ def _pair_labels(layout: _Layout) -> tuple[list[str | None], list[str]]:
     return result, orphans
 
 
-def _label_candidates(image: str) -> list[str]:
+def _label_candidates(image: str, folder_prefixes: dict[str, list[str]] | None = None) -> list[str]:
+    """Where the label of ``image`` may be: ``.../labels/...`` first, then beside the image.
+
+    ``folder_prefixes`` memoises the per-folder part (one entry per folder instead of two path
+    joins and a component swap per image).
+    """
     folder, name = os.path.split(image)
     stem_txt = os.path.splitext(name)[0] + ".txt"
-    counterpart = _labels_counterpart(folder)
-    candidates = [os.path.join(counterpart, stem_txt)] if counterpart is not None else []
-    candidates.append(os.path.join(folder, stem_txt))
-    return candidates
+    prefixes = folder_prefixes.get(folder) if folder_prefixes is not None else None
+    if prefixes is None:
+        counterpart = _labels_counterpart(folder)
+        prefixes = [os.path.join(counterpart, "")] if counterpart is not None else []
+        prefixes.append(os.path.join(folder, ""))
+        if folder_prefixes is not None:
+            folder_prefixes[folder] = prefixes
+    return [prefix + stem_txt for prefix in prefixes]
 
 
 def _read_labels(paths: list[str]) -> list[tuple[str, Finding | None]]:

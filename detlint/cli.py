@@ -46,6 +46,11 @@ class DetlintGroup(click.Group):
         except (OSError, MemoryError) as error:
             click.echo(f"detlint: error: {error}", err=True)
             sys.exit(2)
+        except Exception as error:  # a bug in detlint: still one line for the user
+            log.debug("internal error", exc_info=True)
+            click.echo(f"detlint: internal error: {type(error).__name__}: {error} "
+                       "(run with -vv for the traceback, and please report it)", err=True)
+            sys.exit(2)
 
 
 def _setup_logging(verbose: int) -> None:

@@ -1,13 +1,15 @@
 """box-out-of-image (B002): a box extends past the image edge by more than a tolerance.
 
 Why it matters: loaders disagree on what to do with it. Some clip silently (the box then no
-longer matches the object), albumentations raises, ultralytics drops the whole image's labels.
+longer matches the object), albumentations raises, ultralytics clips YOLO boxes that pass the
+edge (values above 1 are F007: it drops the whole image).
 A box ending exactly at the edge (x2 == W) is inside: coordinates are continuous, so the right
 edge of the last pixel column is W.
 
 Options: ``out-of-image-tolerance`` (default 0.5 px) is the overshoot accepted before firing.
-VOC boxes whose only overshoot is the 1-pixel shift of a 0-based writer are reported as F010
-instead.
+VOC boxes whose only overshoot is the 1-pixel shift of a 0-based writer (``xmin=0``) or of an
+exclusive end (``xmax=W+1``) are reported as F010 instead, YOLO rows in pixels as F007, and boxes
+entirely outside the image as B003.
 
 Example: ``[600, 10, 700.5, 90]`` in a 640 px wide image extends 60.5 px past the right edge.
 

@@ -4,7 +4,8 @@ Why it matters: one NaN coordinate makes the whole batch's loss NaN, and trainin
 diverges from that step on. It comes from exporters that divide by a zero size, from ``null``
 or string values, and from JSON written by Python with ``NaN``/``Infinity`` tokens.
 
-Example: COCO ``"bbox": [10, NaN, 20, 30]``; YOLO ``0 0.5 nan 0.2 0.2``.
+Example: COCO ``"bbox": [10, NaN, 20, 30]``; YOLO ``0 0.5 nan 0.2 0.2``. A COCO ``bbox`` that is
+not a list of four values at all is F002 only.
 
 Fix (safe): drop the annotation.
 """

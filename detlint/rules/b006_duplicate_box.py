@@ -8,6 +8,8 @@ Options: ``duplicate-iou`` (default 0.95): IoU at or above which two boxes are d
 
 Example: ``[10, 10, 50, 50]`` and ``[10, 10, 50, 50.5]``, both "car", in one image.
 
+COCO crowd regions (``iscrowd: 1``) are left out: they overlap the objects they contain.
+
 Fix: drop the later copy; safe for an exact copy, unsafe for a near copy (it might be two
 objects).
 """

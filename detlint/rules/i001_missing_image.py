@@ -2,7 +2,8 @@
 
 Why it matters: the DataLoader raises ``FileNotFoundError`` in a worker, minutes or hours into
 training, or the loader skips the sample and its labels silently. Also fires when a data.yaml
-split folder does not exist (the resolved path is printed).
+split folder does not exist (the resolved path is printed). A COCO or YOLO name that escapes the
+dataset root is F008 only; a YOLO label file without an image is I006.
 
 Example: COCO ``"file_name": "000123.jpg"`` with no such file next to the JSON or under
 ``images/``.

@@ -3,7 +3,8 @@
 Why it matters: fine for deliberate negatives (they teach the detector what is background), but
 an unexpected one is often a lost label file. Some loaders (older torchvision references,
 ``remove_images_without_annotations``) drop them, changing the dataset size. Informational,
-listed so that you can confirm the negatives are intended.
+listed so that you can confirm the negatives are intended. Not reported for images that are
+missing (I001), for label files without an image (I006) or whose text cannot be read (F001).
 """
 
 from __future__ import annotations

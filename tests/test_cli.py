@@ -29,6 +29,7 @@ def run(*args: str | Path) -> Result:
     result = CliRunner().invoke(main, [str(a) for a in args])
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
     assert "Traceback" not in result.output
+    assert "internal error" not in result.stderr, result.stderr
     return result
 
 

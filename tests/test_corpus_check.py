@@ -52,6 +52,7 @@ def check(case: str) -> tuple[int, dict | None, str]:
                                        "--no-cache"])
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
     assert "Traceback" not in result.output
+    assert "internal error" not in result.stderr, result.stderr
     report = json.loads(result.stdout) if result.exit_code in (0, 1) else None
     return result.exit_code, report, result.stderr
 

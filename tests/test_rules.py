@@ -24,6 +24,7 @@ IMAGE_CONTENT_CODES = {"I002", "I003", "I004", "I007", "I008", "I009", "I010", "
 def check(path: Path, *args: str) -> tuple[int, dict]:
     result = CliRunner().invoke(main, ["check", str(path), "--output-format", "json", "--no-cache", *args])
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert "internal error" not in result.stderr, result.stderr
     assert result.exit_code in (0, 1), result.output
     return result.exit_code, json.loads(result.stdout)
 

@@ -126,6 +126,7 @@ class Annotations:
 
     Flag columns (``iscrowd``, ``difficult``, ``truncated``, ``occluded``) are int8 with
     ``ABSENT_INT`` (-1) where the source omitted the key; ``area`` is NaN where absent.
+    ``image`` is the row in ``Dataset.images``, -1 when the referenced image is not defined;
     ``category`` is the index into ``Dataset.categories`` or -1 when the class is unknown;
     ``class_id`` keeps the source's own class reference (COCO category_id, YOLO index).
     ``kind`` is 0 for a box, 1 for a polygon row (YOLO segmentation), 2 for no geometry.
@@ -249,8 +250,11 @@ class Dataset:
         unknown, so comparisons against it are False and bounds rules stay silent.
         """
         ann = self.annotations
-        w = self.images.width.astype(np.float64)[ann.image] if len(ann) else np.zeros(0)
-        h = self.images.height.astype(np.float64)[ann.image] if len(ann) else np.zeros(0)
+        linked = ann.image >= 0  # -1: an annotation whose image is not defined (F004)
+        w = np.full(len(ann), np.nan)
+        h = np.full(len(ann), np.nan)
+        w[linked] = self.images.width[ann.image[linked]]
+        h[linked] = self.images.height[ann.image[linked]]
         w[w <= 0] = np.nan
         h[h <= 0] = np.nan
         w[ann.normalized] = 1.0

@@ -192,21 +192,8 @@ CASES += [(base, name, seed) for base in BASES for name in ("wrong_types", "trun
 
 # Reader crashes found by this file, in files the rule engineers do not own (reported to their
 # owners). Non-strict: they pass once the reader is fixed.
-READER_BUGS = {
-    "category_id_beyond_int64": "coco.py _merge_categories: np.array(ids, int64) overflows for ids > 64 bit",
-    "voc_huge_size": "voc.py _size_value: int(1e30) does not fit the int64 width column (OverflowError)",
-    "yaml_deep_nesting": "yolo.py _ultralytics: yaml.safe_load raises RecursionError on deep nesting",
-    "list_path_with_nul": "yolo.py _case_insensitive: os.listdir raises ValueError for a path with NUL",
-}
-KNOWN_CRASHES = {
-    ("voc_clean", "huge_numbers", 0): READER_BUGS["voc_huge_size"],
-}
-
-
 def _param(base: str, mutation: str, seed: int) -> object:
-    bug = KNOWN_CRASHES.get((base, mutation, seed))
-    marks = [pytest.mark.xfail(reason=bug, strict=False)] if bug else []
-    return pytest.param(base, mutation, seed, marks=marks, id=f"{base}-{mutation}-{seed}")
+    return pytest.param(base, mutation, seed, id=f"{base}-{mutation}-{seed}")
 
 
 @pytest.fixture(scope="module")
@@ -309,8 +296,7 @@ TARGETED: dict[str, Callable[[Path], None]] = {
 }
 
 
-@pytest.mark.parametrize("name", [pytest.param(name, marks=[pytest.mark.xfail(reason=READER_BUGS[name], strict=False)]
-                                               if name in READER_BUGS else []) for name in TARGETED])
+@pytest.mark.parametrize("name", list(TARGETED))
 def test_targeted_damage_never_crashes(name: str, tmp_path: Path, report_schema: dict | None) -> None:
     root = tmp_path / "dataset"
     TARGETED[name](root)

@@ -420,8 +420,9 @@ def _categories(items: Any, file: str, file_index: int, problems: list[Finding])
     out = []
     for item, position in zip(kept, positions):
         cat_id, name = item.get("id"), item.get("name")
-        if not _is_int(cat_id):
-            problems.append(_problem("F002", f"category id is {_describe(cat_id)}, expected an integer",
+        if not _is_int(cat_id) or not -(1 << 63) <= cat_id < (1 << 63):
+            expected = "within the 64-bit range" if _is_int(cat_id) else "expected an integer"
+            problems.append(_problem("F002", f"category id is {_describe(cat_id)}, {expected}",
                                      file, "categories", position, "id"))
             cat_id = -1
         if not isinstance(name, str):

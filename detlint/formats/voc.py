@@ -262,7 +262,7 @@ def _number(text: str | None) -> float:
 
 def _size_value(text: str) -> int:
     value = _number(text)
-    return int(value) if math.isfinite(value) else 0
+    return int(value) if math.isfinite(value) and 0 < value < 2**31 else 0  # else unusable: F011
 
 
 def _flag(text: str) -> int | None:

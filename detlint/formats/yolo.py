@@ -279,6 +279,9 @@ def _ultralytics(root: Path, yaml_path: Path) -> _Layout:
     if text is not None:
         try:
             data = yaml.safe_load(text)
+        except RecursionError:
+            layout.problems.append(Finding("F001", "invalid YAML: nested too deeply to read", file=yaml_rel))
+            data = None
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             layout.problems.append(Finding(
@@ -426,7 +429,7 @@ def _case_insensitive(path: Path) -> Path | None:
     folder = path.parent
     try:
         listing = {name.lower(): name for name in os.listdir(folder)}
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL byte in a listed path
         return None
     name = listing.get(path.name.lower())
     return folder / name if name is not None and name != path.name else None

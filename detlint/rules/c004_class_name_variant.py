@@ -31,7 +31,6 @@ def folded_name(name: str) -> str:
 
 
 def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
-    names = {normalized_name(name): name for pairs in class_maps(ds).values() for _, name in pairs}
     for file, pairs in class_maps(ds).items():
         seen: dict[str, str] = {}
         for position, (class_id, name) in enumerate(pairs):
@@ -40,5 +39,6 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
                 yield Finding(CODE, f"class '{name}' looks like a variant of '{seen[key]}': "
                               "if they are one class, its objects are split over two outputs", file=file or None,
                               pointer=class_pointer(ds, file, position), line=class_line(ds, file, position),
-                              fix=Fix("unsafe", f"merge into '{seen[key]}'"), data={"names": names})
+                              fix=Fix("unsafe", f"merge into '{seen[key]}'"),
+                              data={"variant": name, "canonical": seen[key]})
             seen.setdefault(key, name)

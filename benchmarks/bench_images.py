@@ -112,18 +112,18 @@ def cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-BUSY: dict[str, float] = {}  # measurement -> CPU seconds per wall second (cores kept busy)
-
-
-def timed(fn: Callable[[], object], runs: int, label: str) -> float:
-    times, busy = [], []
+def interleaved(measurements: dict[str, Callable[[], object]], runs: int) -> dict[str, tuple[float, float]]:
+    """Median (wall seconds, CPU cores kept busy) of each measurement. Runs are interleaved
+    (round 1 of each, round 2 of each, ...) so a noisy neighbour hurts all of them alike."""
+    walls: dict[str, list[float]] = {name: [] for name in measurements}
+    busy: dict[str, list[float]] = {name: [] for name in measurements}
     for _ in range(runs):
-        start, cpu = time.perf_counter(), cpu_seconds()
-        fn()
-        times.append(time.perf_counter() - start)
-        busy.append((cpu_seconds() - cpu) / times[-1])
-    BUSY[label] = statistics.median(busy)
-    return statistics.median(times)
+        for name, fn in measurements.items():
+            start, cpu = time.perf_counter(), cpu_seconds()
+            fn()
+            walls[name].append(time.perf_counter() - start)
+            busy[name].append((cpu_seconds() - cpu) / walls[name][-1])
+    return {name: (statistics.median(walls[name]), statistics.median(busy[name])) for name in measurements}
 
 
 def cold_and_warm(names: list[str], level: str, runs: int) -> tuple[float, float]:
@@ -153,11 +153,15 @@ def main() -> None:
     n, runs = len(names), args.runs
     plain_decode(names[:50])  # warm the OS file cache and imports
 
-    header = timed(lambda: image_report(dataset(names), "header", None), runs, "header")
-    header_plain = timed(lambda: plain_header(names), runs, "header_plain")
-    decode = timed(lambda: image_report(dataset(names), "decode", None), runs, "decode")
-    decode_plain = timed(lambda: plain_decode(names), runs, "decode_plain")
-    decode_grey = timed(lambda: plain_decode(names, grey=True), runs, "decode_grey")
+    measured = interleaved({
+        "header": lambda: image_report(dataset(names), "header", None),
+        "header_plain": lambda: plain_header(names),
+        "decode": lambda: image_report(dataset(names), "decode", None),
+        "decode_plain": lambda: plain_decode(names),
+        "decode_grey": lambda: plain_decode(names, grey=True),
+    }, runs)
+    header, header_plain, decode, decode_plain, decode_grey = (
+        measured[name][0] for name in ("header", "header_plain", "decode", "decode_plain", "decode_grey"))
     header_cold, header_warm = cold_and_warm(names, "header", runs)
     decode_cold, decode_warm = cold_and_warm(names, "decode", runs)
 
@@ -171,7 +175,7 @@ def main() -> None:
           f"{decode_plain / decode:.2f}x | >= 1.7x |")
     print(f"| decode + hashes, images/s (no cache) | {n / decode:,.0f} | {n / decode_grey:,.0f} (plain loop, "
           f"grey JPEG decode) | {decode_grey / decode:.2f}x | |")
-    print(f"| decode, CPU cores kept busy | {BUSY['decode']:.2f} | {BUSY['decode_plain']:.2f} (plain loop) | | |")
+    print(f"| decode, CPU cores kept busy | {measured['decode'][1]:.2f} | {measured['decode_plain'][1]:.2f} (plain loop) | | |")
     print(f"| header rerun, warm vs cold cache (s) | {header_warm:.3f} | {header_cold:.3f} | "
           f"{header_cold / header_warm:.1f}x | |")
     print(f"| decode rerun, warm vs cold cache (s) | {decode_warm:.3f} | {decode_cold:.3f} | "

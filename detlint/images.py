@@ -4,7 +4,8 @@ Levels (``detlint check --images``):
 
 - ``none``: no image is opened.
 - ``header``: Pillow's lazy open reads only the header (stored size, mode, EXIF orientation);
-  pixels are never decoded. Runs on a thread pool.
+  pixels are never decoded. Runs on a thread pool when storage is slow (the first batch is timed;
+  from the OS file cache one thread is faster, the parsing holds the GIL).
 - ``decode``: each file is read once: a blake2b hash of its bytes (exact copies), a full decode
   of the pixel data (truncated, corrupt, not an image) and a 64-bit DCT perceptual hash of the
   pixels (near copies: resized, re-encoded, slightly cropped). Runs on a process pool sized to
@@ -29,6 +30,7 @@ import io
 import logging
 import os
 import sys
+import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -52,6 +54,7 @@ _STAT_FAILED = -1
 
 _HEADER_BATCH = 128  # images per thread-pool task: amortises the per-task overhead
 _SMALL_INPUT = 32  # fewer misses than this are probed in-process (a pool costs more than it saves)
+_IO_BOUND_SECONDS = 0.0005  # per header: slower than this means waiting on storage, so use threads
 
 
 # ------------------------------------------------------------------------------------- probing
@@ -234,9 +237,24 @@ def _run_batches(fn: Callable[[list[str]], list], paths: list[str], batch: int, 
         except (OSError, RuntimeError, ImportError) as error:  # no semaphores, broken pool, frozen app
             log.debug("process pool unavailable (%s); decoding in-process", error)
             return fn(paths)
-    with ThreadPoolExecutor(max_workers=min(workers, len(chunks))) as pool:
-        results = pool.map(fn, chunks)
-        return list(progress_bar((r for chunk in results for r in chunk), total=len(paths), desc=desc))
+    return _run_threads(fn, chunks, workers, desc)
+
+
+def _run_threads(fn: Callable[[list[str]], list], chunks: list[list[str]], workers: int, desc: str) -> list:
+    """Header work is I/O plus GIL-bound parsing: threads pay off only when the files are slow to
+    reach (cold disk, network share). The first batch, timed in-process, decides."""
+    from detlint.formats.base import progress_bar
+
+    start = time.perf_counter()
+    head = fn(chunks[0])
+    io_bound = (time.perf_counter() - start) / max(1, len(chunks[0])) > _IO_BOUND_SECONDS
+    rest = chunks[1:]
+    total = sum(len(chunk) for chunk in rest)
+    if not io_bound or len(rest) < 2:
+        return head + list(progress_bar((r for chunk in map(fn, rest) for r in chunk), total=total, desc=desc))
+    with ThreadPoolExecutor(max_workers=min(workers, len(rest))) as pool:
+        results = pool.map(fn, rest)
+        return head + list(progress_bar((r for chunk in results for r in chunk), total=total, desc=desc))
 
 
 # --------------------------------------------------------------------------------------- cache

@@ -516,3 +516,15 @@ def test_process_pool_matches_in_process(tmp_path: Path, monkeypatch: pytest.Mon
     assert pooled.sha.tolist() == local.sha.tolist()
     assert pooled.phash.tolist() == local.phash.tolist()
     assert pooled.has_phash.all()
+
+
+def test_header_thread_pool_matches_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    entries = [{"name": f"{i}.jpg", "image": noise(400 + i, 40 + i, 30)} for i in range(300)]
+    entries[7] = {"name": "7.jpg", "image": b"not an image"}
+    root = write_coco(tmp_path / "headers", {"train": entries})
+    local = image_report(detlint.load(root), "header")
+    monkeypatch.setattr(images_module, "_IO_BOUND_SECONDS", 0.0)  # as if storage were slow
+    threaded = image_report(detlint.load(root), "header")
+    for column in ("stored_width", "stored_height", "orientation", "mode", "header_error"):
+        assert getattr(threaded, column).tolist() == getattr(local, column).tolist()
+    assert threaded.header_error[7] == "not an image Pillow can identify"

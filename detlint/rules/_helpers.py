@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any, Iterable, Iterator
 
 import numpy as np
@@ -179,3 +180,13 @@ def class_line(ds: Dataset, file: str, position: int) -> int | None:
         return None
     lines = ds.categories.src_line
     return (int(lines[position]) or None) if 0 <= position < len(lines) else None
+
+
+def segmentation_kinds(ds: Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """(non-empty polygon list, RLE dict) masks of the segmentation column, by C-level passes."""
+    column = ds.annotations.segmentation
+    n = len(column)
+    is_list = np.fromiter(map(isinstance, column, repeat(list)), dtype=bool, count=n)
+    is_dict = np.fromiter(map(isinstance, column, repeat(dict)), dtype=bool, count=n)
+    nonempty = np.fromiter(map(bool, column), dtype=bool, count=n)
+    return is_list & nonempty, is_dict

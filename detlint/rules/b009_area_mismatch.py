@@ -22,7 +22,7 @@ import numpy as np
 
 from detlint.findings import Finding, Fix
 from detlint.model import Dataset
-from detlint.rules._helpers import RuleContext, at_annotation, finite_box_mask
+from detlint.rules._helpers import segmentation_kinds, RuleContext, at_annotation, finite_box_mask
 
 CODE = "B009"
 NAME = "area-mismatch"
@@ -102,9 +102,8 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     ann = ds.annotations
     box_area = (ann.boxes[:, 2] - ann.boxes[:, 0]) * (ann.boxes[:, 3] - ann.boxes[:, 1])
     has_area = np.isfinite(ann.area) & finite_box_mask(ds) & (box_area > 0)
-    has_segmentation = np.array([bool(s) for s in ann.segmentation], dtype=bool) if len(ann) else np.zeros(0, bool)
-    has_polygon = np.array([isinstance(s, list) and bool(s) for s in ann.segmentation], dtype=bool) \
-        if len(ann) else np.zeros(0, bool)
+    has_polygon, has_rle = segmentation_kinds(ds)
+    has_segmentation = has_polygon | has_rle
     # only rows that disagree with their box, or whose area is exactly the box's although they
     # have a polygon (an exporter that wrote w*h), need the (slower) mask area
     with np.errstate(invalid="ignore"):

@@ -30,7 +30,12 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     yield from reader_problems(ds, CODE)
     if ds.format != "coco":
         return  # the VOC and YOLO readers report their unsafe names themselves, with the line
-    for row, name in enumerate(ds.images.file_name.tolist()):
+    names = ds.images.file_name.tolist()
+    # only names with a separator, a drive colon or a leading dot can be unsafe: test those
+    suspects = [row for row, name in enumerate(names) if "/" in name or "\\" in name or ":" in name or
+                name.startswith(".")]
+    for row in suspects:
+        name = names[row]
         if name and safe_relative(name) is None:
             yield at_image(ds, row, CODE, f"file name '{name}' is absolute or leaves the dataset root",
                            field_name="file_name")

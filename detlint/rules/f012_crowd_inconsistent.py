@@ -19,7 +19,7 @@ import numpy as np
 
 from detlint.findings import Finding
 from detlint.model import Dataset
-from detlint.rules._helpers import RuleContext, at_annotation
+from detlint.rules._helpers import segmentation_kinds, RuleContext, at_annotation
 
 CODE = "F012"
 NAME = "crowd-inconsistent"
@@ -33,7 +33,7 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     if ds.format != "coco":
         return
     ann = ds.annotations
-    is_rle = np.array([isinstance(s, dict) for s in ann.segmentation], dtype=bool) if len(ann) else np.zeros(0, bool)
+    _, is_rle = segmentation_kinds(ds)
     crowd = ann.iscrowd == 1
     for row in np.flatnonzero(crowd & ~is_rle).tolist():
         yield at_annotation(ds, row, CODE, "iscrowd is 1 but the segmentation is not an RLE mask: "

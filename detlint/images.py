@@ -60,9 +60,16 @@ _IO_BOUND_SECONDS = 0.0005  # per header: slower than this means waiting on stor
 # ------------------------------------------------------------------------------------- probing
 
 
+# Header records already probed in this process (the YOLO reader measures every image to
+# normalise its rows); the image report takes them instead of opening each file a second time.
+_PROBED_HEADERS: dict[str, list] = {}
+
+
 def header_size(path: Path) -> tuple[int, int] | None:
     """(width, height) as a viewer shows the image (after EXIF orientation), from the header."""
-    record = probe_file(str(path), decode=False)
+    key = os.path.normpath(os.path.abspath(str(path)))
+    record = probe_file(key, decode=False)
+    _PROBED_HEADERS[key] = record
     if record[5] is not None:
         return None
     width, height = record[1], record[2]
@@ -429,8 +436,9 @@ def _probe_dataset(ds: Any, level: str, cache: ImageCache | None) -> ImageReport
                             False))
                 continue
             record = _cached_record(entries.get(path), stat, want)
+            probed = _PROBED_HEADERS.pop(path, None)
             if record is None and want == LEVEL_HEADER:
-                out.append((stat, probe_file(path, decode=False), True))
+                out.append((stat, probed or probe_file(path, decode=False), True))
             else:
                 out.append((stat, record, False))
         return out

@@ -39,6 +39,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from detlint.headers import header_facts
+
 log = logging.getLogger("detlint")
 
 EXIF_ORIENTATION_TAG = 0x0112
@@ -83,6 +85,9 @@ def probe_file(path: str, decode: bool) -> list:
     from PIL import Image
 
     if not decode:
+        facts = header_facts(path)
+        if facts is not None:
+            return [LEVEL_HEADER, *facts, None, None, None, None]
         try:
             with Image.open(path) as im:
                 return [LEVEL_HEADER, *_header_facts(im), None, None, None, None]

@@ -1,0 +1,122 @@
+"""A fast path for the header facts of JPEG and PNG files: size, EXIF orientation and mode.
+
+``PIL.Image.open`` costs ~140 µs a file (plugin probing, EXIF objects); reading the few
+structures that hold the facts costs a few µs. At COCO scale (118k images) that is the
+difference between 17 s and 2 s for a YOLO load, which needs every image's size. Anything this
+module is not sure about (other formats, 12-bit JPEG, a marker that does not parse) returns
+None and the caller asks Pillow, so results always match Pillow's.
+"""
+
+from __future__ import annotations
+
+import struct
+
+HEAD_BYTES = 1 << 16  # EXIF and tables of ordinary JPEGs fit; larger headers go to Pillow
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# (bit depth, colour type) -> Pillow's mode, with ";16" where Pillow reduces 16-bit colour to 8
+_PNG_MODES = {
+    (1, 0): "1", (2, 0): "L", (4, 0): "L", (8, 0): "L", (16, 0): "I;16",
+    (8, 2): "RGB", (16, 2): "RGB;16",
+    (1, 3): "P", (2, 3): "P", (4, 3): "P", (8, 3): "P",
+    (8, 4): "LA", (16, 4): "LA",
+    (8, 6): "RGBA", (16, 6): "RGBA;16",
+}
+_JPEG_MODES = {1: "L", 3: "RGB", 4: "CMYK"}
+# Start-of-frame markers carry the size; 0xC4 (DHT), 0xC8 (JPG) and 0xCC (DAC) share the range.
+_SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+_ORIENTATION_TAG = 0x0112
+
+
+def header_facts(path: str) -> tuple[int, int, int, str] | None:
+    """(stored width, stored height, EXIF orientation 1-8, Pillow mode), or None: ask Pillow."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(HEAD_BYTES)
+    except OSError:
+        return None
+    if head.startswith(_PNG_SIGNATURE):
+        return _png(head)
+    if head.startswith(b"\xff\xd8"):
+        return _jpeg(head)
+    return None
+
+
+def _png(head: bytes) -> tuple[int, int, int, str] | None:
+    if len(head) < 33 or head[12:16] != b"IHDR":
+        return None
+    width, height, depth, colour = struct.unpack(">IIBB", head[16:26])
+    mode = _PNG_MODES.get((depth, colour))
+    if mode is None or not width or not height:
+        return None
+    # an eXIf chunk before the pixel data carries an orientation: leave that rare case to Pillow
+    if b"eXIf" in head[33: head.find(b"IDAT") if b"IDAT" in head else len(head)]:
+        return None
+    return width, height, 1, mode
+
+
+def _jpeg(head: bytes) -> tuple[int, int, int, str] | None:
+    """Walk the marker segments up to the start of scan, as Pillow's open does."""
+    position, size, orientation, exif_seen = 2, None, 1, False
+    end = len(head)
+    while position + 4 <= end:
+        if head[position] != 0xFF:
+            return None
+        marker = head[position + 1]
+        if marker == 0xFF:  # fill byte
+            position += 1
+            continue
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            position += 2
+            continue
+        (length,) = struct.unpack(">H", head[position + 2: position + 4])
+        segment = head[position + 4: position + 2 + length]
+        if length < 2 or position + 2 + length > end:
+            return None
+        if marker == 0xDA:  # start of scan: the header is complete
+            if size is None:
+                return None
+            return _jpeg_result(size, orientation if exif_seen else 1)
+        if marker in _SOF_MARKERS:
+            if size is not None or len(segment) < 6:
+                return None
+            precision, height, width, components = struct.unpack(">BHHB", segment[:6])
+            mode = _JPEG_MODES.get(components)
+            if precision != 8 or mode is None or not width or not height:
+                return None
+            size = (width, height, mode)
+        elif marker == 0xE1 and segment.startswith(b"Exif\x00\x00") and not exif_seen:
+            exif_seen = True
+            parsed = _tiff_orientation(segment[6:])
+            if parsed is None:
+                return None
+            orientation = parsed
+        position += 2 + length
+    return None
+
+
+def _jpeg_result(size: tuple[int, int, str], orientation: int) -> tuple[int, int, int, str]:
+    width, height, mode = size
+    return width, height, orientation, mode
+
+
+def _tiff_orientation(tiff: bytes) -> int | None:
+    """The orientation tag of IFD0 (1 when absent), None when the block does not parse."""
+    if len(tiff) < 8 or tiff[:2] not in (b"II", b"MM"):
+        return None
+    order = "<" if tiff[:2] == b"II" else ">"
+    (offset,) = struct.unpack(order + "I", tiff[4:8])
+    if offset + 2 > len(tiff):
+        return None
+    (count,) = struct.unpack(order + "H", tiff[offset: offset + 2])
+    for k in range(count):
+        entry = offset + 2 + 12 * k
+        if entry + 12 > len(tiff):
+            return None
+        tag, kind, n = struct.unpack(order + "HHI", tiff[entry: entry + 8])
+        if tag == _ORIENTATION_TAG:
+            if kind != 3 or n != 1:  # not one SHORT: let Pillow interpret it
+                return None
+            (value,) = struct.unpack(order + "H", tiff[entry + 8: entry + 10])
+            return value if 1 <= value <= 8 else 1
+    return 1

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import struct
 
-HEAD_BYTES = 1 << 16  # EXIF and tables of ordinary JPEGs fit; larger headers go to Pillow
+FIRST_READ = 4096  # PNG's IHDR and most JPEG headers; EXIF with a thumbnail needs a second read
+HEAD_BYTES = 1 << 16  # the most read: larger headers go to Pillow
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # (bit depth, colour type) -> Pillow's mode, with ";16" where Pillow reduces 16-bit colour to 8
@@ -32,14 +33,17 @@ def header_facts(path: str) -> tuple[int, int, int, str] | None:
     """(stored width, stored height, EXIF orientation 1-8, Pillow mode), or None: ask Pillow."""
     try:
         with open(path, "rb") as fh:
-            head = fh.read(HEAD_BYTES)
+            head = fh.read(FIRST_READ)
+            if head.startswith(_PNG_SIGNATURE):
+                return _png(head)
+            if not head.startswith(b"\xff\xd8"):
+                return None
+            facts = _jpeg(head)
+            if facts is None and len(head) == FIRST_READ:
+                facts = _jpeg(head + fh.read(HEAD_BYTES - FIRST_READ))
+            return facts
     except OSError:
         return None
-    if head.startswith(_PNG_SIGNATURE):
-        return _png(head)
-    if head.startswith(b"\xff\xd8"):
-        return _jpeg(head)
-    return None
 
 
 def _png(head: bytes) -> tuple[int, int, int, str] | None:
@@ -50,7 +54,7 @@ def _png(head: bytes) -> tuple[int, int, int, str] | None:
     if mode is None or not width or not height:
         return None
     # an eXIf chunk before the pixel data carries an orientation: leave that rare case to Pillow
-    if b"eXIf" in head[33: head.find(b"IDAT") if b"IDAT" in head else len(head)]:
+    if b"IDAT" not in head or b"eXIf" in head[33: head.find(b"IDAT")]:
         return None
     return width, height, 1, mode
 

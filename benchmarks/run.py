@@ -200,7 +200,8 @@ def _child_datumaro(task: str, root: Path, out: Path) -> dict:
         dataset.export(str(out / "dataset"), DATUMARO_FORMATS[target], save_media=False)
         return {}
     kinds = {dm.AnnotationType.bbox, dm.AnnotationType.polygon, dm.AnnotationType.mask}
-    boxes = sum(1 for item in dataset for a in item.annotations if a.type in kinds)
+    # a COCO polygon becomes a Polygon and a Bbox sharing the annotation id: count ids, not shapes
+    boxes = sum(len({a.id for a in item.annotations if a.type in kinds}) for item in dataset)
     return {"images": len(dataset), "boxes": boxes}
 
 
@@ -239,19 +240,41 @@ def _python_for(tool: str, args: argparse.Namespace) -> str | None:
     return str(python) if python.exists() else None
 
 
-def _peak_rss_and_wait(proc: subprocess.Popen, timeout: float) -> tuple[int | None, int, bool, float]:
-    """(exit status, peak RSS in bytes, timed out, CPU seconds) of a child, from its own rusage."""
+def _rss_now(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def _peak_rss_and_wait(proc: subprocess.Popen, timeout: float,
+                       max_rss: float) -> tuple[int | None, int, str | None, float]:
+    """(exit status, peak RSS in bytes, why it was cut off, CPU seconds) of a child, from its rusage.
+
+    A child past ``max_rss`` is killed before the kernel's OOM killer picks a victim on a machine
+    other people share.
+    """
     deadline = time.monotonic() + timeout
+    polls = 0
     while True:
+        polls += 1
+        if polls % 10 == 0 and _rss_now(proc.pid) > max_rss:
+            proc.kill()
+            _, status, usage = os.wait4(proc.pid, 0)
+            proc.returncode = -9
+            return None, usage.ru_maxrss * 1024, f"killed: RSS over {max_rss / 2**30:.0f} GiB", usage.ru_utime + usage.ru_stime
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
         if pid:
             proc.returncode = os.waitstatus_to_exitcode(status)
-            return proc.returncode, usage.ru_maxrss * 1024, False, usage.ru_utime + usage.ru_stime
+            return proc.returncode, usage.ru_maxrss * 1024, None, usage.ru_utime + usage.ru_stime
         if time.monotonic() > deadline:
             proc.kill()
             _, status, usage = os.wait4(proc.pid, 0)
             proc.returncode = -9
-            return None, usage.ru_maxrss * 1024, True, usage.ru_utime + usage.ru_stime
+            return None, usage.ru_maxrss * 1024, f"timeout (> {timeout:.0f} s)", usage.ru_utime + usage.ru_stime
         time.sleep(0.02)
 
 
@@ -265,16 +288,22 @@ def run_once(tool: str, task: str, root: Path, out: Path, args: argparse.Namespa
     cmd = [python, str(Path(__file__).resolve()), "--child", tool, task, str(root), str(out)]
     env = {**os.environ, "TQDM_DISABLE": "1", "PYTHONHASHSEED": "0",
            "DETLINT_CACHE_DIR": str(OUT / "cache")}  # warm-check tasks only; cold ones pass --no-cache
+    # Installed peers have .pyc files; detlint runs from source, so let it keep its bytecode too
+    # (compiled once by run_scale), as an installed detlint would.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     stdout_path, stderr_path = out.parent / f"{out.name}.stdout", out.parent / f"{out.name}.stderr"
     load_before = os.getloadavg()[0]
     with open(stdout_path, "wb") as stdout, open(stderr_path, "wb") as stderr:
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=stdout, stderr=stderr, cwd=REPO, env=env)
-        code, rss, timed_out, cpu = _peak_rss_and_wait(proc, args.timeout)
+        code, rss, cut_off, cpu = _peak_rss_and_wait(proc, args.timeout, args.max_rss_gib * 2**30)
         wall = time.perf_counter() - start
     record = {"wall_s": round(wall, 3), "cpu_s": round(cpu, 3), "peak_rss": rss, "load1": round(load_before, 2)}
-    if timed_out:
-        record["status"] = f"timeout (> {args.timeout:.0f} s)"
+    if cut_off:
+        record["status"] = cut_off
+        return record
+    if code == -9:
+        record["status"] = "killed by SIGKILL (the kernel's out-of-memory killer on this machine)"
         return record
     if code != 0:
         tail = stderr_path.read_text(errors="replace").strip().splitlines()[-3:]
@@ -431,6 +460,7 @@ def run_scale(scale: str, args: argparse.Namespace) -> dict:
     formats = {TASKS[t][0] for t in tasks}
     root_dir = ensure_data(scale, formats)
     expected = truth(SCALES[scale])
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "detlint")], check=False)
     path = RESULTS / f"{scale}.json"
     previous = json.loads(path.read_text()) if path.exists() else {}
     results = previous.get("results", {})
@@ -636,7 +666,7 @@ def write_report() -> Path:
         lines += memory_and_projection(docs["10k"], docs["full"])
         lines.append("")
     path = HERE / "RESULTS.md"
-    notes = HERE / "RESULTS.notes.md"
+    notes = RESULTS / "notes.md"  # hand-written observations (profiles, caveats) appended as is
     if notes.exists():
         lines += [notes.read_text().rstrip(), ""]
     path.write_text("\n".join(lines))
@@ -659,6 +689,8 @@ def main() -> None:
     parser.add_argument("--single-run-over", type=float, default=120,
                         help="a first run longer than this many seconds is not repeated")
     parser.add_argument("--peers-python", default=str(PEERS_VENV / "bin" / "python"))
+    parser.add_argument("--max-rss-gib", type=float, default=8,
+                        help="kill a run whose RSS passes this (before the OOM killer hits a neighbour)")
     parser.add_argument("--setup-peers", action="store_true", help="create benchmarks/.venv-peers first")
     parser.add_argument("--report-only", action="store_true", help="only rewrite RESULTS.md")
     args = parser.parse_args()

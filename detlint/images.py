@@ -665,3 +665,13 @@ def first_pair_per_row(j: np.ndarray, mask: np.ndarray) -> np.ndarray:
         return selected
     _, first = np.unique(j[selected], return_index=True)
     return selected[first]
+
+
+def near_copies(ds: Any, ctx: Any, max_distance: int, across_splits: bool) -> list[tuple[int, int, int]]:
+    """(row, earliest look-alike row, hash distance) for each image that has a near copy in the
+    same split (``across_splits`` False: I010) or in another split (True: S002)."""
+    report = report_for(ds, ctx)
+    i, j, distance = report.near_pairs(max_distance)
+    split = ds.images.split
+    mask = (split[i] != split[j]) if across_splits else (split[i] == split[j])
+    return [(int(j[k]), int(i[k]), int(distance[k])) for k in first_pair_per_row(j, mask).tolist()]

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from detlint.findings import Finding
-from detlint.images import first_pair_per_row, report_for
+from detlint.images import near_copies, report_for
 from detlint.model import Dataset
 from detlint.rules._helpers import RuleContext, at_image
 
@@ -30,11 +30,9 @@ IMAGES = "decode"
 
 
 def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
-    report = report_for(ds, ctx)
-    i, j, distance = report.near_pairs(int(ctx.get(OPTIONS, "near-duplicate-distance")))
-    split = ds.images.split
-    for k in first_pair_per_row(j, split[i] == split[j]).tolist():
-        row, other = int(j[k]), int(i[k])
-        yield at_image(ds, row, CODE, f"'{report.paths[row]}' looks like '{report.paths[other]}' "
-                       f"(perceptual hash distance {distance[k]})", field_name="file_name",
+    paths = report_for(ds, ctx).paths
+    distance = int(ctx.get(OPTIONS, "near-duplicate-distance"))
+    for row, other, bits in near_copies(ds, ctx, distance, across_splits=False):
+        yield at_image(ds, row, CODE, f"'{paths[row]}' looks like '{paths[other]}' "
+                       f"(perceptual hash distance {bits})", field_name="file_name",
                        data={"image_row": row, "other_row": other})

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from detlint.findings import Finding
-from detlint.images import first_pair_per_row, report_for
+from detlint.images import near_copies, report_for
 from detlint.model import Dataset
 from detlint.rules._helpers import RuleContext, at_image
 
@@ -28,11 +28,9 @@ IMAGES = "decode"
 
 
 def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
-    report = report_for(ds, ctx)
-    i, j, distance = report.near_pairs(int(ctx.get(OPTIONS, "near-duplicate-distance")))
-    split = ds.images.split
-    for k in first_pair_per_row(j, split[i] != split[j]).tolist():
-        row, other = int(j[k]), int(i[k])
-        yield at_image(ds, row, CODE, f"'{report.paths[row]}' in split '{split[row]}' looks like "
-                       f"'{report.paths[other]}' in split '{split[other]}' (perceptual hash distance "
-                       f"{distance[k]})", field_name="file_name", data={"image_row": row, "other_row": other})
+    paths, split = report_for(ds, ctx).paths, ds.images.split
+    distance = int(ctx.get(OPTIONS, "near-duplicate-distance"))
+    for row, other, bits in near_copies(ds, ctx, distance, across_splits=True):
+        yield at_image(ds, row, CODE, f"'{paths[row]}' in split '{split[row]}' looks like "
+                       f"'{paths[other]}' in split '{split[other]}' (perceptual hash distance {bits})",
+                       field_name="file_name", data={"image_row": row, "other_row": other})

@@ -10,7 +10,8 @@ import orjson
 
 from detlint.errors import UsageError
 from detlint.formats import load, save
-from detlint.formats.base import ReadOptions, WriteOptions, atomic_write_bytes, progress_enabled
+from detlint.formats.base import (ReadOptions, WriteOptions, atomic_write_bytes, progress_enabled,
+                                  staged_folder)
 
 REPORT_NAME = "detlint-conversion.json"
 
@@ -65,12 +66,16 @@ def convert(src: Path, dst: Path, target: str, source_format: str | None = None,
         raise UsageError(f"{src}: no such file or directory")
     _check_destination(src, dst)
     ds = load(src, format=source_format, options=ReadOptions(voc_origin=voc_origin, progress=progress_enabled()))
-    dst.mkdir(parents=True, exist_ok=True)
     options = WriteOptions(voc_origin=to_voc_origin, link_images=link_images)
-    save(ds, dst, target, options)
-    report = ConversionReport(
+    with staged_folder(dst) as staging:
+        save(ds, staging, target, options)
+        report = _report(src, dst, ds, target, options)
+        atomic_write_bytes(staging / REPORT_NAME, orjson.dumps(report.__dict__, option=orjson.OPT_INDENT_2))
+    return report
+
+
+def _report(src: Path, dst: Path, ds, target: str, options: WriteOptions) -> ConversionReport:
+    return ConversionReport(
         source=os.fspath(src), source_format=ds.format, target=os.fspath(dst), target_format=target,
         images=len(ds.images), annotations=len(ds.annotations), categories=len(ds.categories),
         class_mapping=class_mapping(ds, target), losses=options.losses, problems=len(ds.problems))
-    atomic_write_bytes(dst / REPORT_NAME, orjson.dumps(report.__dict__, option=orjson.OPT_INDENT_2))
-    return report

@@ -81,7 +81,7 @@ def write_coco(path: Path, t: dict, names: list[str], polygons: bool) -> None:
             px = (x + w / 2 + np.cos(angles) * w / 2).round(2)
             py = (y + h / 2 + np.sin(angles) * h / 2).round(2)
             segmentation = [np.column_stack([px, py]).ravel().tolist()]
-            area = round(0.7 * w * h, 2)
+            area = round(0.5 * abs(float(np.dot(px, np.roll(py, -1)) - np.dot(py, np.roll(px, -1)))), 2)
         else:
             segmentation, area = [], round(w * h, 2)
         annotations.append({"id": k + 1, "image_id": img + 1, "category_id": COCO_IDS[c], "bbox": [x, y, w, h],

@@ -36,8 +36,10 @@ The writer produces the devkit layout and records every loss in ``WriteOptions``
 
 from __future__ import annotations
 
+import codecs
 import math
 import os
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -348,6 +350,14 @@ def _from_json(value: dict[str, Any]) -> _ParsedXml:
 def _parse_content(data: bytes | OSError) -> _ParsedXml:
     if isinstance(data, OSError):
         return _ParsedXml(problem=Finding("F001", f"cannot read file: {data.strerror or data}"))
+    fast = _parse_plain(data)
+    if fast is not None:
+        return fast
+    return _parse_tree(data)
+
+
+def _parse_tree(data: bytes) -> _ParsedXml:
+    """The general path: lxml builds the tree (and reports the exact syntax error)."""
     try:
         root = etree.fromstring(data, _parser())
     except etree.XMLSyntaxError as exc:
@@ -442,6 +452,246 @@ def _parse_object(element: etree._Element, result: _ParsedXml) -> None:
     result.flags.extend(flags)
     result.lines.append(element.sourceline or 0)
     result.extras.append(extra or None)
+
+
+# ---------------------------------------------------------------------------------------------
+# fast path: plain documents without building a tree
+
+# A document of only the tags the reader knows, without attributes, comments, entities or CDATA,
+# in UTF-8, is matched by these patterns and read from its text directly (several times faster
+# than lxml plus walking its tree in Python). Anything else, including every malformed file,
+# goes to lxml, so results and F001 messages are the same either way. Whitespace is XML's own
+# (Python's ``\s`` would also take \x0b, \xa0, ...).
+_SPACE = "[ \t\n]*"
+_TEXT = "([^<&]*)"
+_PLAIN_START = re.compile(
+    r"""(?:<\?xml[ \t\n]+version[ \t\n]*=[ \t\n]*(["'])1\.0\1"""
+    r"""(?:[ \t\n]+encoding[ \t\n]*=[ \t\n]*(["'])(?i:utf-8)\2)?"""
+    r"""(?:[ \t\n]+standalone[ \t\n]*=[ \t\n]*(["'])(?:yes|no)\3)?[ \t\n]*\?>)?"""
+    rf"{_SPACE}<annotation>")
+# printable ASCII without & < >: lxml serialises such text back byte for byte
+_VERBATIM_TEXT = r"[\t\n !-%'-;=?-~]+"
+_IMAGE_FIELD = (
+    r"<(?P<leaf>folder|filename|path|segmented)>(?P<text>[^<&]*)</(?P=leaf)>"
+    r"|(?P<size><size>(?:[ \t\n]*<(?P<stag>width|height|depth)>[^<&]*</(?P=stag)>)*[ \t\n]*</size>)"
+    r"|(?P<verbatim><(?P<vtag>source|owner)>(?:[ \t\n]*<(?P<sub>[A-Za-z_][A-Za-z0-9_.-]*)>"
+    + _VERBATIM_TEXT + r"</(?P=sub)>)+[ \t\n]*</(?P=vtag)>)"
+    r"|(?P<end></annotation>[ \t\n]*\Z)")
+# any order, any subset of the known object fields (the second tier)
+_PLAIN_CHILD = re.compile(
+    _SPACE + r"(?:"
+    r"(?P<object><object>(?:[ \t\n]*(?:<(?P<otag>name|pose|truncated|difficult|occluded)>[^<&]*"
+    r"</(?P=otag)>|<bndbox>(?:[ \t\n]*<(?P<btag>xmin|ymin|xmax|ymax)>[^<&]*</(?P=btag)>)*"
+    r"[ \t\n]*</bndbox>))*[ \t\n]*</object>)|" + _IMAGE_FIELD + ")")
+# image fields between canonical objects; "gap" where the stretch ends before the next object
+_PLAIN_IMAGE_FIELD = re.compile(_SPACE + "(?:" + _IMAGE_FIELD + r"|(?P<gap>\Z))")
+# the devkit / LabelImg object layout (the first tier): read as columns, one match per object
+_CANONICAL_OBJECT = re.compile(
+    f"<object>{_SPACE}<name>{_TEXT}</name>{_SPACE}(?:<pose>{_TEXT}</pose>{_SPACE})?"
+    + "".join(f"(?:<{tag}>{_TEXT}</{tag}>{_SPACE})?" for tag in ("truncated", "difficult", "occluded"))
+    + f"<bndbox>{_SPACE}"
+    + "".join(f"<{tag}>{_TEXT}</{tag}>{_SPACE}" for tag in ("xmin", "ymin", "xmax", "ymax"))
+    + f"</bndbox>{_SPACE}</object>{_SPACE}")  # trailing space too: neighbours touch
+_PLAIN_LEAF = re.compile(r"<([a-z]+)>([^<&]*)</\1>")
+# control characters XML forbids (tab and line ends are allowed), U+FFFE, U+FFFF, "]]>", entities
+_NOT_XML_BYTES = bytes([*range(0x00, 0x09), 0x0b, 0x0c, *range(0x0e, 0x20)])
+_NOT_PLAIN_SEQUENCES = (b"]]>", b"\xef\xbf\xbe", b"\xef\xbf\xbf", b"&")
+# bytes that start any of the above, or a carriage return: one pass finds whether to look closer
+_SUSPECT_BYTES = _NOT_XML_BYTES + b"\r]&\xef"
+_PLAIN_MAX_BYTES = 1 << 20  # bigger files: lxml (it applies its own size limits)
+_PLAIN_MAX_LINES = 65000  # lxml line numbers are exact up to 65535
+_FLAG_TEXT: dict[str | None, int] = {None: ABSENT_INT, "0": 0, "1": 1}
+
+
+def _plain_text(data: bytes) -> str | None:
+    """The document as text if nothing in its bytes needs an XML parser, else None."""
+    if len(data) > _PLAIN_MAX_BYTES:
+        return None
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8):]
+    if len(data.translate(None, _SUSPECT_BYTES)) != len(data):
+        if b"\r" in data:
+            data = data.replace(b"\r\n", b"\n")  # XML's own line-end normalisation
+            if b"\r" in data:
+                return None
+        if len(data.translate(None, _NOT_XML_BYTES)) != len(data):
+            return None
+        if any(sequence in data for sequence in _NOT_PLAIN_SEQUENCES):
+            return None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if len(text) > _PLAIN_MAX_LINES and text.count("\n") > _PLAIN_MAX_LINES:
+        return None
+    return text
+
+
+def _parse_plain(data: bytes) -> _ParsedXml | None:
+    """The parse of a plain document, or None when lxml has to read it."""
+    text = _plain_text(data)
+    start = _PLAIN_START.match(text) if text is not None else None
+    if start is None:
+        return None
+    objects = list(_CANONICAL_OBJECT.finditer(text, start.end()))
+    # [start of the body, start and end of each object, end of the text]: what lies between
+    # consecutive pairs is not a canonical object
+    bounds = [start.end(), *[pos for m in objects for pos in m.span()], len(text)]
+    result = _ParsedXml(root_line=text.count("\n", 0, start.end() - len("<annotation>")) + 1)
+    if not _plain_image_fields(text, bounds, result):
+        return _parse_plain_mixed(text, start.end(), result.root_line)
+    return result if _canonical_objects(text, objects, bounds[1:-1:2], result) else None
+
+
+def _plain_image_fields(text: str, bounds: list[int], result: _ParsedXml) -> bool:
+    """Read the image fields around the canonical objects; False if anything else is there."""
+    extra: dict[str, Any] = {}
+    seen: set[str] = set()
+    stretches = [(pos, end) for pos, end in zip(bounds[0::2], bounds[1::2]) if pos != end]
+    if not stretches or stretches[-1][1] != len(text):
+        return False  # no </annotation> after the last object
+    for pos, end in stretches:
+        while True:
+            field = _PLAIN_IMAGE_FIELD.match(text, pos, end)
+            if field is None:
+                return False
+            kind = field.lastgroup
+            if kind == "gap" or kind == "end":
+                break
+            if not _image_field(text, field, kind, result, extra, seen):
+                return False
+            pos = field.end()
+        if (kind == "end") != (end == len(text)):  # </annotation> must close the document
+            return False
+    result.path_text = extra.get("path", "")
+    result.image_extra = extra
+    return True
+
+
+def _image_field(text: str, field: re.Match, kind: str, result: _ParsedXml, extra: dict[str, Any],
+                 seen: set[str]) -> bool:
+    """One image field into ``result``/``extra``; False for a repeated one (kept verbatim by lxml)."""
+    tag = "size" if kind == "size" else field.group("leaf" if kind == "text" else "vtag")
+    if tag in seen:
+        return False
+    seen.add(tag)
+    if kind == "text":  # the outermost group that closed last is "text" for a leaf
+        value = field.group("text").strip()
+        if tag == "filename":
+            result.filename = value
+            result.filename_line = text.count("\n", 0, field.start("leaf")) + 1
+        else:
+            extra[tag] = value
+    elif kind == "size":
+        _plain_size(field.group("size"), result, extra)
+    else:
+        extra[tag] = field.group("verbatim")
+    return True
+
+
+def _canonical_objects(text: str, objects: list[re.Match], starts: list[int], result: _ParsedXml) -> bool:
+    """The canonical objects as columns; False if a flag needs lxml (kept verbatim there)."""
+    n = len(objects)
+    if not n:
+        return True
+    names, poses, truncated, difficult, occluded, *coords = zip(*[m.groups() for m in objects])
+    flags = [0] * (3 * n)
+    for index, column in enumerate((truncated, difficult, occluded)):
+        values = list(map(_FLAG_TEXT.get, column))
+        if None in values:
+            values = [_FLAG_TEXT[v] if v in _FLAG_TEXT else _flag(v) for v in column]
+            if None in values:
+                return False
+        flags[index::3] = values
+    coord_texts: list[str] = [""] * (4 * n)
+    for index, column in enumerate(coords):
+        coord_texts[index::4] = column
+    result.names = [name.strip() for name in names]
+    result.flags = flags
+    result.coords = _numbers(coord_texts)
+    result.extras = [{"pose": pose} if pose is not None else None for pose in poses]
+    if "\n" in text:
+        lines, line, line_pos = [], 1, 0
+        for pos in starts:
+            line += text.count("\n", line_pos, pos)
+            line_pos = pos
+            lines.append(line)
+        result.lines = lines
+    else:
+        result.lines = [1] * n
+    return True
+
+
+def _numbers(texts: list[str]) -> list[float]:
+    try:
+        return [float(value) for value in texts]  # float() strips whitespace as _number() does
+    except ValueError:
+        return [_number(value) for value in texts]
+
+
+def _parse_plain_mixed(text: str, pos: int, root_line: int) -> _ParsedXml | None:
+    """The second tier: known object fields in any order, one element at a time."""
+    line_pos, line = 0, 1
+
+    def line_at(at: int) -> int:
+        nonlocal line_pos, line
+        line += text.count("\n", line_pos, at)
+        line_pos = at
+        return line
+
+    result = _ParsedXml(root_line=root_line)
+    extra: dict[str, Any] = {}
+    seen: set[str] = set()
+    coord_texts: list[str] = []
+    while True:
+        child = _PLAIN_CHILD.match(text, pos)
+        if child is None:
+            return None
+        pos = child.end()
+        kind = child.lastgroup
+        if kind == "end":
+            break
+        if kind == "object":
+            if not _plain_object(child.group("object"), result, coord_texts):
+                return None
+            result.lines.append(line_at(child.start("object")))
+        elif not _image_field(text, child, kind, result, extra, seen):
+            return None
+    result.path_text = extra.get("path", "")
+    result.image_extra = extra
+    result.coords = _numbers(coord_texts)
+    return result
+
+
+def _plain_size(element: str, result: _ParsedXml, extra: dict[str, Any]) -> None:
+    values: dict[str, str] = {}
+    for tag, value in _PLAIN_LEAF.findall(element):
+        values.setdefault(tag, value)  # the first of each, as find() does
+    result.width = _size_value(values.get("width", "").strip())
+    result.height = _size_value(values.get("height", "").strip())
+    if "depth" in values:
+        extra["depth"] = values["depth"].strip()
+
+
+def _plain_object(element: str, result: _ParsedXml, coord_texts: list[str]) -> bool:
+    """Append one ``<object>``; False when it needs lxml (a repeated or unusual field)."""
+    pairs = _PLAIN_LEAF.findall(element)
+    fields = dict(pairs)
+    if len(fields) != len(pairs) or element.count("<bndbox>") > 1:
+        return False
+    flags = []
+    for tag in FLAG_TAGS:
+        value = fields.get(tag)
+        flag = _FLAG_TEXT[value] if value in _FLAG_TEXT else _flag(value)
+        if flag is None:  # the tree path keeps it verbatim
+            return False
+        flags.append(flag)
+    result.names.append(fields.get("name", "").strip())
+    result.flags.extend(flags)
+    coord_texts.extend([fields.get(tag, "nan") for tag in COORD_TAGS])  # missing: NaN
+    pose = fields.get("pose")
+    result.extras.append({"pose": pose} if pose is not None else None)
+    return True
 
 
 # ---------------------------------------------------------------------------------------------

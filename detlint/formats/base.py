@@ -6,6 +6,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -132,6 +133,41 @@ def thread_map(fn: Callable[[T], R], items: list[T], workers: int, desc: str | N
         for chunk in progress_bar(pool.map(lambda part: [fn(x) for x in part], batches),
                                   total=len(batches), desc=desc, enabled=progress and len(items) >= 1000):
             results.extend(chunk)
+    return results
+
+
+IO_BOUND_SECONDS = 0.0005  # per file: slower than this means waiting on storage, where threads pay off
+
+
+def batch_map(fn: Callable[[list[T]], list[R]], items: list[T], workers: int, desc: str | None = None,
+              progress: bool = True, batch: int = 256) -> list[R]:
+    """``fn`` (a list of items in, one result per item out) over ``items`` in batches.
+
+    In-process unless the work waits on storage: reading a small file or parsing a header on a
+    local disk is mostly Python, so threads fight over the GIL and cost more than they overlap
+    (2-core box, 118k labels: 1 thread 1.2 s CPU, 8 threads 1.7 s). The second batch (the first
+    one warms imports and caches) is timed; slower than ``IO_BOUND_SECONDS`` a file (network
+    share, cold disk) sends the rest to a pool of ``workers`` threads.
+    """
+    chunks = [items[i:i + batch] for i in range(0, len(items), batch)]
+    results: list[R] = []
+    shown = progress and len(items) >= 1000
+    per_item = 0.0
+    for chunk in chunks[:2]:
+        start = time.perf_counter()
+        results.extend(fn(chunk))
+        per_item = (time.perf_counter() - start) / len(chunk)
+    rest = chunks[2:]
+    if not rest:
+        return results
+    if per_item <= IO_BOUND_SECONDS or workers <= 1 or len(rest) < 2:
+        parts: Iterable[list[R]] = map(fn, rest)
+        for part in progress_bar(parts, total=len(rest), desc=desc, enabled=shown):
+            results.extend(part)
+        return results
+    with ThreadPoolExecutor(max_workers=min(workers, len(rest))) as pool:
+        for part in progress_bar(pool.map(fn, rest), total=len(rest), desc=desc, enabled=shown):
+            results.extend(part)
     return results
 
 

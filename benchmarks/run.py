@@ -464,8 +464,11 @@ def run_scale(scale: str, args: argparse.Namespace) -> dict:
     path = RESULTS / f"{scale}.json"
     previous = json.loads(path.read_text()) if path.exists() else {}
     results = previous.get("results", {})
-    doc = {"scale": scale, "truth": expected, "machine": machine(), "command": " ".join(sys.argv),
-           "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "results": results}
+    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    command = "python " + " ".join(sys.argv)
+    history = previous.get("history", []) + [{"date": now, "command": command}]
+    doc = {"scale": scale, "truth": expected, "machine": machine(), "command": command, "date": now,
+           "history": history, "results": results}
     for task in tasks:
         fmt, tools = TASKS[task]
         tools = [t for t in tools if not (args.skip_peers and t != "detlint") and not (args.tools and t not in args.tools)]
@@ -493,7 +496,9 @@ def run_scale(scale: str, args: argparse.Namespace) -> dict:
             results.setdefault(task, {})[tool] = summary
             print(f"  {scale} {task:16s} {tool:12s} {_line(summary)}", flush=True)
         RESULTS.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(doc, indent=1) + "\n")
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(doc, indent=1) + "\n")
+        os.replace(tmp, path)  # a concurrent --report-only never reads half a file
     return doc
 
 
@@ -652,7 +657,10 @@ def write_report() -> Path:
     for scale, doc in docs.items():
         t = doc["truth"]
         lines += [f"## Scale {scale}: {t['images']:,} images, {t['boxes']:,} boxes", "",
-                  f"Measured {doc['date']} with `{doc['command']}` (later partial runs merge into the same file).", ""]
+                  "Measured by these runs (a later run replaces the rows of the tasks and tools it ran):", ""]
+        for entry in doc.get("history", [{"date": doc["date"], "command": doc["command"]}]):
+            lines.append(f"- {entry['date']}: `{entry['command']}`")
+        lines.append("")
         lines += table(doc)
         lines += ["", f"### Targets at {scale}", "", "| target | ratio (wall) | ratio (op) | ratio (CPU) | verdict (wall) |",
                   "| --- | ---: | ---: | ---: | --- |"]

@@ -39,6 +39,8 @@ from __future__ import annotations
 
 import os
 import re
+import time
+from contextvars import ContextVar
 from itertools import repeat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -188,17 +190,114 @@ def _is_link(entry: os.DirEntry) -> bool:
 
 def _walk(folder: Path | str) -> list[_Listing]:
     """Every folder under ``folder`` (top-down, sorted, as ``os.walk``) with its file names."""
-    listings: list[_Listing] = []
-    pending = [str(folder)]
+    listings = _LISTINGS.get()
+    if listings is not None:
+        return listings.walk(str(folder))
+    return [listing for listing, _ in _scan(str(folder), record=False)]
+
+
+def _scan(folder: str, record: bool) -> list[tuple[_Listing, int]]:
+    """The listings under ``folder``, each with its folder's mtime_ns taken just before the scan
+    when ``record`` (-1 where not recorded, or too recent to trust later: see :class:`_ListingCache`)."""
+    listings: list[tuple[_Listing, int]] = []
+    pending = [folder]
     while pending:
         current = pending.pop()
+        mtime = _trusted_mtime(current) if record else -1
         listed = _list_folder(current)
         if listed is None:
             continue
         listing, subfolders = listed
-        listings.append(listing)
+        listings.append((listing, mtime))
         pending.extend(os.path.join(current, name) for name in reversed(subfolders))
     return listings
+
+
+def _mtime(folder: str) -> int:
+    try:
+        return os.stat(folder).st_mtime_ns
+    except OSError:
+        return -2
+
+
+def _trusted_mtime(folder: str) -> int:
+    """``folder``'s mtime_ns, or -1 if it is so recent that a change within the file system's
+    timestamp granularity could keep it."""
+    mtime = _mtime(folder)
+    return mtime if 0 <= mtime < time.time_ns() - int(incremental.RACY_SECONDS * 1e9) else -1
+
+
+_LISTINGS: ContextVar["_ListingCache | None"] = ContextVar("detlint_yolo_listings", default=None)
+
+
+class _ListingCache:
+    """The folder listings of the last cached check, reused while each folder's mtime holds.
+
+    A folder's mtime changes whenever an entry is added to it, removed or renamed (POSIX), not
+    when a file's content changes: a folder whose mtime_ns is what it was just before the last
+    scan needs no new ``os.scandir``, sort and classification (118k names: ~0.5 s). Assumes a
+    file system that keeps folder mtimes (any local POSIX one); ``--no-cache`` turns it off.
+    """
+
+    def __init__(self, store: dict[str, np.ndarray]) -> None:
+        self.walks: dict[str, list[tuple[_Listing, int]]] = {}
+        self.used: dict[str, list[tuple[_Listing, int]]] = {}
+        self.dirty = False
+        try:
+            self.walks = self._decode(store)
+        except (KeyError, ValueError, IndexError, TypeError):
+            self.walks = {}
+
+    def walk(self, folder: str) -> list[_Listing]:
+        cached = self.walks.get(folder)
+        if not cached or not all(mtime >= 0 and _mtime(listing.prefix) == mtime for listing, mtime in cached):
+            cached = _scan(folder, record=True)
+            self.dirty = True
+        self.used[folder] = cached
+        return [listing for listing, _ in cached]
+
+    @staticmethod
+    def _decode(store: dict[str, np.ndarray]) -> dict[str, list[tuple[_Listing, int]]]:
+        if "walk_tops" not in store:
+            return {}
+        tops = incremental.decode_paths(store["walk_tops"])
+        sizes = store["walk_sizes"].tolist()
+        prefixes = incremental.decode_paths(store["walk_prefixes"])
+        mtimes = store["walk_mtimes"].tolist()
+        counts = store["walk_counts"].tolist()
+        names = incremental.decode_paths(store["walk_names"])
+        if len(sizes) != len(tops) or not (len(prefixes) == len(mtimes) == len(counts) == sum(sizes)) \
+                or len(names) != sum(map(sum, counts)):
+            return {}
+        walks: dict[str, list[tuple[_Listing, int]]] = {}
+        listing_index = name_index = 0
+        for top, size in zip(tops, sizes):
+            entries = []
+            for _ in range(size):
+                n_images, n_labels, n_other = counts[listing_index]
+                start = name_index
+                name_index += n_images + n_labels + n_other
+                listing = _Listing(prefixes[listing_index], names[start:start + n_images],
+                                   names[start + n_images:start + n_images + n_labels],
+                                   names[start + n_images + n_labels:name_index])
+                entries.append((listing, mtimes[listing_index]))
+                listing_index += 1
+            walks[top] = entries
+        return walks
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        listings = [entry for entries in self.used.values() for entry in entries]
+        names = [name for listing, _ in listings for part in (listing.images, listing.labels, listing.other_txt)
+                 for name in part]
+        return {
+            "walk_tops": incremental.encode_paths(list(self.used)),
+            "walk_sizes": np.array([len(entries) for entries in self.used.values()], np.int64),
+            "walk_prefixes": incremental.encode_paths([listing.prefix for listing, _ in listings]),
+            "walk_mtimes": np.array([mtime for _, mtime in listings], np.int64),
+            "walk_counts": np.array([(len(listing.images), len(listing.labels), len(listing.other_txt))
+                                     for listing, _ in listings], np.int64).reshape(len(listings), 3),
+            "walk_names": incremental.encode_paths(names),
+        }
 
 
 def _walked_images(listings: list[_Listing], split: str | None) -> list[_ImageGroup]:
@@ -633,17 +732,21 @@ def _folders(root: Path, layout: _Layout) -> _Layout:
     return layout
 
 
-def _discover(path: Path) -> _Layout:
+def _root_of(path: Path) -> Path:
     if not path.exists():
         raise UsageError(f"{path}: no such file or directory")
     if path.is_file():
-        root = path.parent if path.suffix.lower() in (".yaml", ".yml", ".data") else _dataset_root_of(path)
+        return path.parent if path.suffix.lower() in (".yaml", ".yml", ".data") else _dataset_root_of(path)
+    return path
+
+
+def _discover(path: Path) -> _Layout:
+    root = _root_of(path)
+    if path.is_file():
         if path.suffix.lower() in (".yaml", ".yml"):
             return _ultralytics(root, path)
         if path.suffix.lower() == ".data":
             return _darknet(root, path)
-    else:
-        root = path
     yaml_path = _find_yaml(root)
     if yaml_path is not None:
         return _ultralytics(root, yaml_path)
@@ -878,7 +981,14 @@ def _is_number(token: str) -> bool:
 def read(path: Path, options: base.ReadOptions) -> Dataset:
     """Read a YOLO dataset (folder, data.yaml, obj.data, or one label file's dataset)."""
     path = Path(path)
-    layout = _discover(path)
+    cache = incremental.active()
+    store = cache.load(NAME, str(_root_of(path))) if cache is not None else {}
+    listings = _ListingCache(store) if cache is not None else None
+    token = _LISTINGS.set(listings)
+    try:
+        layout = _discover(path)
+    finally:
+        _LISTINGS.reset(token)
     root = layout.root
     root_str = str(root)
     label_of_image, orphans = _pair_labels(layout)
@@ -890,8 +1000,6 @@ def read(path: Path, options: base.ReadOptions) -> Dataset:
     label_index = {p: len(files) + i for i, p in enumerate(unique_labels)}
     files += _rels(unique_labels, root_str)
     problems = list(layout.problems)
-    cache = incremental.active()
-    store = cache.load(NAME, root_str) if cache is not None else {}
     label_rows, stored, changed = incremental.cached_rows(
         cache, NAME, root_str, unique_labels, lambda which: _parse_labels(unique_labels, which, options, problems, root_str),
         ROW_COLUMNS, store)
@@ -919,8 +1027,8 @@ def read(path: Path, options: base.ReadOptions) -> Dataset:
         images.extra[n_real + i] = {"orphan_label": rel}
         problems.append(Finding("I006", f"label file {rel} has no image", file=rel))
     sizes_stored, sizes_changed = _probe_sizes(images, image_paths, exists, options, cache, store)
-    if cache is not None and (changed or sizes_changed):
-        cache.save(NAME, root_str, {**stored, **sizes_stored})
+    if cache is not None and listings is not None and (changed or sizes_changed or listings.dirty):
+        cache.save(NAME, root_str, {**stored, **sizes_stored, **listings.arrays()})
 
     # one parse unit per (image, label file) pair: a label shared by two entries counts for both
     pair_image = np.flatnonzero(images.src_file >= 0)

@@ -122,19 +122,28 @@ def _subdirs(folder: Path) -> list[Path]:
         return []
 
 
-def _xml_files(folder: Path, limit: int | None = None) -> list[Path]:
-    """``*.xml`` directly in ``folder`` (any case of the suffix), sorted; at most ``limit``."""
-    found: list[Path] = []
+def _xml_names(folder: Path | str, limit: int | None = None) -> list[str]:
+    """Names of the ``*.xml`` directly in ``folder`` (any case of the suffix), sorted; at most ``limit``.
+
+    Plain strings: layouts list 100k+ files, where a Path per file costs seconds.
+    """
+    found: list[str] = []
     try:
         with os.scandir(folder) as entries:
             for entry in entries:
                 if entry.name.lower().endswith(".xml") and not entry.name.startswith(".") and entry.is_file():
-                    found.append(Path(entry.path))
+                    found.append(entry.name)
                     if limit is not None and len(found) >= limit:
                         break
     except OSError:
         return []
     return sorted(found)
+
+
+def _xml_files(folder: Path | str, limit: int | None = None) -> list[str]:
+    """Paths of :func:`_xml_names` (``folder`` joined with each name)."""
+    folder = os.fspath(folder)
+    return [os.path.join(folder, name) for name in _xml_names(folder, limit)]
 
 
 def _devkit_bases(root: Path) -> list[Path]:
@@ -149,31 +158,55 @@ def _devkit_bases(root: Path) -> list[Path]:
     return bases
 
 
-@dataclass
 class _DirIndex:
-    """What one folder holds, for exact and case-insensitive lookups without stat calls."""
+    """What one folder holds, for exact and case-insensitive lookups without stat calls.
 
-    names: set[str] = field(default_factory=set)
-    lower: dict[str, str] = field(default_factory=dict)
-    stems: dict[str, str] = field(default_factory=dict)  # image stem -> file name
-    lower_stems: dict[str, str] = field(default_factory=dict)
+    Only the exact names are built up front; the case-insensitive and stem maps are built on
+    first use (most lookups hit an exact name, and a folder can hold 100k+ files).
+    """
+
+    def __init__(self, names: list[str]) -> None:
+        self._sorted = names
+        self.names = set(names)
+        self._lower: dict[str, str] | None = None
+        self._stems: tuple[dict[str, str], dict[str, str]] | None = None
 
     @classmethod
-    def scan(cls, folder: Path) -> "_DirIndex":
-        index = cls()
+    def scan(cls, folder: str) -> "_DirIndex":
         try:
             with os.scandir(folder) as entries:
-                names = sorted(e.name for e in entries if e.is_file())
+                return cls(sorted(e.name for e in entries if e.is_file()))
         except OSError:
-            return index
-        index.names = set(names)
-        for name in names:
-            index.lower.setdefault(name.lower(), name)
-            if base.is_image(name):
-                stem = os.path.splitext(name)[0]
-                index.stems.setdefault(stem, name)
-                index.lower_stems.setdefault(stem.lower(), name)
-        return index
+            return cls([])
+
+    @property
+    def lower(self) -> dict[str, str]:
+        if self._lower is None:
+            self._lower = {}
+            for name in self._sorted:  # the first name in sorted order wins, as documented
+                self._lower.setdefault(name.lower(), name)
+        return self._lower
+
+    @property
+    def stems(self) -> dict[str, str]:
+        """Image stem -> file name."""
+        return self._stem_maps()[0]
+
+    @property
+    def lower_stems(self) -> dict[str, str]:
+        return self._stem_maps()[1]
+
+    def _stem_maps(self) -> tuple[dict[str, str], dict[str, str]]:
+        if self._stems is None:
+            stems: dict[str, str] = {}
+            lower_stems: dict[str, str] = {}
+            for name in self._sorted:
+                if base.is_image(name):
+                    stem = os.path.splitext(name)[0]
+                    stems.setdefault(stem, name)
+                    lower_stems.setdefault(stem.lower(), name)
+            self._stems = stems, lower_stems
+        return self._stems
 
 
 class _ImageFinder:
@@ -190,7 +223,7 @@ class _ImageFinder:
     def index(self, folder: str) -> _DirIndex:
         index = self._indexes.get(folder)
         if index is None:
-            index = self._indexes[folder] = _DirIndex.scan(Path(folder))
+            index = self._indexes[folder] = _DirIndex.scan(folder)
         return index
 
     def relative(self, folder: str, name: str) -> str:
@@ -199,9 +232,8 @@ class _ImageFinder:
             return full[len(self._root_prefix):].replace(os.sep, "/")
         return base.relpath(Path(full), self.root)
 
-    def find(self, names: list[str], stems: list[str], folders: list[Path]) -> tuple[str, bool] | None:
+    def find(self, names: list[str], stems: list[str], folder_names: list[str]) -> tuple[str, bool] | None:
         """(path relative to root, matched only ignoring case) or None."""
-        folder_names = [os.fspath(folder) for folder in folders]
         for ignore_case in (False, True):
             for name in names:
                 sub, _, file_name = name.rpartition("/")
@@ -700,11 +732,11 @@ def _plain_object(element: str, result: _ParsedXml, coord_texts: list[str]) -> b
 
 @dataclass
 class _XmlEntry:
-    """One annotation file to read and where its image may be."""
+    """One annotation file to read and where its image may be (paths as strings: 100k+ of them)."""
 
-    path: Path
+    path: str
     split: str
-    image_folders: list[Path]
+    image_folders: list[str]  # shared between the files of one folder
     also_in_splits: list[str] = field(default_factory=list)
 
 
@@ -714,7 +746,7 @@ class _ListedImage:
 
     stem: str
     split: str
-    folder: Path
+    folder: str
     also_in_splits: list[str] = field(default_factory=list)
 
 
@@ -756,15 +788,22 @@ def _read_split_list(path: Path) -> list[tuple[str, int]]:
 
 def _devkit_layout(root: Path, bases: list[Path]) -> _Layout:
     layout = _Layout(kind="devkit")
+    root_text = os.fspath(root)
     for devkit in bases:
-        annotations = devkit / "Annotations"
-        images = devkit / "JPEGImages"
-        by_stem: dict[str, tuple[Path, str]] = {}  # stem -> (xml, subfolder split)
-        for xml in _xml_files(annotations):
-            by_stem.setdefault(xml.stem, (xml, ""))
+        annotations = os.fspath(devkit / "Annotations")
+        images = os.fspath(devkit / "JPEGImages")
+        # stem -> (order key, xml path, subfolder split, image folders); the key orders as the
+        # paths would (folder parts first), the folder lists are shared per folder
+        by_stem: dict[str, tuple[tuple[str, ...], str, str, list[str]]] = {}
+        folders = [annotations, images, root_text]
+        for name in _xml_names(annotations):
+            by_stem.setdefault(name[:-4], ((name,), os.path.join(annotations, name), "", folders))
         for sub in _subdirs(annotations):
-            for xml in _xml_files(sub):
-                by_stem.setdefault(xml.stem, (xml, sub.name))
+            sub_text = os.fspath(sub)
+            sub_folders = [sub_text, images, root_text]
+            for name in _xml_names(sub_text):
+                by_stem.setdefault(name[:-4], ((sub.name, name), os.path.join(sub_text, name), sub.name,
+                                               sub_folders))
         lower_stems = {stem.lower(): stem for stem in sorted(by_stem)}
         memberships: dict[str, list[str]] = {}
         for split, list_file in _split_lists(devkit / "ImageSets" / "Main"):
@@ -780,10 +819,9 @@ def _devkit_layout(root: Path, bases: list[Path]) -> _Layout:
                 splits = memberships.setdefault(stem, [])
                 if split not in splits:
                     splits.append(split)
-        folders = [images, root]
-        for stem, (xml, sub_split) in sorted(by_stem.items(), key=lambda item: item[1][0]):
+        for stem, (_, xml, sub_split, image_folders) in sorted(by_stem.items(), key=lambda item: item[1][0]):
             splits = memberships.get(stem) or [sub_split]
-            layout.xmls.append(_XmlEntry(xml, splits[0], [xml.parent, *folders], splits[1:]))
+            layout.xmls.append(_XmlEntry(xml, splits[0], image_folders, splits[1:]))
         for stem in sorted(set(memberships) - set(by_stem)):
             splits = memberships[stem]
             layout.listed_only.append(_ListedImage(stem, splits[0], images, splits[1:]))
@@ -792,10 +830,12 @@ def _devkit_layout(root: Path, bases: list[Path]) -> _Layout:
 
 def _flat_layout(root: Path) -> _Layout:
     layout = _Layout(kind="flat")
-    layout.xmls = [_XmlEntry(xml, "", [root]) for xml in _xml_files(root)]
+    root_folders = [os.fspath(root)]
+    layout.xmls = [_XmlEntry(xml, "", root_folders) for xml in _xml_files(root)]
     # subfolders may hold unrelated XML (configs, other tools): only VOC files are taken there
     for sub in _subdirs(root):
-        layout.xmls += [_XmlEntry(xml, sub.name, [sub, root]) for xml in _xml_files(sub)
+        sub_folders = [os.fspath(sub), os.fspath(root)]
+        layout.xmls += [_XmlEntry(xml, sub.name, sub_folders) for xml in _xml_files(sub)
                         if _looks_like_voc(xml)]
     return layout
 
@@ -810,7 +850,7 @@ def read(path: Path, options: ReadOptions) -> Dataset:
         raise UsageError(f"{path}: no such file or directory")
     if path.is_file():
         root = path.parent
-        layout = _Layout(kind="file", xmls=[_XmlEntry(path, "", [root])])
+        layout = _Layout(kind="file", xmls=[_XmlEntry(os.fspath(path), "", [os.fspath(root)])])
         finder = _ImageFinder(root)
     else:
         root = path
@@ -825,7 +865,7 @@ def read(path: Path, options: ReadOptions) -> Dataset:
                  annotations=Annotations.empty(0), problems=list(layout.problems),
                  meta={"voc_origin": options.voc_origin, "voc_layout": layout.kind,
                        "voc_split_files": layout.split_files})
-    ds.files = [base.relpath(entry.path, root) for entry in layout.xmls]
+    ds.files = _relative_paths([entry.path for entry in layout.xmls], root)
     for file_index, result in enumerate(parsed):
         if result.problem is not None:
             result.problem.file = ds.files[file_index]
@@ -833,6 +873,14 @@ def read(path: Path, options: ReadOptions) -> Dataset:
     ds.images = _build_images(ds, layout, parsed, finder)
     ds.categories, ds.annotations = _build_annotations(ds, parsed, options)
     return ds
+
+
+def _relative_paths(paths: list[str], root: Path) -> list[str]:
+    """``base.relpath`` for many paths, by string prefix where they lie under the root."""
+    prefix = os.path.join(os.fspath(root), "")
+    cut = len(prefix)
+    return [path[cut:].replace(os.sep, "/") if path.startswith(prefix) else base.relpath(Path(path), root)
+            for path in paths]
 
 
 def _image_names(result: _ParsedXml, xml_file: str, problems: list[Finding]) -> tuple[list[str], list[str]]:
@@ -853,7 +901,7 @@ def _image_names(result: _ParsedXml, xml_file: str, problems: list[Finding]) -> 
     path_name = result.path_text.replace("\\", "/").rsplit("/", 1)[-1]
     if path_name and path_name not in (".", ".."):
         names.append(path_name)
-    stems.append(Path(xml_file).stem)
+    stems.append(os.path.splitext(xml_file.rsplit("/", 1)[-1])[0])  # the XML's stem
     return names, stems
 
 
@@ -862,7 +910,7 @@ def _build_images(ds: Dataset, layout: _Layout, parsed: list[_ParsedXml], finder
     n = len(rows) + len(layout.listed_only)
     images = Images.empty(n)
     file_names, paths, extras = [], [], []
-    for row, file_index in enumerate(rows):
+    for file_index in rows:
         result, entry, xml_file = parsed[file_index], layout.xmls[file_index], ds.files[file_index]
         names, stems = _image_names(result, xml_file, ds.problems)
         found = finder.find(names, stems, entry.image_folders)
@@ -871,7 +919,7 @@ def _build_images(ds: Dataset, layout: _Layout, parsed: list[_ParsedXml], finder
             image_path, case_only = found
             if case_only:
                 ds.problems.append(Finding(
-                    "F014", f"image {result.filename or Path(xml_file).stem!r} found only when case "
+                    "F014", f"image {result.filename or stems[-1]!r} found only when case "
                     f"is ignored: {image_path}", file=xml_file, line=result.filename_line or None,
                     image=image_path))
         file_names.append(result.filename)
@@ -880,20 +928,22 @@ def _build_images(ds: Dataset, layout: _Layout, parsed: list[_ParsedXml], finder
         if entry.also_in_splits:
             extra["also_in_splits"] = list(entry.also_in_splits)
         extras.append(extra or None)
-        images.width[row], images.height[row] = result.width, result.height
-        images.split[row] = entry.split
-        images.src_file[row] = file_index
-        images.src_line[row] = result.root_line
-    for offset, listed in enumerate(layout.listed_only):
-        row = len(rows) + offset
+    splits = [layout.xmls[i].split for i in rows]
+    for listed in layout.listed_only:
         found = finder.find([], [listed.stem], [listed.folder])
         # a listed image without XML and without a file is a list entry only: nothing to keep
         image_path = found[0] if found else ""
         file_names.append(image_path.rsplit("/", 1)[-1])
         paths.append(image_path)
         extras.append({"also_in_splits": list(listed.also_in_splits)} if listed.also_in_splits else None)
-        images.split[row] = listed.split
+        splits.append(listed.split)
     if n:
+        parsed_rows = slice(0, len(rows))
+        images.width[parsed_rows] = [parsed[i].width for i in rows]
+        images.height[parsed_rows] = [parsed[i].height for i in rows]
+        images.src_file[parsed_rows] = rows
+        images.src_line[parsed_rows] = [parsed[i].root_line for i in rows]
+        images.split[:] = splits
         images.file_name[:] = file_names
         images.path[:] = paths
         images.extra[:] = extras

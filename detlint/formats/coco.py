@@ -27,6 +27,7 @@ import json
 import operator
 import os
 import re
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -287,10 +288,11 @@ def _bbox_columns(values: list, file: str, positions: list[int], problems: list[
     """(raw xywh float64[N,4] with NaN where unusable, has_box bool[N])."""
     n = len(values)
     try:
-        arr = np.array(values) if n else np.zeros((0, 4))
-        if arr.ndim == 2 and arr.shape[1] == 4 and arr.dtype.kind in "if":
-            return arr.astype(np.float64, copy=False), np.ones(n, bool)
-    except (ValueError, TypeError):
+        # the common case, checked and converted by C-level passes: every bbox is 4 numbers
+        if n and set(map(len, values)) == {4} and set(map(type, chain.from_iterable(values))) <= {int, float}:
+            raw = np.fromiter(chain.from_iterable(values), dtype=np.float64, count=4 * n).reshape(n, 4)
+            return raw, np.ones(n, bool)
+    except (TypeError, OverflowError):  # a bbox that is not a list, or an integer beyond float range
         pass
     raw = np.full((n, 4), np.nan)
     has_box = np.zeros(n, bool)

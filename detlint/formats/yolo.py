@@ -775,6 +775,13 @@ def _pair_labels(layout: _Layout) -> tuple[list[str | None], list[str]]:
         prefixes = _label_prefixes(group.folder)
         listings = [layout.listings.get(prefix) for prefix in prefixes]
         walked = group.walked
+        if walked:  # the usual case: every image's label is in the first candidate folder
+            first = prefixes[0]
+            candidates = [first + name[:name.rfind(".")] + ".txt" for name in group.names]
+            if pool.issuperset(candidates):
+                claimed.update(candidates)
+                result += candidates
+                continue
         for name in group.names:
             stem_txt = (name[:name.rfind(".")] if walked else os.path.splitext(name)[0]) + ".txt"
             candidate = prefixes[0] + stem_txt
@@ -996,8 +1003,9 @@ def read(path: Path, options: base.ReadOptions) -> Dataset:
         raise NotADatasetError(f"{path}: no YOLO images or label files found")
 
     files = list(layout.config_files)
-    unique_labels = list(dict.fromkeys([p for p in label_of_image if p is not None] + orphans))
-    label_index = {p: len(files) + i for i, p in enumerate(unique_labels)}
+    paired = [p for p in label_of_image if p is not None]
+    unique_labels = list(dict.fromkeys(paired + orphans))
+    label_index = _label_file_index(label_of_image, paired, unique_labels, orphans, len(files))
     files += _rels(unique_labels, root_str)
     problems = list(layout.problems)
     label_rows, stored, changed = incremental.cached_rows(
@@ -1005,10 +1013,13 @@ def read(path: Path, options: base.ReadOptions) -> Dataset:
         ROW_COLUMNS, store)
 
     # images: the listed ones, then one synthetic entry per orphan label
-    image_paths = [group.prefix + name for group in layout.images for name in group.names]
+    # absolute and normalised, as the header prober keys them (a relative path costs it a getcwd each)
+    image_paths = [prefix + name for group in layout.images
+                   for prefix in (os.path.join(os.path.abspath(group.folder), ""),) for name in group.names]
     n_real = len(image_paths)
     images = Images.empty(n_real + len(orphans))
-    rel_paths = _rels(image_paths, root_str)
+    rel_paths = [rel_prefix + name for group in layout.images
+                 for rel_prefix in (_rel(group.prefix + "x", root_str)[:-1],) for name in group.names]
     images.file_name[:n_real] = rel_paths
     if all(group.exists for group in layout.images):
         exists = [True] * n_real
@@ -1017,13 +1028,12 @@ def read(path: Path, options: base.ReadOptions) -> Dataset:
         exists = [group.exists for group in layout.images for _ in group.names]
         images.path[:n_real] = [p if e else "" for p, e in zip(rel_paths, exists)]
     images.split[:n_real] = [group.split for group in layout.images for _ in group.names]
-    images.src_file[:n_real] = [label_index[p] if p is not None else -1 for p in label_of_image]
+    images.src_file[:n_real + len(orphans)] = label_index
     for i, orphan in enumerate(orphans):
         rel = _rel(orphan, root_str)
         implied_image = _swap_component(orphan, "labels", "images", skip_last=True) or orphan
         images.file_name[n_real + i] = _rel(os.path.splitext(implied_image)[0], root_str)
         images.split[n_real + i] = _split_of(tuple(rel.split("/")))
-        images.src_file[n_real + i] = label_index[orphan]
         images.extra[n_real + i] = {"orphan_label": rel}
         problems.append(Finding("I006", f"label file {rel} has no image", file=rel))
     sizes_stored, sizes_changed = _probe_sizes(images, image_paths, exists, options, cache, store)
@@ -1048,6 +1058,19 @@ def read(path: Path, options: base.ReadOptions) -> Dataset:
     meta.update({"layout": layout.kind, "names_inferred": names_inferred})
     return Dataset(format=NAME, root=root, categories=categories, images=images, annotations=annotations,
                    files=files, problems=problems, meta=meta)
+
+
+def _label_file_index(label_of_image: list[str | None], paired: list[str], unique_labels: list[str],
+                      orphans: list[str], first: int) -> np.ndarray:
+    """``Images.src_file`` of the images, then of the orphans: the index in ``files`` of each
+    one's label file (-1 none), where the label files follow the ``first`` config files."""
+    if len(unique_labels) == len(paired) + len(orphans):  # no label file serves two images: in order
+        has_label = np.fromiter((p is not None for p in label_of_image), bool, len(label_of_image))
+        images = np.where(has_label, np.cumsum(has_label) - 1 + first, -1)
+        return np.concatenate([images, first + len(paired) + np.arange(len(orphans))]).astype(np.int32)
+    index = {p: first + i for i, p in enumerate(unique_labels)}
+    return np.array([index[p] if p is not None else -1 for p in label_of_image] + [index[p] for p in orphans],
+                    np.int32)
 
 
 def _read_all(labels: list[str], options: base.ReadOptions, problems: list[Finding],

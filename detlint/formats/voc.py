@@ -65,8 +65,8 @@ IMAGE_XML_TAGS = ("source", "owner")
 COORD_TAGS = ("xmin", "ymin", "xmax", "ymax")
 SNIFF_SAMPLE = 5  # XML files opened by sniff() before giving up on a folder
 SNIFF_BYTES = 4096
-PARSE_BATCH = 8192  # XML files read into memory at once
-READ_CHUNK = 32  # XML files read by one thread-pool task
+READ_SIZE = 1 << 16
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)
 
 _thread_state = threading.local()
 
@@ -313,36 +313,35 @@ def _serialise(element: etree._Element) -> str:
     return etree.tostring(element, encoding="unicode", with_tail=False)
 
 
-def _read_bytes(path: Path) -> bytes | OSError:
+def _read_bytes(path: str) -> bytes | OSError:
+    """The file's bytes. ``os.open``/``os.read``: for a file of a few KiB the buffered file object
+    costs more than the read itself."""
     try:
-        with open(path, "rb") as fh:
-            return fh.read()
+        fd = os.open(path, _OPEN_FLAGS)
+        try:
+            chunks = [os.read(fd, READ_SIZE)]
+            while chunks[-1]:
+                chunks.append(os.read(fd, READ_SIZE))
+        finally:
+            os.close(fd)
     except OSError as exc:
         return exc
+    return chunks[0] if len(chunks) == 2 else b"".join(chunks)
 
 
-def _read_chunk(paths: list[Path]) -> list[bytes | OSError]:
-    return [_read_bytes(path) for path in paths]
+def _read_and_parse(paths: list[str]) -> list[_ParsedXml]:
+    return [_parse_content(_read_bytes(path)) for path in paths]
 
 
-def _parse_files(paths: list[Path], options: ReadOptions) -> list[_ParsedXml]:
-    """Read files on a thread pool (I/O releases the GIL), parse them on this thread.
+def _parse_files(paths: list[str], options: ReadOptions) -> list[_ParsedXml]:
+    """Read and parse in batches: in-process, or on threads where storage is slow (base.batch_map).
 
-    Parsing small XML holds the GIL, so parsing on the pool is slower than here; batches bound
-    the bytes held in memory for 100k+ files.
+    On a local disk both steps are mostly Python, which threads would only make fight over the GIL.
     """
-    results: list[_ParsedXml] = []
-    for start in range(0, len(paths), PARSE_BATCH):
-        batch = paths[start:start + PARSE_BATCH]
-        # one pool task per READ_CHUNK files: per-task overhead dominates tiny reads
-        chunks = [batch[i:i + READ_CHUNK] for i in range(0, len(batch), READ_CHUNK)]
-        contents = base.thread_map(_read_chunk, chunks, options.workers, desc="VOC XML",
-                                   progress=options.progress)
-        results += [_parse_content(content) for chunk in contents for content in chunk]
-    return results
+    return base.batch_map(_read_and_parse, paths, options.workers, desc="VOC XML", progress=options.progress)
 
 
-def _parse_cached(paths: list[Path], root: Path, options: ReadOptions) -> list[_ParsedXml]:
+def _parse_cached(paths: list[str], root: Path, options: ReadOptions) -> list[_ParsedXml]:
     """:func:`_parse_files`, through the parse cache of the running check (if any)."""
     cache = incremental.active()
     if cache is None:
@@ -525,6 +524,21 @@ _CANONICAL_OBJECT = re.compile(
     + "".join(f"<{tag}>{_TEXT}</{tag}>{_SPACE}" for tag in ("xmin", "ymin", "xmax", "ymax"))
     + f"</bndbox>{_SPACE}</object>{_SPACE}")  # trailing space too: neighbours touch
 _PLAIN_LEAF = re.compile(r"<([a-z]+)>([^<&]*)</\1>")
+
+
+def _verbatim_field(tag: str) -> str:
+    return (rf"(?P<{tag}><{tag}>(?:[ \t\n]*<(?P<{tag}_sub>[A-Za-z_][A-Za-z0-9_.-]*)>{_VERBATIM_TEXT}"
+            rf"</(?P={tag}_sub)>)+[ \t\n]*</{tag}>){_SPACE}")
+
+
+# the image fields in the devkit / LabelImg order, each optional, in one match
+_CANONICAL_IMAGE_FIELDS = re.compile(
+    _SPACE + "".join(f"(?:<{tag}>(?P<{tag}>[^<&]*)</{tag}>{_SPACE})?" for tag in ("folder", "filename", "path"))
+    + f"(?:{_verbatim_field('source')})?(?:{_verbatim_field('owner')})?"
+    + f"(?P<size><size>{_SPACE}<width>(?P<width>[^<&]*)</width>{_SPACE}<height>(?P<height>[^<&]*)</height>"
+    + f"{_SPACE}(?:<depth>(?P<depth>[^<&]*)</depth>{_SPACE})?</size>{_SPACE})?"
+    + f"(?:<segmented>(?P<segmented>[^<&]*)</segmented>{_SPACE})?"
+    + r"(?P<end></annotation>[ \t\n]*)?\Z")
 # control characters XML forbids (tab and line ends are allowed), U+FFFE, U+FFFF, "]]>", entities
 _NOT_XML_BYTES = bytes([*range(0x00, 0x09), 0x0b, 0x0c, *range(0x0e, 0x20)])
 _NOT_PLAIN_SEQUENCES = (b"]]>", b"\xef\xbf\xbe", b"\xef\xbf\xbf", b"&")
@@ -582,6 +596,12 @@ def _plain_image_fields(text: str, bounds: list[int], result: _ParsedXml) -> boo
     stretches = [(pos, end) for pos, end in zip(bounds[0::2], bounds[1::2]) if pos != end]
     if not stretches or stretches[-1][1] != len(text):
         return False  # no </annotation> after the last object
+    fields = _CANONICAL_IMAGE_FIELDS.match(text, *stretches[0])
+    if fields is not None:
+        if fields.group("end") is not None and stretches[0][1] != len(text):
+            return False
+        _canonical_image_fields(text, fields, result, extra, seen)
+        del stretches[0]
     for pos, end in stretches:
         while True:
             field = _PLAIN_IMAGE_FIELD.match(text, pos, end)
@@ -598,6 +618,29 @@ def _plain_image_fields(text: str, bounds: list[int], result: _ParsedXml) -> boo
     result.path_text = extra.get("path", "")
     result.image_extra = extra
     return True
+
+
+def _canonical_image_fields(text: str, fields: re.Match, result: _ParsedXml, extra: dict[str, Any],
+                            seen: set[str]) -> None:
+    """The image fields of a :data:`_CANONICAL_IMAGE_FIELDS` match (in document order)."""
+    values = fields.groupdict()
+    if values["folder"] is not None:
+        extra["folder"] = values["folder"].strip()
+    if values["filename"] is not None:
+        result.filename = values["filename"].strip()
+        result.filename_line = text.count("\n", 0, fields.start("filename")) + 1
+    for tag in ("path", "source", "owner"):
+        if values[tag] is not None:
+            extra[tag] = values[tag] if tag != "path" else values[tag].strip()
+    if values["size"] is not None:
+        result.width = _size_value(values["width"].strip())
+        result.height = _size_value(values["height"].strip())
+        if values["depth"] is not None:
+            extra["depth"] = values["depth"].strip()
+    if values["segmented"] is not None:
+        extra["segmented"] = values["segmented"].strip()
+    seen.update(tag for tag in ("folder", "filename", "path", "source", "owner", "size", "segmented")
+                if values[tag] is not None)
 
 
 def _image_field(text: str, field: re.Match, kind: str, result: _ParsedXml, extra: dict[str, Any],
@@ -642,7 +685,7 @@ def _canonical_objects(text: str, objects: list[re.Match], starts: list[int], re
     result.flags = flags
     result.coords = _numbers(coord_texts)
     result.extras = [{"pose": pose} if pose is not None else None for pose in poses]
-    if "\n" in text:
+    if text.find("\n", 0, starts[-1]) >= 0:
         lines, line, line_pos = [], 1, 0
         for pos in starts:
             line += text.count("\n", line_pos, pos)
@@ -656,7 +699,7 @@ def _canonical_objects(text: str, objects: list[re.Match], starts: list[int], re
 
 def _numbers(texts: list[str]) -> list[float]:
     try:
-        return [float(value) for value in texts]  # float() strips whitespace as _number() does
+        return list(map(float, texts))  # float() strips whitespace as _number() does
     except ValueError:
         return [_number(value) for value in texts]
 

@@ -359,19 +359,36 @@ def _parse_cached(paths: list[str], root: Path, options: ReadOptions) -> list[_P
     return [_from_json(table.extras[i]) for i in range(len(names))]
 
 
-def _to_json(result: _ParsedXml) -> dict[str, Any]:
-    """A parse result as JSON-able values (non-finite coordinates as text: JSON has no NaN)."""
+def _to_json(result: _ParsedXml) -> dict[str, Any] | list[Any]:
+    """A parse result as JSON-able values (non-finite coordinates as text: JSON has no NaN).
+
+    A file that parsed is a list of the :class:`_ParsedXml` fields in order plus a flag for
+    non-finite coordinates: a re-check decodes 100k+ of these, and lists without key names are
+    about half the JSON of dicts. A file with a problem keeps the dict form (``uncacheable`` is
+    read by the cache).
+    """
     problem = result.problem
+    finite = all(map(math.isfinite, result.coords))
+    coords = result.coords if finite else [v if math.isfinite(v) else repr(v) for v in result.coords]
+    if problem is None:
+        return [result.filename, result.filename_line, result.path_text, result.width, result.height,
+                result.root_line, result.image_extra, result.names, coords, result.flags, result.lines,
+                result.extras, int(not finite)]
     value: dict[str, Any] = {k: v for k, v in result.__dict__.items() if k != "problem"}
-    value["coords"] = [v if math.isfinite(v) else repr(v) for v in result.coords]
-    if problem is not None:
-        value["problem"] = {"code": problem.code, "message": problem.message, "line": problem.line,
-                            "column": problem.column}
-        value["uncacheable"] = problem.message.startswith("cannot read file")
+    value["coords"] = coords
+    value["problem"] = {"code": problem.code, "message": problem.message, "line": problem.line,
+                        "column": problem.column}
+    value["uncacheable"] = problem.message.startswith("cannot read file")
     return value
 
 
-def _from_json(value: dict[str, Any]) -> _ParsedXml:
+def _from_json(value: dict[str, Any] | list[Any]) -> _ParsedXml:
+    if isinstance(value, list):
+        *fields, non_finite = value
+        result = _ParsedXml(None, *fields)
+        if non_finite:
+            result.coords = [float(v) for v in result.coords]
+        return result
     fields = {k: v for k, v in value.items() if k not in ("problem", "uncacheable")}
     fields["coords"] = [float(v) for v in fields["coords"]]
     problem = value.get("problem")

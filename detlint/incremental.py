@@ -5,14 +5,20 @@
 (absolute path, size, mtime_ns):
 
 - YOLO: the parsed rows of every label file as numpy columns plus per-file offsets (a changed
-  file's rows are re-parsed and spliced in), and every image's header size (YOLO boxes are
-  normalised by it);
+  file's rows are re-parsed and spliced in), every image's header size (YOLO boxes are
+  normalised by it), and the folder listings, keyed by each folder's mtime_ns (taken just before
+  it was listed). A folder's mtime changes when an entry is added, removed or renamed in it, not
+  when a file's content changes, so an unchanged folder is not listed again; this relies on a
+  file system that keeps folder mtimes (every local POSIX one). Files are still stat'ed one by
+  one: an image re-saved in place (same name, new size) changes no folder mtime;
 - VOC: the parsed content of every XML file.
 
-Everything else (layout discovery, pairing, building the tables, the rules) runs as without a
-cache, so the cache cannot change a result: the same code builds the dataset from cached and from
-freshly parsed rows. Files touched in the last two seconds are not cached (a second write within
-the file system's timestamp granularity could keep size and mtime), nor are unreadable ones.
+Everything else (pairing, building the tables, the rules) runs as without a cache, so the cache
+cannot change a result: the same code builds the dataset from cached and from freshly parsed
+rows. Files and folders touched in the last two seconds are not cached (a second write within the
+file system's timestamp granularity could keep size and mtime), nor are unreadable ones. When the
+same files as last time are found and under ``RESAVE_FRACTION`` of them changed, the cache is not
+rewritten: those few are re-parsed on each run (their stored stats no longer match).
 
 Storage: one ``.npz`` per (kind, dataset root) in :func:`cache_dir` (``DETLINT_CACHE_DIR``, else
 the platform cache folder, shared with the image cache), written atomically, read with

@@ -9,6 +9,7 @@ None and the caller asks Pillow, so results always match Pillow's.
 
 from __future__ import annotations
 
+import os
 import struct
 
 FIRST_READ = 4096  # PNG's IHDR and most JPEG headers; EXIF with a thumbnail needs a second read
@@ -27,40 +28,49 @@ _JPEG_MODES = {1: "L", 3: "RGB", 4: "CMYK"}
 # Start-of-frame markers carry the size; 0xC4 (DHT), 0xC8 (JPG) and 0xCC (DAC) share the range.
 _SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 _ORIENTATION_TAG = 0x0112
+_PNG_IHDR = struct.Struct(">IIBB")
+_SOF = struct.Struct(">BHHB")
 
 
 def header_facts(path: str) -> tuple[int, int, int, str] | None:
     """(stored width, stored height, EXIF orientation 1-8, Pillow mode), or None: ask Pillow."""
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(FIRST_READ)
-            if head.startswith(_PNG_SIGNATURE):
-                return _png(head)
-            if not head.startswith(b"\xff\xd8"):
-                return None
-            facts = _jpeg(head)
-            if facts is None and len(head) == FIRST_READ:
-                facts = _jpeg(head + fh.read(HEAD_BYTES - FIRST_READ))
-            return facts
+        fd = os.open(path, os.O_RDONLY)
+    except (OSError, ValueError):
+        return None
+    try:
+        head = os.read(fd, FIRST_READ)
+        if head.startswith(_PNG_SIGNATURE):
+            return _png(head)
+        if not head.startswith(b"\xff\xd8"):
+            return None
+        facts = _jpeg(head)
+        if facts is None and len(head) == FIRST_READ:
+            facts = _jpeg(head + os.read(fd, HEAD_BYTES - FIRST_READ))
+        return facts
     except OSError:
         return None
+    finally:
+        os.close(fd)
 
 
 def _png(head: bytes) -> tuple[int, int, int, str] | None:
     if len(head) < 33 or head[12:16] != b"IHDR":
         return None
-    width, height, depth, colour = struct.unpack(">IIBB", head[16:26])
+    width, height, depth, colour = _PNG_IHDR.unpack_from(head, 16)
     mode = _PNG_MODES.get((depth, colour))
     if mode is None or not width or not height:
         return None
     # an eXIf chunk before the pixel data carries an orientation: leave that rare case to Pillow
-    if b"IDAT" not in head or b"eXIf" in head[33: head.find(b"IDAT")]:
+    idat = head.find(b"IDAT")
+    if idat < 0 or head.find(b"eXIf", 33, idat) >= 0:
         return None
     return width, height, 1, mode
 
 
 def _jpeg(head: bytes) -> tuple[int, int, int, str] | None:
-    """Walk the marker segments up to the start of scan, as Pillow's open does."""
+    """Walk the marker segments up to the start of scan, as Pillow's open does (by offsets: no
+    segment is copied but the EXIF block)."""
     position, size, orientation, exif_seen = 2, None, 1, False
     end = len(head)
     while position + 4 <= end:
@@ -73,25 +83,25 @@ def _jpeg(head: bytes) -> tuple[int, int, int, str] | None:
         if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
             position += 2
             continue
-        (length,) = struct.unpack(">H", head[position + 2: position + 4])
-        segment = head[position + 4: position + 2 + length]
+        length = (head[position + 2] << 8) | head[position + 3]
         if length < 2 or position + 2 + length > end:
             return None
+        start = position + 4
         if marker == 0xDA:  # start of scan: the header is complete
             if size is None:
                 return None
             return _jpeg_result(size, orientation if exif_seen else 1)
         if marker in _SOF_MARKERS:
-            if size is not None or len(segment) < 6:
+            if size is not None or length < 8:
                 return None
-            precision, height, width, components = struct.unpack(">BHHB", segment[:6])
+            precision, height, width, components = _SOF.unpack_from(head, start)
             mode = _JPEG_MODES.get(components)
             if precision != 8 or mode is None or not width or not height:
                 return None
             size = (width, height, mode)
-        elif marker == 0xE1 and segment.startswith(b"Exif\x00\x00") and not exif_seen:
+        elif marker == 0xE1 and not exif_seen and head.startswith(b"Exif\x00\x00", start):
             exif_seen = True
-            parsed = _tiff_orientation(segment[6:])
+            parsed = _tiff_orientation(head[start + 6: position + 2 + length])
             if parsed is None:
                 return None
             orientation = parsed

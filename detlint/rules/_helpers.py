@@ -185,8 +185,13 @@ def class_line(ds: Dataset, file: str, position: int) -> int | None:
 def segmentation_kinds(ds: Dataset) -> tuple[np.ndarray, np.ndarray]:
     """(non-empty polygon list, RLE dict) masks of the segmentation column, by C-level passes."""
     column = ds.annotations.segmentation
+    memo = ds.meta.get("segmentation_kinds")
+    if memo is not None and memo[0] is column:
+        return memo[1]
     n = len(column)
     is_list = np.fromiter(map(isinstance, column, repeat(list)), dtype=bool, count=n)
     is_dict = np.fromiter(map(isinstance, column, repeat(dict)), dtype=bool, count=n)
     nonempty = np.fromiter(map(bool, column), dtype=bool, count=n)
-    return is_list & nonempty, is_dict
+    kinds = (is_list & nonempty, is_dict)
+    ds.meta["segmentation_kinds"] = (column, kinds)  # B009 and F012 both need them
+    return kinds

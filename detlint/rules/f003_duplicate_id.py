@@ -33,11 +33,10 @@ def repeated(file_index: np.ndarray, ids: np.ndarray, valid: np.ndarray | None =
     rows = np.arange(len(ids)) if valid is None else np.flatnonzero(valid)
     if not len(rows):
         return np.zeros(0, np.int64)
-    keys = np.stack([file_index[rows].astype(np.int64), ids[rows].astype(np.int64)], axis=1)
-    _, first = np.unique(keys, axis=0, return_index=True)
-    is_first = np.zeros(len(rows), bool)
-    is_first[first] = True
-    return rows[~is_first]
+    files, values = file_index[rows].astype(np.int64), ids[rows].astype(np.int64)
+    order = np.lexsort((rows, values, files))  # by file, then id, then position: firsts lead
+    same = (files[order][1:] == files[order][:-1]) & (values[order][1:] == values[order][:-1])
+    return np.sort(rows[order[1:][same]])
 
 
 def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:

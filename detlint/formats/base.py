@@ -184,6 +184,26 @@ def progress_bar(iterable: Iterable[T], total: int, desc: str | None, enabled: b
     yield from tqdm(iterable, total=total, desc=desc, file=sys.stderr, leave=False, unit="file")
 
 
+_READ_SIZE = 1 << 16
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)
+
+
+def read_bytes(path: str) -> bytes | OSError:
+    """A whole file's bytes, or the error. ``os.open``/``os.read``: for a file of a few hundred
+    bytes (a label, an XML) the buffered file object costs more than the read (~15 vs ~45 us)."""
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
+        try:
+            chunks = [os.read(fd, _READ_SIZE)]
+            while chunks[-1]:
+                chunks.append(os.read(fd, _READ_SIZE))
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        return exc
+    return chunks[0] if len(chunks) == 2 else b"".join(chunks)
+
+
 def read_text(path: Path) -> tuple[str | None, Finding | None, int]:
     """Decode a text file as UTF-8 (BOM tolerated); return (text, problem, size)."""
     try:

@@ -65,8 +65,6 @@ IMAGE_XML_TAGS = ("source", "owner")
 COORD_TAGS = ("xmin", "ymin", "xmax", "ymax")
 SNIFF_SAMPLE = 5  # XML files opened by sniff() before giving up on a folder
 SNIFF_BYTES = 4096
-READ_SIZE = 1 << 16
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)
 
 _thread_state = threading.local()
 
@@ -313,24 +311,8 @@ def _serialise(element: etree._Element) -> str:
     return etree.tostring(element, encoding="unicode", with_tail=False)
 
 
-def _read_bytes(path: str) -> bytes | OSError:
-    """The file's bytes. ``os.open``/``os.read``: for a file of a few KiB the buffered file object
-    costs more than the read itself."""
-    try:
-        fd = os.open(path, _OPEN_FLAGS)
-        try:
-            chunks = [os.read(fd, READ_SIZE)]
-            while chunks[-1]:
-                chunks.append(os.read(fd, READ_SIZE))
-        finally:
-            os.close(fd)
-    except OSError as exc:
-        return exc
-    return chunks[0] if len(chunks) == 2 else b"".join(chunks)
-
-
 def _read_and_parse(paths: list[str]) -> list[_ParsedXml]:
-    return [_parse_content(_read_bytes(path)) for path in paths]
+    return [_parse_content(base.read_bytes(path)) for path in paths]
 
 
 def _parse_files(paths: list[str], options: ReadOptions) -> list[_ParsedXml]:

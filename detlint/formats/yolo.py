@@ -829,32 +829,19 @@ def _label_prefixes(folder: str) -> list[str]:
     return prefixes
 
 
-_READ_SIZE = 1 << 16
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)
-
-
 def _read_labels(paths: list[str]) -> list[tuple[str, Finding | None]]:
     """Read a batch of label files (batched: one thread-pool task per file costs more than the read).
 
-    ``os.open``/``os.read`` instead of a file object: for a label of a few hundred bytes the
-    buffered file object costs more than the read (~15 vs ~45 us a file). ASCII files, nearly
-    all, need no UTF-8 decoding; any other goes through :func:`base.decode_text`.
+    ASCII files, nearly all, need no UTF-8 decoding; any other goes through
+    :func:`base.decode_text`.
     """
     results: list[tuple[str, Finding | None]] = []
     for path in paths:
-        try:
-            fd = os.open(path, _OPEN_FLAGS)
-            try:
-                chunks = [os.read(fd, _READ_SIZE)]
-                while chunks[-1]:
-                    chunks.append(os.read(fd, _READ_SIZE))
-            finally:
-                os.close(fd)
-        except OSError:  # let the shared reader word the finding, as for any other file
+        data = base.read_bytes(path)
+        if isinstance(data, OSError):  # let the shared reader word the finding, as for any other file
             text, problem, _ = base.read_text(Path(path))
             results.append((text if text is not None else "", problem))
             continue
-        data = chunks[0] if len(chunks) == 2 else b"".join(chunks)
         if data.isascii():
             results.append((data.decode("ascii"), None))
         else:

@@ -10,6 +10,8 @@ import numpy as np
 import orjson
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import detlint
 from detlint.cli import main
@@ -169,3 +171,44 @@ def test_convert_cli_summary_goes_to_stderr(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert result.stdout == ""
     assert "converted" in result.stderr
+
+
+@st.composite
+def coco_images(draw: st.DrawFn) -> list[tuple[int, int, list[list[float]]]]:
+    """A few images (width, height, boxes as COCO x y w h inside the image)."""
+    images = []
+    for _ in range(draw(st.integers(1, 3))):
+        width, height = draw(st.integers(8, 48)), draw(st.integers(8, 48))
+        boxes = []
+        for _ in range(draw(st.integers(0, 4))):
+            x = draw(st.floats(0, width - 1, allow_nan=False))
+            y = draw(st.floats(0, height - 1, allow_nan=False))
+            w = draw(st.floats(0.5, width - x, allow_nan=False))
+            h = draw(st.floats(0.5, height - y, allow_nan=False))
+            boxes.append([round(x, 3), round(y, 3), round(w, 3), round(h, 3)])
+        images.append((width, height, boxes))
+    return images
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(images=coco_images())
+def test_property_coco_yolo_coco_keeps_boxes(images: list[tuple[int, int, list[list[float]]]]) -> None:
+    import json
+    import tempfile
+
+    from PIL import Image
+
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder) / "coco"
+        (root / "images").mkdir(parents=True)
+        doc: dict = {"images": [], "annotations": [], "categories": [{"id": 1, "name": "thing"}]}
+        for k, (width, height, boxes) in enumerate(images, start=1):
+            Image.new("RGB", (width, height)).save(root / "images" / f"{k}.png")
+            doc["images"].append({"id": k, "file_name": f"{k}.png", "width": width, "height": height})
+            for box in boxes:
+                doc["annotations"].append({"id": len(doc["annotations"]) + 1, "image_id": k, "category_id": 1,
+                                           "bbox": box, "area": box[2] * box[3], "iscrowd": 0})
+        (root / "annotations.json").write_text(json.dumps(doc))
+        convert(root, Path(folder) / "yolo", "yolo")
+        convert(Path(folder) / "yolo", Path(folder) / "back", "coco")
+        assert_same_boxes(detlint.load(root), detlint.load(Path(folder) / "back"), 1e-3)

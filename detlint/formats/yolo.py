@@ -510,14 +510,17 @@ def _ultralytics(root: Path, yaml_path: Path) -> _Layout:
             base_dir = candidate
 
     found_any = False
-    for key in SPLIT_KEYS:
-        value = data.get(key)
-        if value in (None, ""):
-            continue
+    declared = {key: data.get(key) for key in SPLIT_KEYS if data.get(key) not in (None, "")}
+    values = list(declared.values())
+    if len(values) > 1 and all(value == values[0] for value in values):
+        # every split key names the same images (ultralytics needs a val key, so an unsplit
+        # dataset says `train: images` and `val: images`): one unsplit set, read once
+        declared = {"": values[0]}
+    for key, value in declared.items():
         entries = value if isinstance(value, list) else [value]
         for entry in entries:
             found_any |= _add_yaml_split(layout, key, str(entry), base_dir, yaml_path, yaml_rel,
-                                         key_lines.get(key))
+                                         key_lines.get(key or "train"))
     if not found_any and not layout.images:
         layout.adopt(_folders(root, _Layout(root=root, kind="folders")))
     return layout
@@ -1375,7 +1378,7 @@ def _data_yaml(ds: Dataset, options: base.WriteOptions) -> str:
     splits = [_safe_split(str(split)) for split in ds.splits] or [""]
     content: dict[str, Any] = {"path": "."}
     if "" in splits:  # unsplit images live directly in images/; trainers need train and val keys
-        content["train"] = content["val"] = "images"
+        content["train"] = content["val"] = "images"  # the reader reads such a pair once, unsplit
     for split in splits:
         if not split:
             continue

@@ -6,19 +6,18 @@ import json
 import math
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("torchvision")
 
 from click.testing import CliRunner  # noqa: E402
-from PIL import Image  # noqa: E402
 from torchvision.transforms import v2  # noqa: E402
 
 from detlint.cli import main  # noqa: E402
 from detlint.errors import UsageError  # noqa: E402
 from detlint.smoke import render_json, render_text, run_smoke  # noqa: E402
+from helpers import make_yolo as shared_make_yolo  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 # A light Faster R-CNN head so a CPU step takes a fraction of a second; the checks are the same.
@@ -29,17 +28,7 @@ FAST = ["--image-size", "128", "--steps", "2", "--batch-size", "2", "--device", 
 
 
 def make_yolo(root: Path, labels: dict[str, str], names: list[str], size: tuple[int, int] = (64, 64)) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "data.yaml").write_text(f"path: .\ntrain: images/train\nnc: {len(names)}\nnames: [{', '.join(names)}]\n")
-    for stem, text in labels.items():
-        image = root / "images" / "train" / f"{stem}.png"
-        image.parent.mkdir(parents=True, exist_ok=True)
-        rng = np.random.default_rng(len(stem) + sum(map(ord, stem)))
-        Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).save(image)
-        label = root / "labels" / "train" / f"{stem}.txt"
-        label.parent.mkdir(parents=True, exist_ok=True)
-        label.write_text(text)
-    return root
+    return shared_make_yolo(root, labels, names, size, noise=True)
 
 
 @pytest.fixture(autouse=True, scope="module")

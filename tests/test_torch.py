@@ -7,48 +7,18 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("torchvision")
 
-from PIL import Image  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 from torchvision import tv_tensors  # noqa: E402
 from torchvision.transforms import v2  # noqa: E402
 
 import detlint  # noqa: E402
 from detlint.torch import DetectionDataset, collate  # noqa: E402
-
-EXIF_ORIENTATION = 0x0112
-
-
-def write_image(path: Path, size: tuple[int, int] = (64, 48), mode: str = "RGB",
-                orientation: int | None = None) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pixels = (np.arange(size[0] * size[1] * 3) % 251).astype(np.uint8).reshape(size[1], size[0], 3)
-    image = Image.fromarray(pixels, "RGB").convert(mode)
-    if orientation is None:
-        image.save(path)
-        return
-    exif = Image.Exif()
-    exif[EXIF_ORIENTATION] = orientation
-    image.save(path, exif=exif)
-
-
-def make_yolo(root: Path, labels: dict[str, str], names: list[str], size: tuple[int, int] = (64, 48),
-              split: str = "train") -> Path:
-    """A YOLO dataset: one image per label file name, ``labels`` maps stem to the file text."""
-    names_text = ", ".join(names)
-    (root / "data.yaml").parent.mkdir(parents=True, exist_ok=True)
-    (root / "data.yaml").write_text(f"path: .\n{split}: images/{split}\nnc: {len(names)}\nnames: [{names_text}]\n")
-    for stem, text in labels.items():
-        write_image(root / "images" / split / f"{stem}.png", size)
-        label = root / "labels" / split / f"{stem}.txt"
-        label.parent.mkdir(parents=True, exist_ok=True)
-        label.write_text(text)
-    return root
+from helpers import EXIF_ORIENTATION, make_yolo, write_image  # noqa: E402
 
 
 @pytest.fixture

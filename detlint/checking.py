@@ -4,6 +4,8 @@ baseline, render the report. The CLI only parses flags into a :class:`CheckReque
 from __future__ import annotations
 
 import logging
+import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,10 +68,41 @@ def _attach_images(config: Config, request: CheckRequest) -> None:
     config.cache = ImageCache.open(enabled=request.use_cache)
 
 
-def check_dataset(path: Path, request: CheckRequest) -> tuple[Dataset, list[Finding], Config]:
+def _snapshot_key(config: Config, request: CheckRequest, path: Path) -> dict:
+    return {"format": request.input_format, "voc_origin": config.voc_origin, "classes": config.classes,
+            "cwd": None if path.is_absolute() else os.getcwd()}
+
+
+def _recheck(path: Path, config: Config, request: CheckRequest,
+             passed: set[str] | None) -> tuple[Dataset, list[Finding]] | None:
+    """Findings for a re-check of a few passed files from the dataset's snapshot (see
+    :mod:`detlint.snapshot`); None when it needs a full read."""
+    if not passed or not request.use_cache or request.fix or request.diff:
+        return None
+    from detlint import snapshot
+
+    options = ReadOptions(voc_origin=config.voc_origin, classes=config.classes, progress=False)
+    found = snapshot.patched(path, _snapshot_key(config, request, path), passed, options)
+    if found is None:
+        return None
+    ds, touched = found
+    return ds, run_rules(ds, config, focus=touched)
+
+
+def check_dataset(path: Path, request: CheckRequest,
+                  passed: set[str] | None = None) -> tuple[Dataset, list[Finding], Config]:
+    """Load and check one dataset; ``passed``: the files a re-check is about (pre-commit)."""
     config = dataset_config(path, request)
     _attach_images(config, request)
+    fast = _recheck(path, config, request, passed)
+    if fast is not None:
+        return fast[0], fast[1], config
+    started = time.time_ns()
     ds = _read(path, config, request.input_format, request.use_cache)
+    if passed and request.use_cache:
+        from detlint import snapshot
+
+        snapshot.save(ds, path, _snapshot_key(config, request, path), config.source, started)
     findings = run_rules(ds, config)
     if request.fix or request.diff:
         from detlint.fixes import apply_fixes
@@ -110,9 +143,10 @@ def run_check(request: CheckRequest) -> tuple[str, int]:
     diff_texts: list[str] = []
     from detlint.precommit import plan_targets
 
-    for target in plan_targets(request.paths):  # files passed (pre-commit): grouped by dataset
+    for target in plan_targets(request.paths, use_cache=request.use_cache):  # files passed (pre-commit): grouped by dataset
         path = target.path
-        ds, findings, config = check_dataset(path, request)
+        passed = target.passed if not target.class_map_passed else None
+        ds, findings, config = check_dataset(path, request, passed)
         findings = target.keep(findings, ds.root)
         summaries.append(ds.summary() | {"path": str(path)})
         loaded.append(ds)

@@ -24,13 +24,19 @@ def selected_codes(select: Iterable[str] | None, ignore: Iterable[str] | None) -
     return [c for c in chosen if not matches(c, ignore or ())]
 
 
-def run_rules(ds: Dataset, config: Any = None) -> list[Finding]:
-    """All findings of the selected rules on ``ds``, in a stable order."""
+def run_rules(ds: Dataset, config: Any = None, focus: np.ndarray | None = None) -> list[Finding]:
+    """All findings of the selected rules on ``ds``, in a stable order.
+
+    ``focus`` (image rows): per-image rules (``SCOPE = "image"``) run on those images only, so
+    their findings about other images are missing; dataset-wide rules run on everything. A
+    re-check of a few files uses it: the other images' findings are not reported anyway.
+    """
     from detlint.config import Config
 
     config = config or Config()
     ctx = RuleContext(options=config.options, images=config.images, cache=config.cache)
     level = IMAGE_LEVELS.index(config.images)
+    focused = _Focus(ds, focus) if focus is not None else None
     findings: list[Finding] = []
     for code in selected_codes(config.select, config.ignore):
         rule = RULES[code]
@@ -38,12 +44,38 @@ def run_rules(ds: Dataset, config: Any = None) -> list[Finding]:
             continue
         # NaN/inf coordinates are findings (B004), not reasons for numpy to warn
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            findings.extend(rule.check(ds, ctx))
+            if focused is not None and getattr(rule, "SCOPE", None) == "image":
+                findings.extend(focused.mapped(f) for f in rule.check(focused.part, ctx))
+            else:
+                findings.extend(rule.check(ds, ctx))
     for finding in findings:
         finding.dataset = finding.dataset or str(config.display_root or ds.root)
     findings = [f for f in findings if not _ignored_for_file(f, config.per_file_ignores)]
     findings.sort(key=Finding.sort_key)
     return findings
+
+
+class _Focus:
+    """The focused images as a dataset of their own, and the way back to the full row numbers."""
+
+    def __init__(self, ds: Dataset, focus: np.ndarray) -> None:
+        rows = np.unique(np.asarray(focus, np.int64))
+        paths = ds.images.path
+        if len(rows) and len(paths):
+            # image-file findings go to the first entry of a file: its fellow entries come along
+            shared = np.isin(paths, [p for p in paths[rows].tolist() if p])
+            rows = np.union1d(rows, np.flatnonzero(shared))
+        self.image_rows = rows
+        self.part, self.annotation_rows = ds.subset(rows)
+
+    def mapped(self, finding: Finding) -> Finding:
+        data = finding.data
+        if data:
+            for key, rows in (("row", self.annotation_rows), ("duplicate_of", self.annotation_rows),
+                              ("image_row", self.image_rows)):
+                if isinstance(data.get(key), int) and 0 <= data[key] < len(rows):
+                    data[key] = int(rows[data[key]])
+        return finding
 
 
 def _ignored_for_file(finding: Finding, per_file_ignores: dict[str, list[str]]) -> bool:

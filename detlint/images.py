@@ -310,6 +310,13 @@ class ImageCache:
         digest = hashlib.blake2b(root.encode("utf-8", "surrogatepass"), digest_size=10).hexdigest()
         return self.directory / f"images-v{CACHE_VERSION}-{digest}.json"
 
+    def stored_bytes(self, root: str) -> int:
+        path = self.file_for(root)
+        try:
+            return path.stat().st_size if path is not None else 0
+        except OSError:
+            return 0
+
     def load(self, root: str) -> dict[str, list]:
         """The cached records of the dataset at ``root`` ({} when none or unusable)."""
         import orjson
@@ -408,6 +415,10 @@ class ImageReport:
         return self._memo[key]
 
 
+FEW_HEADERS = 256
+BIG_CACHE_BYTES = 2 << 20  # ~15k images' records
+
+
 def image_report(ds: Any, level: str, cache: ImageCache | None = None) -> ImageReport:
     """Per-image results for ``ds`` at ``level`` (header or decode), computed once per dataset."""
     if level not in ("header", "decode"):
@@ -429,6 +440,9 @@ def _probe_dataset(ds: Any, level: str, cache: ImageCache | None) -> ImageReport
     unique = list(dict.fromkeys(p for p in paths.tolist() if p))
     absolute = [os.path.normpath(os.path.join(root, p)) for p in unique]
     want = LEVEL_DECODE if level == "decode" else LEVEL_HEADER
+    if want == LEVEL_HEADER and len(unique) <= FEW_HEADERS and cache is not None and \
+            cache.stored_bytes(root) > BIG_CACHE_BYTES:
+        cache = None  # reading a few headers beats loading a 118k-image cache (a re-check of a few files)
     entries = cache.load(root) if cache is not None else {}
 
     def look_up(batch: list[str]) -> list[tuple[Any, list | None, bool]]:

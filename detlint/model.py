@@ -261,6 +261,22 @@ class Dataset:
         h[ann.normalized] = 1.0
         return w, h
 
+    def subset(self, image_rows: np.ndarray) -> tuple["Dataset", np.ndarray]:
+        """The dataset cut down to the images ``image_rows`` (sorted) and their annotations, and
+        the rows of those annotations here. Categories, files and problems stay whole, so
+        source locations read the same."""
+        image_rows = np.asarray(image_rows, np.int64)
+        new_index = np.full(len(self.images) + 1, -1, np.int32)  # the extra slot maps image -1
+        new_index[image_rows] = np.arange(len(image_rows), dtype=np.int32)
+        ann_rows = np.flatnonzero(new_index[self.annotations.image] >= 0)
+        annotations = self.annotations.take(ann_rows)
+        annotations.image = new_index[annotations.image]
+        part = Dataset(format=self.format, root=self.root, categories=self.categories,
+                       images=take_images(self.images, image_rows), annotations=annotations,
+                       files=self.files, problems=self.problems,
+                       meta={k: v for k, v in self.meta.items() if k != "image_report"})
+        return part, ann_rows
+
     def summary(self) -> dict[str, Any]:
         return {
             "path": str(self.root), "format": self.format, "images": len(self.images),

@@ -26,10 +26,13 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
+
+import orjson
 
 from detlint.findings import Finding
 
@@ -62,8 +65,21 @@ def is_class_map(name: str) -> bool:
     return base in CLASS_MAP_NAMES or base.endswith((".yaml", ".yml", ".data"))
 
 
-def plan_targets(paths: Iterable[Path]) -> list[CheckTarget]:
-    """Folders are checked whole; files are grouped by dataset (see the module docstring)."""
+def plan_targets(paths: Iterable[Path], use_cache: bool = False) -> list[CheckTarget]:
+    """Folders are checked whole; files are grouped by dataset (see the module docstring).
+
+    ``use_cache``: remember the marker names of big folders by their mtime (a folder of 100k
+    label files takes ~0.1 s to list; its mtime changes whenever an entry is added, removed or
+    renamed, so an unchanged mtime means unchanged names).
+    """
+    _MARKERS.enabled = use_cache
+    try:
+        return _plan(paths)
+    finally:
+        _MARKERS.save()
+
+
+def _plan(paths: Iterable[Path]) -> list[CheckTarget]:
     targets: list[CheckTarget] = []
     by_root: dict[str, CheckTarget] = {}
     for path in paths:
@@ -130,7 +146,7 @@ def _root_by_markers(path: Path) -> Path | None:
     folder = Path(os.path.abspath(path)).parent
     weak: Path | None = None
     for directory in (folder, *folder.parents):
-        listing = _listing(str(directory))
+        listing = _MARKERS.names(str(directory))
         if _strong_marker(directory, listing):
             return directory
         if directory.name == "Annotations" and path.suffix.lower() == ".xml":
@@ -145,6 +161,70 @@ def _root_by_markers(path: Path) -> Path | None:
     return weak
 
 
+class _MarkerNames:
+    """The names in a folder that can make it a dataset root, cached by the folder's mtime."""
+
+    BIG_FOLDER = 2000  # entries; smaller folders are listed each time
+    RACY_NS = 2_000_000_000  # a folder changed this recently may change again within its mtime
+
+    def __init__(self) -> None:
+        self.enabled = False
+        self.entries: dict[str, list] | None = None
+        self.dirty = False
+
+    def names(self, directory: str) -> frozenset[str]:
+        if not self.enabled:
+            return _listing(directory)
+        try:
+            mtime = os.stat(directory).st_mtime_ns
+        except OSError:
+            return frozenset()
+        entry = self._entries().get(directory)
+        if entry is not None and entry[0] == mtime:
+            return frozenset(entry[1])
+        listing = _listing(directory)
+        if len(listing) >= self.BIG_FOLDER and time.time_ns() - mtime > self.RACY_NS:
+            self._entries()[directory] = [mtime, sorted(_marker_names(listing))]
+            self.dirty = True
+        return listing
+
+    def _entries(self) -> dict[str, list]:
+        if self.entries is None:
+            self.entries = {}
+            try:
+                loaded = orjson.loads(self._path().read_bytes())
+                if isinstance(loaded, dict):
+                    self.entries = loaded
+            except (OSError, orjson.JSONDecodeError):
+                pass
+        return self.entries
+
+    @staticmethod
+    def _path() -> Path:
+        from detlint.incremental import cache_dir
+
+        return cache_dir() / "folder-markers-v1.json"
+
+    def save(self) -> None:
+        if self.dirty and self.entries is not None:
+            from detlint.formats.base import atomic_write_bytes
+
+            try:
+                atomic_write_bytes(self._path(), orjson.dumps(self.entries))
+            except OSError:
+                pass  # a cache that cannot be written is no cache
+        self.dirty = False
+
+
+_MARKERS = _MarkerNames()
+
+
+def _marker_names(listing: frozenset[str]) -> set[str]:
+    """The entries :func:`_root_by_markers` looks at: fixed names and class-map suffixes."""
+    fixed = {".git", "images", "labels", *CLASS_MAP_NAMES, *CONFIG_NAMES} & listing
+    return fixed | set(_MARKER_NAME.findall("\n".join(listing)))
+
+
 @lru_cache(maxsize=4096)
 def _listing(directory: str) -> frozenset[str]:
     try:
@@ -153,12 +233,16 @@ def _listing(directory: str) -> frozenset[str]:
         return frozenset()
 
 
+_MARKER_NAME = re.compile(r"^[^.\n][^\n]*\.(?:data|ya?ml)$|^\.[^\n]*\.data$", re.IGNORECASE | re.MULTILINE)
+
+
 def _strong_marker(directory: Path, listing: frozenset[str]) -> bool:
-    for entry in listing:
-        lower = entry.lower()
-        if lower.endswith(".data") and os.path.isfile(directory / entry):
-            return True
-        if lower.endswith((".yaml", ".yml")) and not entry.startswith(".") and _has_names(str(directory / entry)):
+    # one regular expression over the joined listing: a labels folder has 100k+ entries
+    for entry in _MARKER_NAME.findall("\n".join(listing)):
+        if entry.lower().endswith(".data"):
+            if os.path.isfile(directory / entry):
+                return True
+        elif _has_names(str(directory / entry)):
             return True
     return False
 

@@ -37,6 +37,7 @@ The writer produces the devkit layout and records every loss in ``WriteOptions``
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import math
 import os
 import re
@@ -1001,37 +1002,94 @@ def _build_annotations(ds: Dataset, parsed: list[_ParsedXml],
                        options: ReadOptions) -> tuple[Categories, Annotations]:
     image_of_file = {int(f): row for row, f in enumerate(ds.images.src_file.tolist()) if f >= 0}
     files = [i for i, result in enumerate(parsed) if result.problem is None]
-    names = [name for i in files for name in parsed[i].names]
-    n = len(names)
-    ann = Annotations.empty(n)
     if options.classes is not None:
         class_names = list(options.classes)
     else:
-        class_names = sorted({name for name in names if name})
+        class_names = sorted({name for i in files for name in parsed[i].names if name})
     categories = Categories.build(class_names, src_file=-1)
-    index_of = {name: i for i, name in enumerate(class_names)}
+    rows = _annotation_rows([parsed[i] for i in files], files, [image_of_file[i] for i in files],
+                            {name: i for i, name in enumerate(class_names)}, options)
+    return categories, rows
+
+
+def _annotation_rows(parsed: list[_ParsedXml], files: list[int], image_rows: list[int],
+                     index_of: dict[str, int], options: ReadOptions) -> Annotations:
+    """The objects of the parsed XML files ``files`` (indices into ``ds.files``), which declare
+    the images ``image_rows``; ``index_of`` maps a class name to its category."""
+    names = [name for result in parsed for name in result.names]
+    n = len(names)
+    ann = Annotations.empty(n)
     if not n:
-        return categories, ann
+        return ann
     category = np.fromiter((index_of.get(name, -1) for name in names), np.int32, n)
-    raw = np.array([v for i in files for v in parsed[i].coords], np.float64).reshape(n, 4)
-    flags = np.array([v for i in files for v in parsed[i].flags], np.int8).reshape(n, 3)
+    raw = np.array([v for result in parsed for v in result.coords], np.float64).reshape(n, 4)
+    flags = np.array([v for result in parsed for v in result.flags], np.int8).reshape(n, 3)
     origin = float(options.voc_origin)
     ann.raw = raw
     ann.boxes = raw - np.array([origin, origin, 0.0, 0.0])
     ann.truncated, ann.difficult, ann.occluded = (flags[:, 0].copy(), flags[:, 1].copy(), flags[:, 2].copy())
     ann.category = category
     ann.class_id = category.astype(np.int64)
-    counts = [len(parsed[i].names) for i in files]
-    ann.image = np.repeat(np.array([image_of_file[i] for i in files], np.int32), counts)
+    counts = [len(result.names) for result in parsed]
+    ann.image = np.repeat(np.array(image_rows, np.int32), counts)
     ann.src_file = np.repeat(np.array(files, np.int32), counts)
-    ann.src_line = np.array([line for i in files for line in parsed[i].lines], np.int32)
+    ann.src_line = np.array([line for result in parsed for line in result.lines], np.int32)
     ann.src_item = np.concatenate([np.arange(c, dtype=np.int32) for c in counts])
-    extras = [extra for i in files for extra in parsed[i].extras]
+    extras = [extra for result in parsed for extra in result.extras]
     for row in np.flatnonzero(category < 0).tolist():
         extras[row] = {**(extras[row] or {}), "name": names[row]}
     ann.extra = np.empty(n, dtype=object)
     ann.extra[:] = extras
-    return categories, ann
+    return ann
+
+
+def dataset_files(ds: Dataset) -> list[str]:
+    """The files that describe the whole dataset: the split lists (every XML is per image)."""
+    return list(ds.meta.get("voc_split_files", []) or [])
+
+
+REPARSED_CODES = frozenset({"F008"})  # the reader problems an XML's content alone decides
+
+
+def reparse(ds: Dataset, files: list[int], options: ReadOptions) -> tuple[Dataset, np.ndarray] | None:
+    """``ds`` with the XML files ``files`` (indices into ``ds.files``) read again, and their
+    image rows; None when the change reaches past those files: an XML that no longer parses, an
+    image name that changed (the image would be looked up again), a class name never seen
+    before or a class no longer used (both change the class list)."""
+    parsed = _parse_files([os.path.join(ds.root, ds.files[f]) for f in files],
+                          dataclasses.replace(options, progress=False))
+    if any(result.problem is not None for result in parsed):
+        return None
+    row_of_file = {int(f): row for row, f in zip(np.flatnonzero(ds.images.src_file >= 0).tolist(),
+                                                   ds.images.src_file[ds.images.src_file >= 0].tolist())}
+    image_rows = [row_of_file.get(f, -1) for f in files]
+    if -1 in image_rows:
+        return None
+    images = take_images(ds.images, np.arange(len(ds.images)))
+    problems: list[Finding] = []
+    for f, row, result in zip(files, image_rows, parsed):
+        old_extra = images.extra[row] or {}
+        if result.filename != images.file_name[row] or result.image_extra.get("path") != old_extra.get("path"):
+            return None
+        _image_names(result, ds.files[f], problems)  # its F008, as a full read reports it
+        extra = dict(result.image_extra)
+        if "also_in_splits" in old_extra:
+            extra["also_in_splits"] = old_extra["also_in_splits"]
+        images.width[row], images.height[row] = result.width, result.height
+        images.src_line[row] = result.root_line
+        images.extra[row] = extra or None
+    index_of = {name: i for i, name in enumerate(ds.categories.names)}
+    if options.classes is None and any(name and name not in index_of for r in parsed for name in r.names):
+        return None
+    annotations = _annotation_rows(parsed, files, image_rows, index_of, options)
+    from detlint.snapshot import splice
+
+    spliced = splice(dataclasses.replace(ds, images=images), files, annotations, problems, REPARSED_CODES)
+    used = np.bincount(spliced.annotations.category[spliced.annotations.category >= 0],
+                       minlength=len(ds.categories))
+    if options.classes is None and (used == 0).any():
+        return None
+    return spliced, np.asarray(image_rows, np.int64)
 
 
 # ---------------------------------------------------------------------------------------------

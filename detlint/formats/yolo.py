@@ -37,6 +37,7 @@ The writer produces the ultralytics layout: ``data.yaml``, ``images/<split>/<nam
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import time
@@ -1048,6 +1049,47 @@ def read(path: Path, options: base.ReadOptions) -> Dataset:
     meta.update({"layout": layout.kind, "names_inferred": names_inferred})
     return Dataset(format=NAME, root=root, categories=categories, images=images, annotations=annotations,
                    files=files, problems=problems, meta=meta)
+
+
+REPARSED_CODES = frozenset({"F001", "F006"})  # what a label file's content alone decides
+
+
+def reparse(ds: Dataset, files: list[int], options: base.ReadOptions) -> tuple[Dataset, np.ndarray] | None:
+    """``ds`` with the label files ``files`` (indices into ``ds.files``) read again, and the
+    image rows they label; None when the change can reach past those files (a class list
+    inferred from the largest index, an orphan label)."""
+    if ds.meta.get("names_inferred"):
+        return None
+    images = ds.images
+    pair_image = np.flatnonzero(np.isin(images.src_file, np.asarray(files, np.int32)))
+    if orphan_label_rows(images, pair_image):
+        return None
+    root = str(ds.root)
+    problems: list[Finding] = []
+    quiet = dataclasses.replace(options, progress=False)
+    table = _parse_labels([os.path.join(root, ds.files[f]) for f in files], list(range(len(files))), quiet,
+                          problems, root)
+    position = {f: i for i, f in enumerate(files)}
+    pair_file = images.src_file[pair_image].astype(np.int64)
+    rows = _rows_of(table.take(np.array([position[int(f)] for f in pair_file], np.int64)))
+    for pair, line, reason in rows.malformed:
+        problems.append(Finding("F006", reason, file=ds.files[pair_file[pair]], line=line,
+                                annotation=str(line), image=images.file_name[int(pair_image[pair])]))
+    annotations = _annotations(rows, images, pair_image[rows.file], pair_file[rows.file], len(ds.categories))
+    from detlint.snapshot import splice
+
+    return splice(ds, files, annotations, problems, REPARSED_CODES), pair_image
+
+
+def dataset_files(ds: Dataset) -> list[str]:
+    """The files that describe the whole dataset (data.yaml, class lists, image lists): every
+    file of ``ds.files`` that no image entry is labelled by."""
+    labelled = set(ds.images.src_file[ds.images.src_file >= 0].tolist())
+    return [name for i, name in enumerate(ds.files) if i not in labelled]
+
+
+def orphan_label_rows(images: Images, rows: np.ndarray) -> bool:
+    return any(isinstance(extra, dict) and "orphan_label" in extra for extra in images.extra[rows].tolist())
 
 
 def _label_file_index(label_of_image: list[str | None], paired: list[str], unique_labels: list[str],

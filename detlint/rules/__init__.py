@@ -2,7 +2,9 @@
 
 A rule module has ``CODE``, ``NAME`` (kebab-case, naming the problem), ``SEVERITY``
 (error/warning/info), ``FIX`` (safe/unsafe/None), ``OPTIONS`` (defaults, kebab-case keys),
-optionally ``IMAGES`` (the lowest ``--images`` level it needs), a module docstring that is its
+optionally ``IMAGES`` (the lowest ``--images`` level it needs) and ``SCOPE = "image"`` (what it
+says of an image depends only on that image's entry, its annotations, the class list and the
+options, so a re-check of a few files runs it on their images alone), a module docstring that is its
 user documentation (``detlint rule CODE``), and ``check(ds, ctx) -> Iterable[Finding]``.
 """
 

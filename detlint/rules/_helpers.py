@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from itertools import repeat
 from typing import Any, Iterable, Iterator
@@ -88,11 +89,18 @@ def at_category(ds: Dataset, index: int, code: str, message: str, fix: Fix | Non
 
 def class_list_file(ds: Dataset) -> str | None:
     """The file that declares the class list (data.yaml, obj.names, the COCO JSON), if any."""
-    for name in ds.files:
-        base = os.path.basename(name)
-        if base.endswith((".yaml", ".yml")) or base in ("obj.names", "classes.txt", "obj.data", "labelmap.txt"):
-            return name
-    return ds.files[0] if ds.format == "coco" and ds.files else None
+    memo = ds.meta.get("_class_list_file")
+    if memo is not None and memo[0] is ds.files and memo[1] == len(ds.files):
+        return memo[2]
+    # one search over all names: a VOC or YOLO dataset lists 100k+ label files here
+    found = _CLASS_LIST_NAME.search("\n".join(ds.files))
+    name = found.group(0) if found else (ds.files[0] if ds.format == "coco" and ds.files else None)
+    ds.meta["_class_list_file"] = (ds.files, len(ds.files), name)
+    return name
+
+
+_CLASS_LIST_NAME = re.compile(r"^(?:[^\n]*/)?(?:[^/\n]*\.ya?ml|obj\.names|classes\.txt|obj\.data|labelmap\.txt)$",
+                              re.MULTILINE)
 
 
 def reader_problems(ds: Dataset, code: str) -> Iterator[Finding]:
@@ -122,8 +130,10 @@ def reported_mask(ds: Dataset, code: str, section: str, field_name: str) -> np.n
 
 def unreadable_files(ds: Dataset) -> set[int]:
     """Indices into ``ds.files`` of files the reader could not parse (F001)."""
-    index = {name: i for i, name in enumerate(ds.files)}
-    return {index[p.file] for p in reader_problems(ds, "F001") if p.file in index}
+    unreadable = {p.file for p in reader_problems(ds, "F001")}
+    if not unreadable:
+        return set()
+    return {i for i, name in enumerate(ds.files) if name in unreadable}
 
 
 def box_columns(ds: Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -22,6 +22,7 @@ from detlint.rules._helpers import RuleContext, at_annotation, box_columns, box_
 CODE = "B001"
 NAME = "degenerate-box"
 SEVERITY = "error"
+SCOPE = "image"  # its findings about an image depend on that image and its rows only
 FIX = "safe"
 OPTIONS: dict = {}
 

@@ -30,6 +30,7 @@ from detlint.rules._helpers import (RuleContext, at_annotation, box_columns, box
 CODE = "B002"
 NAME = "box-out-of-image"
 SEVERITY = "error"
+SCOPE = "image"  # its findings about an image depend on that image and its rows only
 FIX = "unsafe"
 OPTIONS = {"out-of-image-tolerance": 0.5}
 

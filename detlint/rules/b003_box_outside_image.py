@@ -24,6 +24,7 @@ from detlint.rules._helpers import (RuleContext, at_annotation, box_columns, box
 CODE = "B003"
 NAME = "box-outside-image"
 SEVERITY = "error"
+SCOPE = "image"  # its findings about an image depend on that image and its rows only
 FIX = "safe"
 OPTIONS: dict = {}
 

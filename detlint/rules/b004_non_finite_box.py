@@ -23,6 +23,7 @@ from detlint.rules._helpers import RuleContext, at_annotation, reported_mask
 CODE = "B004"
 NAME = "non-finite-box"
 SEVERITY = "error"
+SCOPE = "image"  # its findings about an image depend on that image and its rows only
 FIX = "safe"
 OPTIONS: dict = {}
 

@@ -22,6 +22,7 @@ from detlint.rules._helpers import RuleContext, at_annotation, box_columns, box_
 CODE = "B005"
 NAME = "tiny-box"
 SEVERITY = "warning"
+SCOPE = "image"  # its findings about an image depend on that image and its rows only
 FIX = None
 OPTIONS = {"min-box-size": 1.0}
 

@@ -27,6 +27,7 @@ from detlint.rules._helpers import RuleContext, annotation_key, at_annotation, b
 CODE = "B006"
 NAME = "duplicate-box"
 SEVERITY = "warning"
+SCOPE = "image"  # its findings about an image depend on that image and its rows only
 FIX = "safe"
 OPTIONS = {"duplicate-iou": 0.95}
 

@@ -28,6 +28,7 @@ from detlint.rules._helpers import segmentation_kinds, RuleContext, at_annotatio
 CODE = "B009"
 NAME = "area-mismatch"
 SEVERITY = "warning"
+SCOPE = "image"  # its findings about an image depend on that image and its rows only
 FIX = "safe"
 OPTIONS = {"area-tolerance": 0.1}
 

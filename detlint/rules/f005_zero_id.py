@@ -22,6 +22,7 @@ from detlint.rules._helpers import RuleContext, at_annotation, at_image
 CODE = "F005"
 NAME = "zero-id"
 SEVERITY = "warning"
+SCOPE = "image"  # its findings about an image depend on that image and its rows only
 FIX = "unsafe"
 OPTIONS: dict = {}
 

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 from typing import Iterator
 
-import numpy as np
-
 from detlint.findings import Finding
 from detlint.model import Dataset
 from detlint.rules._helpers import RuleContext, at_image
@@ -28,19 +26,25 @@ FIX = None
 OPTIONS: dict = {}
 
 
-def _stem(path: str) -> str:
-    """Case-folded file stem, by string methods (os.path is slow over 100k+ names)."""
-    base = path.rpartition("/")[2]
-    stem, dot, _ = base.rpartition(".")
-    return (stem if dot else base).casefold()
+def _stems(paths: list[str]) -> list[str]:
+    """Case-folded file stems, by string methods in one comprehension (100k+ names)."""
+    bases = [path.rpartition("/")[2] for path in paths]
+    return [(stem if dot else base).casefold() for base in bases for stem, dot, _ in (base.rpartition("."),)]
 
 
-def _first_of_each(keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def _first_of_each(keys: list[str]) -> tuple[list[int], list[int]]:
     """(rows whose key appeared earlier, the row of that earlier occurrence)."""
-    unique, first, inverse = np.unique(np.array(keys, dtype=object), return_index=True, return_inverse=True)
-    earlier = first[inverse]
-    repeated = np.flatnonzero(earlier != np.arange(len(keys)))
-    return repeated, earlier[repeated]
+    if len(set(keys)) == len(keys):
+        return [], []
+    first: dict[str, int] = {}
+    repeated: list[int] = []
+    earlier: list[int] = []
+    for row, key in enumerate(keys):
+        seen = first.setdefault(key, row)
+        if seen != row:
+            repeated.append(row)
+            earlier.append(seen)
+    return repeated, earlier
 
 
 def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
@@ -50,16 +54,20 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     named = [row for row, identity in enumerate(identities) if identity]
     if len(named) < 2:
         return
-    same_file = [f"{splits[r]}\0{identities[r]}" for r in named]
+    # keys within a split; with one split (the usual case) the names themselves
+    one_split = len(set(splits)) < 2
+    same_file = [identities[r] for r in named] if one_split else [f"{splits[r]}\0{identities[r]}" for r in named]
     repeated, first = _first_of_each(same_file)
-    duplicate_rows = {named[r] for r in repeated.tolist()}
-    for r, f in zip(repeated.tolist(), first.tolist()):
+    for r, f in zip(repeated, first):
         yield at_image(ds, named[r], CODE, f"'{identities[named[r]]}' is also image entry {named[f] + 1} of this "
                        "split: one file, two sets of labels", field_name="file_name")
-    distinct = [row for row in named if row not in duplicate_rows]
-    stems = [f"{splits[r]}\0{_stem(identities[r])}" for r in distinct]
+    duplicate_rows = {named[r] for r in repeated}
+    distinct = [row for row in named if row not in duplicate_rows] if duplicate_rows else named
+    stems = _stems([identities[r] for r in distinct])
+    if not one_split:
+        stems = [f"{splits[r]}\0{stem}" for r, stem in zip(distinct, stems)]
     repeated, first = _first_of_each(stems)
-    for r, f in zip(repeated.tolist(), first.tolist()):
+    for r, f in zip(repeated, first):
         row, other = distinct[r], distinct[f]
         yield at_image(ds, row, CODE, f"'{identities[row]}' and '{identities[other]}' have the same file stem: "
                        "their labels collide when exported to YOLO or VOC", field_name="file_name")

@@ -22,6 +22,7 @@ from detlint.rules._helpers import RuleContext, at_image
 CODE = "F011"
 NAME = "missing-image-size"
 SEVERITY = "warning"
+SCOPE = "image"  # its findings about an image depend on that image and its rows only
 FIX = "safe"
 OPTIONS: dict = {}
 

@@ -25,6 +25,7 @@ from detlint.rules._helpers import RuleContext, at_image, reader_problems
 CODE = "I001"
 NAME = "missing-image"
 SEVERITY = "error"
+SCOPE = "image"  # its findings about an image depend on that image and its rows only
 FIX = None
 OPTIONS: dict = {}
 IMAGES = "header"

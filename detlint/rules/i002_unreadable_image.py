@@ -27,6 +27,7 @@ from detlint.rules._helpers import RuleContext, at_image
 CODE = "I002"
 NAME = "unreadable-image"
 SEVERITY = "error"
+SCOPE = "image"  # its findings about an image depend on that image and its rows only
 FIX = None
 OPTIONS: dict = {}
 IMAGES = "header"

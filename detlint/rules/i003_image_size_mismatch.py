@@ -26,6 +26,7 @@ from detlint.rules._helpers import RuleContext, at_image
 CODE = "I003"
 NAME = "image-size-mismatch"
 SEVERITY = "error"
+SCOPE = "image"  # its findings about an image depend on that image and its rows only
 FIX = "safe"
 OPTIONS: dict = {}
 IMAGES = "header"

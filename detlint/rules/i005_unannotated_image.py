@@ -21,6 +21,7 @@ from detlint.rules.i001_missing_image import orphan_label_entries
 CODE = "I005"
 NAME = "unannotated-image"
 SEVERITY = "info"
+SCOPE = "image"  # its findings about an image depend on that image and its rows only
 FIX = None
 OPTIONS: dict = {}
 

@@ -26,6 +26,7 @@ from detlint.rules._helpers import RuleContext, at_image
 CODE = "I008"
 NAME = "unusual-image-mode"
 SEVERITY = "warning"
+SCOPE = "image"  # its findings about an image depend on that image and its rows only
 FIX = None
 OPTIONS: dict = {}
 IMAGES = "header"

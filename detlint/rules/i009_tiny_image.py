@@ -24,6 +24,7 @@ from detlint.rules._helpers import RuleContext, at_image
 CODE = "I009"
 NAME = "tiny-image"
 SEVERITY = "warning"
+SCOPE = "image"  # its findings about an image depend on that image and its rows only
 FIX = None
 OPTIONS: dict = {"min-image-size": 10}
 IMAGES = "header"

@@ -29,7 +29,10 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     reported: set[int] = set()
     first_split: dict[str, tuple[str, int]] = {}
     images = ds.images
-    for row, (split, path) in enumerate(zip(images.split.tolist(), images.path.tolist())):
+    splits = images.split.tolist()
+    if len(set(splits)) < 2:
+        return
+    for row, (split, path) in enumerate(zip(splits, images.path.tolist())):
         if not path:
             continue
         if path in first_split and first_split[path][0] != split:

@@ -54,7 +54,8 @@ log = logging.getLogger("detlint")
 
 SNAPSHOT_VERSION = 1
 RACY_NS = 2_000_000_000  # folders and files changed this close to a read are not trusted to it
-MAX_OVERLAY = 256  # files re-read since the snapshot; beyond this a full read rewrites it
+MAX_OVERLAY = 256
+KEEP_SNAPSHOTS = 8  # the most recently written; a snapshot is as big as the dataset's columns  # files re-read since the snapshot; beyond this a full read rewrites it
 SNAPSHOT_FORMATS = ("yolo", "voc")
 _IMAGE_TEXT = ("file_name", "path", "split")
 _IMAGE_NUMBERS = ("width", "height", "id", "src_file", "src_line", "src_item")
@@ -242,6 +243,7 @@ def save(ds: Dataset, dataset_path: Path, key: dict[str, Any], config_source: Pa
 
         atomic_write_bytes(target, _column_file(header_bytes, arrays))
         _overlay_file(target).unlink(missing_ok=True)
+        _prune(target.parent)
     except (OSError, ValueError, TypeError, orjson.JSONEncodeError) as error:
         log.debug("no snapshot for %s (%s)", dataset_path, error)
 
@@ -333,6 +335,18 @@ def _decode(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> Dataset:
     return Dataset(format=header["format"], root=Path(header["root"]), categories=categories, images=images,
                    annotations=annotations, files=header["files"], meta=_unpack(header["meta"]),
                    problems=[_finding(_unpack(p)) for p in header["problems"]])
+
+
+def _prune(folder: Path) -> None:
+    """Delete all but the ``KEEP_SNAPSHOTS`` newest snapshots (each dataset path and set of read
+    options has its own)."""
+    try:
+        found = sorted(folder.glob(f"snapshot-v{SNAPSHOT_VERSION}-*.columns"), key=lambda p: p.stat().st_mtime_ns)
+        for old in found[:-KEEP_SNAPSHOTS]:
+            old.unlink(missing_ok=True)
+            _overlay_file(old).unlink(missing_ok=True)
+    except OSError as error:  # a file deleted meanwhile by another detlint
+        log.debug("snapshot pruning stopped (%s)", error)
 
 
 def _overlay(target: Path) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -164,3 +165,98 @@ def test_sniff_prefers_coco_for_a_json_folder(tmp_path: Path) -> None:
     ds = detlint.load(tmp_path)
     assert sorted(ds.splits) == ["train", "valid"]
     assert np.all(ds.annotations.image >= 0)
+
+
+def _sliced_case(rng: "random.Random", tmp: Path) -> Path:
+    """A COCO file with the awkward things slicing must survive: nested 'annotations' keys,
+    '},{' inside strings and nested lists, non-dict items, bad ids, NaN-free numbers, sections
+    in a random order, and random whitespace."""
+    images = [{"id": i, "file_name": f"im{i}.jpg", "width": 64, "height": 48} for i in range(1, 30)]
+    annotations: list = []
+    for k in range(rng.randint(0, 400)):
+        item = {"id": k + 1, "image_id": rng.randint(0, 31), "category_id": rng.choice([1, 2, 7]),
+                "bbox": [rng.uniform(0, 60), rng.uniform(0, 40), rng.uniform(-1, 30), rng.uniform(0, 30)],
+                "area": rng.uniform(0, 900), "iscrowd": rng.choice([0, 0, 1]), "segmentation": []}
+        roll = rng.random()
+        if roll < 0.05:
+            item["note"] = 'a "},{" in a string'
+        elif roll < 0.1:
+            item["attributes"] = [{"a": 1}, {"b": [2, {"c": 3}]}]
+        elif roll < 0.13:
+            item = rng.choice([5, "text", None, [1, 2]])
+        elif roll < 0.16:
+            item["id"] = rng.choice([2.0, "x", None])
+        elif roll < 0.18:
+            del item["bbox"]
+        annotations.append(item)
+    document = {"info": {"annotations": [{"x": 1}, {"y": 2}]}, "images": images, "annotations": annotations,
+                "categories": [{"id": 1, "name": "cat"}, {"id": 2, "name": "dog"}, {"id": 7, "name": "bird"}]}
+    order = list(document)
+    rng.shuffle(order)
+    text = json.dumps({key: document[key] for key in order}, indent=rng.choice([None, 1, 2]),
+                      separators=rng.choice([(",", ":"), (", ", ": ")]))
+    path = tmp / "annotations.json"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_sliced_annotations_read_exactly_like_one_parse(tmp_path: Path, seed: int,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import random
+
+    from detlint.formats import coco_slices
+
+    path = _sliced_case(random.Random(seed), tmp_path)
+    whole = detlint.load(path)
+    monkeypatch.setattr(coco_slices, "MIN_BYTES", 0)
+    monkeypatch.setattr(coco_slices, "SLICE_BYTES", random.Random(seed).choice([1, 200, 1500]))
+    sliced = detlint.load(path)
+    # problems come slice by slice, so in another order; reports sort them
+    assert sorted(map(repr, sliced.problems)) == sorted(map(repr, whole.problems))
+    assert sliced.meta == whole.meta and sliced.categories.names == whole.categories.names
+    for name, column in vars(whole.annotations).items():
+        other = getattr(sliced.annotations, name)
+        if column.dtype == object:
+            assert column.tolist() == other.tolist(), name
+        else:
+            assert np.array_equal(column, other, equal_nan=column.dtype.kind == "f"), name
+
+
+def test_slices_are_really_used_on_big_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import random
+
+    from detlint.formats import coco_slices
+
+    path = _sliced_case(random.Random(99), tmp_path)
+    monkeypatch.setattr(coco_slices, "MIN_BYTES", 0)
+    monkeypatch.setattr(coco_slices, "SLICE_BYTES", 100)
+    good: list[int] = []
+    real = coco_slices.SlicedAnnotations.rest
+    monkeypatch.setattr(coco_slices.SlicedAnnotations, "rest", lambda self, n: good.append(n) or real(self, n))
+    detlint.load(path)
+    assert good and good[0] > 2
+
+
+@pytest.mark.parametrize("helper", ["works", "dies"])
+def test_sliced_read_on_two_processes_equals_one_parse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      helper: str) -> None:
+    """The forked helper builds every other slice; if it dies, the parent builds them."""
+    import random
+
+    from detlint.formats import coco_slices
+
+    path = _sliced_case(random.Random(7), tmp_path)
+    whole = detlint.load(path)
+    monkeypatch.setattr(coco_slices, "MIN_BYTES", 0)
+    monkeypatch.setattr(coco_slices, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(coco_slices, "SLICE_BYTES", 300)
+    monkeypatch.setattr(coco_slices, "_parallel_ok", lambda data: True)
+    if helper == "dies":
+        monkeypatch.setattr(coco_slices, "_helper_main", lambda: os._exit(3))
+    sliced = detlint.load(path)
+    assert sorted(map(repr, sliced.problems)) == sorted(map(repr, whole.problems))
+    for name, column in vars(whole.annotations).items():
+        other = getattr(sliced.annotations, name)
+        assert column.tolist() == other.tolist() if column.dtype == object else \
+            np.array_equal(column, other, equal_nan=column.dtype.kind == "f"), name

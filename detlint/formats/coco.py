@@ -36,6 +36,7 @@ import orjson
 
 from detlint.errors import NotADatasetError
 from detlint.findings import Finding, json_pointer
+from detlint.formats import coco_slices
 from detlint.formats.base import (ReadOptions, WriteOptions, atomic_write_bytes, is_image,
                                   place_image, relpath, safe_relative)
 from detlint.resources import load_schema
@@ -164,8 +165,9 @@ def _is_number(value: Any) -> bool:
 
 
 def _int_column(values: list, file: str, section: str, key: str, problems: list[Finding],
-                default: int = -1, required: bool = True) -> np.ndarray:
-    """int64 column; absent (when not required) or malformed values become ``default``."""
+                positions: list[int], default: int = -1, required: bool = True) -> np.ndarray:
+    """int64 column; absent (when not required) or malformed values become ``default``;
+    ``positions``: each value's item position in the section, for the findings' pointers."""
     if set(map(type, values)) <= {int}:
         try:
             return np.array(values, dtype=np.int64)
@@ -178,11 +180,11 @@ def _int_column(values: list, file: str, section: str, key: str, problems: list[
         elif isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
             out[i] = int(value)  # 3.0 is an id everyone accepts; reported, not dropped
             problems.append(_problem("F002", f"{key} {value!r} is a float, not an integer", file,
-                                     section, i, key))
+                                     section, positions[i], key))
         elif value is not None or required:
             expected = "within the 64-bit range" if _is_int(value) else "expected an integer"
             problems.append(_problem("F002", f"{key} is {_describe(value)}, {expected}",
-                                     file, section, i, key))
+                                     file, section, positions[i], key))
     return out
 
 
@@ -230,17 +232,19 @@ def _describe(value: Any) -> str:
     return f"{type(value).__name__} {text[:40]}"
 
 
-def _dict_items(items: Any, file: str, section: str, problems: list[Finding]) -> tuple[list[dict], list[int]]:
-    """The dict entries of a section and their positions; anything else is F002."""
+def _dict_items(items: Any, file: str, section: str, problems: list[Finding],
+                start: int = 0) -> tuple[list[dict], list[int]]:
+    """The dict entries of a section and their positions (``start``: the first item's); anything
+    else is F002."""
     if items is None:
         return [], []
     if not isinstance(items, list):
         problems.append(_problem("F002", f"'{section}' is {_describe(items)}, expected a list", file, section))
         return [], []
     if set(map(type, items)) <= {dict}:
-        return items, list(range(len(items)))
+        return items, list(range(start, start + len(items)))
     kept, positions = [], []
-    for i, item in enumerate(items):
+    for i, item in enumerate(items, start):
         if type(item) is dict:
             kept.append(item)
             positions.append(i)
@@ -391,8 +395,15 @@ def _read_file(json_path: Path, root: Path, split: str, finder: _ImageFinder,
     except OSError as error:
         problems.append(Finding("F001", f"cannot read file: {error.strerror or error}", file=file))
         return Images.empty(0), Annotations.empty(0), np.zeros(0, np.int64), []
-    data, parse_problems = parse_json(data_bytes, file)
-    problems += parse_problems
+    sliced = _parse_sliced(data_bytes, file, file_index)
+    if sliced is not None:
+        data, parts, part_problems, start = sliced
+        problems += part_problems
+    else:
+        data, parse_problems = parse_json(data_bytes, file)
+        parts, start = [], 0
+        problems += parse_problems
+    del data_bytes
     if data is None:
         return Images.empty(0), Annotations.empty(0), np.zeros(0, np.int64), []
     if isinstance(data, list):
@@ -412,8 +423,49 @@ def _read_file(json_path: Path, root: Path, split: str, finder: _ImageFinder,
         "split": split, "keys": list(data), "other": {k: v for k, v in data.items() if k not in SECTIONS}}
     categories = _categories(data.get("categories"), file, file_index, problems)
     images = _images(data.get("images"), root, json_path, split, file, file_index, finder, problems)
-    annotations, image_ids = _annotations(data.get("annotations"), file, file_index, problems)
+    annotations, image_ids = _annotations(data.get("annotations"), file, file_index, problems, start)
+    if parts:
+        annotations = Annotations.concat([part for part, _ in parts] + [annotations])
+        image_ids = np.concatenate([ids for _, ids in parts] + [image_ids])
     return images, annotations, image_ids, categories
+
+
+def _parse_sliced(data: bytes, file: str, file_index: int
+                  ) -> tuple[dict, list[tuple[Annotations, np.ndarray]], list[Finding], int] | None:
+    """(document without the sliced annotations, their tables, their problems, how many items
+    they were) for a big file read slice by slice (see ``coco_slices``); None when it is small or
+    does not slice."""
+    if len(data) < coco_slices.MIN_BYTES:
+        return None
+    sliced = coco_slices.SlicedAnnotations(data)
+    if not sliced.usable:
+        return None
+
+    def build(items: list) -> tuple[Annotations, np.ndarray, list[Finding], int]:
+        found: list[Finding] = []
+        ann, image_ids = _annotations(items, file, file_index, found)  # positions from 0: shifted below
+        return ann, image_ids, found, len(items)
+
+    built = coco_slices.build_all(sliced, build)
+    document = sliced.rest(len(built))
+    if document is None:
+        return None
+    parts, problems = [], []
+    offset = 0
+    for ann, image_ids, found, count in built:
+        ann.src_item += offset
+        problems += [_shifted(p, offset) for p in found]
+        parts.append((ann, image_ids))
+        offset += count
+    return document, parts, problems, offset
+
+
+def _shifted(problem: Finding, offset: int) -> Finding:
+    """A slice's problem with its '/annotations/<i>/...' pointer moved to the file's position."""
+    if offset and problem.pointer and problem.pointer.startswith("/annotations/"):
+        head, _, rest = problem.pointer[len("/annotations/"):].partition("/")
+        problem.pointer = f"/annotations/{int(head) + offset}" + (f"/{rest}" if rest else "")
+    return problem
 
 
 def _categories(items: Any, file: str, file_index: int, problems: list[Finding]) -> list[tuple[int, str, dict, int]]:
@@ -442,7 +494,7 @@ def _images(items: Any, root: Path, json_path: Path, split: str, file: str, file
     n = len(kept)
     images = Images.empty(n)
     columns = _columns(kept, ("id", "file_name", "width", "height"))
-    images.id = _int_column(columns["id"], file, "images", "id", problems)
+    images.id = _int_column(columns["id"], file, "images", "id", problems, positions)
     names = list(columns["file_name"])
     for i, name in enumerate(names):
         if not isinstance(name, str) or not name:
@@ -468,19 +520,21 @@ def _images(items: Any, root: Path, json_path: Path, split: str, file: str, file
     return images
 
 
-def _annotations(items: Any, file: str, file_index: int,
-                 problems: list[Finding]) -> tuple[Annotations, np.ndarray]:
-    """The annotation table, and each annotation's image_id (linked to rows later)."""
-    kept, positions = _dict_items(items, file, "annotations", problems)
+def _annotations(items: Any, file: str, file_index: int, problems: list[Finding],
+                 start: int = 0) -> tuple[Annotations, np.ndarray]:
+    """The annotation table, and each annotation's image_id (linked to rows later); ``start``:
+    the position of the first item in the file's annotations array."""
+    kept, positions = _dict_items(items, file, "annotations", problems, start)
     n = len(kept)
     ann = Annotations.empty(n)
     columns = _columns(kept, ("id", "image_id", "category_id", "bbox", "area", "iscrowd", "segmentation"))
-    ann.id = _int_column(columns["id"], file, "annotations", "id", problems)
+    ann.id = _int_column(columns["id"], file, "annotations", "id", problems, positions)
     ann.src_item = np.array(positions, dtype=np.int32).reshape(n)
     ann.src_file = np.full(n, file_index, np.int32)
     ann.extra = _extras(kept, KNOWN_ANNOTATION_KEYS)
-    image_ids = _int_column(columns["image_id"], file, "annotations", "image_id", problems)
-    ann.class_id = _int_column(columns["category_id"], file, "annotations", "category_id", problems)
+    image_ids = _int_column(columns["image_id"], file, "annotations", "image_id", problems, positions)
+    ann.class_id = _int_column(columns["category_id"], file, "annotations", "category_id", problems,
+                               positions)
     raw, has_box = _bbox_columns(columns["bbox"], file, positions, problems)
     ann.raw, ann.has_box = raw, has_box
     ann.boxes = np.column_stack([raw[:, 0], raw[:, 1], raw[:, 0] + raw[:, 2], raw[:, 1] + raw[:, 3]]) if n else np.zeros((0, 4))

@@ -4,7 +4,6 @@ reporter. Exit codes: 0 clean, 1 findings at or above ``--fail-on``, 2 usage or 
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Any, Callable

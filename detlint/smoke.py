@@ -674,8 +674,6 @@ class _Trainer:
         report.throughput = _throughput(report.steps)
 
     def _step(self, step: int, images: list, targets: list, data_time: float) -> Step | None:
-        import torch
-
         images, targets = self._to_device(images, targets)
         started = time.perf_counter()
         try:

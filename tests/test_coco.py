@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 from pathlib import Path
 
 import numpy as np
@@ -167,7 +168,7 @@ def test_sniff_prefers_coco_for_a_json_folder(tmp_path: Path) -> None:
     assert np.all(ds.annotations.image >= 0)
 
 
-def _sliced_case(rng: "random.Random", tmp: Path) -> Path:
+def _sliced_case(rng: random.Random, tmp: Path) -> Path:
     """A COCO file with the awkward things slicing must survive: nested 'annotations' keys,
     '},{' inside strings and nested lists, non-dict items, bad ids, NaN-free numbers, sections
     in a random order, and random whitespace."""
@@ -203,8 +204,6 @@ def _sliced_case(rng: "random.Random", tmp: Path) -> Path:
 @pytest.mark.parametrize("seed", range(12))
 def test_sliced_annotations_read_exactly_like_one_parse(tmp_path: Path, seed: int,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    import random
-
     from detlint.formats import coco_slices
 
     path = _sliced_case(random.Random(seed), tmp_path)
@@ -224,8 +223,6 @@ def test_sliced_annotations_read_exactly_like_one_parse(tmp_path: Path, seed: in
 
 
 def test_slices_are_really_used_on_big_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import random
-
     from detlint.formats import coco_slices
 
     path = _sliced_case(random.Random(99), tmp_path)
@@ -242,8 +239,6 @@ def test_slices_are_really_used_on_big_files(tmp_path: Path, monkeypatch: pytest
 def test_sliced_read_on_two_processes_equals_one_parse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                       helper: str) -> None:
     """The forked helper builds every other slice; if it dies, the parent builds them."""
-    import random
-
     from detlint.formats import coco_slices
 
     path = _sliced_case(random.Random(7), tmp_path)

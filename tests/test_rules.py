@@ -315,3 +315,20 @@ def test_library_check_agrees_with_the_cli() -> None:
     ds = detlint.load(FIXTURES / "yolo_rows")
     codes = {f.code for f in detlint.check(ds)}
     assert {"F006", "B001", "B002", "B004", "C001", "I006", "F001", "F014"} <= codes
+
+
+def test_f009_shortcut_never_hides_a_stem_collision() -> None:
+    """The C-level shortcut only says 'no collision' when comparing the stems agrees."""
+    import random
+
+    from detlint.rules.f009_duplicate_file_name import _stems, _stems_cannot_collide
+
+    rng = random.Random(0)
+    pieces = ["a", "A", "b", "x.y", "im", "IM"]
+    for _ in range(3000):
+        folder = rng.choice(["", "images/", "images/train/", "v1.0/"])
+        names = list(dict.fromkeys(
+            folder + rng.choice(["", "sub/"]) * (rng.random() < 0.1) + rng.choice(pieces) + rng.choice(pieces)
+            + rng.choice([".jpg", ".JPG", ".png", ""]) for _ in range(rng.randint(0, 6))))
+        if _stems_cannot_collide(names):
+            assert len(set(_stems(names))) == len(names), names

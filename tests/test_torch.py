@@ -18,7 +18,7 @@ from torchvision.transforms import v2  # noqa: E402
 
 import detlint  # noqa: E402
 from detlint.torch import DetectionDataset, collate  # noqa: E402
-from helpers import EXIF_ORIENTATION, make_yolo, write_image  # noqa: E402
+from helpers import make_yolo, write_image  # noqa: E402
 
 
 @pytest.fixture

@@ -37,8 +37,7 @@ import orjson
 from detlint.errors import NotADatasetError
 from detlint.findings import Finding, json_pointer
 from detlint.formats import coco_slices
-from detlint.formats.base import (ReadOptions, WriteOptions, atomic_write_bytes, is_image,
-                                  place_image, relpath, safe_relative)
+from detlint.formats.base import (ReadOptions, WriteOptions, atomic_write_bytes, place_image, relpath, safe_relative)
 from detlint.resources import load_schema
 from detlint.model import (ABSENT_INT, Annotations, Categories, Dataset, Images, concat_images)
 

@@ -1060,12 +1060,13 @@ def reparse(ds: Dataset, files: list[int], options: ReadOptions) -> tuple[Datase
                           dataclasses.replace(options, progress=False))
     if any(result.problem is not None for result in parsed):
         return None
-    row_of_file = {int(f): row for row, f in zip(np.flatnonzero(ds.images.src_file >= 0).tolist(),
-                                                   ds.images.src_file[ds.images.src_file >= 0].tolist())}
-    image_rows = [row_of_file.get(f, -1) for f in files]
-    if -1 in image_rows:
-        return None
-    images = take_images(ds.images, np.arange(len(ds.images)))
+    image_rows = []
+    for f in files:
+        rows = np.flatnonzero(ds.images.src_file == f)
+        if len(rows) != 1:
+            return None
+        image_rows.append(int(rows[0]))
+    images = ds.images  # changed in place: ds is this re-check's own copy (from the snapshot)
     problems: list[Finding] = []
     for f, row, result in zip(files, image_rows, parsed):
         old_extra = images.extra[row] or {}
@@ -1084,7 +1085,7 @@ def reparse(ds: Dataset, files: list[int], options: ReadOptions) -> tuple[Datase
     annotations = _annotation_rows(parsed, files, image_rows, index_of, options)
     from detlint.snapshot import splice
 
-    spliced = splice(dataclasses.replace(ds, images=images), files, annotations, problems, REPARSED_CODES)
+    spliced = splice(ds, files, annotations, problems, REPARSED_CODES)
     used = np.bincount(spliced.annotations.category[spliced.annotations.category >= 0],
                        minlength=len(ds.categories))
     if options.classes is None and (used == 0).any():

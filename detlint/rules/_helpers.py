@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import re
 from dataclasses import dataclass, field
 from itertools import repeat
 from typing import Any, Iterable, Iterator
@@ -92,15 +90,33 @@ def class_list_file(ds: Dataset) -> str | None:
     memo = ds.meta.get("_class_list_file")
     if memo is not None and memo[0] is ds.files and memo[1] == len(ds.files):
         return memo[2]
-    # one search over all names: a VOC or YOLO dataset lists 100k+ label files here
-    found = _CLASS_LIST_NAME.search("\n".join(ds.files))
-    name = found.group(0) if found else (ds.files[0] if ds.format == "coco" and ds.files else None)
+    name = _first_class_list(ds.files)
+    if name is None and ds.format == "coco" and ds.files:
+        name = ds.files[0]
     ds.meta["_class_list_file"] = (ds.files, len(ds.files), name)
     return name
 
 
-_CLASS_LIST_NAME = re.compile(r"^(?:[^\n]*/)?(?:[^/\n]*\.ya?ml|obj\.names|classes\.txt|obj\.data|labelmap\.txt)$",
-                              re.MULTILINE)
+_CLASS_LIST_SUFFIXES = (".yaml", ".yml")
+_CLASS_LIST_NAMES = ("obj.names", "classes.txt", "obj.data", "labelmap.txt")
+
+
+def _first_class_list(files: list[str]) -> str | None:
+    """The first of ``files`` that is a class list, by substring searches over all names at once
+    (a VOC or YOLO dataset lists 100k+ label files here)."""
+    joined = "\n" + "\n".join(files) + "\n"
+    best: int | None = None
+    for needle, whole_name in [(s, False) for s in _CLASS_LIST_SUFFIXES] + [(n, True) for n in _CLASS_LIST_NAMES]:
+        at = joined.find(needle + "\n")
+        while at >= 0 and (best is None or at < best):
+            start = joined.rfind("\n", 0, at) + 1
+            if not whole_name or at == start or joined[at - 1] == "/":
+                best = start if best is None else min(best, start)
+                break
+            at = joined.find(needle + "\n", at + 1)
+    if best is None:
+        return None
+    return joined[best:joined.index("\n", best)]
 
 
 def reader_problems(ds: Dataset, code: str) -> Iterator[Finding]:

@@ -168,7 +168,7 @@ def test_sniff_prefers_coco_for_a_json_folder(tmp_path: Path) -> None:
     assert np.all(ds.annotations.image >= 0)
 
 
-def _sliced_case(rng: random.Random, tmp: Path) -> Path:
+def _sliced_case(rng: random.Random, tmp: Path, tricky: bool = True) -> Path:
     """A COCO file with the awkward things slicing must survive: nested 'annotations' keys,
     '},{' inside strings and nested lists, non-dict items, bad ids, NaN-free numbers, sections
     in a random order, and random whitespace."""
@@ -178,7 +178,7 @@ def _sliced_case(rng: random.Random, tmp: Path) -> Path:
         item = {"id": k + 1, "image_id": rng.randint(0, 31), "category_id": rng.choice([1, 2, 7]),
                 "bbox": [rng.uniform(0, 60), rng.uniform(0, 40), rng.uniform(-1, 30), rng.uniform(0, 30)],
                 "area": rng.uniform(0, 900), "iscrowd": rng.choice([0, 0, 1]), "segmentation": []}
-        roll = rng.random()
+        roll = rng.random() if tricky else 1.0
         if roll < 0.05:
             item["note"] = 'a "},{" in a string'
         elif roll < 0.1:
@@ -190,7 +190,8 @@ def _sliced_case(rng: random.Random, tmp: Path) -> Path:
         elif roll < 0.18:
             del item["bbox"]
         annotations.append(item)
-    document = {"info": {"annotations": [{"x": 1}, {"y": 2}]}, "images": images, "annotations": annotations,
+    info = {"annotations": [{"x": 1}, {"y": 2}]} if tricky else {"description": "plain"}
+    document = {"info": info, "images": images, "annotations": annotations,
                 "categories": [{"id": 1, "name": "cat"}, {"id": 2, "name": "dog"}, {"id": 7, "name": "bird"}]}
     order = list(document)
     rng.shuffle(order)
@@ -225,14 +226,17 @@ def test_sliced_annotations_read_exactly_like_one_parse(tmp_path: Path, seed: in
 def test_slices_are_really_used_on_big_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from detlint.formats import coco_slices
 
-    path = _sliced_case(random.Random(99), tmp_path)
+    annotations = [{"id": k, "image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4]} for k in range(1, 200)]
+    path = write_coco(tmp_path / "a.json", images=[{"id": 1, "file_name": "a.jpg", "width": 9, "height": 9}],
+                      annotations=annotations, categories=[{"id": 1, "name": "cat"}])
     monkeypatch.setattr(coco_slices, "MIN_BYTES", 0)
     monkeypatch.setattr(coco_slices, "SLICE_BYTES", 100)
-    good: list[int] = []
-    real = coco_slices.SlicedAnnotations.rest
-    monkeypatch.setattr(coco_slices.SlicedAnnotations, "rest", lambda self, n: good.append(n) or real(self, n))
-    detlint.load(path)
-    assert good and good[0] > 2
+    built: list[int] = []
+    real = coco_slices.SliceJob.finish
+    monkeypatch.setattr(coco_slices.SliceJob, "finish", lambda self: built.append(len(real(self) or [])) or real(self))
+    ds = detlint.load(path)
+    assert built and built[0] > 2
+    assert ds.annotations.src_item.tolist() == list(range(199)) and ds.annotations.id.tolist() == list(range(1, 200))
 
 
 @pytest.mark.parametrize("helper", ["works", "dies"])
@@ -241,7 +245,7 @@ def test_sliced_read_on_two_processes_equals_one_parse(tmp_path: Path, monkeypat
     """The forked helper builds every other slice; if it dies, the parent builds them."""
     from detlint.formats import coco_slices
 
-    path = _sliced_case(random.Random(7), tmp_path)
+    path = _sliced_case(random.Random(7), tmp_path, tricky=False)
     whole = detlint.load(path)
     monkeypatch.setattr(coco_slices, "MIN_BYTES", 0)
     monkeypatch.setattr(coco_slices, "PARALLEL_MIN_BYTES", 0)
@@ -249,7 +253,12 @@ def test_sliced_read_on_two_processes_equals_one_parse(tmp_path: Path, monkeypat
     monkeypatch.setattr(coco_slices, "_parallel_ok", lambda data: True)
     if helper == "dies":
         monkeypatch.setattr(coco_slices, "_helper_main", lambda: os._exit(3))
+    finished: list[bool] = []
+    real = coco_slices.SliceJob.finish
+    monkeypatch.setattr(coco_slices.SliceJob, "finish",
+                        lambda self: finished.append(self.helper is not None) or real(self))
     sliced = detlint.load(path)
+    assert finished == [True]  # a helper ran (and, when it died, its share was built here)
     assert sorted(map(repr, sliced.problems)) == sorted(map(repr, whole.problems))
     for name, column in vars(whole.annotations).items():
         other = getattr(sliced.annotations, name)

@@ -11,7 +11,7 @@ from pathlib import Path
 from types import ModuleType
 
 from detlint.errors import NotADatasetError, UsageError
-from detlint.formats.base import ReadOptions, WriteOptions
+from detlint.formats.base import ReadOptions, WriteOptions, collector_paused
 from detlint.model import Dataset
 
 FORMAT_NAMES = ("coco", "voc", "yolo")
@@ -40,7 +40,8 @@ def load(path: str | Path, format: str | None = None, options: ReadOptions | Non
     if not path.exists():
         raise UsageError(f"{path}: no such file or directory")
     reader = module(format or sniff(path))
-    return reader.read(path, options or ReadOptions()).validate()
+    with collector_paused():
+        return reader.read(path, options or ReadOptions()).validate()
 
 
 def save(ds: Dataset, path: str | Path, format: str, options: WriteOptions | None = None) -> WriteOptions:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import sys
@@ -92,6 +93,24 @@ def _existing_mode(path: Path) -> int:
         return path.stat().st_mode & 0o7777
     except OSError:
         return 0o666 & ~_UMASK
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside the block (restored after, as it was).
+
+    A reader allocates millions of dicts, lists and strings that all survive until the columns
+    are built, and Python's collector re-scans them again and again as they pile up: for a
+    COCO-scale file that is 60% of ``orjson.loads`` (3.6 s against 1.4 s here). Parsed JSON has
+    no reference cycles, so there is nothing for it to find.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 @contextmanager

@@ -253,31 +253,44 @@ def _dict_items(items: Any, file: str, section: str, problems: list[Finding],
     return kept, positions
 
 
-def _columns(items: list[dict], keys: tuple[str, ...]) -> dict[str, list]:
+def _columns(items: list[dict], keys: tuple[str, ...]) -> tuple[dict[str, list], bool]:
     """Each key's values over all items (None where absent): a C-level pass per key when every
-    item has the key (the common case), a ``dict.get`` pass otherwise."""
+    item has the key (the common case), a ``dict.get`` pass otherwise. Also: whether every item
+    has every key."""
     columns = {}
+    complete = True
     for key in keys:
         try:
             columns[key] = list(map(operator.itemgetter(key), items))
         except KeyError:
             columns[key] = [item.get(key) for item in items]
-    return columns
+            complete = False
+    return columns, complete
 
 
-def _extras(items: list[dict], known: tuple[str, ...]) -> np.ndarray:
+def _extras(items: list[dict], known: tuple[str, ...], has_known: bool) -> np.ndarray:
     """Per-item dict of keys outside ``known`` (None where there are none), kept for round trips.
+    ``has_known``: every item has every known key.
 
     Items of one file share a few key layouts: the layouts are classified once, not the items.
     """
     out = np.full(len(items), None, dtype=object)
-    if items and max(map(len, items)) <= len(known):
+    if not items:
+        return out
+    longest = max(map(len, items))
+    if has_known and longest == len(known):
+        return out  # every item has exactly the known keys
+    if has_known and longest == min(map(len, items)):
+        # one layout for all (e.g. every image has a "license"): the extra keys' values by
+        # C-level passes, not a dict comprehension per item
+        extra_keys = [k for k in items[0] if k not in known]
         try:
-            for _ in map(operator.itemgetter(*known), items):
-                pass
-            return out  # every item has exactly the known keys
+            values = [list(map(operator.itemgetter(k), items)) for k in extra_keys]
         except KeyError:
-            pass
+            values = None
+        if values is not None:
+            out[:] = [dict(zip(extra_keys, row)) for row in zip(*values)]
+            return out
     layouts = list(map(tuple, items))
     with_extras = {layout for layout in set(layouts) if any(k not in known for k in layout)}
     if with_extras:
@@ -317,16 +330,22 @@ class _ImageFinder:
 
     def __init__(self, root: Path):
         self.root = root
-        self._listing: dict[Path, tuple[frozenset[str], dict[str, str]]] = {}
+        self._listing: dict[Path, frozenset[str]] = {}
+        self._lowered: dict[Path, dict[str, str]] = {}
 
-    def _list(self, folder: Path) -> tuple[frozenset[str], dict[str, str]]:
+    def _list(self, folder: Path) -> frozenset[str]:
         if folder not in self._listing:
             try:
-                names = frozenset(os.listdir(folder))
+                self._listing[folder] = frozenset(os.listdir(folder))
             except OSError:
-                names = frozenset()
-            self._listing[folder] = (names, {n.lower(): n for n in names})
+                self._listing[folder] = frozenset()
         return self._listing[folder]
+
+    def _lower(self, folder: Path) -> dict[str, str]:
+        """Lower-cased name -> name, built only when a name is not found as written."""
+        if folder not in self._lowered:
+            self._lowered[folder] = {n.lower(): n for n in self._list(folder)}
+        return self._lowered[folder]
 
     def _prefix(self, folder: Path) -> str:
         rel = relpath(folder, self.root)
@@ -345,7 +364,7 @@ class _ImageFinder:
         for folder in folders:
             if not pending:
                 break
-            listing, _ = self._list(folder)
+            listing = self._list(folder)
             prefix = self._prefix(folder)
             still = []
             for i in pending:
@@ -369,8 +388,10 @@ class _ImageFinder:
                 for candidate in candidates:
                     sub, _, base = candidate.rpartition("/")
                     directory = folder / sub if sub else folder
-                    names, lowered = self._list(directory)
-                    real = lowered.get(base.lower()) if ignore_case else (base if base in names else None)
+                    if ignore_case:
+                        real = self._lower(directory).get(base.lower())
+                    else:
+                        real = base if base in self._list(directory) else None
                     if real is not None:
                         return relpath(directory / real, self.root), ignore_case
         return "", False
@@ -394,15 +415,32 @@ def _read_file(json_path: Path, root: Path, split: str, finder: _ImageFinder,
     except OSError as error:
         problems.append(Finding("F001", f"cannot read file: {error.strerror or error}", file=file))
         return Images.empty(0), Annotations.empty(0), np.zeros(0, np.int64), []
-    sliced = _parse_sliced(data_bytes, file, file_index)
-    if sliced is not None:
-        data, parts, part_problems, start = sliced
-        problems += part_problems
-    else:
-        data, parse_problems = parse_json(data_bytes, file)
-        parts, start = [], 0
-        problems += parse_problems
+    checkpoint = len(problems)
+    job = _sliced_job(data_bytes, file, file_index)
+    if job is not None:  # a big file: the annotations come slice by slice (coco_slices)
+        document, slice_job, n_slices = job
+        images, annotations, image_ids, categories = _sections(document, json_path, root, split, finder, ds,
+                                                               file_index)
+        sliced = _finish_sliced(slice_job, n_slices)
+        if sliced is not None:
+            parts, ids, slice_problems, count = sliced
+            annotations.src_item += count  # the rest's annotations come after the sliced ones
+            for problem in problems[checkpoint:]:
+                _shifted(problem, count)
+            problems += slice_problems
+            return images, Annotations.concat([*parts, annotations]), np.concatenate([*ids, image_ids]), categories
+        del problems[checkpoint:]  # a slice did not parse: read the whole file as usual
+        ds.meta["coco"].pop(file, None)
+    data, parse_problems = parse_json(data_bytes, file)
     del data_bytes
+    problems += parse_problems
+    return _sections(data, json_path, root, split, finder, ds, file_index)
+
+
+def _sections(data: Any, json_path: Path, root: Path, split: str, finder: _ImageFinder, ds: Dataset,
+              file_index: int, start: int = 0) -> tuple[Images, Annotations, np.ndarray, list[tuple[int, str, dict, int]]]:
+    """The tables of one parsed file (``start``: the position of its first annotation item)."""
+    file, problems = ds.files[file_index], ds.problems
     if data is None:
         return Images.empty(0), Annotations.empty(0), np.zeros(0, np.int64), []
     if isinstance(data, list):
@@ -423,17 +461,13 @@ def _read_file(json_path: Path, root: Path, split: str, finder: _ImageFinder,
     categories = _categories(data.get("categories"), file, file_index, problems)
     images = _images(data.get("images"), root, json_path, split, file, file_index, finder, problems)
     annotations, image_ids = _annotations(data.get("annotations"), file, file_index, problems, start)
-    if parts:
-        annotations = Annotations.concat([part for part, _ in parts] + [annotations])
-        image_ids = np.concatenate([ids for _, ids in parts] + [image_ids])
     return images, annotations, image_ids, categories
 
 
-def _parse_sliced(data: bytes, file: str, file_index: int
-                  ) -> tuple[dict, list[tuple[Annotations, np.ndarray]], list[Finding], int] | None:
-    """(document without the sliced annotations, their tables, their problems, how many items
-    they were) for a big file read slice by slice (see ``coco_slices``); None when it is small or
-    does not slice."""
+def _sliced_job(data: bytes, file: str, file_index: int) -> tuple[dict, Any, int] | None:
+    """For a big file: (the document without the sliced annotations, the running slice job, how
+    many slices); None for a small file or one that does not slice. This process builds its
+    share of the slices before returning; a forked helper may still be building the rest."""
     if len(data) < coco_slices.MIN_BYTES:
         return None
     sliced = coco_slices.SlicedAnnotations(data)
@@ -442,21 +476,33 @@ def _parse_sliced(data: bytes, file: str, file_index: int
 
     def build(items: list) -> tuple[Annotations, np.ndarray, list[Finding], int]:
         found: list[Finding] = []
-        ann, image_ids = _annotations(items, file, file_index, found)  # positions from 0: shifted below
+        ann, image_ids = _annotations(items, file, file_index, found)  # positions from 0: shifted later
         return ann, image_ids, found, len(items)
 
-    built = coco_slices.build_all(sliced, build)
-    document = sliced.rest(len(built))
+    job = coco_slices.SliceJob(sliced, build)
+    document = sliced.rest()  # whole only if every slice parses: checked in _finish_sliced
     if document is None:
+        job.finish()
         return None
-    parts, problems = [], []
+    job.run_here()
+    return document, job, len(sliced.bounds)
+
+
+def _finish_sliced(job: Any, n_slices: int
+                   ) -> tuple[list[Annotations], list[np.ndarray], list[Finding], int] | None:
+    """(tables, image ids, problems, item count) of all slices; None when one did not parse."""
+    built = job.finish()
+    if built is None or len(built) != n_slices:
+        return None
+    parts, ids, problems = [], [], []
     offset = 0
     for ann, image_ids, found, count in built:
         ann.src_item += offset
         problems += [_shifted(p, offset) for p in found]
-        parts.append((ann, image_ids))
+        parts.append(ann)
+        ids.append(image_ids)
         offset += count
-    return document, parts, problems, offset
+    return parts, ids, problems, offset
 
 
 def _shifted(problem: Finding, offset: int) -> Finding:
@@ -492,7 +538,7 @@ def _images(items: Any, root: Path, json_path: Path, split: str, file: str, file
     kept, positions = _dict_items(items, file, "images", problems)
     n = len(kept)
     images = Images.empty(n)
-    columns = _columns(kept, ("id", "file_name", "width", "height"))
+    columns, has_known = _columns(kept, KNOWN_IMAGE_KEYS)
     images.id = _int_column(columns["id"], file, "images", "id", problems, positions)
     names = list(columns["file_name"])
     for i, name in enumerate(names):
@@ -508,7 +554,7 @@ def _images(items: Any, root: Path, json_path: Path, split: str, file: str, file
     images.split = np.full(n, split, dtype=object)
     images.src_file = np.full(n, file_index, np.int32)
     images.src_item = np.array(positions, dtype=np.int32).reshape(n)
-    images.extra = _extras(kept, KNOWN_IMAGE_KEYS)
+    images.extra = _extras(kept, KNOWN_IMAGE_KEYS, has_known)
     folders = _image_folders(root, json_path, split)
     paths, by_case = finder.find_all(names, folders)
     for i in np.flatnonzero(by_case).tolist():
@@ -526,11 +572,11 @@ def _annotations(items: Any, file: str, file_index: int, problems: list[Finding]
     kept, positions = _dict_items(items, file, "annotations", problems, start)
     n = len(kept)
     ann = Annotations.empty(n)
-    columns = _columns(kept, ("id", "image_id", "category_id", "bbox", "area", "iscrowd", "segmentation"))
+    columns, has_known = _columns(kept, KNOWN_ANNOTATION_KEYS)
     ann.id = _int_column(columns["id"], file, "annotations", "id", problems, positions)
     ann.src_item = np.array(positions, dtype=np.int32).reshape(n)
     ann.src_file = np.full(n, file_index, np.int32)
-    ann.extra = _extras(kept, KNOWN_ANNOTATION_KEYS)
+    ann.extra = _extras(kept, KNOWN_ANNOTATION_KEYS, has_known)
     image_ids = _int_column(columns["image_id"], file, "annotations", "image_id", problems, positions)
     ann.class_id = _int_column(columns["category_id"], file, "annotations", "category_id", problems,
                                positions)

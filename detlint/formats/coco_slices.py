@@ -1,20 +1,20 @@
 """Parsing a big COCO file's ``annotations`` array in slices, on two processes where it can.
 
 ``orjson.loads`` of a 450 MB COCO file builds ~860k dicts at once: the tree, not the columns,
-is the reader's peak memory, and turning it into columns doubles the time. This module cuts the
-array's text between two elements every ``SLICE_BYTES``; the reader turns each slice into
-columns and drops its dicts before the next one, and a forked helper process does every other
-slice. The rest of the document (images, categories, the elements after the last good slice) is
-parsed once at the end, with a marker element where the slices were.
+is the reader's peak memory, and turning it into columns takes longer than parsing. This module
+cuts the array's text between two elements every ``SLICE_BYTES``; the reader turns each slice
+into columns and drops its dicts before the next one, and a forked helper process builds the
+last slices meanwhile. The rest of the document (images, categories) is parsed once, with a
+marker element where the slices were.
 
 Why a cut can be trusted: a slice starts where the previous one ended, right after a comma
 between two elements, and it is accepted only when ``[`` + slice + ``]`` parses on its own. A cut
 inside a string leaves that string unterminated and a cut inside a nested value leaves a bracket
-open, and both fail to parse; by induction from the array's first byte every accepted slice, up
-to the first one that fails, is exactly a run of whole elements. The rest of the document must
-then parse with the marker as the first element of the top-level ``annotations`` (not of some
-nested key of that name). When anything fails, the caller parses the whole file as usual:
-slicing never changes a result.
+open, and both fail to parse; by induction from the array's first byte every slice is exactly a
+run of whole elements when all of them parse. The rest of the document must then parse with the
+marker as the first element of the top-level ``annotations`` (not of some nested key of that
+name). When anything fails, the caller parses the whole file as usual: slicing never changes a
+result.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ log = logging.getLogger("detlint")
 SLICE_BYTES = 4 << 20
 MIN_BYTES = 32 << 20  # smaller files: one orjson.loads is as fast and as small
 PARALLEL_MIN_BYTES = 64 << 20  # below this a second process costs more than it saves
+REST_COST = 2.0  # parsing and building the rest (images) per byte, relative to annotations
+HELPER_OVERHEAD = 0.3  # the helper's extra cost per slice: sending the columns back
 _ARRAY_START = re.compile(rb'"annotations"\s*:\s*\[\s*(?=\{)')
 _BETWEEN_ELEMENTS = re.compile(rb"\}\s*,\s*\{")
 _MARKER_KEY = "\x00detlint-slices"
@@ -53,10 +55,7 @@ class SlicedAnnotations:
         return bool(self.bounds)
 
     def _cut(self) -> list[tuple[int, int]]:
-        # the array ends before a "categories" that follows it (COCO's own order): a cut there
-        # would only make a slice that fails to parse. rfind: found at once near the end.
-        section = self.data.rfind(b'"categories"', self.prefix_end)
-        limit = section if section > 0 else len(self.data)
+        limit = self._next_section()
         bounds = []
         start = self.prefix_end
         while True:
@@ -66,12 +65,23 @@ class SlicedAnnotations:
             bounds.append((start, gap.start() + 1))
             start = gap.end() - 1
 
-    def rest(self, good: int) -> dict[str, Any] | None:
-        """The document without the first ``good`` slices: its ``annotations`` hold the elements
-        after them. None when the document does not parse this way."""
-        tail_start = self.bounds[good - 1][1] if good else self.prefix_end
-        if good:
-            tail_start = self.data.index(b"{", tail_start)  # past the comma after the last slice
+    def _next_section(self) -> int:
+        """Where the array surely ends: before a "categories" or "images" key that follows it
+        (COCO's own order puts "categories" last). A cut past the end would only make a slice
+        that fails to parse. Each key is looked for before the array first (found at once in
+        the usual order), then backwards from the end."""
+        limit = len(self.data)
+        for key in (b'"categories"', b'"images"'):
+            if self.data.find(key, 0, self.prefix_end) < 0:
+                after = self.data.rfind(key, self.prefix_end)
+                if after > 0:
+                    limit = min(limit, after)
+        return limit
+
+    def rest(self) -> dict[str, Any] | None:
+        """The document without the sliced elements: its ``annotations`` hold the elements after
+        the last slice. None when the document does not parse this way."""
+        tail_start = self.data.index(b"{", self.bounds[-1][1]) if self.bounds else self.prefix_end
         text = self.data[:self.prefix_end] + _MARKER + self.data[tail_start:]
         try:
             document = orjson.loads(text)
@@ -94,33 +104,64 @@ def parse_slice(data: bytes, bounds: tuple[int, int]) -> list[Any] | None:
     return items if type(items) is list else None
 
 
-def build_all(sliced: SlicedAnnotations, build: Callable[[list[Any]], Any]) -> list[Any]:
-    """``build(items)`` of each slice up to the first that fails, in order: the odd slices in
-    a forked helper process where that is safe and worth it, else all here."""
-    helper = _start_helper(sliced, build)
-    results: list[Any] = []
-    for k, bounds in enumerate(sliced.bounds):
-        if helper is not None and k % 2:
-            results.append(None)  # the helper's
-            continue
-        items = parse_slice(sliced.data, bounds)
+def build_range(sliced: SlicedAnnotations, build: Callable[[list[Any]], Any], first: int, end: int) -> list[Any] | None:
+    """``build(items)`` of slices ``first`` to ``end`` - 1; None as soon as one does not parse."""
+    out = []
+    for k in range(first, end):
+        items = parse_slice(sliced.data, sliced.bounds[k])
         if items is None:
-            break
-        results.append(build(items))
+            return None
+        out.append(build(items))
         del items
-    if helper is not None:
-        results = _join_helper(helper, sliced, build, results)
-    return _up_to_first_failure(results)
+    return out
 
 
-def _up_to_first_failure(results: list[Any]) -> list[Any]:
-    for k, result in enumerate(results):
-        if result is None:
-            return results[:k]
-    return results
+class SliceJob:
+    """The slices' results: the last ones built by a forked helper while this process builds
+    the first ones (:meth:`run_here`) and whatever else the reader has to do; :meth:`finish`
+    collects them."""
+
+    def __init__(self, sliced: SlicedAnnotations, build: Callable[[list[Any]], Any]) -> None:
+        self.sliced, self.build = sliced, build
+        self.split = len(sliced.bounds)
+        self.helper = None
+        if len(sliced.bounds) >= 2 and _parallel_ok(sliced.data):
+            split = _share_here(sliced)
+            self.helper = _start_helper(sliced, build, split)
+            if self.helper is not None:
+                self.split = split
+        self.here: list[Any] | None = []
+
+    def run_here(self) -> None:
+        self.here = build_range(self.sliced, self.build, 0, self.split)
+
+    def finish(self) -> list[Any] | None:
+        """Every slice's result in order, or None when a slice did not parse."""
+        there: list[Any] | None = []
+        if self.helper is not None:
+            there = _join_helper(self.helper)
+            if there is _HELPER_FAILED:
+                there = build_range(self.sliced, self.build, self.split, len(self.sliced.bounds))
+        if self.here is None or there is None:
+            return None
+        return self.here + there
+
+
+def _share_here(sliced: SlicedAnnotations) -> int:
+    """How many slices this process builds so that it finishes with the helper: it also parses
+    and builds the rest of the document."""
+    n = len(sliced.bounds)
+    sliced_bytes = sliced.bounds[-1][1] - sliced.bounds[0][0]
+    rest_slices = REST_COST * (len(sliced.data) - sliced_bytes) / max(1, sliced_bytes / n)
+    # here: rest + h slices; helper: (n - h) slices, each (1 + overhead) as costly
+    share = (n * (1 + HELPER_OVERHEAD) - rest_slices) / (2 + HELPER_OVERHEAD)
+    return max(0, min(n - 1, int(round(share))))
 
 
 # ------------------------------------------------------------------------------ the helper
+
+_HELPER_FAILED = object()
+_FORKED: tuple[SlicedAnnotations, Callable[[list[Any]], Any], int, Any] | None = None
 
 
 def _parallel_ok(data: bytes) -> bool:
@@ -135,17 +176,15 @@ def _parallel_ok(data: bytes) -> bool:
     return cpus >= 2 and threading.active_count() == 1
 
 
-def _start_helper(sliced: SlicedAnnotations, build: Callable[[list[Any]], Any]) -> Any:
-    """A forked process building the odd slices; it inherits the bytes and ``build`` (nothing
-    is pickled on the way in) and sends its results back through a pipe."""
+def _start_helper(sliced: SlicedAnnotations, build: Callable[[list[Any]], Any], first: int) -> Any:
+    """A forked process building slices ``first`` onwards; it inherits the bytes and ``build``
+    (nothing is pickled on the way in) and sends its results back through a pipe."""
     global _FORKED
-    if len(sliced.bounds) < 2 or not _parallel_ok(sliced.data):
-        return None
     import multiprocessing
 
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
-    _FORKED = (sliced, build, sender)
+    _FORKED = (sliced, build, first, sender)
     try:
         process = context.Process(target=_helper_main, daemon=True)
         process.start()
@@ -159,47 +198,26 @@ def _start_helper(sliced: SlicedAnnotations, build: Callable[[list[Any]], Any]) 
     return process, receiver
 
 
-_FORKED: tuple[SlicedAnnotations, Callable[[list[Any]], Any], Any] | None = None
-
-
 def _helper_main() -> None:
-    sliced, build, sender = _FORKED  # type: ignore[misc]
+    sliced, build, first, sender = _FORKED  # type: ignore[misc]
     try:
-        result: Any = _odd_builds(sliced, build)
+        result: Any = build_range(sliced, build, first, len(sliced.bounds))
     except Exception:  # noqa: BLE001 - any failure: the parent builds these slices itself
-        result = None
+        result = "failed"
     try:
         sender.send(result)
     finally:
         sender.close()
 
 
-def _odd_builds(sliced: SlicedAnnotations, build: Callable[[list[Any]], Any]) -> list[Any]:
-    """``build`` of slices 1, 3, 5, ..., stopping after the first that fails (None)."""
-    out = []
-    for k in range(1, len(sliced.bounds), 2):
-        items = parse_slice(sliced.data, sliced.bounds[k])
-        out.append(build(items) if items is not None else None)
-        if items is None:
-            break
-    return out
-
-
-def _join_helper(helper: Any, sliced: SlicedAnnotations, build: Callable[[list[Any]], Any],
-                 results: list[Any]) -> list[Any]:
+def _join_helper(helper: Any) -> Any:
     process, receiver = helper
     try:
         built = receiver.recv()
     except (EOFError, OSError, MemoryError) as error:  # the helper died
         log.debug("COCO slices: the helper failed (%s)", error)
-        built = None
+        built = "failed"
     finally:
         receiver.close()
         process.join()
-    if built is None:  # do its share here
-        built = _odd_builds(sliced, build)
-    for j, result in enumerate(built):
-        k = 2 * j + 1
-        if k < len(results):
-            results[k] = result
-    return results
+    return _HELPER_FAILED if isinstance(built, str) else built

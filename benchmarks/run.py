@@ -228,6 +228,12 @@ def child_main(tool: str, task: str, root: str, out: str) -> None:
     result = runner(task, Path(root), Path(out))
     result["op_s"] = time.perf_counter() - start
     result["versions"] = _versions(tool)
+    import resource  # Linux/macOS; the benchmark runs there
+
+    # the tool's helper processes (detlint forks one for big COCO files): wait4 reports the
+    # largest process of the tree, so the parent adds theirs to this process's own peak
+    result["self_rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    result["helpers_rss"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
     sys.stdout.write(json.dumps(result) + "\n")
 
 
@@ -316,6 +322,8 @@ def run_once(tool: str, task: str, root: Path, out: Path, args: argparse.Namespa
         record["status"] = "failed: no result line"
         return record
     record["status"] = "ok"
+    if record.get("helpers_rss"):
+        record["peak_rss"] = record["self_rss"] + record["helpers_rss"]  # both peaks, as if at once
     if task in TARGET_OF:
         record.update(count_output(TARGET_OF[task], out))
     return record
@@ -638,7 +646,7 @@ def write_report() -> Path:
              "`benchmarks/results/<scale>.json`. Each cell is one fresh process per run; **wall** is the "
              "whole process (interpreter start, imports, the task), **op** is the task alone as timed "
              "inside the process; **CPU** is the child's user+system time (all threads), the steadiest number on "
-             "a loaded machine; peak RSS is the child's `ru_maxrss`. Verdicts use wall time; where CPU time "
+             "a loaded machine; peak RSS is the child's `ru_maxrss`, plus the peak of its helper processes if it started any (detlint forks one for a big COCO file; both peaks are added as if they coincided, and pages the two share are counted twice). Verdicts use wall time; where CPU time "
              "gives another verdict it is said.", ""]
     if any_doc:
         m = any_doc["machine"]

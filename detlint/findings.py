@@ -60,4 +60,7 @@ class Finding:
 
 def json_pointer(*parts: object) -> str:
     """RFC 6901 pointer from path parts (``~`` and ``/`` escaped)."""
+    text = "/".join(map(str, parts))
+    if "~" not in text and text.count("/") == len(parts) - 1:  # no part needs escaping
+        return "/" + text if parts else ""
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)

@@ -6,10 +6,14 @@ alone is ~4 us), so after a full check detlint stores the whole loaded :class:`D
 numpy columns) as a snapshot, and a later check of *files* builds the dataset from it:
 
 1. the snapshot must be for the same dataset path, format and read options, and still
-   describe the layout: every folder under the dataset root (and around its files) has the
-   mtime it had, and every dataset-level file (``data.yaml``, class lists, split lists) its
-   size and mtime. A folder's mtime changes when an entry is added, removed or renamed, which
-   covers new, deleted and renamed files, and every git checkout (git replaces files);
+   describe the layout: every dataset-level file (``data.yaml``, class lists, split lists) has
+   its size and mtime, and every folder under the dataset root (and around its files) its mtime.
+   A folder's mtime changes when an entry is added, removed or renamed: new, deleted and renamed
+   files, but also a file saved by writing a copy and renaming it over the original (vim,
+   ``sed -i``, git checkout). So a folder with a new mtime but the same names keeps the
+   snapshot: its per-image files are stat'ed against the sizes and mtimes stored with the
+   snapshot and the changed ones re-read. A folder of images with a new mtime, or one whose
+   names changed, means a full read;
 2. every passed file must be one of the snapshot's per-image annotation files (a YOLO label
    file, a VOC XML): those are re-read by the format's ``reparse`` and spliced in, and so are
    the files re-read by earlier fast re-checks since the snapshot was written (kept in a small
@@ -20,11 +24,11 @@ numpy columns) as a snapshot, and a later check of *files* builds the dataset fr
 Anything else (a passed class map or COCO JSON, a change the reparse cannot splice, such as a
 VOC class name never seen before, a missing or unusable snapshot) falls back to the full read,
 which writes a fresh snapshot. What it trusts: a per-image file that was neither passed nor
-re-read since the snapshot, in a folder whose mtime did not change, is as the snapshot saw it.
-Under pre-commit that holds (pre-commit passes every staged file and restores unstaged ones
-through git, which replaces files); a file edited in place *and* committed without the hook is
-seen again at the next whole-dataset check. ``--no-cache`` and whole-dataset checks never use
-snapshots.
+re-read since the snapshot, in a folder whose mtime did not change, is as the snapshot saw it
+(files changed while the snapshot's read ran are re-read every time). Under pre-commit that
+holds: pre-commit passes every staged file and restores unstaged ones through git, which
+replaces files. A file edited in place *and* committed without the hook is seen again at the
+next whole-dataset check. ``--no-cache`` and whole-dataset checks never use snapshots.
 
 Storage: one uncompressed ``.npz`` per (dataset path, format, read options) in the cache folder,
 read with ``allow_pickle=False``. Object columns are stored as a table of their distinct values
@@ -52,7 +56,8 @@ from detlint.model import Annotations, Categories, Dataset, Images
 
 log = logging.getLogger("detlint")
 
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2
+UNTRACKED = -2  # member_stats rows of files that are not per-image files
 RACY_NS = 2_000_000_000  # folders and files changed this close to a read are not trusted to it
 MAX_OVERLAY = 256
 KEEP_SNAPSHOTS = 8  # the most recently written; a snapshot is as big as the dataset's columns  # files re-read since the snapshot; beyond this a full read rewrites it
@@ -155,8 +160,9 @@ def _decode_texts(array: np.ndarray, n: int) -> np.ndarray:
 
 
 def watch_list(ds: Dataset, dataset_path: Path, config_source: Path | None) -> dict[str, list]:
-    """What must be unchanged for the snapshot to describe the dataset: folder mtimes and the
-    (size, mtime) of every dataset-level file."""
+    """What must hold for the snapshot to describe the dataset: each folder's mtime, or else
+    the same names in it (then its per-image files are stat'ed: an editor that saves by a rename,
+    a git checkout), and the (size, mtime) of every dataset-level file."""
     from detlint.formats import module
 
     root = os.path.abspath(ds.root)
@@ -166,11 +172,21 @@ def watch_list(ds: Dataset, dataset_path: Path, config_source: Path | None) -> d
     if os.path.isfile(dataset_path):
         fixed.append(os.path.abspath(dataset_path))
     folders = set(_folders_under(root))
-    for rel in (*ds.files, *ds.images.path.tolist()):
-        if rel:
-            folders.add(os.path.dirname(os.path.normpath(os.path.join(root, rel))))
-    return {"folders": [[f, _mtime(f)] for f in sorted(folders)],
+    for rel in ds.files:
+        folders.add(os.path.dirname(os.path.normpath(os.path.join(root, rel))))
+    image_folders = {os.path.dirname(os.path.normpath(os.path.join(root, rel)))
+                     for rel in dict.fromkeys(ds.images.path.tolist()) if rel}
+    folders |= image_folders
+    return {"folders": [[f, _mtime(f), _listing_digest(f), f in image_folders] for f in sorted(folders)],
             "files": [[f, *_size_mtime(f)] for f in sorted(set(fixed))]}
+
+
+def _listing_digest(folder: str) -> str:
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError:
+        return ""
+    return hashlib.blake2b("\0".join(names).encode("utf-8", "surrogateescape"), digest_size=16).hexdigest()
 
 
 def _folders_under(root: str) -> list[str]:
@@ -205,9 +221,41 @@ def _size_mtime(path: str) -> tuple[int, int]:
         return -1, -1
 
 
-def _unchanged(watch: dict[str, list]) -> bool:
-    return all(_mtime(folder) == mtime for folder, mtime in watch["folders"]) and \
-        all(list(_size_mtime(path)) == [size, mtime] for path, size, mtime in watch["files"])
+def _stale_members(watch: dict[str, list], ds: Dataset, member_stats: np.ndarray) -> list[int] | None:
+    """Per-image files (indices into ``ds.files``) that changed in folders whose names did not;
+    None when the layout changed (a dataset-level file, a folder's names, a folder of images)."""
+    if not all(list(_size_mtime(path)) == [size, mtime] for path, size, mtime in watch["files"]):
+        return None
+    touched = set()
+    for folder, mtime, digest, holds_images in watch["folders"]:
+        if _mtime(folder) == mtime:
+            continue
+        if holds_images or _listing_digest(folder) != digest:
+            return None
+        touched.add(folder)
+    if not touched:
+        return []
+    root = os.path.join(os.path.abspath(ds.root), "")
+    stale = []
+    for i in np.flatnonzero(member_stats[:, 0] != UNTRACKED).tolist():
+        path = os.path.normpath(root + ds.files[i])
+        if os.path.dirname(path) in touched and list(_size_mtime(path)) != member_stats[i].tolist():
+            stale.append(i)
+    return stale
+
+
+def _member_stats(ds: Dataset, read_started_ns: int) -> tuple[np.ndarray, list[str]]:
+    """(size, mtime) of each per-image file (UNTRACKED rows for the others), and the files
+    changed since just before the read began: those go to the overlay, re-read every time."""
+    stats = np.full((len(ds.files), 2), UNTRACKED, np.int64)
+    root = os.path.join(os.path.abspath(ds.root), "")
+    recent = []
+    for i in sorted(set(ds.images.src_file[ds.images.src_file >= 0].tolist())):
+        size, mtime = _size_mtime(root + ds.files[i])
+        stats[i] = (size, mtime)
+        if mtime < 0 or mtime >= read_started_ns - RACY_NS:
+            recent.append(ds.files[i])
+    return stats, recent
 
 
 # ------------------------------------------------------------------------------------ save/load
@@ -223,13 +271,14 @@ def save(ds: Dataset, dataset_path: Path, key: dict[str, Any], config_source: Pa
     target = snapshot_file(dataset_path, key)
     try:
         watch = watch_list(ds, dataset_path, config_source)
-        newest = max([m for _, m in watch["folders"]] + [m for _, _, m in watch["files"]], default=0)
+        newest = max([f[1] for f in watch["folders"]] + [m for _, _, m in watch["files"]], default=0)
         if newest >= read_started_ns - RACY_NS:
             log.debug("no snapshot for %s: it changed while it was read", dataset_path)
             _overlay_file(target).unlink(missing_ok=True)
             target.unlink(missing_ok=True)
             return
         arrays = _encode(ds)
+        arrays["member_stats"], recent = _member_stats(ds, read_started_ns)
         header = {"format": ds.format, "root": os.fspath(ds.root), "files": ds.files,
                   "meta": _pack(ds.meta), "problems": [_pack(_finding_dict(p)) for p in ds.problems],
                   "categories": {"names": ds.categories.names, "extra": _pack(ds.categories.extra)},
@@ -243,6 +292,8 @@ def save(ds: Dataset, dataset_path: Path, key: dict[str, Any], config_source: Pa
 
         atomic_write_bytes(target, _column_file(header_bytes, arrays))
         _overlay_file(target).unlink(missing_ok=True)
+        if recent and not record_overlay(target, recent):
+            target.unlink(missing_ok=True)  # too many files changed during the read to trust it
         _prune(target.parent)
     except (OSError, ValueError, TypeError, orjson.JSONEncodeError) as error:
         log.debug("no snapshot for %s (%s)", dataset_path, error)
@@ -262,21 +313,25 @@ def _encode(ds: Dataset) -> dict[str, np.ndarray]:
 
 
 def load(dataset_path: Path, key: dict[str, Any]) -> tuple[Dataset, list[str], Path] | None:
-    """(dataset, files re-read since it was written, snapshot path) when a usable snapshot of
-    ``dataset_path`` exists and its layout is unchanged; None otherwise."""
+    """(dataset, files to re-read: changed since it was written, snapshot path) when a usable
+    snapshot of ``dataset_path`` exists and its layout is unchanged; None otherwise."""
     target = snapshot_file(dataset_path, key)
     try:
         header, arrays = _read_column_file(target)
-        if not _unchanged(header["watch"]):
+        member_stats = arrays.pop("member_stats")
+        ds = _decode(header, arrays).validate()
+        if member_stats.shape != (len(ds.files), 2):
+            raise ValueError("member stats do not match the files")
+        stale = _stale_members(header["watch"], ds, member_stats)
+        if stale is None:
             log.debug("snapshot of %s: the layout changed; reading everything", dataset_path)
             return None
-        ds = _decode(header, arrays).validate()
     except FileNotFoundError:
         return None
     except Exception as error:  # a corrupt file can fail in numpy, mmap, orjson or the OS
         log.debug("snapshot of %s unusable (%s); reading everything", dataset_path, error)
         return None
-    return ds, _overlay(target), target
+    return ds, sorted(set(_overlay(target)) | {ds.files[i] for i in stale}), target
 
 
 _MAGIC = b"DLSNAP%02d" % SNAPSHOT_VERSION

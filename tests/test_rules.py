@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -332,3 +333,47 @@ def test_f009_shortcut_never_hides_a_stem_collision() -> None:
             + rng.choice([".jpg", ".JPG", ".png", ""]) for _ in range(rng.randint(0, 6))))
         if _stems_cannot_collide(names):
             assert len(set(_stems(names))) == len(names), names
+
+
+def test_b009_bulk_mask_areas_equal_one_by_one() -> None:
+    """Polygons rasterised in bulk (one pycocotools call per canvas) give the areas the
+    one-row-at-a-time path gives, including unions of overlapping parts and undrawable rows."""
+    import random
+
+    from detlint.model import Annotations, Categories, Dataset, Images
+    from detlint.rules.b009_area_mismatch import expected_areas, segmentation_area
+
+    rng = random.Random(1)
+    segmentations: list = []
+    for _ in range(300):
+        parts = []
+        for _ in range(rng.choice([1, 1, 2, 3])):
+            x, y, r = rng.uniform(0, 60), rng.uniform(0, 40), rng.uniform(1, 30)
+            parts.append([round(v, 2) for k in range(rng.randint(3, 7))
+                          for v in (x + r * np.cos(k * 1.1), y + r * np.sin(k * 1.1))])
+        roll = rng.random()
+        if roll < 0.05:
+            parts[0][1] = 1e12  # far off the canvas: not drawable
+        elif roll < 0.1:
+            parts[0][2] = "x"
+        elif roll < 0.15:
+            parts.append([1, 2, 3])  # a short part: the one-by-one path
+        segmentations.append(parts)
+    n = len(segmentations)
+    images = Images.empty(3)
+    images.width[:] = [64, 100, 0]
+    images.height[:] = [48, 80, 0]
+    ann = Annotations.empty(n)
+    ann.image = np.array([rng.randint(0, 2) for _ in range(n)], np.int32)
+    ann.boxes = np.tile([0.0, 0.0, 70.0, 50.0], (n, 1))
+    ann.segmentation = np.empty(n, dtype=object)
+    ann.segmentation[:] = segmentations
+    ds = Dataset(format="coco", root=Path("."), categories=Categories.build(["a"]), images=images, annotations=ann)
+    got = expected_areas(ds, np.arange(n))
+    for k, segmentation in enumerate(segmentations):
+        image = int(ann.image[k])
+        w, h = int(images.width[image]), int(images.height[image])
+        if w <= 0:
+            w, h = 71, 51  # the box's extent
+        one = segmentation_area(segmentation, h, w)
+        assert got[k] == (one if one is not None else 70.0 * 50.0), k

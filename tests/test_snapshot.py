@@ -109,7 +109,7 @@ def test_edits_made_through_earlier_rechecks_stay_visible(tmp_path: Path, fast_p
     assert fast_paths == [False, True, True, True]
 
 
-@pytest.mark.parametrize("change", ["add", "delete", "rename_edit", "data_yaml", "image_folder"])
+@pytest.mark.parametrize("change", ["add", "delete", "data_yaml", "image_folder"])
 def test_layout_changes_fall_back_to_a_full_read(tmp_path: Path, change: str, fast_paths: list[bool]) -> None:
     root = _yolo(tmp_path / "ds", random.Random(2), n=5)
     labels = sorted((root / "labels" / "train").glob("*.txt"))
@@ -120,10 +120,6 @@ def test_layout_changes_fall_back_to_a_full_read(tmp_path: Path, change: str, fa
         (root / "labels" / "train" / "extra.txt").write_text("0 0.5 0.5 0.2 0.2\n")
     elif change == "delete":
         labels[4].unlink()
-    elif change == "rename_edit":  # vim, sed -i: a new file renamed over the old one
-        tmp = labels[1].with_suffix(".tmp")
-        tmp.write_text("5 0.5 0.5 0.2 0.2\n")
-        os.replace(tmp, labels[1])
     elif change == "data_yaml":
         _in_place(root / "data.yaml", "path: .\ntrain: images/train\nval: images/train\nnames: [cat]\n")
         os.utime(root / "data.yaml", ns=(PAST_NS, PAST_NS))  # same mtime as before would be a lie; size differs
@@ -131,6 +127,30 @@ def test_layout_changes_fall_back_to_a_full_read(tmp_path: Path, change: str, fa
         (root / "images" / "train" / "im0.jpg").unlink()
     assert _report(passed, True) == _report(passed, False)
     assert fast_paths == [False, False]
+
+
+def _rename_edit(path: Path, text: str) -> None:
+    """Save as vim and `sed -i` do: write a new file, rename it over the old one."""
+    temporary = path.with_name(path.name + ".swp")
+    temporary.write_text(text)
+    os.replace(temporary, path)
+
+
+def test_files_saved_by_rename_are_found_by_their_stats(tmp_path: Path, fast_paths: list[bool]) -> None:
+    """A folder whose names did not change (only a file replaced by a rename) keeps the snapshot:
+    its per-image files are stat'ed and the changed ones re-read, passed or not."""
+    root = _yolo(tmp_path / "ds", random.Random(8), n=6)
+    labels = sorted((root / "labels" / "train").glob("*.txt"))
+    for label in labels:
+        label.write_text("0 0.5 0.5 0.2 0.2\n")
+    _age(root)
+    assert "class 'bird'" in _report(labels[:1], True)[0]  # C002: nothing uses class 2 yet
+    _rename_edit(labels[1], "1 0.5 0.5 0.2 0.2\n9 0.1 0.1 0.1 0.1\n")  # passed
+    _rename_edit(labels[2], "2 0.5 0.5 0.2 0.2\n")  # not passed: dataset-wide rules must see it
+    first = _report([labels[1]], True)
+    assert first == _report([labels[1]], False) and "class 'bird'" not in first[0]
+    assert _report([labels[3]], True) == _report([labels[3]], False)
+    assert fast_paths == [False, True, True]
 
 
 def test_voc_new_class_name_falls_back(tmp_path: Path, fast_paths: list[bool]) -> None:

@@ -419,8 +419,11 @@ def _read_file(json_path: Path, root: Path, split: str, finder: _ImageFinder,
     job = _sliced_job(data_bytes, file, file_index)
     if job is not None:  # a big file: the annotations come slice by slice (coco_slices)
         document, slice_job, n_slices = job
+        slice_job.release()  # the file's bytes and tree go before the helper's columns come in
+        del job, data_bytes
         images, annotations, image_ids, categories = _sections(document, json_path, root, split, finder, ds,
                                                                file_index)
+        del document
         sliced = _finish_sliced(slice_job, n_slices)
         if sliced is not None:
             parts, ids, slice_problems, count = sliced
@@ -431,6 +434,11 @@ def _read_file(json_path: Path, root: Path, split: str, finder: _ImageFinder,
             return images, Annotations.concat([*parts, annotations]), np.concatenate([*ids, image_ids]), categories
         del problems[checkpoint:]  # a slice did not parse: read the whole file as usual
         ds.meta["coco"].pop(file, None)
+        try:
+            data_bytes = json_path.read_bytes()
+        except OSError as error:
+            problems.append(Finding("F001", f"cannot read file: {error.strerror or error}", file=file))
+            return Images.empty(0), Annotations.empty(0), np.zeros(0, np.int64), []
     data, parse_problems = parse_json(data_bytes, file)
     del data_bytes
     problems += parse_problems

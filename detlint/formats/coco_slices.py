@@ -119,15 +119,16 @@ def build_range(sliced: SlicedAnnotations, build: Callable[[list[Any]], Any], fi
 class SliceJob:
     """The slices' results: the last ones built by a forked helper while this process builds
     the first ones (:meth:`run_here`) and whatever else the reader has to do; :meth:`finish`
-    collects them."""
+    collects them. The helper sends each slice's columns as soon as they are built, and a thread
+    here receives them, so neither process holds all of them twice."""
 
     def __init__(self, sliced: SlicedAnnotations, build: Callable[[list[Any]], Any]) -> None:
         self.sliced, self.build = sliced, build
         self.split = len(sliced.bounds)
-        self.helper = None
+        self.helper: _Helper | None = None
         if len(sliced.bounds) >= 2 and _parallel_ok(sliced.data):
             split = _share_here(sliced)
-            self.helper = _start_helper(sliced, build, split)
+            self.helper = _Helper.start(sliced, build, split)
             if self.helper is not None:
                 self.split = split
         self.here: list[Any] | None = []
@@ -135,13 +136,19 @@ class SliceJob:
     def run_here(self) -> None:
         self.here = build_range(self.sliced, self.build, 0, self.split)
 
+    def release(self) -> None:
+        """Drop this process's reference to the file's bytes (the helper has its own copy); a
+        helper failure then makes :meth:`finish` answer None instead of building its share."""
+        self.sliced.data = b""
+
     def finish(self) -> list[Any] | None:
         """Every slice's result in order, or None when a slice did not parse."""
         there: list[Any] | None = []
         if self.helper is not None:
-            there = _join_helper(self.helper)
+            there = self.helper.join()
             if there is _HELPER_FAILED:
-                there = build_range(self.sliced, self.build, self.split, len(self.sliced.bounds))
+                there = build_range(self.sliced, self.build, self.split, len(self.sliced.bounds)) \
+                    if self.sliced.data else None
         if self.here is None or there is None:
             return None
         return self.here + there
@@ -161,7 +168,7 @@ def _share_here(sliced: SlicedAnnotations) -> int:
 # ------------------------------------------------------------------------------ the helper
 
 _HELPER_FAILED = object()
-_FORKED: tuple[SlicedAnnotations, Callable[[list[Any]], Any], int, Any] | None = None
+_FORKED: tuple[SlicedAnnotations, Callable[[list[Any]], Any], int, Any] | None = None  # for the fork
 
 
 def _parallel_ok(data: bytes) -> bool:
@@ -176,48 +183,74 @@ def _parallel_ok(data: bytes) -> bool:
     return cpus >= 2 and threading.active_count() == 1
 
 
-def _start_helper(sliced: SlicedAnnotations, build: Callable[[list[Any]], Any], first: int) -> Any:
-    """A forked process building slices ``first`` onwards; it inherits the bytes and ``build``
-    (nothing is pickled on the way in) and sends its results back through a pipe."""
-    global _FORKED
-    import multiprocessing
+class _Helper:
+    """A forked process building slices ``first`` onwards. It inherits the bytes and ``build``
+    (nothing is pickled on the way in) and sends ("ok", result) per slice, ("bad", None) for a
+    slice that does not parse, then ("done", None); ("failed", None) if it raises."""
 
-    context = multiprocessing.get_context("fork")
-    receiver, sender = context.Pipe(duplex=False)
-    _FORKED = (sliced, build, first, sender)
-    try:
-        process = context.Process(target=_helper_main, daemon=True)
-        process.start()
-    except (OSError, ValueError) as error:
-        log.debug("COCO slices: no helper process (%s)", error)
-        receiver.close()
-        return None
-    finally:
-        _FORKED = None
-        sender.close()  # the parent's copy: the helper holds its own
-    return process, receiver
+    def __init__(self, process: Any, receiver: Any) -> None:
+        self.process, self.receiver = process, receiver
+        self.results: list[Any] = []
+        self.outcome = "failed"
+        self.thread = threading.Thread(target=self._receive, name="detlint-coco-slices", daemon=True)
+        self.thread.start()
+
+    @classmethod
+    def start(cls, sliced: SlicedAnnotations, build: Callable[[list[Any]], Any], first: int) -> "_Helper | None":
+        global _FORKED
+        import multiprocessing
+
+        context = multiprocessing.get_context("fork")
+        receiver, sender = context.Pipe(duplex=False)
+        _FORKED = (sliced, build, first, sender)
+        try:
+            process = context.Process(target=_helper_main, daemon=True)
+            process.start()
+        except (OSError, ValueError) as error:
+            log.debug("COCO slices: no helper process (%s)", error)
+            receiver.close()
+            return None
+        finally:
+            _FORKED = None
+            sender.close()  # the parent's copy: the helper holds its own
+        return cls(process, receiver)
+
+    def _receive(self) -> None:
+        try:
+            while True:
+                kind, result = self.receiver.recv()
+                if kind != "ok":
+                    self.outcome = kind
+                    return
+                self.results.append(result)
+        except (EOFError, OSError, MemoryError) as error:  # the helper died
+            log.debug("COCO slices: the helper failed (%s)", error)
+
+    def join(self) -> Any:
+        """The helper's results, None when one of its slices does not parse, or _HELPER_FAILED."""
+        self.thread.join()
+        self.receiver.close()
+        self.process.join()
+        if self.outcome == "done":
+            return self.results
+        return None if self.outcome == "bad" else _HELPER_FAILED
 
 
 def _helper_main() -> None:
     sliced, build, first, sender = _FORKED  # type: ignore[misc]
     try:
-        result: Any = build_range(sliced, build, first, len(sliced.bounds))
-    except Exception:  # noqa: BLE001 - any failure: the parent builds these slices itself
-        result = "failed"
-    try:
-        sender.send(result)
+        for k in range(first, len(sliced.bounds)):
+            items = parse_slice(sliced.data, sliced.bounds[k])
+            if items is None:
+                sender.send(("bad", None))
+                return
+            sender.send(("ok", build(items)))
+            del items
+        sender.send(("done", None))
+    except Exception:  # noqa: BLE001 - any failure: the parent decides what to do
+        try:
+            sender.send(("failed", None))
+        except OSError:
+            pass
     finally:
         sender.close()
-
-
-def _join_helper(helper: Any) -> Any:
-    process, receiver = helper
-    try:
-        built = receiver.recv()
-    except (EOFError, OSError, MemoryError) as error:  # the helper died
-        log.debug("COCO slices: the helper failed (%s)", error)
-        built = "failed"
-    finally:
-        receiver.close()
-        process.join()
-    return _HELPER_FAILED if isinstance(built, str) else built

@@ -1275,18 +1275,30 @@ def sniff(path: Path) -> int:
 
 
 def _has_label_beside_image(root: Path, limit: int = 2000) -> bool:
-    """A .txt label with box rows next to an image of the same stem (bounded search)."""
+    """A .txt label with box rows next to an image of the same stem, among the first ``limit``
+    entries (folders top-down): a 100k-image folder is not listed to the end."""
     seen = 0
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        filenames = filenames[: limit - seen + 1]
-        stems = {os.path.splitext(n)[0] for n in filenames if base.is_image(n)}
-        for name in filenames:
-            seen += 1
-            if seen > limit:
-                return False
+    folders = [os.fspath(root)]
+    while folders and seen <= limit:
+        folder = folders.pop(0)
+        names: list[str] = []
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    seen += 1
+                    if seen > limit:
+                        break
+                    if entry.is_dir(follow_symlinks=False):
+                        if not entry.name.startswith("."):
+                            folders.append(entry.path)
+                    else:
+                        names.append(entry.name)
+        except OSError:
+            continue
+        stems = {os.path.splitext(n)[0] for n in names if base.is_image(n)}
+        for name in names:
             if _is_label_name(name) and os.path.splitext(name)[0] in stems:
-                return _looks_like_label(Path(dirpath) / name)
+                return _looks_like_label(Path(folder) / name)
     return False
 
 

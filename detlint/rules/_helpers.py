@@ -165,6 +165,11 @@ def image_sizes(ds: Dataset) -> tuple[np.ndarray, np.ndarray]:
     Unlike indexing ``images.width[ann.image]`` directly, a row with ``image == -1`` does not
     borrow the size of the last image.
     """
+    return _memoized(ds, "image_sizes", (ds.annotations.image, ds.annotations.normalized, ds.images.width,
+                                         ds.images.height), lambda: _image_sizes(ds))
+
+
+def _image_sizes(ds: Dataset) -> tuple[np.ndarray, np.ndarray]:
     ann = ds.annotations
     linked = (ann.image >= 0) & (ann.image < len(ds.images))
     w = np.full(len(ann), np.nan)
@@ -180,7 +185,21 @@ def image_sizes(ds: Dataset) -> tuple[np.ndarray, np.ndarray]:
 
 def finite_box_mask(ds: Dataset) -> np.ndarray:
     ann = ds.annotations
-    return ann.has_box & np.isfinite(ann.boxes).all(axis=1) & (ann.kind != ann.KIND_NONE)
+    return _memoized(ds, "finite_box_mask", (ann.has_box, ann.boxes, ann.kind),
+                     lambda: ann.has_box & np.isfinite(ann.boxes).all(axis=1) & (ann.kind != ann.KIND_NONE))
+
+
+def _memoized(ds: Dataset, name: str, inputs: tuple[np.ndarray, ...], compute: Any) -> Any:
+    """``compute()``, once per dataset while its ``inputs`` are the same arrays (several rules
+    need the same derived columns; a fix that replaces a column gets a fresh value). Callers must
+    not modify the result."""
+    memo = ds.meta.setdefault("_derived", {})
+    found = memo.get(name)
+    if found is not None and len(found[0]) == len(inputs) and all(a is b for a, b in zip(found[0], inputs)):
+        return found[1]
+    value = compute()
+    memo[name] = (inputs, value)
+    return value
 
 
 def rows(mask: np.ndarray) -> Iterable[int]:
@@ -215,8 +234,12 @@ def segmentation_kinds(ds: Dataset) -> tuple[np.ndarray, np.ndarray]:
     if memo is not None and memo[0] is column:
         return memo[1]
     n = len(column)
-    is_list = np.fromiter(map(isinstance, column, repeat(list)), dtype=bool, count=n)
-    is_dict = np.fromiter(map(isinstance, column, repeat(dict)), dtype=bool, count=n)
+    types = set(map(type, column))
+    if types <= {list}:  # the usual column: one pass less
+        is_list, is_dict = np.ones(n, bool), np.zeros(n, bool)
+    else:
+        is_list = np.fromiter(map(isinstance, column, repeat(list)), dtype=bool, count=n)
+        is_dict = np.fromiter(map(isinstance, column, repeat(dict)), dtype=bool, count=n)
     nonempty = np.fromiter(map(bool, column), dtype=bool, count=n)
     kinds = (is_list & nonempty, is_dict)
     ds.meta["segmentation_kinds"] = (column, kinds)  # B009 and F012 both need them

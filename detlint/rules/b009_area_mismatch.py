@@ -113,22 +113,104 @@ def polygon_areas(segmentations: list) -> np.ndarray:
 
 
 def expected_areas(ds: Dataset, rows: np.ndarray) -> np.ndarray:
+    """The area each row should have: its mask's (pycocotools) where it has a usable
+    segmentation, else its box's. Polygons are rasterised in bulk, one pycocotools call per
+    canvas size; RLEs and odd values one by one."""
     ann = ds.annotations
     boxes = ann.boxes[rows]
     expected = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    for k, row in enumerate(rows.tolist()):
-        segmentation = ann.segmentation[row]
-        if segmentation:
-            image = int(ann.image[row])
-            h = int(ds.images.height[image]) if image >= 0 else 0
-            w = int(ds.images.width[image]) if image >= 0 else 0
-            if h <= 0 or w <= 0:  # a polygon needs a canvas: its box's extent serves
-                extent = np.minimum(np.ceil(boxes[k, 2:4]) + 1, MAX_CANVAS_SIDE + 1)
-                w, h = int(extent[0]), int(extent[1])
-            area = segmentation_area(segmentation, h, w)
+    width, height = _canvases(ds, rows, boxes)
+    segmentations = ann.segmentation[rows].tolist()
+    bulk = [k for k, s in enumerate(segmentations) if _plain_polygons(s)]
+    for k in sorted(set(range(len(rows))) - set(bulk)):
+        if segmentations[k]:
+            area = segmentation_area(segmentations[k], int(height[k]), int(width[k]))
             if area is not None:
                 expected[k] = area
+    for (h, w), members in _by_canvas(bulk, height, width).items():
+        _rasterised_areas([segmentations[k] for k in members], members, h, w, expected)
     return expected
+
+
+def _canvases(ds: Dataset, rows: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(W, H) to rasterise each row on: its image's size, else its box's extent."""
+    image = ds.annotations.image[rows]
+    linked = image >= 0
+    width = np.zeros(len(rows), np.int64)
+    height = np.zeros(len(rows), np.int64)
+    width[linked] = ds.images.width[image[linked]]
+    height[linked] = ds.images.height[image[linked]]
+    unknown = (width <= 0) | (height <= 0)
+    if unknown.any():  # a polygon needs a canvas: its box's extent serves
+        with np.errstate(invalid="ignore"):
+            extent = np.nan_to_num(np.minimum(np.ceil(boxes[unknown, 2:4]) + 1, MAX_CANVAS_SIDE + 1), nan=0)
+        width[unknown], height[unknown] = extent[:, 0].astype(np.int64), extent[:, 1].astype(np.int64)
+    return width, height
+
+
+def _plain_polygons(segmentation: object) -> bool:
+    """A non-empty list of number lists, each a polygon of 3+ points (the bulk path's input)."""
+    return type(segmentation) is list and bool(segmentation) and all(
+        type(p) is list and len(p) >= 6 and len(p) % 2 == 0 for p in segmentation)
+
+
+def _by_canvas(members: list[int], height: np.ndarray, width: np.ndarray) -> dict[tuple[int, int], list[int]]:
+    """``members`` grouped by their (H, W) canvas, each group in order."""
+    rows = np.asarray(members, np.int64)
+    if not len(rows):
+        return {}
+    sizes = np.stack([height[rows], width[rows]], axis=1)
+    canvases, which = np.unique(sizes, axis=0, return_inverse=True)
+    order = np.argsort(which.ravel(), kind="stable")
+    bounds = np.searchsorted(which.ravel()[order], np.arange(len(canvases) + 1))
+    return {(int(h), int(w)): rows[order[bounds[i]:bounds[i + 1]]].tolist()
+            for i, (h, w) in enumerate(canvases.tolist())}
+
+
+def _rasterised_areas(segmentations: list[list], members: list[int], h: int, w: int,
+                      expected: np.ndarray) -> None:
+    """Mask areas of the polygon rows ``members`` on one h x w canvas, into ``expected``;
+    rows pycocotools cannot rasterise safely (non-numbers, far outside the canvas) keep theirs."""
+    from pycocotools import mask as mask_utils
+
+    if not (0 < h <= MAX_CANVAS_SIDE and 0 < w <= MAX_CANVAS_SIDE):
+        return
+    parts = [p for s in segmentations for p in s]
+    owners = np.repeat(np.arange(len(segmentations)), [len(s) for s in segmentations])
+    lengths = np.fromiter(map(len, parts), np.int64, len(parts))
+    if set(map(type, chain.from_iterable(parts))) <= {int, float}:  # one C-level pass: the usual case
+        numeric = np.ones(len(parts), bool)
+    else:
+        numeric = np.fromiter((all(type(v) in (int, float) for v in p) for p in parts), bool, len(parts))
+    drawable = numeric.copy()
+    if numeric.any():
+        kept = [p for p, ok in zip(parts, numeric.tolist()) if ok]
+        coords = np.fromiter(chain.from_iterable(kept), np.float64, int(lengths[numeric].sum()))
+        limit = 4.0 * max(h, w) + 16
+        with np.errstate(invalid="ignore"):
+            bad = ~(np.isfinite(coords) & (np.abs(coords) <= limit))
+        starts = np.cumsum(lengths[numeric]) - lengths[numeric]
+        drawable[numeric] = np.add.reduceat(bad, starts) == 0 if len(coords) else True
+    usable_rows = np.ones(len(segmentations), bool)
+    np.logical_and.at(usable_rows, owners, drawable)
+    take = usable_rows[owners]
+    if not take.any():
+        return
+    try:
+        rles = mask_utils.frPyObjects([p for p, t in zip(parts, take.tolist()) if t], h, w)
+        areas = mask_utils.area(rles).astype(np.float64)
+    except Exception:  # noqa: BLE001 - pycocotools' C code raises anything on malformed input
+        return
+    taken_owners = owners[take]
+    single = np.bincount(taken_owners, minlength=len(segmentations)) == 1
+    first_part = np.searchsorted(taken_owners, np.arange(len(segmentations)))  # parts follow their rows
+    for local in np.flatnonzero(usable_rows).tolist():
+        start = int(first_part[local])
+        if single[local]:
+            expected[members[local]] = areas[start]
+        else:  # parts may overlap: the area of their union
+            count = len(segmentations[local])
+            expected[members[local]] = float(mask_utils.area(mask_utils.merge(rles[start:start + count])))
 
 
 def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:

@@ -248,3 +248,20 @@ def test_writer_refuses_non_empty_destination(tmp_path: Path) -> None:
     (tmp_path / "keep.txt").write_text("x")
     with pytest.raises(Exception):
         voc.write(read(FIXTURES / "voc_clean"), tmp_path, WriteOptions())
+
+
+def test_coordinates_are_written_like_python_rounds_them() -> None:
+    """Bulk formatting: 3 decimals at most, no trailing zeros, integers bare, no '-0'."""
+    import random
+
+    from detlint.formats.voc import _coordinate_texts
+
+    rng = random.Random(3)
+    values = [rng.choice([rng.uniform(-50, 5000), float(rng.randint(-5, 5000)), round(rng.uniform(0, 99), 1),
+                          rng.uniform(-1e-4, 1e-4)]) for _ in range(4000)]
+    texts, _ = _coordinate_texts(np.array(values).reshape(-1, 4))
+    for value, text in zip(values, texts):
+        assert abs(float(text) - round(value, 3)) < 1e-6, (value, text)
+        assert text != "-0" and not (("." in text) and text.endswith("0")) and not text.endswith(".")
+        if value == int(value):
+            assert text == str(int(value))

@@ -1102,15 +1102,6 @@ IMAGE_EXTRA_KEYS = frozenset({*IMAGE_TEXT_TAGS, *IMAGE_XML_TAGS, "depth", "xml",
 ROUNDING_TOLERANCE = 1e-9
 
 
-def _format_number(value: float) -> tuple[str, bool]:
-    """VOC text for a coordinate and whether writing it rounded the value."""
-    if value == int(value):
-        return str(int(value)), False
-    rounded = round(value, 3)
-    text = f"{rounded:.3f}".rstrip("0").rstrip(".")
-    return text, abs(rounded - value) > ROUNDING_TOLERANCE
-
-
 def _image_file_name(ds: Dataset, row: int) -> str:
     """Base name for JPEGImages/: the real file's name, else the declared one, else a stand-in."""
     for candidate in (ds.images.path[row], ds.images.file_name[row]):
@@ -1163,19 +1154,19 @@ def write(ds: Dataset, dst: Path, options: WriteOptions) -> None:
     order = np.argsort(ann.image, kind="stable")
     order = order[writable[order]]
     bounds = np.searchsorted(ann.image[order], np.arange(len(ds.images) + 1))
-    rounded = 0
     unknown_extra_keys: dict[str, int] = {}
+    objects, rounded = _object_xmls(ds, order, coords, unknown_extra_keys)
+    annotations_dir = dst / "Annotations"
     documents: list[tuple[Path, str]] = []
     for row in range(len(ds.images)):
-        rows = order[bounds[row]:bounds[row + 1]].tolist()
-        text, row_rounded = _annotation_xml(ds, row, names[row], rows, coords, unknown_extra_keys)
-        rounded += row_rounded
-        stem = os.path.splitext(names[row])[0]
-        documents.append((dst / "Annotations" / f"{stem}.xml", text))
+        text = _annotation_xml(ds, row, names[row], objects[bounds[row]:bounds[row + 1]], unknown_extra_keys)
+        documents.append((annotations_dir / f"{os.path.splitext(names[row])[0]}.xml", text))
     options.lose("non-integer coordinates rounded", rounded, "VOC stores pixels; kept 3 decimals")
     for key, count in sorted(unknown_extra_keys.items()):
         options.lose(f"extra field {key!r} not representable in VOC", count)
-    base.thread_map(lambda doc: base.atomic_write_text(*doc), documents, 16, desc="VOC XML", progress=False)
+    annotations_dir.mkdir(parents=True, exist_ok=True)
+    base.batch_map(lambda part: [base.atomic_write_text(*doc) for doc in part], documents, 2,
+                   desc="VOC XML", progress=False)
     _write_split_lists(ds, dst, names, options)
     _place_images(ds, dst, names, options)
 
@@ -1210,8 +1201,8 @@ def _writable_annotations(ds: Dataset, options: WriteOptions) -> np.ndarray:
     return writable
 
 
-def _annotation_xml(ds: Dataset, row: int, file_name: str, rows: list[int], coords: np.ndarray,
-                    unknown_extra_keys: dict[str, int]) -> tuple[str, int]:
+def _annotation_xml(ds: Dataset, row: int, file_name: str, objects: list[str],
+                    unknown_extra_keys: dict[str, int]) -> str:
     images = ds.images
     extra = images.extra[row] if isinstance(images.extra[row], dict) else {}
     for key in extra:
@@ -1231,45 +1222,68 @@ def _annotation_xml(ds: Dataset, row: int, file_name: str, rows: list[int], coor
                      f"\t\t<depth>{depth}</depth>\n\t</size>")
     if "segmented" in extra or ds.format != NAME:  # a VOC source without it stays without it
         parts.append(f"\t<segmented>{escape(str(extra.get('segmented', '0')))}</segmented>")
-    rounded = 0
-    for index in rows:
-        text, object_rounded = _object_xml(ds, index, coords[index], unknown_extra_keys)
-        parts.append(text)
-        rounded += object_rounded
+    parts += objects
     parts += [f"\t{fragment}" for fragment in extra.get("xml", [])]
     parts.append("</annotation>\n")
-    return "\n".join(parts), rounded
+    return "\n".join(parts)
 
 
-def _object_xml(ds: Dataset, index: int, coords: np.ndarray,
-                unknown_extra_keys: dict[str, int]) -> tuple[str, int]:
+def _object_xmls(ds: Dataset, rows: np.ndarray, coords: np.ndarray,
+                 unknown_extra_keys: dict[str, int]) -> tuple[list[str], int]:
+    """The ``<object>`` element of each annotation in ``rows`` (in that order), built column by
+    column, and how many of them had a coordinate rounded."""
     ann = ds.annotations
-    extra = ann.extra[index] if isinstance(ann.extra[index], dict) else {}
-    for key in extra:
-        if key not in ANNOTATION_EXTRA_KEYS:
-            unknown_extra_keys[key] = unknown_extra_keys.get(key, 0) + 1
-    category = int(ann.category[index])
-    if category >= 0:
-        name = ds.categories.names[category]
-    else:
-        name = str(extra.get("name", f"class_{int(ann.class_id[index])}"))
-    parts = ["\t<object>", f"\t\t<name>{escape(name)}</name>"]
-    if "pose" in extra:
-        parts.append(f"\t\t<pose>{escape(str(extra['pose']))}</pose>")
-    for tag in FLAG_TAGS:
-        column = getattr(ann, tag)
-        if column[index] != ABSENT_INT:
-            parts.append(f"\t\t<{tag}>{int(column[index])}</{tag}>")
-    parts.append("\t\t<bndbox>")
-    rounded = 0
-    for tag, value in zip(COORD_TAGS, coords.tolist()):
-        text, was_rounded = _format_number(value)
-        rounded |= was_rounded
-        parts.append(f"\t\t\t<{tag}>{text}</{tag}>")
-    parts.append("\t\t</bndbox>")
-    parts += [f"\t\t{fragment}" for fragment in extra.get("xml", [])]
-    parts.append("\t</object>")
-    return "\n".join(parts), int(rounded)
+    texts, rounded = _coordinate_texts(coords[rows])
+    names = _object_names(ds, rows)
+    extras = ann.extra[rows].tolist()
+    flags = ["".join(f"\t\t<{tag}>{v}</{tag}>\n" for tag, v in zip(FLAG_TAGS, values) if v != ABSENT_INT)
+             for values in zip(*(getattr(ann, tag)[rows].tolist() for tag in FLAG_TAGS))] if len(rows) else []
+    out = []
+    for k, (name, flag_text, extra) in enumerate(zip(names, flags, extras)):
+        pose = tail = ""
+        if extra:
+            for key in extra:
+                if key not in ANNOTATION_EXTRA_KEYS:
+                    unknown_extra_keys[key] = unknown_extra_keys.get(key, 0) + 1
+            if "pose" in extra:
+                pose = f"\t\t<pose>{escape(str(extra['pose']))}</pose>\n"
+            tail = "".join(f"\t\t{fragment}\n" for fragment in extra.get("xml", []))
+        x1, y1, x2, y2 = texts[4 * k:4 * k + 4]
+        out.append(f"\t<object>\n\t\t<name>{name}</name>\n{pose}{flag_text}\t\t<bndbox>\n"
+                   f"\t\t\t<xmin>{x1}</xmin>\n\t\t\t<ymin>{y1}</ymin>\n\t\t\t<xmax>{x2}</xmax>\n"
+                   f"\t\t\t<ymax>{y2}</ymax>\n\t\t</bndbox>\n{tail}\t</object>")
+    return out, rounded
+
+
+def _object_names(ds: Dataset, rows: np.ndarray) -> list[str]:
+    """Escaped class name of each row: its category's, else the name the source gave."""
+    ann = ds.annotations
+    escaped = [escape(name) for name in ds.categories.names]
+    names = []
+    for row, category in zip(rows.tolist(), ann.category[rows].tolist()):
+        if category >= 0:
+            names.append(escaped[category])
+        else:
+            extra = ann.extra[row] if isinstance(ann.extra[row], dict) else {}
+            names.append(escape(str(extra.get("name", f"class_{int(ann.class_id[row])}"))))
+    return names
+
+
+def _coordinate_texts(coords: np.ndarray) -> tuple[list[str], int]:
+    """VOC text of every coordinate (row-major): integers as such, others rounded to 3 decimals
+    without trailing zeros; and how many rows had a value rounded. One C-level format call for
+    all values, not one per value."""
+    flat = coords.reshape(-1)
+    if not len(flat):
+        return [], 0
+    rounded = np.round(flat, 3)
+    changed = (np.abs(rounded - flat) > ROUNDING_TOLERANCE) & (flat != np.floor(flat))
+    text = ("%.3f\n" * len(flat)) % tuple(rounded.tolist())
+    text = _TRAILING_ZEROS.sub("", text).replace("-0\n", "0\n")
+    return text.split("\n")[:-1], int(changed.reshape(-1, 4).any(axis=1).sum())
+
+
+_TRAILING_ZEROS = re.compile(r"\.?0+(?=\n)")  # "12.500" -> "12.5", "12.000" -> "12"
 
 
 def _write_split_lists(ds: Dataset, dst: Path, names: list[str], options: WriteOptions) -> None:

@@ -48,5 +48,6 @@ def save(ds: Dataset, path: str | Path, format: str, options: WriteOptions | Non
     """Write ``ds`` under ``path`` in ``format``; returns the options with the list of losses."""
     writer = module(format)
     options = options or WriteOptions()
-    writer.write(ds, Path(path), options)
+    with collector_paused():  # a writer builds one dict or string per annotation: no cycles among them
+        writer.write(ds, Path(path), options)
     return options

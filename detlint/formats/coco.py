@@ -767,9 +767,7 @@ def _write_split(ds: Dataset, dst: Path, split: str, categories: list[dict], cat
     rows = np.flatnonzero(np.isin(ann.image, image_rows) & (ann.category >= 0))
     xywh = _xywh(ds, rows)
     keep_ann_ids = ds.format == NAME and len(np.unique(ann.id[rows])) == len(rows) and (ann.id[rows] > 0).all()
-    entries = []
-    for k, row in enumerate(rows):
-        entries.append(_annotation_entry(ds, int(row), k, xywh[k], category_ids, new_id, keep_ann_ids))
+    entries = _annotation_entries(ds, rows, xywh, category_ids, new_id, keep_ann_ids)
     document = {k: v for k, v in _other_keys(ds, split).items()}
     document.update({"images": image_entries, "annotations": entries, "categories": categories})
     atomic_write_bytes(dst / json_rel, orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY))
@@ -782,37 +780,76 @@ def _other_keys(ds: Dataset, split: str) -> dict:
     return {"info": {"description": "written by detlint"}, "licenses": []}
 
 
-def _annotation_entry(ds: Dataset, row: int, k: int, xywh: np.ndarray, category_ids: np.ndarray,
-                      image_ids: dict[int, int], keep_ids: bool) -> dict:
+def _annotation_entries(ds: Dataset, rows: np.ndarray, xywh: np.ndarray, category_ids: np.ndarray,
+                        image_ids: dict[int, int], keep_ids: bool) -> list[dict]:
+    """The COCO annotation objects of ``rows``, built column by column: plain Python values
+    from ``tolist()`` once per column, per-row work only for the rows that need it."""
     ann = ds.annotations
-    entry: dict[str, Any] = {
-        "id": int(ann.id[row]) if keep_ids else k + 1,
-        "image_id": image_ids[int(ann.image[row])],
-        "category_id": int(category_ids[ann.category[row]]),
-    }
-    if ann.has_box[row]:
-        entry["bbox"] = [_number(v) for v in xywh.tolist()]
-    area = ann.area[row]
-    if np.isfinite(area):
-        entry["area"] = _number(area)
-    elif ann.has_box[row] and np.all(np.isfinite(xywh)):
-        entry["area"] = _number(round(float(xywh[2] * xywh[3]), 6))
-    entry["iscrowd"] = int(ann.iscrowd[row]) if ann.iscrowd[row] >= 0 else 0
-    segmentation = ann.segmentation[row]
-    if ann.kind[row] == Annotations.KIND_POLYGON and isinstance(segmentation, list):
+    n = len(rows)
+    if not n:
+        return []
+    ids = ann.id[rows].tolist() if keep_ids else list(range(1, n + 1))
+    known = np.array(sorted(image_ids), np.int64)
+    new_ids = np.array([image_ids[int(r)] for r in known], np.int64)
+    linked = new_ids[np.searchsorted(known, ann.image[rows])].tolist()
+    classes = category_ids[ann.category[rows]].tolist()
+    has_box = ann.has_box[rows].tolist()
+    boxes = [[_number(v) for v in box] for box in xywh.tolist()]
+    with np.errstate(invalid="ignore", over="ignore"):
+        box_area = np.round(xywh[:, 2] * xywh[:, 3], 6)
+    finite_box = (np.isfinite(xywh).all(axis=1) & ann.has_box[rows]).tolist()
+    area = ann.area[rows]
+    finite_area = np.isfinite(area).tolist()
+    areas = [_number(a) if fa else (_number(b) if fb else None)
+             for a, fa, b, fb in zip(area.tolist(), finite_area, box_area.tolist(), finite_box)]
+    crowd = np.where(ann.iscrowd[rows] >= 0, ann.iscrowd[rows], 0).tolist()
+    segmentations = ann.segmentation[rows].tolist()
+    entries = []
+    for k in range(n):
+        entry: dict[str, Any] = {"id": ids[k], "image_id": linked[k], "category_id": classes[k]}
+        if has_box[k]:
+            entry["bbox"] = boxes[k]
+        if areas[k] is not None:
+            entry["area"] = areas[k]
+        entry["iscrowd"] = crowd[k]
+        entry["segmentation"] = segmentations[k] if segmentations[k] is not None else []
+        entries.append(entry)
+    _polygons_in_pixels(ds, rows, entries)
+    _attributes(ds, rows, entries)
+    return entries
+
+
+def _polygons_in_pixels(ds: Dataset, rows: np.ndarray, entries: list[dict]) -> None:
+    """YOLO polygon rows (normalised) as COCO pixel polygons."""
+    ann = ds.annotations
+    for k in np.flatnonzero(ann.kind[rows] == Annotations.KIND_POLYGON).tolist():
+        row = int(rows[k])
+        segmentation = ann.segmentation[row]
+        if not isinstance(segmentation, list):
+            continue
         w, h = float(ds.images.width[ann.image[row]]), float(ds.images.height[ann.image[row]])
         if not ann.normalized[row] and w > 0 and h > 0:
             points = np.asarray(segmentation, dtype=np.float64).reshape(-1, 2) * (w, h)
-            segmentation = [[round(v, 3) for v in points.ravel().tolist()]]
-    entry["segmentation"] = segmentation if segmentation is not None else []
-    extra = ann.extra[row]
-    if extra:
-        if ds.format == NAME:
-            entry.update(extra)
-        else:
-            entry["attributes"] = {k: v for k, v in extra.items() if isinstance(v, (str, int, float, bool))}
-    flags = {name: int(getattr(ann, name)[row]) for name in ("difficult", "truncated", "occluded")
-             if getattr(ann, name)[row] >= 0}
-    if flags:
-        entry.setdefault("attributes", {}).update(flags)
-    return entry
+            entries[k]["segmentation"] = [[round(v, 3) for v in points.ravel().tolist()]]
+
+
+_FLAGS = ("difficult", "truncated", "occluded")
+
+
+def _attributes(ds: Dataset, rows: np.ndarray, entries: list[dict]) -> None:
+    """Unknown keys (kept as they were from COCO, as ``attributes`` from other formats) and
+    the VOC flags, for the rows that have any."""
+    ann = ds.annotations
+    extras = ann.extra[rows]
+    flags = np.stack([getattr(ann, name)[rows] for name in _FLAGS], axis=1)
+    has_extra = np.fromiter(map(bool, extras), bool, len(rows))
+    for k in np.flatnonzero(has_extra | (flags >= 0).any(axis=1)).tolist():
+        entry, extra = entries[k], extras[k]
+        if extra:
+            if ds.format == NAME:
+                entry.update(extra)
+            else:
+                entry["attributes"] = {key: v for key, v in extra.items() if isinstance(v, (str, int, float, bool))}
+        present = {name: int(flags[k, j]) for j, name in enumerate(_FLAGS) if flags[k, j] >= 0}
+        if present:
+            entry.setdefault("attributes", {}).update(present)

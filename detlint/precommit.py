@@ -233,7 +233,7 @@ def _listing(directory: str) -> frozenset[str]:
         return frozenset()
 
 
-_MARKER_NAME = re.compile(r"^[^.\n][^\n]*\.(?:data|ya?ml)$|^\.[^\n]*\.data$", re.IGNORECASE | re.MULTILINE)
+_MARKER_NAME = re.compile(r"^[^.\n][^\n]*\.(?:data|ya?ml)$|^\.(?:[^\n]*\.)?data$", re.IGNORECASE | re.MULTILINE)
 
 
 def _strong_marker(directory: Path, listing: frozenset[str]) -> bool:

@@ -244,13 +244,17 @@ def _stale_members(watch: dict[str, list], ds: Dataset, member_stats: np.ndarray
     return stale
 
 
-def _member_stats(ds: Dataset, read_started_ns: int) -> tuple[np.ndarray, list[str]]:
-    """(size, mtime) of each per-image file (UNTRACKED rows for the others), and the files
-    changed since just before the read began: those go to the overlay, re-read every time."""
+def _member_stats(ds: Dataset, read_started_ns: int, watch: dict[str, list]) -> tuple[np.ndarray, list[str]]:
+    """(size, mtime) of each per-image file, also of one that did not parse (UNTRACKED rows
+    for dataset-level files), and the files changed since just before the read began: those go
+    to the overlay, re-read every time."""
     stats = np.full((len(ds.files), 2), UNTRACKED, np.int64)
     root = os.path.join(os.path.abspath(ds.root), "")
+    dataset_level = {path for path, _, _ in watch["files"]}
     recent = []
-    for i in sorted(set(ds.images.src_file[ds.images.src_file >= 0].tolist())):
+    for i in range(len(ds.files)):
+        if os.path.normpath(root + ds.files[i]) in dataset_level:
+            continue
         size, mtime = _size_mtime(root + ds.files[i])
         stats[i] = (size, mtime)
         if mtime < 0 or mtime >= read_started_ns - RACY_NS:
@@ -274,11 +278,10 @@ def save(ds: Dataset, dataset_path: Path, key: dict[str, Any], config_source: Pa
         newest = max([f[1] for f in watch["folders"]] + [m for _, _, m in watch["files"]], default=0)
         if newest >= read_started_ns - RACY_NS:
             log.debug("no snapshot for %s: it changed while it was read", dataset_path)
-            _overlay_file(target).unlink(missing_ok=True)
-            target.unlink(missing_ok=True)
+            _forget(target)
             return
         arrays = _encode(ds)
-        arrays["member_stats"], recent = _member_stats(ds, read_started_ns)
+        arrays["member_stats"], recent = _member_stats(ds, read_started_ns, watch)
         header = {"format": ds.format, "root": os.fspath(ds.root), "files": ds.files,
                   "meta": _pack(ds.meta), "problems": [_pack(_finding_dict(p)) for p in ds.problems],
                   "categories": {"names": ds.categories.names, "extra": _pack(ds.categories.extra)},
@@ -297,6 +300,15 @@ def save(ds: Dataset, dataset_path: Path, key: dict[str, Any], config_source: Pa
         _prune(target.parent)
     except (OSError, ValueError, TypeError, orjson.JSONEncodeError) as error:
         log.debug("no snapshot for %s (%s)", dataset_path, error)
+        _forget(target)  # an older snapshot no longer describes the files just read
+
+
+def _forget(target: Path) -> None:
+    for path in (target, _overlay_file(target)):
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:
+            pass
 
 
 def _encode(ds: Dataset) -> dict[str, np.ndarray]:
@@ -441,7 +453,10 @@ def patched(dataset_path: Path, key: dict[str, Any], passed: set[str],
     wanted = set(_file_indices(ds.files, [os.path.relpath(p, root).replace(os.sep, "/") for p in passed]))
     if -1 in wanted or not wanted <= members:
         return None  # a passed file the snapshot does not hold per image
-    wanted |= {i for i in _file_indices(ds.files, overlay) if i in members}
+    changed = _file_indices(ds.files, overlay)
+    if not set(changed) <= members:
+        return None  # a changed file that declared no image (it did not parse): read everything
+    wanted |= set(changed)
     from detlint.formats import module
 
     result = module(ds.format).reparse(ds, sorted(wanted), options)
@@ -478,6 +493,8 @@ def splice(ds: Dataset, files: list[int], annotations: Annotations, problems: li
             getattr(merged, name)[removed] = getattr(annotations, name)
     else:
         merged = _merged(old, removed, annotations)
+    if ds.format != "coco":
+        merged.id = np.arange(len(merged), dtype=np.int64)  # YOLO and VOC rows are numbered in order
     names = {ds.files[f] for f in files}
     kept = [p for p in ds.problems if not (p.file in names and p.code in replaced_codes)]
     return dataclasses.replace(ds, annotations=merged, problems=kept + problems, meta=dict(ds.meta))

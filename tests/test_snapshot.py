@@ -4,6 +4,7 @@ layout, a class-list change or a corrupt snapshot falls back to the full read.""
 
 from __future__ import annotations
 
+import io
 import os
 import random
 from pathlib import Path
@@ -52,12 +53,19 @@ def _report(files: list[Path], use_cache: bool, images: str = "header") -> tuple
     return run_check(CheckRequest(paths=list(files), output_format="json", images=images, use_cache=use_cache))
 
 
+_EDITS = iter(range(10**9))
+
+
 def _in_place(path: Path, text: str) -> None:
-    """Rewrite a file's content in place (as most editors and `>` do): no folder entry changes."""
+    """Rewrite a file's content in place (as most editors and `>` do): no folder entry changes.
+    Its new mtime is in the past (but later than the dataset's), as for an edit made before the
+    commit: a file changed within seconds of a read is never trusted to it, and re-read."""
     with open(path, "r+", encoding="utf-8") as fh:
         fh.seek(0)
         fh.write(text)
         fh.truncate()
+    mtime = PAST_NS + 10**12 + next(_EDITS)
+    os.utime(path, ns=(mtime, mtime))
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -220,3 +228,37 @@ def test_merged_rows_match_a_stable_sort() -> None:
         expected = Annotations.concat([old.take(keep), new])
         expected = expected.take(np.argsort(expected.image, kind="stable"))
         assert np.array_equal(got.id, expected.id) and np.array_equal(got.image, expected.image)
+
+
+def test_an_image_replaced_in_place_is_measured_again(tmp_path: Path, fast_paths: list[bool]) -> None:
+    """YOLO boxes are scaled by their image's size: a passed label's image is probed again, since
+    overwriting an image in place changes no folder."""
+    from PIL import Image
+
+    root = _yolo(tmp_path / "ds", random.Random(11), n=3)
+    labels = sorted((root / "labels" / "train").glob("*.txt"))
+    _age(root)
+    _report(labels[:1], True)
+    image = root / "images" / "train" / (labels[1].stem + ".jpg")
+    with open(image, "r+b") as fh:  # same file, new content: a 10 x 10 picture
+        buffer = io.BytesIO()
+        Image.new("RGB", (10, 10), "gray").save(buffer, format="JPEG")
+        fh.seek(0)
+        fh.write(buffer.getvalue())
+        fh.truncate()
+    _in_place(labels[1], "0 0.5 0.5 0.2 0.2\n0 0.5 0.5 0.21 0.2\n")
+    assert _report([labels[1]], True) == _report([labels[1]], False)
+    assert fast_paths == [False, True]
+
+
+def test_an_unparseable_xml_fixed_by_a_rename_means_a_full_read(tmp_path: Path, fast_paths: list[bool]) -> None:
+    root = _voc(tmp_path / "voc", random.Random(12), n=3)
+    xmls = sorted((root / "Annotations").glob("*.xml"))
+    for xml in xmls:
+        xml.write_text(_voc_xml(xml.stem, "cat"))
+    xmls[2].write_text("<annotation><filename>broken")
+    _age(root)
+    _report(xmls[:1], True)
+    _rename_edit(xmls[2], _voc_xml(xmls[2].stem, "dog"))  # not passed; its image and a class appear
+    assert _report([xmls[0]], True) == _report([xmls[0]], False)
+    assert fast_paths == [False, False]

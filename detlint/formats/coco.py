@@ -280,7 +280,7 @@ def _extras(items: list[dict], known: tuple[str, ...], has_known: bool) -> np.nd
     longest = max(map(len, items))
     if has_known and longest == len(known):
         return out  # every item has exactly the known keys
-    if has_known and longest == min(map(len, items)):
+    if has_known and longest == min(map(len, items)) and len(set(map(tuple, items))) == 1:
         # one layout for all (e.g. every image has a "license"): the extra keys' values by
         # C-level passes, not a dict comprehension per item
         extra_keys = [k for k in items[0] if k not in known]
@@ -795,13 +795,12 @@ def _annotation_entries(ds: Dataset, rows: np.ndarray, xywh: np.ndarray, categor
     classes = category_ids[ann.category[rows]].tolist()
     has_box = ann.has_box[rows].tolist()
     boxes = [[_number(v) for v in box] for box in xywh.tolist()]
-    with np.errstate(invalid="ignore", over="ignore"):
-        box_area = np.round(xywh[:, 2] * xywh[:, 3], 6)
     finite_box = (np.isfinite(xywh).all(axis=1) & ann.has_box[rows]).tolist()
     area = ann.area[rows]
     finite_area = np.isfinite(area).tolist()
-    areas = [_number(a) if fa else (_number(b) if fb else None)
-             for a, fa, b, fb in zip(area.tolist(), finite_area, box_area.tolist(), finite_box)]
+    sizes = xywh[:, 2:4].tolist()
+    areas = [_number(a) if fa else (_number(round(wh[0] * wh[1], 6)) if fb else None)
+             for a, fa, wh, fb in zip(area.tolist(), finite_area, sizes, finite_box)]
     crowd = np.where(ann.iscrowd[rows] >= 0, ann.iscrowd[rows], 0).tolist()
     segmentations = ann.segmentation[rows].tolist()
     entries = []

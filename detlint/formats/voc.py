@@ -1073,6 +1073,9 @@ def reparse(ds: Dataset, files: list[int], options: ReadOptions) -> tuple[Datase
         if result.filename != images.file_name[row] or result.image_extra.get("path") != old_extra.get("path"):
             return None
         _image_names(result, ds.files[f], problems)  # its F008, as a full read reports it
+        for problem in ds.problems:  # the image lookup is unchanged; its finding moves with the XML
+            if problem.code == "F014" and problem.file == ds.files[f]:
+                problem.line = result.filename_line or None
         extra = dict(result.image_extra)
         if "also_in_splits" in old_extra:
             extra["also_in_splits"] = old_extra["also_in_splits"]
@@ -1276,9 +1279,9 @@ def _coordinate_texts(coords: np.ndarray) -> tuple[list[str], int]:
     flat = coords.reshape(-1)
     if not len(flat):
         return [], 0
-    rounded = np.round(flat, 3)
-    changed = (np.abs(rounded - flat) > ROUNDING_TOLERANCE) & (flat != np.floor(flat))
-    text = ("%.3f\n" * len(flat)) % tuple(rounded.tolist())
+    changed = (np.abs(np.round(flat, 3) - flat) > ROUNDING_TOLERANCE) & (flat != np.floor(flat))
+    # "%.3f" rounds each value exactly as Python's round(value, 3) does (np.round does not, on ties)
+    text = ("%.3f\n" * len(flat)) % tuple(flat.tolist())
     text = _TRAILING_ZEROS.sub("", text).replace("-0\n", "0\n")
     return text.split("\n")[:-1], int(changed.reshape(-1, 4).any(axis=1).sum())
 

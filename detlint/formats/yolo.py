@@ -1065,6 +1065,7 @@ def reparse(ds: Dataset, files: list[int], options: base.ReadOptions) -> tuple[D
     if orphan_label_rows(images, pair_image):
         return None
     root = str(ds.root)
+    _reprobe_sizes(images, pair_image, root, options)
     problems: list[Finding] = []
     quiet = dataclasses.replace(options, progress=False)
     table = _parse_labels([os.path.join(root, ds.files[f]) for f in files], list(range(len(files))), quiet,
@@ -1079,6 +1080,17 @@ def reparse(ds: Dataset, files: list[int], options: base.ReadOptions) -> tuple[D
     from detlint.snapshot import splice
 
     return splice(ds, files, annotations, problems, REPARSED_CODES), pair_image
+
+
+def _reprobe_sizes(images: Images, rows: np.ndarray, root: str, options: base.ReadOptions) -> None:
+    """The header sizes of a few images, measured again: an image replaced in place (same
+    name) changes no folder, and YOLO boxes are scaled by its size."""
+    if not options.probe_images:
+        return
+    for row in rows.tolist():
+        if images.path[row]:
+            size = base.image_size(os.path.join(root, images.path[row]))
+            images.width[row], images.height[row] = size if size else (0, 0)
 
 
 def dataset_files(ds: Dataset) -> list[str]:

@@ -94,7 +94,7 @@ def polygon_areas(segmentations: list) -> np.ndarray:
     lengths = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
     try:
         coords = np.fromiter(chain.from_iterable(parts), dtype=np.float64, count=int(lengths.sum()))
-    except (TypeError, ValueError):  # a non-number somewhere: row by row, the bad rows stay NaN
+    except (TypeError, ValueError, OverflowError):  # a non-number or a huge integer: row by row, bad rows stay NaN
         if len(segmentations) > 1:
             return np.concatenate([polygon_areas([s]) for s in segmentations])
         return out
@@ -154,6 +154,14 @@ def _plain_polygons(segmentation: object) -> bool:
         type(p) is list and len(p) >= 6 and len(p) % 2 == 0 for p in segmentation)
 
 
+def _part_drawable(part: list, limit: float) -> bool:
+    try:
+        points = np.asarray(part, dtype=np.float64)
+    except OverflowError:
+        return False
+    return bool(np.isfinite(points).all() and (np.abs(points) <= limit).all())
+
+
 def _by_canvas(members: list[int], height: np.ndarray, width: np.ndarray) -> dict[tuple[int, int], list[int]]:
     """``members`` grouped by their (H, W) canvas, each group in order."""
     rows = np.asarray(members, np.int64)
@@ -183,14 +191,18 @@ def _rasterised_areas(segmentations: list[list], members: list[int], h: int, w: 
     else:
         numeric = np.fromiter((all(type(v) in (int, float) for v in p) for p in parts), bool, len(parts))
     drawable = numeric.copy()
+    limit = 4.0 * max(h, w) + 16
     if numeric.any():
         kept = [p for p, ok in zip(parts, numeric.tolist()) if ok]
-        coords = np.fromiter(chain.from_iterable(kept), np.float64, int(lengths[numeric].sum()))
-        limit = 4.0 * max(h, w) + 16
-        with np.errstate(invalid="ignore"):
-            bad = ~(np.isfinite(coords) & (np.abs(coords) <= limit))
-        starts = np.cumsum(lengths[numeric]) - lengths[numeric]
-        drawable[numeric] = np.add.reduceat(bad, starts) == 0 if len(coords) else True
+        try:
+            coords = np.fromiter(chain.from_iterable(kept), np.float64, int(lengths[numeric].sum()))
+        except OverflowError:  # an integer beyond float range: part by part
+            drawable[numeric] = [_part_drawable(p, limit) for p in kept]
+        else:
+            with np.errstate(invalid="ignore"):
+                bad = ~(np.isfinite(coords) & (np.abs(coords) <= limit))
+            starts = np.cumsum(lengths[numeric]) - lengths[numeric]
+            drawable[numeric] = np.add.reduceat(bad, starts) == 0 if len(coords) else True
     usable_rows = np.ones(len(segmentations), bool)
     np.logical_and.at(usable_rows, owners, drawable)
     take = usable_rows[owners]

@@ -264,3 +264,17 @@ def test_sliced_read_on_two_processes_equals_one_parse(tmp_path: Path, monkeypat
         other = getattr(sliced.annotations, name)
         assert column.tolist() == other.tolist() if column.dtype == object else \
             np.array_equal(column, other, equal_nan=column.dtype.kind == "f"), name
+
+
+def test_the_collector_is_restored_after_a_read(tmp_path: Path) -> None:
+    import gc
+
+    path = write_coco(tmp_path / "a.json")
+    detlint.load(path)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        detlint.load(path)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

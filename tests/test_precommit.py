@@ -272,3 +272,31 @@ def test_pre_commit_try_repo(tmp_path: Path) -> None:
     assert second.returncode == 0, (second.stdout + second.stderr)[-4000:]
     every = try_repo()
     assert every.returncode == 1 and "labels/a.txt:2: B002" in every.stdout + every.stderr
+
+
+def test_marker_names_of_a_big_folder_are_cached_by_its_mtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A labels folder of 2,000+ files is listed once; a new marker in it (a new mtime) is seen."""
+    import os
+
+    from detlint import precommit
+
+    monkeypatch.setenv("DETLINT_CACHE_DIR", str(tmp_path / "cache"))
+    root = tmp_path / "repo" / "ds"
+    labels = root / "labels"
+    labels.mkdir(parents=True)
+    (root / "data.yaml").write_text("train: images\nval: images\nnames: [cat]\n")
+    for i in range(2100):
+        (labels / f"{i}.txt").write_text("0 0.5 0.5 0.1 0.1\n")
+    old = 1_600_000_000 * 10**9
+    os.utime(labels, ns=(old, old))
+    listed: list[str] = []
+    real = precommit._listing.__wrapped__
+    monkeypatch.setattr(precommit, "_listing", lambda folder: listed.append(folder) or real(folder))
+    label = labels / "7.txt"
+    assert precommit.plan_targets([label], use_cache=True)[0].path.resolve() == root.resolve()
+    assert str(labels) in listed
+    listed.clear()
+    assert precommit.plan_targets([label], use_cache=True)[0].path.resolve() == root.resolve()
+    assert str(labels) not in listed  # from the cache
+    (labels / "data.yaml").write_text("train: .\nval: .\nnames: [dog]\n")  # now the labels folder is a root
+    assert precommit.plan_targets([label], use_cache=True)[0].path.resolve() == labels.resolve()

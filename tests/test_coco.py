@@ -278,3 +278,25 @@ def test_the_collector_is_restored_after_a_read(tmp_path: Path) -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_a_document_that_does_not_slice_stops_the_helper(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A nested 'annotations' array comes first: the rest does not parse with the marker, the
+    helper is stopped and the file is parsed whole, with the same result."""
+    from detlint.formats import coco_slices
+
+    path = _sliced_case(random.Random(5), tmp_path)  # tricky: info.annotations precedes the real one
+    text = path.read_text()
+    path.write_text('{"info": {"annotations": [' + ", ".join('{"a": %d}' % i for i in range(400)) + "]}, "
+                    + text.lstrip()[1:])
+    whole = detlint.load(path)
+    monkeypatch.setattr(coco_slices, "MIN_BYTES", 0)
+    monkeypatch.setattr(coco_slices, "SLICE_BYTES", 200)
+    monkeypatch.setattr(coco_slices, "_parallel_ok", lambda data: True)
+    cancelled: list[bool] = []
+    real = coco_slices.SliceJob.cancel
+    monkeypatch.setattr(coco_slices.SliceJob, "cancel", lambda self: cancelled.append(True) or real(self))
+    sliced = detlint.load(path)
+    assert cancelled == [True]
+    assert sorted(map(repr, sliced.problems)) == sorted(map(repr, whole.problems))
+    assert sliced.annotations.id.tolist() == whole.annotations.id.tolist()

@@ -490,7 +490,7 @@ def _sliced_job(data: bytes, file: str, file_index: int) -> tuple[dict, Any, int
     job = coco_slices.SliceJob(sliced, build)
     document = sliced.rest()  # whole only if every slice parses: checked in _finish_sliced
     if document is None:
-        job.finish()
+        job.cancel()
         return None
     job.run_here()
     return document, job, len(sliced.bounds)

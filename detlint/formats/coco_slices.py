@@ -141,6 +141,13 @@ class SliceJob:
         helper failure then makes :meth:`finish` answer None instead of building its share."""
         self.sliced.data = b""
 
+    def cancel(self) -> None:
+        """Stop the helper: its results are not wanted (the document does not slice)."""
+        if self.helper is not None:
+            self.helper.process.terminate()
+            self.helper.join()
+            self.helper = None
+
     def finish(self) -> list[Any] | None:
         """Every slice's result in order, or None when a slice did not parse."""
         there: list[Any] | None = []

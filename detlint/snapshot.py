@@ -177,7 +177,7 @@ def watch_list(ds: Dataset, dataset_path: Path, config_source: Path | None) -> d
     image_folders = {os.path.dirname(os.path.normpath(os.path.join(root, rel)))
                      for rel in dict.fromkeys(ds.images.path.tolist()) if rel}
     folders |= image_folders
-    return {"folders": [[f, _mtime(f), _listing_digest(f), f in image_folders] for f in sorted(folders)],
+    return {"folders": [[f, _size_mtime(f)[1], _listing_digest(f), f in image_folders] for f in sorted(folders)],
             "files": [[f, *_size_mtime(f)] for f in sorted(set(fixed))]}
 
 
@@ -206,13 +206,6 @@ def _folders_under(root: str) -> list[str]:
     return found
 
 
-def _mtime(path: str) -> int:
-    try:
-        return os.stat(path).st_mtime_ns
-    except OSError:
-        return -1
-
-
 def _size_mtime(path: str) -> tuple[int, int]:
     try:
         st = os.stat(path)
@@ -228,7 +221,7 @@ def _stale_members(watch: dict[str, list], ds: Dataset, member_stats: np.ndarray
         return None
     touched = set()
     for folder, mtime, digest, holds_images in watch["folders"]:
-        if _mtime(folder) == mtime:
+        if _size_mtime(folder)[1] == mtime:
             continue
         if holds_images or _listing_digest(folder) != digest:
             return None

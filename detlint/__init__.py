@@ -20,14 +20,14 @@ if TYPE_CHECKING:
 
 def load(path: Any, format: str | None = None, **options: Any) -> "Dataset":
     from detlint.formats import load as _load
-    from detlint.formats.base import ReadOptions
+    from detlint.formats.protocol import ReadOptions
 
     return _load(path, format=format, options=ReadOptions(**options) if options else None)
 
 
 def save(ds: "Dataset", path: Any, format: str, **options: Any) -> list[dict]:
     from detlint.formats import save as _save
-    from detlint.formats.base import WriteOptions
+    from detlint.formats.protocol import WriteOptions
 
     return _save(ds, path, format, WriteOptions(**options)).losses
 

@@ -8,16 +8,20 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import orjson
 
+from detlint import formats
 from detlint.config import Config, load_config
 from detlint.engine import at_or_above, run_rules
 from detlint.errors import UsageError
+from detlint.fileio import atomic_write_bytes, progress_enabled
 from detlint.findings import Finding
-from detlint.formats import load
-from detlint.formats.base import ReadOptions, atomic_write_bytes, progress_enabled
+from detlint.formats import ReadOptions, load
+from detlint.headers import HeaderMemo
 from detlint.model import Dataset
+from detlint.rules.context import RuleContext
 
 log = logging.getLogger("detlint")
 
@@ -50,22 +54,55 @@ def dataset_config(path: Path, request: CheckRequest) -> Config:
                          display_root=str(path))
 
 
-def _read(path: Path, config: Config, input_format: str | None, use_cache: bool = False) -> Dataset:
-    from detlint import incremental
+@dataclass
+class DatasetResult:
+    """One dataset's check: what was read, what was found (after its own baseline), the config
+    that governs it, and the ``--diff`` text of its fixes."""
 
-    options = ReadOptions(voc_origin=config.voc_origin, classes=config.classes, progress=progress_enabled())
-    with incremental.activated(incremental.ParseCache.open(enabled=use_cache)):
-        return load(path, format=input_format, options=options)
+    path: Path
+    ds: Dataset
+    findings: list[Finding]
+    config: Config
+    diff: str = ""
+
+    def failing(self, fail_on: str | None) -> bool:
+        """Whether a finding is at or above ``fail_on`` (the command line's), else the dataset's own."""
+        return bool(at_or_above(self.findings, fail_on or self.config.fail_on))
 
 
-def _attach_images(config: Config, request: CheckRequest) -> None:
+@dataclass
+class _Run:
+    """The per-run state of checking one dataset: the caches and the header records its reads
+    share with its rules."""
+
+    request: CheckRequest
+    config: Config
+    headers: HeaderMemo = field(default_factory=HeaderMemo)
+    image_cache: Any = None
+
+    def read_options(self, progress: bool) -> ReadOptions:
+        from detlint.incremental import ParseCache
+
+        return ReadOptions(voc_origin=self.config.voc_origin, classes=self.config.classes, progress=progress,
+                           cache=ParseCache.open(enabled=self.request.use_cache), headers=self.headers)
+
+    def rule_context(self) -> RuleContext:
+        return RuleContext(options=self.config.options, images=self.config.images, cache=self.image_cache,
+                           headers=self.headers)
+
+    def read(self, path: Path) -> Dataset:
+        return load(path, format=self.request.input_format, options=self.read_options(progress_enabled()))
+
+    def rules(self, ds: Dataset, focus: Any = None) -> list[Finding]:
+        return run_rules(ds, self.config, focus=focus, ctx=self.rule_context())
+
+
+def _image_cache(config: Config, request: CheckRequest) -> Any:
     if config.images == "none":
-        return
-    try:
-        from detlint.images import ImageCache
-    except ImportError:
-        return
-    config.cache = ImageCache.open(enabled=request.use_cache)
+        return None
+    from detlint.images import ImageCache
+
+    return ImageCache.open(enabled=request.use_cache)
 
 
 def _snapshot_key(config: Config, request: CheckRequest, path: Path) -> dict:
@@ -73,47 +110,48 @@ def _snapshot_key(config: Config, request: CheckRequest, path: Path) -> dict:
             "cwd": None if path.is_absolute() else os.getcwd()}
 
 
-def _recheck(path: Path, config: Config, request: CheckRequest,
-             passed: set[str] | None) -> tuple[Dataset, list[Finding]] | None:
+def _recheck(path: Path, run: _Run, passed: set[str] | None) -> tuple[Dataset, list[Finding]] | None:
     """Findings for a re-check of a few passed files from the dataset's snapshot (see
-    :mod:`detlint.snapshot`); None when it needs a full read."""
+    :mod:`detlint.incremental.snapshot`); None when it needs a full read."""
+    request = run.request
     if not passed or not request.use_cache or request.fix or request.diff:
         return None
-    from detlint import snapshot
+    from detlint.incremental import snapshot
 
-    options = ReadOptions(voc_origin=config.voc_origin, classes=config.classes, progress=False)
-    found = snapshot.patched(path, _snapshot_key(config, request, path), passed, options)
+    found = snapshot.patched(path, _snapshot_key(run.config, request, path), passed, run.read_options(False),
+                                formats.get)
     if found is None:
         return None
     ds, touched = found
-    return ds, run_rules(ds, config, focus=touched)
+    return ds, run.rules(ds, focus=touched)
 
 
-def check_dataset(path: Path, request: CheckRequest,
-                  passed: set[str] | None = None) -> tuple[Dataset, list[Finding], Config]:
+def check_dataset(path: Path, request: CheckRequest, passed: set[str] | None = None) -> DatasetResult:
     """Load and check one dataset; ``passed``: the files a re-check is about (pre-commit)."""
     config = dataset_config(path, request)
-    _attach_images(config, request)
-    fast = _recheck(path, config, request, passed)
+    run = _Run(request, config, image_cache=_image_cache(config, request))
+    fast = _recheck(path, run, passed)
     if fast is not None:
-        return fast[0], fast[1], config
+        return DatasetResult(path, fast[0], fast[1], config)
     started = time.time_ns()
-    ds = _read(path, config, request.input_format, request.use_cache)
+    ds = run.read(path)
     if passed and request.use_cache:
-        from detlint import snapshot
+        from detlint.incremental import snapshot
 
-        snapshot.save(ds, path, _snapshot_key(config, request, path), config.source, started)
-    findings = run_rules(ds, config)
+        snapshot.save(ds, formats.format_of(ds), path, _snapshot_key(config, request, path), config.source,
+                         started)
+    findings = run.rules(ds)
     if request.fix or request.diff:
         from detlint.fixes import apply_fixes
 
         outcome = apply_fixes(ds, findings, unsafe=request.unsafe_fixes, write=not request.diff)
         if request.diff:
-            return ds, findings, config.merged(options={"__diff__": outcome.diff})
+            return DatasetResult(path, ds, findings, config, diff=outcome.diff)
         if outcome.changed:
-            ds = _read(path, config, request.input_format, request.use_cache)
-            findings = run_rules(ds, config)
-    return ds, findings, config
+            run = _Run(request, config, image_cache=run.image_cache)
+            ds = run.read(path)
+            findings = run.rules(ds)
+    return DatasetResult(path, ds, findings, config)
 
 
 def load_baseline(path: Path) -> set[tuple[str, str, str]]:
@@ -130,43 +168,52 @@ def write_baseline(path: Path, findings: list[Finding]) -> None:
 
 
 def run_check(request: CheckRequest) -> tuple[str, int]:
-    """(rendered report, exit status) for a check request."""
+    """(rendered report, exit status) for a check request.
+
+    Each dataset is judged by its own config: its baseline filters its own findings and its
+    ``fail-on`` decides whether it fails (``--baseline`` and ``--fail-on`` override both).
+    """
     from detlint.report import Report, render
+    from detlint.targets import plan_targets
 
     if not request.paths:
         request.paths = _configured_datasets(request)
-    all_findings: list[Finding] = []
-    summaries: list[dict] = []
-    loaded: list[Dataset] = []
-    fail_on = request.fail_on
-    output_format = request.output_format
-    diff_texts: list[str] = []
-    from detlint.precommit import plan_targets
-
+    results = []
     for target in plan_targets(request.paths, use_cache=request.use_cache):  # files passed (pre-commit): grouped by dataset
-        path = target.path
         passed = target.passed if not target.class_map_passed else None
-        ds, findings, config = check_dataset(path, request, passed)
-        findings = target.keep(findings, ds.root)
-        summaries.append(ds.summary() | {"path": str(path)})
-        loaded.append(ds)
-        all_findings.extend(findings)
-        fail_on = fail_on or config.fail_on
-        diff_texts.append(config.options.get("__diff__", ""))
-        baseline = request.baseline or (Path(config.baseline) if config.baseline else None)
-        if baseline is not None and request.write_baseline is None:
-            known = load_baseline(baseline if baseline.is_absolute() or request.baseline else
-                                  (config.source.parent / baseline if config.source else baseline))
-            all_findings = [f for f in all_findings if f.key() not in known]
+        result = check_dataset(target.path, request, passed)
+        result.findings = _without_baseline(target.keep(result.findings, result.ds.root), result.config, request)
+        results.append(result)
+    all_findings = [f for result in results for f in result.findings]
     if request.write_baseline is not None:
         write_baseline(request.write_baseline, all_findings)
     if request.diff:
-        return "".join(diff_texts), 0
-    fail_on = fail_on or "error"
-    report = Report(findings=all_findings, datasets=summaries, fail_on=fail_on, loaded=loaded)
-    text = render(output_format or "concise", report)
-    exit_code = 1 if at_or_above(all_findings, fail_on) and request.write_baseline is None else 0
-    return text, exit_code
+        return "".join(result.diff for result in results), 0
+    report = Report(findings=all_findings, datasets=[r.ds.summary() | {"path": str(r.path)} for r in results],
+                    fail_on=_shown_fail_on(request, results), loaded=[r.ds for r in results])
+    text = render(request.output_format or "concise", report)
+    failing = any(result.failing(request.fail_on) for result in results)
+    return text, 1 if failing and request.write_baseline is None else 0
+
+
+def _without_baseline(findings: list[Finding], config: Config, request: CheckRequest) -> list[Finding]:
+    """``findings`` less those in the baseline that governs their dataset."""
+    baseline = request.baseline or (Path(config.baseline) if config.baseline else None)
+    if baseline is None or request.write_baseline is not None:
+        return findings
+    if not (baseline.is_absolute() or request.baseline) and config.source:
+        baseline = config.source.parent / baseline
+    known = load_baseline(baseline)
+    return [f for f in findings if f.key() not in known]
+
+
+def _shown_fail_on(request: CheckRequest, results: list[DatasetResult]) -> str:
+    """The threshold the report's summary line names: the command line's, else the datasets'
+    common one ("error" when they differ, as each dataset is judged by its own)."""
+    if request.fail_on:
+        return request.fail_on
+    levels = {result.config.fail_on for result in results}
+    return levels.pop() if len(levels) == 1 else "error"
 
 
 def _configured_datasets(request: CheckRequest) -> list[Path]:

@@ -72,7 +72,7 @@ def _write_output(text: str, output: Path | None) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
         return
-    from detlint.formats.base import atomic_write_text
+    from detlint.fileio import atomic_write_text
 
     atomic_write_text(output, text)
 

@@ -10,8 +10,8 @@ import orjson
 
 from detlint.errors import UsageError
 from detlint.formats import load, save
-from detlint.formats.base import (ReadOptions, WriteOptions, atomic_write_bytes, progress_enabled,
-                                  staged_folder)
+from detlint.formats.protocol import ReadOptions, WriteOptions
+from detlint.fileio import atomic_write_bytes, progress_enabled, staged_folder
 
 REPORT_NAME = "detlint-conversion.json"
 

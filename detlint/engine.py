@@ -10,7 +10,7 @@ import numpy as np
 from detlint.findings import SEVERITY_RANK, Finding
 from detlint.model import Dataset
 from detlint.rules import RULES
-from detlint.rules._helpers import RuleContext
+from detlint.rules.context import RuleContext
 
 IMAGE_LEVELS = ("none", "header", "decode")
 
@@ -24,7 +24,8 @@ def selected_codes(select: Iterable[str] | None, ignore: Iterable[str] | None) -
     return [c for c in chosen if not matches(c, ignore or ())]
 
 
-def run_rules(ds: Dataset, config: Any = None, focus: np.ndarray | None = None) -> list[Finding]:
+def run_rules(ds: Dataset, config: Any = None, focus: np.ndarray | None = None,
+              ctx: RuleContext | None = None) -> list[Finding]:
     """All findings of the selected rules on ``ds``, in a stable order.
 
     ``focus`` (image rows): per-image rules (``SCOPE = "image"``) run on those images only, so
@@ -34,7 +35,7 @@ def run_rules(ds: Dataset, config: Any = None, focus: np.ndarray | None = None) 
     from detlint.config import Config
 
     config = config or Config()
-    ctx = RuleContext(options=config.options, images=config.images, cache=config.cache)
+    ctx = ctx or RuleContext(options=config.options, images=config.images)
     level = IMAGE_LEVELS.index(config.images)
     focused = _Focus(ds, focus) if focus is not None else None
     findings: list[Finding] = []

@@ -11,6 +11,14 @@ from __future__ import annotations
 
 import os
 import struct
+from pathlib import Path
+from typing import Any
+
+EXIF_ORIENTATION_TAG = 0x0112
+SWAPPING_ORIENTATIONS = frozenset({5, 6, 7, 8})
+# Record: what one probe learns about one file (also the image cache's value, after size and mtime).
+# [level, stored_width, stored_height, orientation, mode, header_error, decode_error, sha, phash]
+LEVEL_HEADER, LEVEL_DECODE = 1, 2
 
 FIRST_READ = 4096  # PNG's IHDR and most JPEG headers; EXIF with a thumbnail needs a second read
 HEAD_BYTES = 1 << 16  # the most read: larger headers go to Pillow
@@ -134,3 +142,85 @@ def _tiff_orientation(tiff: bytes) -> int | None:
             (value,) = struct.unpack(order + "H", tiff[entry + 8: entry + 10])
             return value if 1 <= value <= 8 else 1
     return 1
+
+
+# ------------------------------------------------------------------------- header records
+
+
+class HeaderMemo(dict):
+    """Header records probed during one run, by normalised absolute path.
+
+    A reader that measures every image (YOLO normalises rows by the image size) leaves its
+    records here and the image report of the same run takes them instead of opening each file a
+    second time. One memo belongs to one run (``ReadOptions.headers``, handed on to the rules by
+    the caller): nothing outlives the run that made it.
+    """
+
+
+def header_size(path: Path | str, memo: HeaderMemo | None = None) -> tuple[int, int] | None:
+    """(width, height) as a viewer shows the image (after EXIF orientation), from the header;
+    None when the header is unreadable. The record is kept in ``memo`` when one is given."""
+    key = os.path.normpath(os.path.abspath(str(path)))
+    record = probe_header(key)
+    if memo is not None:
+        memo[key] = record
+    if record[5] is not None:
+        return None
+    width, height = record[1], record[2]
+    if record[3] in SWAPPING_ORIENTATIONS:
+        width, height = height, width
+    return int(width), int(height)
+
+
+def probe_header(path: str) -> list:
+    """The header-level record of one image file (fast path first, else Pillow's lazy open)."""
+    facts = header_facts(path)
+    if facts is not None:
+        return [LEVEL_HEADER, *facts, None, None, None, None]
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return [LEVEL_HEADER, *pillow_facts(im), None, None, None, None]
+    except Exception as error:  # Pillow raises many types for bad headers; all mean "unreadable"
+        return [LEVEL_HEADER, 0, 0, 1, "", unreadable_reason(error), None, None, None]
+
+
+def pillow_facts(im: Any) -> tuple[int, int, int, str]:
+    width, height = im.size
+    return int(width), int(height), _orientation(im), _mode(im)
+
+
+_EXIF_IN_INFO = frozenset({"JPEG", "MPO", "PNG", "WEBP"})  # formats whose open() puts any EXIF in info
+
+
+def _orientation(im: Any) -> int:
+    # JPEG, MPO and WebP carry EXIF in a header segment: no "exif" in info means none. PNG keeps
+    # it in an eXIf chunk that may follow the pixels, and Pillow's getexif() would then decode
+    # the whole image to find it. Header level must not decode, so only a chunk seen before the
+    # pixel data counts (the common case: writers put eXIf first).
+    if im.format in _EXIF_IN_INFO and "exif" not in im.info:
+        return 1
+    try:
+        value = int(im.getexif().get(EXIF_ORIENTATION_TAG, 1) or 1)
+    except Exception:  # a broken EXIF block must not hide the image size
+        return 1
+    return value if 1 <= value <= 8 else 1
+
+
+def _mode(im: Any) -> str:
+    """Pillow's mode, with ``;16`` appended where Pillow silently reduces 16-bit PNG colour to 8."""
+    mode = str(im.mode)
+    if im.format == "PNG" and mode in ("RGB", "RGBA"):
+        if any(";16" in str(tile[3]) for tile in (im.tile or ())):
+            return mode + ";16"
+    return mode
+
+
+def unreadable_reason(error: BaseException) -> str:
+    from PIL import UnidentifiedImageError
+
+    if isinstance(error, UnidentifiedImageError):
+        return "not an image Pillow can identify"
+    text = str(error).strip() or type(error).__name__
+    return text if len(text) <= 200 else text[:197] + "..."

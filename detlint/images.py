@@ -29,7 +29,6 @@ import hashlib
 import io
 import logging
 import os
-import sys
 import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -39,19 +38,16 @@ from typing import Any, Callable
 
 import numpy as np
 
-from detlint.headers import header_facts
+from detlint.fileio import cache_dir
+from detlint.headers import (
+    LEVEL_DECODE, LEVEL_HEADER, SWAPPING_ORIENTATIONS, HeaderMemo, pillow_facts, probe_header, unreadable_reason,
+)
 
 log = logging.getLogger("detlint")
 
-EXIF_ORIENTATION_TAG = 0x0112
-SWAPPING_ORIENTATIONS = frozenset({5, 6, 7, 8})
 LEVELS = ("none", "header", "decode")
 CACHE_VERSION = 1
-
-# Record: what one probe learns about one file (also the cached value, after size and mtime).
-# [level, stored_width, stored_height, orientation, mode, header_error, decode_error, sha, phash]
-LEVEL_HEADER, LEVEL_DECODE = 1, 2
-_RECORD_LEN = 9
+_RECORD_LEN = 9  # see detlint.headers: [level, width, height, orientation, mode, header_error, ...]
 _STAT_FAILED = -1
 
 _HEADER_BATCH = 128  # images per thread-pool task: amortises the per-task overhead
@@ -62,37 +58,12 @@ _IO_BOUND_SECONDS = 0.0005  # per header: slower than this means waiting on stor
 # ------------------------------------------------------------------------------------- probing
 
 
-# Header records already probed in this process (the YOLO reader measures every image to
-# normalise its rows); the image report takes them instead of opening each file a second time.
-_PROBED_HEADERS: dict[str, list] = {}
-
-
-def header_size(path: Path) -> tuple[int, int] | None:
-    """(width, height) as a viewer shows the image (after EXIF orientation), from the header."""
-    key = os.path.normpath(os.path.abspath(str(path)))
-    record = probe_file(key, decode=False)
-    _PROBED_HEADERS[key] = record
-    if record[5] is not None:
-        return None
-    width, height = record[1], record[2]
-    if record[3] in SWAPPING_ORIENTATIONS:
-        width, height = height, width
-    return int(width), int(height)
-
-
 def probe_file(path: str, decode: bool) -> list:
     """The record of one image file: header facts, and with ``decode`` the decode outcome and hashes."""
     from PIL import Image
 
     if not decode:
-        facts = header_facts(path)
-        if facts is not None:
-            return [LEVEL_HEADER, *facts, None, None, None, None]
-        try:
-            with Image.open(path) as im:
-                return [LEVEL_HEADER, *_header_facts(im), None, None, None, None]
-        except Exception as error:  # Pillow raises many types for bad headers; all mean "unreadable"
-            return [LEVEL_HEADER, 0, 0, 1, "", _reason(error), None, None, None]
+        return probe_header(path)
     try:
         with open(path, "rb") as fh:
             data = fh.read()
@@ -103,10 +74,10 @@ def probe_file(path: str, decode: bool) -> list:
     try:
         im = Image.open(io.BytesIO(data))
     except Exception as error:
-        reason = _reason(error)
+        reason = unreadable_reason(error)
         return [LEVEL_DECODE, 0, 0, 1, "", reason, reason, sha, None]
     with im:
-        facts = _header_facts(im)
+        facts = pillow_facts(im)
         if im.format == "JPEG" and im.mode == "RGB":
             # Decode luminance only: libjpeg still entropy-decodes every coefficient of every
             # component (so truncation and corrupt data fail as they would in RGB), but skips the
@@ -116,48 +87,8 @@ def probe_file(path: str, decode: bool) -> list:
             im.load()
             phash = perceptual_hash(im)
         except Exception as error:  # truncated data, corrupt stream, decompression bomb, ...
-            return [LEVEL_DECODE, *facts, None, _reason(error), sha, None]
+            return [LEVEL_DECODE, *facts, None, unreadable_reason(error), sha, None]
     return [LEVEL_DECODE, *facts, None, None, sha, phash]
-
-
-def _header_facts(im: Any) -> tuple[int, int, int, str]:
-    width, height = im.size
-    return int(width), int(height), _orientation(im), _mode(im)
-
-
-_EXIF_IN_INFO = frozenset({"JPEG", "MPO", "PNG", "WEBP"})  # formats whose open() puts any EXIF in info
-
-
-def _orientation(im: Any) -> int:
-    # JPEG, MPO and WebP carry EXIF in a header segment: no "exif" in info means none. PNG keeps
-    # it in an eXIf chunk that may follow the pixels, and Pillow's getexif() would then decode
-    # the whole image to find it. Header level must not decode, so only a chunk seen before the
-    # pixel data counts (the common case: writers put eXIf first).
-    if im.format in _EXIF_IN_INFO and "exif" not in im.info:
-        return 1
-    try:
-        value = int(im.getexif().get(EXIF_ORIENTATION_TAG, 1) or 1)
-    except Exception:  # a broken EXIF block must not hide the image size
-        return 1
-    return value if 1 <= value <= 8 else 1
-
-
-def _mode(im: Any) -> str:
-    """Pillow's mode, with ``;16`` appended where Pillow silently reduces 16-bit PNG colour to 8."""
-    mode = str(im.mode)
-    if im.format == "PNG" and mode in ("RGB", "RGBA"):
-        if any(";16" in str(tile[3]) for tile in (im.tile or ())):
-            return mode + ";16"
-    return mode
-
-
-def _reason(error: BaseException) -> str:
-    from PIL import UnidentifiedImageError
-
-    if isinstance(error, UnidentifiedImageError):
-        return "not an image Pillow can identify"
-    text = str(error).strip() or type(error).__name__
-    return text if len(text) <= 200 else text[:197] + "..."
 
 
 # DCT-II basis for a 32x32 pHash: coefficients = D @ pixels @ D.T.
@@ -233,7 +164,7 @@ def cpu_workers() -> int:
 def _run_batches(fn: Callable[[list[str]], list], paths: list[str], batch: int, executor: str,
                  desc: str) -> list:
     """``fn`` over batches of ``paths`` on a pool, flattened in order, with a progress bar."""
-    from detlint.formats.base import progress_bar
+    from detlint.fileio import progress_bar
 
     if not paths:
         return []
@@ -255,7 +186,7 @@ def _run_batches(fn: Callable[[list[str]], list], paths: list[str], batch: int, 
 def _run_threads(fn: Callable[[list[str]], list], chunks: list[list[str]], workers: int, desc: str) -> list:
     """Header work is I/O plus GIL-bound parsing: threads pay off only when the files are slow to
     reach (cold disk, network share). The first batch, timed in-process, decides."""
-    from detlint.formats.base import progress_bar
+    from detlint.fileio import progress_bar
 
     start = time.perf_counter()
     head = fn(chunks[0])
@@ -270,21 +201,6 @@ def _run_threads(fn: Callable[[list[str]], list], chunks: list[list[str]], worke
 
 
 # --------------------------------------------------------------------------------------- cache
-
-
-def cache_dir() -> Path:
-    """Where detlint keeps its cache, following the platform's convention."""
-    override = os.environ.get("DETLINT_CACHE_DIR")
-    if override:
-        return Path(override)
-    home = Path.home()
-    if sys.platform == "win32":
-        local = os.environ.get("LOCALAPPDATA")
-        return (Path(local) if local else home / "AppData" / "Local") / "detlint" / "Cache"
-    if sys.platform == "darwin":
-        return home / "Library" / "Caches" / "detlint"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg and os.path.isabs(xdg) else home / ".cache") / "detlint"
 
 
 class ImageCache:
@@ -340,7 +256,7 @@ class ImageCache:
     def save(self, root: str, entries: dict[str, list]) -> None:
         import orjson
 
-        from detlint.formats.base import atomic_write_bytes
+        from detlint.fileio import atomic_write_bytes
 
         path = self.file_for(root)
         if path is None:
@@ -419,22 +335,27 @@ FEW_HEADERS = 256
 BIG_CACHE_BYTES = 2 << 20  # ~15k images' records
 
 
-def image_report(ds: Any, level: str, cache: ImageCache | None = None) -> ImageReport:
-    """Per-image results for ``ds`` at ``level`` (header or decode), computed once per dataset."""
+def image_report(ds: Any, level: str, cache: ImageCache | None = None, memo: dict | None = None,
+                 headers: HeaderMemo | None = None) -> ImageReport:
+    """Per-image results for ``ds`` at ``level`` (header or decode).
+
+    ``memo`` (the run's dict for ``ds``, see ``RuleContext.memo_for``) keeps the report so that every image rule of a
+    run reads the same one; ``headers`` holds the header records the reader already probed.
+    """
     if level not in ("header", "decode"):
         raise ValueError(f"image level must be header or decode, not {level!r}")
-    memo = ds.meta.setdefault("image_report", {})
+    reports = memo if memo is not None else {}
     for have in (level, "decode"):
-        report = memo.get(have)
+        report = reports.get(have)
         if report is not None and len(report.paths) == len(ds.images) and \
                 np.array_equal(report.paths, ds.images.path):
             return report
-    report = _probe_dataset(ds, level, cache)
-    memo[level] = report
+    report = _probe_dataset(ds, level, cache, headers if headers is not None else HeaderMemo())
+    reports[level] = report
     return report
 
 
-def _probe_dataset(ds: Any, level: str, cache: ImageCache | None) -> ImageReport:
+def _probe_dataset(ds: Any, level: str, cache: ImageCache | None, headers: HeaderMemo) -> ImageReport:
     root = os.path.abspath(str(ds.root))
     paths = np.asarray(ds.images.path, dtype=object)
     unique = list(dict.fromkeys(p for p in paths.tolist() if p))
@@ -455,7 +376,7 @@ def _probe_dataset(ds: Any, level: str, cache: ImageCache | None) -> ImageReport
                             False))
                 continue
             record = _cached_record(entries.get(path), stat, want)
-            probed = _PROBED_HEADERS.pop(path, None)
+            probed = headers.pop(path, None)
             if record is None and want == LEVEL_HEADER:
                 out.append((stat, probed or probe_file(path, decode=False), True))
             else:
@@ -522,7 +443,7 @@ def _columns(paths: np.ndarray, unique: list[str], records: list, level: str, pr
 
 def report_for(ds: Any, ctx: Any) -> ImageReport:
     """The image report at the run's ``--images`` level (for rules)."""
-    return image_report(ds, ctx.images, ctx.cache)
+    return image_report(ds, ctx.images, ctx.cache, memo=ctx.memo_for(ds, "image_report"), headers=ctx.headers)
 
 
 # ----------------------------------------------------------------------------- near duplicates

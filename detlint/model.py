@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 
-_DERIVED_META = ("image_report", "_derived", "segmentation_kinds")  # memos of the rules, per table
 ABSENT_INT = -1  # for int8 flag columns (iscrowd, difficult, ...) whose key the source omitted
 
 
@@ -275,7 +274,7 @@ class Dataset:
         part = Dataset(format=self.format, root=self.root, categories=self.categories,
                        images=take_images(self.images, image_rows), annotations=annotations,
                        files=self.files, problems=self.problems,
-                       meta={k: v for k, v in self.meta.items() if k not in _DERIVED_META})
+                       meta=dict(self.meta))
         return part, ann_rows
 
     def summary(self) -> dict[str, Any]:

@@ -39,7 +39,7 @@ def show(path: Path, image: str, output: Path | None, input_format: str | None) 
     """Draw IMAGE of the dataset at PATH with its boxes and class names into a PNG."""
     from detlint import draw
     from detlint.formats import load
-    from detlint.formats.base import atomic_write_bytes
+    from detlint.fileio import atomic_write_bytes
 
     ds = load(path, format=input_format)
     index = draw.ImageIndex(ds)

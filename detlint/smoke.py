@@ -308,8 +308,9 @@ def _checked_dataset(dataset: Dataset | str | Path, check: bool, input_format: s
     elif check:
         from detlint.checking import CheckRequest, check_dataset
 
-        ds, findings, _ = check_dataset(Path(dataset), CheckRequest(paths=[Path(dataset)], images="header",
-                                                                     input_format=input_format))
+        result = check_dataset(Path(dataset), CheckRequest(paths=[Path(dataset)], images="header",
+                                                           input_format=input_format))
+        ds, findings = result.ds, result.findings
     else:
         from detlint import load
 
@@ -852,7 +853,7 @@ def _peak_memory(device: Any) -> tuple[int, str]:
 
 
 def _progress_default() -> bool:
-    from detlint.formats.base import progress_enabled
+    from detlint.fileio import progress_enabled
 
     return progress_enabled()
 

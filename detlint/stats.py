@@ -107,7 +107,7 @@ def plot(ds: Dataset, path: Path) -> None:
     axes[2].set_ylabel("height (px)")
     axes[2].set_title("box width vs height")
     fig.tight_layout()
-    from detlint.formats.base import atomic_write_bytes
+    from detlint.fileio import atomic_write_bytes
     import io
 
     buffer = io.BytesIO()

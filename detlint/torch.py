@@ -173,7 +173,7 @@ class DetectionDataset(_TorchDataset):
         }
 
     def _header_canvas(self, index: int) -> tuple[int, int]:
-        from detlint.images import header_size
+        from detlint.headers import header_size
 
         size = header_size(self._image_path(index))
         if size is None:

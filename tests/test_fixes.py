@@ -16,8 +16,9 @@ from PIL import Image
 from detlint.checking import CheckRequest, run_check
 from detlint.cli import main
 from detlint.engine import run_rules
+from detlint.edits import merge_serialised
 from detlint.fixes import (apply_fixes, clip_boxes, drop_annotations, fill_image_size, merge_classes,
-                           merge_serialised, recompute_area, renumber_ids)
+                           recompute_area, renumber_ids)
 from detlint.formats import load
 
 FIXED_SAFE = {"B001", "B003", "B004"}
@@ -359,7 +360,7 @@ def test_merge_serialised_keeps_untouched_original_lines() -> None:
     base = "<a x=\"1\">\n  <b/>\n  <c>1</c>\n  <d>2</d>\n</a>"
     edited = "<a x=\"1\">\n  <b/>\n  <c>5</c>\n</a>"
     lines, edits = merge_serialised(original, base, edited)
-    from detlint.fixes import _apply_edits
+    from detlint.edits import apply_edits as _apply_edits
 
     assert _apply_edits(lines, edits) == "<a x='1'>\n  <b></b>\n  <c>5</c>\n</a>\n"
 

@@ -10,11 +10,12 @@ from PIL import Image
 
 from detlint import images
 from detlint.headers import header_facts
+from detlint.headers import pillow_facts as facts_of_open_image
 
 
 def pillow_facts(path: Path) -> tuple[int, int, int, str]:
     with Image.open(path) as im:
-        return images._header_facts(im)
+        return facts_of_open_image(im)
 
 
 def _exif(orientation: int) -> bytes:

@@ -20,7 +20,8 @@ from PIL import Image, ImageDraw, ImageFile, ImageOps
 import detlint
 from detlint import images as images_module
 from detlint.checking import CheckRequest, run_check
-from detlint.images import ImageCache, hash_pairs, header_size, image_report, perceptual_hash, popcount64
+from detlint.headers import header_size
+from detlint.images import ImageCache, hash_pairs, image_report, perceptual_hash, popcount64
 
 LEVELS = ("none", "header", "decode")
 IMAGE_CODES = ("I002", "I003", "I004", "I007", "I008", "I009", "I010", "S001", "S002")
@@ -495,11 +496,13 @@ def test_cache_dir_follows_the_platform_convention(monkeypatch: pytest.MonkeyPat
 def test_report_is_computed_once_per_dataset(defects: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ds = detlint.load(defects)
     opened = count_probes(monkeypatch)
-    report = image_report(ds, "decode")
+    memo: dict = {}  # one run's memo for ds (RuleContext.memo_for)
+    report = image_report(ds, "decode", memo=memo)
     assert len(opened) == len(set(ds.images.path.tolist()))
-    assert image_report(ds, "decode") is report
-    assert image_report(ds, "header") is report  # decode answers header
+    assert image_report(ds, "decode", memo=memo) is report
+    assert image_report(ds, "header", memo=memo) is report  # decode answers header
     assert len(opened) == len(set(ds.images.path.tolist()))
+    assert image_report(ds, "decode") is not report  # another run computes its own
     row = list(ds.images.path).index("images/train/rot6.jpg")
     assert (report.stored_width[row], report.stored_height[row]) == (160, 80)
     assert (report.real_width[row], report.real_height[row]) == (80, 160)

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from detlint import incremental
+from detlint import fileio, readcache
+from detlint.incremental import parse_cache
 from detlint.checking import CheckRequest, run_check
 
 PAST_NS = 1_600_000_000 * 10**9  # files "edited long ago": outside the just-modified window
@@ -154,9 +155,9 @@ def test_unchanged_files_are_not_parsed_again(tmp_path: Path, monkeypatch: pytes
     _report(root, use_cache=True)
     read: list[int] = []
     probed: list[str] = []
-    real_read_all, real_size = yolo._read_all, yolo.base.image_size
+    real_read_all, real_size = yolo._read_all, yolo.header_size
     monkeypatch.setattr(yolo, "_read_all", lambda labels, *a: read.append(len(labels)) or real_read_all(labels, *a))
-    monkeypatch.setattr(yolo.base, "image_size", lambda p: probed.append(str(p)) or real_size(p))
+    monkeypatch.setattr(yolo, "header_size", lambda p, *a: probed.append(str(p)) or real_size(p, *a))
     _report(root, use_cache=True)
     assert sum(read) == 0 and probed == []
     (root / "labels" / "train" / "im3.txt").write_text("0 0.5 0.5 0.2 0.2\n")
@@ -196,7 +197,7 @@ def test_corrupt_cache_falls_back_to_a_full_parse(tmp_path: Path, cache_dir: Pat
         np.savez(f, __key__=np.frombuffer(b"1\0/elsewhere", np.uint8))
     assert [_report(p, use_cache=True) for p in (root, voc)] == expected
     for f, p in zip(files, (root, voc)):
-        stamp = np.frombuffer(f"{incremental.CACHE_VERSION}\0{os.path.abspath(p)}".encode(), np.uint8)
+        stamp = np.frombuffer(f"{parse_cache.CACHE_VERSION}\0{os.path.abspath(p)}".encode(), np.uint8)
         np.savez(f, __key__=stamp, rows_counts=np.array([5, -1]), rows_paths=np.zeros(3, np.uint8),
                  rows_extras=np.frombuffer(b"[1,2", np.uint8))
     assert [_report(p, use_cache=True) for p in (root, voc)] == expected
@@ -241,19 +242,19 @@ def test_library_load_never_caches(tmp_path: Path, cache_dir: Path) -> None:
 
 
 def test_row_table_take_and_concat() -> None:
-    table = incremental.RowTable(np.array([2, 0, 1]), {"v": np.array([10, 11, 30])}, {2: {"x": 1}})
+    table = readcache.RowTable(np.array([2, 0, 1]), {"v": np.array([10, 11, 30])}, {2: {"x": 1}})
     taken = table.take(np.array([2, 0, 2]))
     assert taken.counts.tolist() == [1, 2, 1]
     assert taken.columns["v"].tolist() == [30, 10, 11, 30]
     assert taken.extras == {0: {"x": 1}, 2: {"x": 1}}
-    joined = incremental.RowTable.concat(table, incremental.RowTable(np.array([1]), {"v": np.array([99])}, {0: 5}))
+    joined = readcache.RowTable.concat(table, readcache.RowTable(np.array([1]), {"v": np.array([99])}, {0: 5}))
     assert joined.columns["v"].tolist() == [10, 11, 30, 99] and joined.extras == {2: {"x": 1}, 3: 5}
 
 
 def test_cache_dir_follows_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("DETLINT_CACHE_DIR", str(tmp_path / "here"))
-    assert incremental.cache_dir() == tmp_path / "here"
+    assert fileio.cache_dir() == tmp_path / "here"
     monkeypatch.delenv("DETLINT_CACHE_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     if sys.platform.startswith("linux"):
-        assert incremental.cache_dir() == tmp_path / "xdg" / "detlint"
+        assert fileio.cache_dir() == tmp_path / "xdg" / "detlint"

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from detlint import snapshot
+from detlint.incremental import snapshot
 from detlint.checking import CheckRequest, run_check
 from detlint.model import Annotations
 from test_incremental import _label_text, _voc, _xml_text, _yolo
@@ -209,7 +209,7 @@ def test_fixes_and_whole_dataset_checks_never_use_snapshots(tmp_path: Path, fast
 
 def test_merged_rows_match_a_stable_sort() -> None:
     """The slice-based splice puts rows where a stable sort by image would."""
-    from detlint.snapshot import _merged
+    from detlint.incremental.snapshot import _merged
 
     rng = np.random.default_rng(0)
     for _ in range(2000):

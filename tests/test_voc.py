@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from detlint.formats import voc
-from detlint.formats.base import ReadOptions, WriteOptions
+from detlint.formats.protocol import ReadOptions, WriteOptions
 from detlint.model import Dataset
 
 REPO = Path(__file__).resolve().parents[1]

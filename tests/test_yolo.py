@@ -5,40 +5,23 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
-import sys
-import types
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from detlint.formats.protocol import ReadOptions, WriteOptions
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "fixtures"
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 
 
-def _import_yolo():
-    """The yolo module; works even while sibling format modules of the registry are missing."""
-    try:
-        return importlib.import_module("detlint.formats.yolo")
-    except ImportError:
-        package = types.ModuleType("detlint.formats")
-        package.__path__ = [str(REPO / "detlint" / "formats")]
-        sys.modules["detlint.formats"] = package
-        try:
-            module = importlib.import_module("detlint.formats.yolo")
-        finally:  # let later imports retry the real registry
-            for name in ("detlint.formats", "detlint.formats.yolo", "detlint.formats.base"):
-                sys.modules.pop(name, None)
-        return module
-
-
-yolo = _import_yolo()
-base = yolo.base
+yolo = importlib.import_module("detlint.formats.yolo")
 
 
 def load(path: Path, **kwargs):
-    return yolo.read(path, base.ReadOptions(progress=False, **kwargs)).validate()
+    return yolo.read(path, ReadOptions(progress=False, **kwargs)).validate()
 
 
 def codes(ds) -> list[str]:
@@ -236,7 +219,7 @@ def test_corpus_roboflow_fallback_reports_i001():
 def round_trip(src: Path, dst: Path):
     before = tree_digest(src)
     ds = load(src)
-    options = base.WriteOptions()
+    options = WriteOptions()
     yolo.write(ds, dst, options)
     assert tree_digest(src) == before  # the source is never touched
     return ds, load(dst), options
@@ -280,7 +263,7 @@ def test_round_trip(tmp_path: Path, source: str):
 
 def test_writer_records_losses(tmp_path: Path):
     ds = load(FIXTURES / "yolo_defects")
-    options = base.WriteOptions()
+    options = WriteOptions()
     yolo.write(ds, tmp_path / "out", options)
     what = {loss["what"]: loss["count"] for loss in options.losses}
     assert what["annotation of an unknown class"] == 1
@@ -298,7 +281,7 @@ def test_writer_collisions_and_unknown_size(tmp_path: Path):
     ds.images.file_name[c_jpg] = "elsewhere/A.jpg"  # same stem as a.jpg, ignoring case
     ds.images.path[c_jpg] = ""
     ds.images.width[b_png] = 0
-    options = base.WriteOptions()
+    options = WriteOptions()
     yolo.write(ds, tmp_path / "out", options)
     what = {loss["what"]: loss["count"] for loss in options.losses}
     assert what["file name collision (renamed)"] == 1

@@ -1,36 +1,77 @@
-"""Format registry, sniffing, and the ``load`` / ``save`` entry points.
+"""The format registry (one table), sniffing, and the ``load`` / ``save`` entry points.
 
-Each format module exposes ``NAME``, ``sniff(path) -> int`` (0: not this format; higher is
-more certain), ``read(path, options) -> Dataset`` and ``write(ds, dst, options)``.
+Each format is one package, ``detlint/formats/<name>/``, whose ``FORMAT`` object satisfies
+:class:`~detlint.formats.protocol.Format`. ``BUILTIN`` maps each name to its package, imported on
+first use (``detlint --help`` imports no reader). :func:`register` adds a format from outside
+(a plugin, or a test's toy format); the CLI's choices, sniffing, the snapshot and the fixes all
+read the same table.
 """
 
 from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from types import ModuleType
 
 from detlint.errors import NotADatasetError, UsageError
-from detlint.formats.base import ReadOptions, WriteOptions, collector_paused
+from detlint.fileio import collector_paused
+from detlint.formats.protocol import Claim, Format, FormatBase, ReadOptions, Trait, WriteOptions
 from detlint.model import Dataset
 
-FORMAT_NAMES = ("coco", "voc", "yolo")
+__all__ = ["Claim", "Format", "FormatBase", "ReadOptions", "Trait", "WriteOptions", "format_of", "get", "load",
+           "names", "register", "save", "sniff"]
+
+BUILTIN: dict[str, str] = {
+    "coco": "detlint.formats.coco",
+    "voc": "detlint.formats.voc",
+    "yolo": "detlint.formats.yolo",
+}
+_LOADED: dict[str, Format] = {}
+_REGISTERED: dict[str, Format] = {}
 
 
-def module(name: str) -> ModuleType:
-    if name not in FORMAT_NAMES:
-        raise UsageError(f"unknown format {name!r} (choose from {', '.join(FORMAT_NAMES)})")
-    return importlib.import_module(f"detlint.formats.{name}")
+def names() -> tuple[str, ...]:
+    """Every format name, built-in first (the CLI's ``--format`` and ``--to`` choices)."""
+    return (*BUILTIN, *(name for name in _REGISTERED if name not in BUILTIN))
+
+
+def register(fmt: Format) -> Format:
+    """Add ``fmt`` to the registry (replacing a registered one of the same name)."""
+    if not isinstance(fmt, Format):
+        raise TypeError(f"{fmt!r} does not satisfy the Format protocol")
+    _REGISTERED[fmt.name] = fmt
+    return fmt
+
+
+def unregister(name: str) -> None:
+    _REGISTERED.pop(name, None)
+
+
+def get(name: str) -> Format:
+    """The format called ``name``; a one-line UsageError for an unknown one."""
+    if name in _REGISTERED:
+        return _REGISTERED[name]
+    if name not in BUILTIN:
+        raise UsageError(f"unknown format {name!r} (choose from {', '.join(names())})")
+    if name not in _LOADED:
+        _LOADED[name] = importlib.import_module(BUILTIN[name]).FORMAT
+    return _LOADED[name]
+
+
+def format_of(ds: Dataset) -> Format:
+    """The format that read ``ds``."""
+    return get(ds.format)
 
 
 def sniff(path: Path) -> str:
-    """The format of the dataset at ``path``; a one-line UsageError when there is none."""
+    """The name of the format of the dataset at ``path``; a one-line error when there is none."""
     if not path.exists():
         raise UsageError(f"{path}: no such file or directory")
-    scores = {name: module(name).sniff(path) for name in FORMAT_NAMES}
+    scores = {name: get(name).sniff(path) for name in names()}
     best = max(scores, key=lambda name: scores[name])
     if scores[best] <= 0:
-        raise NotADatasetError(f"{path}: not a COCO, VOC or YOLO dataset (no annotation files found)")
+        titles = [get(name).title for name in names()]
+        known = ", ".join(titles[:-1]) + " or " + titles[-1] if len(titles) > 1 else titles[0]
+        raise NotADatasetError(f"{path}: not a {known} dataset (no annotation files found)")
     return best
 
 
@@ -39,14 +80,14 @@ def load(path: str | Path, format: str | None = None, options: ReadOptions | Non
     path = Path(path)
     if not path.exists():
         raise UsageError(f"{path}: no such file or directory")
-    reader = module(format or sniff(path))
+    reader = get(format or sniff(path))
     with collector_paused():
         return reader.read(path, options or ReadOptions()).validate()
 
 
 def save(ds: Dataset, path: str | Path, format: str, options: WriteOptions | None = None) -> WriteOptions:
     """Write ``ds`` under ``path`` in ``format``; returns the options with the list of losses."""
-    writer = module(format)
+    writer = get(format)
     options = options or WriteOptions()
     with collector_paused():  # a writer builds one dict or string per annotation: no cycles among them
         writer.write(ds, Path(path), options)

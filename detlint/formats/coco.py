@@ -37,7 +37,8 @@ import orjson
 from detlint.errors import NotADatasetError
 from detlint.findings import Finding, json_pointer
 from detlint.formats import coco_slices
-from detlint.formats.base import (ReadOptions, WriteOptions, atomic_write_bytes, place_image, relpath, safe_relative)
+from detlint.formats.protocol import ReadOptions, WriteOptions
+from detlint.fileio import atomic_write_bytes, place_image, relpath, safe_relative
 from detlint.resources import load_schema
 from detlint.model import (ABSENT_INT, Annotations, Categories, Dataset, Images, concat_images)
 
@@ -852,3 +853,30 @@ def _attributes(ds: Dataset, rows: np.ndarray, entries: list[dict]) -> None:
         present = {name: int(flags[k, j]) for j, name in enumerate(_FLAGS) if flags[k, j] >= 0}
         if present:
             entry.setdefault("attributes", {}).update(present)
+
+
+# --------------------------------------------------------------------------- transitional adapter
+# Replaced by the detlint/formats/coco/ package's FORMAT object.
+from detlint.formats.protocol import FormatBase as _FormatBase  # noqa: E402
+
+
+class _Adapter(_FormatBase):
+    name = NAME
+    title = "COCO"
+
+    def sniff(self, path):
+        return sniff(path)
+
+    def read(self, path, options):
+        return read(path, options)
+
+    def write(self, ds, dst, options):
+        return write(ds, dst, options)
+
+    def write_back(self, old, new):
+        from detlint.formats import _writeback_coco
+
+        return _writeback_coco.coco_changes(old, new)
+
+
+FORMAT = _Adapter()

@@ -50,11 +50,11 @@ from html import escape as _html_escape
 import numpy as np
 from lxml import etree
 
-from detlint import incremental
+from detlint.readcache import Reparsed, RowTable
 from detlint.errors import NotADatasetError, UsageError
 from detlint.findings import Finding
-from detlint.formats import base
-from detlint.formats.base import ReadOptions, WriteOptions
+from detlint import fileio
+from detlint.formats.protocol import ReadOptions, WriteOptions
 from detlint.model import ABSENT_INT, Annotations, Categories, Dataset, Images, take_images
 
 NAME = "voc"
@@ -200,7 +200,7 @@ class _DirIndex:
             stems: dict[str, str] = {}
             lower_stems: dict[str, str] = {}
             for name in self._sorted:
-                if base.is_image(name):
+                if fileio.is_image(name):
                     stem = os.path.splitext(name)[0]
                     stems.setdefault(stem, name)
                     lower_stems.setdefault(stem.lower(), name)
@@ -229,7 +229,7 @@ class _ImageFinder:
         full = os.path.join(folder, name)
         if full.startswith(self._root_prefix):
             return full[len(self._root_prefix):].replace(os.sep, "/")
-        return base.relpath(Path(full), self.root)
+        return fileio.relpath(Path(full), self.root)
 
     def find(self, names: list[str], stems: list[str], folder_names: list[str]) -> tuple[str, bool] | None:
         """(path relative to root, matched only ignoring case) or None."""
@@ -313,30 +313,30 @@ def _serialise(element: etree._Element) -> str:
 
 
 def _read_and_parse(paths: list[str]) -> list[_ParsedXml]:
-    return [_parse_content(base.read_bytes(path)) for path in paths]
+    return [_parse_content(fileio.read_bytes(path)) for path in paths]
 
 
 def _parse_files(paths: list[str], options: ReadOptions) -> list[_ParsedXml]:
-    """Read and parse in batches: in-process, or on threads where storage is slow (base.batch_map).
+    """Read and parse in batches: in-process, or on threads where storage is slow (fileio.batch_map).
 
     On a local disk both steps are mostly Python, which threads would only make fight over the GIL.
     """
-    return base.batch_map(_read_and_parse, paths, options.workers, desc="VOC XML", progress=options.progress)
+    return fileio.batch_map(_read_and_parse, paths, options.workers, desc="VOC XML", progress=options.progress)
 
 
 def _parse_cached(paths: list[str], root: Path, options: ReadOptions) -> list[_ParsedXml]:
     """:func:`_parse_files`, through the parse cache of the running check (if any)."""
-    cache = incremental.active()
-    if cache is None:
+    cache = options.cache
+    if not cache.enabled:
         return _parse_files(paths, options)
     names = [os.fspath(path) for path in paths]
 
-    def parse(which: list[int]) -> incremental.RowTable:
+    def parse(which: list[int]) -> RowTable:
         results = _parse_files([paths[i] for i in which], options)
-        return incremental.RowTable(counts=np.zeros(len(which), np.int64), columns={},
+        return RowTable(counts=np.zeros(len(which), np.int64), columns={},
                                     extras={i: _to_json(r) for i, r in enumerate(results)})
 
-    table, stored, changed = incremental.cached_rows(cache, NAME, os.fspath(root), names, parse, ())
+    table, stored, changed = cache.rows(NAME, os.fspath(root), names, parse, ())
     if changed:
         cache.save(NAME, os.fspath(root), stored)
     return [_from_json(table.extras[i]) for i in range(len(names))]
@@ -818,7 +818,7 @@ def _split_lists(imagesets: Path) -> list[tuple[str, Path]]:
 
 def _read_split_list(path: Path) -> list[tuple[str, int]]:
     """(image id, 1-based line) per listed image: first column, blanks and comments skipped."""
-    text, _, _ = base.read_text(path)
+    text, _, _ = fileio.read_text(path)
     if text is None:
         return []
     entries = []
@@ -850,7 +850,7 @@ def _devkit_layout(root: Path, bases: list[Path]) -> _Layout:
         lower_stems = {stem.lower(): stem for stem in sorted(by_stem)}
         memberships: dict[str, list[str]] = {}
         for split, list_file in _split_lists(devkit / "ImageSets" / "Main"):
-            layout.split_files.append(base.relpath(list_file, root))
+            layout.split_files.append(fileio.relpath(list_file, root))
             for image_id, line in _read_split_list(list_file):
                 stem = image_id
                 if stem not in by_stem and stem.lower() in lower_stems:
@@ -858,7 +858,7 @@ def _devkit_layout(root: Path, bases: list[Path]) -> _Layout:
                     layout.problems.append(Finding(
                         "F014", f"split list names {image_id!r} but the annotation file is "
                         f"{stem}.xml (matches only when case is ignored)",
-                        file=base.relpath(list_file, root), line=line))
+                        file=fileio.relpath(list_file, root), line=line))
                 splits = memberships.setdefault(stem, [])
                 if split not in splits:
                     splits.append(split)
@@ -919,10 +919,10 @@ def read(path: Path, options: ReadOptions) -> Dataset:
 
 
 def _relative_paths(paths: list[str], root: Path) -> list[str]:
-    """``base.relpath`` for many paths, by string prefix where they lie under the root."""
+    """``fileio.relpath`` for many paths, by string prefix where they lie under the root."""
     prefix = os.path.join(os.fspath(root), "")
     cut = len(prefix)
-    return [path[cut:].replace(os.sep, "/") if path.startswith(prefix) else base.relpath(Path(path), root)
+    return [path[cut:].replace(os.sep, "/") if path.startswith(prefix) else fileio.relpath(Path(path), root)
             for path in paths]
 
 
@@ -931,7 +931,7 @@ def _image_names(result: _ParsedXml, xml_file: str, problems: list[Finding]) -> 
     names: list[str] = []
     stems: list[str] = []
     if result.filename:
-        safe = base.safe_relative(result.filename)
+        safe = fileio.safe_relative(result.filename)
         if safe is None:
             problems.append(Finding("F008", f"<filename> {result.filename!r} is absolute or escapes "
                                     "the dataset root; looking for its base name only",
@@ -940,7 +940,7 @@ def _image_names(result: _ParsedXml, xml_file: str, problems: list[Finding]) -> 
         if safe and safe != "..":
             names.append(safe)
             file_name = safe.rsplit("/", 1)[-1]
-            stems.append(os.path.splitext(file_name)[0] if base.is_image(file_name) else file_name)
+            stems.append(os.path.splitext(file_name)[0] if fileio.is_image(file_name) else file_name)
     path_name = result.path_text.replace("\\", "/").rsplit("/", 1)[-1]
     if path_name and path_name not in (".", ".."):
         names.append(path_name)
@@ -1051,7 +1051,7 @@ def dataset_files(ds: Dataset) -> list[str]:
 REPARSED_CODES = frozenset({"F008"})  # the reader problems an XML's content alone decides
 
 
-def reparse(ds: Dataset, files: list[int], options: ReadOptions) -> tuple[Dataset, np.ndarray] | None:
+def reparse(ds: Dataset, files: list[int], options: ReadOptions) -> Reparsed | None:
     """``ds`` with the XML files ``files`` (indices into ``ds.files``) read again, and their
     image rows; None when the change reaches past those files: an XML that no longer parses, an
     image name that changed (the image would be looked up again), a class name never seen
@@ -1086,14 +1086,14 @@ def reparse(ds: Dataset, files: list[int], options: ReadOptions) -> tuple[Datase
     if options.classes is None and any(name and name not in index_of for r in parsed for name in r.names):
         return None
     annotations = _annotation_rows(parsed, files, image_rows, index_of, options)
-    from detlint.snapshot import splice
 
-    spliced = splice(ds, files, annotations, problems, REPARSED_CODES)
-    used = np.bincount(spliced.annotations.category[spliced.annotations.category >= 0],
-                       minlength=len(ds.categories))
-    if options.classes is None and (used == 0).any():
-        return None
-    return spliced, np.asarray(image_rows, np.int64)
+    def every_class_still_used(spliced: Dataset) -> bool:
+        used = np.bincount(spliced.annotations.category[spliced.annotations.category >= 0],
+                           minlength=len(spliced.categories))
+        return options.classes is not None or not (used == 0).any()
+
+    return Reparsed(annotations, problems, REPARSED_CODES, np.asarray(image_rows, np.int64),
+                    accept=every_class_still_used)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1110,7 +1110,7 @@ def _image_file_name(ds: Dataset, row: int) -> str:
     for candidate in (ds.images.path[row], ds.images.file_name[row]):
         name = str(candidate or "").replace("\\", "/").rsplit("/", 1)[-1]
         if name and name not in (".", ".."):
-            if not base.is_image(name) and base.is_image(str(ds.images.path[row] or "")):
+            if not fileio.is_image(name) and fileio.is_image(str(ds.images.path[row] or "")):
                 name += os.path.splitext(str(ds.images.path[row]))[1]
             return name
     return f"image_{int(ds.images.id[row])}.jpg"
@@ -1168,7 +1168,7 @@ def write(ds: Dataset, dst: Path, options: WriteOptions) -> None:
     for key, count in sorted(unknown_extra_keys.items()):
         options.lose(f"extra field {key!r} not representable in VOC", count)
     annotations_dir.mkdir(parents=True, exist_ok=True)
-    base.batch_map(lambda part: [base.atomic_write_text(*doc) for doc in part], documents, 2,
+    fileio.batch_map(lambda part: [fileio.atomic_write_text(*doc) for doc in part], documents, 2,
                    desc="VOC XML", progress=False)
     _write_split_lists(ds, dst, names, options)
     _place_images(ds, dst, names, options)
@@ -1304,7 +1304,7 @@ def _write_split_lists(ds: Dataset, dst: Path, names: list[str], options: WriteO
     options.lose("split names changed for ImageSets/Main file names", len(renamed),
                  ", ".join(sorted(renamed)))
     for split, stems in lists.items():
-        base.atomic_write_text(dst / "ImageSets" / "Main" / f"{split}.txt", "\n".join(stems) + "\n")
+        fileio.atomic_write_text(dst / "ImageSets" / "Main" / f"{split}.txt", "\n".join(stems) + "\n")
 
 
 def _place_images(ds: Dataset, dst: Path, names: list[str], options: WriteOptions) -> None:
@@ -1313,9 +1313,43 @@ def _place_images(ds: Dataset, dst: Path, names: list[str], options: WriteOption
     def place(row: int) -> bool:
         path = str(ds.images.path[row] or "")
         target = dst / "JPEGImages" / names[row]
-        return bool(path) and base.place_image(root / path, target, options.link_images)
+        return bool(path) and fileio.place_image(root / path, target, options.link_images)
 
-    placed = base.thread_map(place, list(range(len(ds.images))), 16, desc="images", progress=False)
+    placed = fileio.thread_map(place, list(range(len(ds.images))), 16, desc="images", progress=False)
     missing = [names[row] for row, ok in enumerate(placed) if not ok]
     detail = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
     options.lose("image file missing", len(missing), detail)
+
+
+# --------------------------------------------------------------------------- transitional adapter
+# Replaced by the detlint/formats/voc/ package's FORMAT object.
+from detlint.formats.protocol import FormatBase as _FormatBase  # noqa: E402
+
+
+class _Adapter(_FormatBase):
+    name = NAME
+    title = "VOC"
+
+    def sniff(self, path):
+        return sniff(path)
+
+    def read(self, path, options):
+        return read(path, options)
+
+    def write(self, ds, dst, options):
+        return write(ds, dst, options)
+
+    def write_back(self, old, new):
+        from detlint.formats import _writeback_voc
+
+        return _writeback_voc.voc_changes(old, new)
+
+
+    def reparse(self, ds, files, options):
+        return reparse(ds, files, options)
+
+    def dataset_files(self, ds):
+        return dataset_files(ds)
+
+
+FORMAT = _Adapter()

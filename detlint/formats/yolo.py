@@ -40,19 +40,20 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import time
 from contextvars import ContextVar
 from itertools import repeat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from detlint.errors import NotADatasetError, UsageError
 from detlint.findings import Finding
-from detlint import incremental
-from detlint.formats import base
+from detlint.readcache import ReadCache, Reparsed, RowTable, decode_paths, encode_paths
+from detlint import fileio
+from detlint.formats.protocol import ReadOptions, WriteOptions
+from detlint.headers import header_size
 from detlint.model import Annotations, Categories, Dataset, Images
 
 NAME = "yolo"
@@ -166,7 +167,7 @@ def _list_folder(folder: str) -> tuple[_Listing, list[str]] | None:
     images: list[str] = []
     labels: list[str] = []
     other_txt: list[str] = []
-    image_extensions = base.IMAGE_EXTENSIONS
+    image_extensions = fileio.IMAGE_EXTENSIONS
     for name in sorted(files):
         lower = name.lower()
         if lower.endswith(".txt"):
@@ -194,17 +195,17 @@ def _walk(folder: Path | str) -> list[_Listing]:
     listings = _LISTINGS.get()
     if listings is not None:
         return listings.walk(str(folder))
-    return [listing for listing, _ in _scan(str(folder), record=False)]
+    return [listing for listing, _ in _scan(str(folder), None)]
 
 
-def _scan(folder: str, record: bool) -> list[tuple[_Listing, int]]:
+def _scan(folder: str, mtime_of: Callable[[str], int] | None) -> list[tuple[_Listing, int]]:
     """The listings under ``folder``, each with its folder's mtime_ns taken just before the scan
     when ``record`` (-1 where not recorded, or too recent to trust later: see :class:`_ListingCache`)."""
     listings: list[tuple[_Listing, int]] = []
     pending = [folder]
     while pending:
         current = pending.pop()
-        mtime = _trusted_mtime(current) if record else -1
+        mtime = mtime_of(current) if mtime_of is not None else -1
         listed = _list_folder(current)
         if listed is None:
             continue
@@ -221,13 +222,6 @@ def _mtime(folder: str) -> int:
         return -2
 
 
-def _trusted_mtime(folder: str) -> int:
-    """``folder``'s mtime_ns, or -1 if it is so recent that a change within the file system's
-    timestamp granularity could keep it."""
-    mtime = _mtime(folder)
-    return mtime if 0 <= mtime < time.time_ns() - int(incremental.RACY_SECONDS * 1e9) else -1
-
-
 _LISTINGS: ContextVar["_ListingCache | None"] = ContextVar("detlint_yolo_listings", default=None)
 
 
@@ -240,7 +234,8 @@ class _ListingCache:
     file system that keeps folder mtimes (any local POSIX one); ``--no-cache`` turns it off.
     """
 
-    def __init__(self, store: dict[str, np.ndarray]) -> None:
+    def __init__(self, store: dict[str, np.ndarray], cache: ReadCache) -> None:
+        self.cache = cache
         self.walks: dict[str, list[tuple[_Listing, int]]] = {}
         self.used: dict[str, list[tuple[_Listing, int]]] = {}
         self.dirty = False
@@ -252,7 +247,7 @@ class _ListingCache:
     def walk(self, folder: str) -> list[_Listing]:
         cached = self.walks.get(folder)
         if not cached or not all(mtime >= 0 and _mtime(listing.prefix) == mtime for listing, mtime in cached):
-            cached = _scan(folder, record=True)
+            cached = _scan(folder, self.cache.trusted_mtime)
             self.dirty = True
         self.used[folder] = cached
         return [listing for listing, _ in cached]
@@ -261,12 +256,12 @@ class _ListingCache:
     def _decode(store: dict[str, np.ndarray]) -> dict[str, list[tuple[_Listing, int]]]:
         if "walk_tops" not in store:
             return {}
-        tops = incremental.decode_paths(store["walk_tops"])
+        tops = decode_paths(store["walk_tops"])
         sizes = store["walk_sizes"].tolist()
-        prefixes = incremental.decode_paths(store["walk_prefixes"])
+        prefixes = decode_paths(store["walk_prefixes"])
         mtimes = store["walk_mtimes"].tolist()
         counts = store["walk_counts"].tolist()
-        names = incremental.decode_paths(store["walk_names"])
+        names = decode_paths(store["walk_names"])
         if len(sizes) != len(tops) or not (len(prefixes) == len(mtimes) == len(counts) == sum(sizes)) \
                 or len(names) != sum(map(sum, counts)):
             return {}
@@ -291,13 +286,13 @@ class _ListingCache:
         names = [name for listing, _ in listings for part in (listing.images, listing.labels, listing.other_txt)
                  for name in part]
         return {
-            "walk_tops": incremental.encode_paths(list(self.used)),
+            "walk_tops": encode_paths(list(self.used)),
             "walk_sizes": np.array([len(entries) for entries in self.used.values()], np.int64),
-            "walk_prefixes": incremental.encode_paths([listing.prefix for listing, _ in listings]),
+            "walk_prefixes": encode_paths([listing.prefix for listing, _ in listings]),
             "walk_mtimes": np.array([mtime for _, mtime in listings], np.int64),
             "walk_counts": np.array([(len(listing.images), len(listing.labels), len(listing.other_txt))
                                      for listing, _ in listings], np.int64).reshape(len(listings), 3),
-            "walk_names": incremental.encode_paths(names),
+            "walk_names": encode_paths(names),
         }
 
 
@@ -325,7 +320,7 @@ def _rel(path: str, root: str) -> str:
     """``path`` relative to ``root`` (POSIX), fast for the common case of a path under it."""
     if path.startswith(root + os.sep):
         return path[len(root) + 1:].replace(os.sep, "/")
-    return base.relpath(Path(path), Path(root))
+    return fileio.relpath(Path(path), Path(root))
 
 
 def _rels(paths: list[str], root: str) -> list[str]:
@@ -341,7 +336,7 @@ def _find_yaml(root: Path) -> Path | None:
     candidates = sorted(p for p in root.iterdir() if p.suffix.lower() in (".yaml", ".yml") and p.is_file())
     candidates.sort(key=lambda p: (p.name.lower() != "data.yaml", p.name))
     for path in candidates:
-        text, _, _ = base.read_text(path)
+        text, _, _ = fileio.read_text(path)
         if text is not None and re.search(r"^names\s*:", text, re.MULTILINE):
             return path
     return None
@@ -374,8 +369,8 @@ def _has_names_yaml(folder: Path) -> bool:
 
 
 def _load_names_file(layout: _Layout, path: Path) -> None:
-    text, problem, _ = base.read_text(path)
-    rel = base.relpath(path, layout.root)
+    text, problem, _ = fileio.read_text(path)
+    rel = fileio.relpath(path, layout.root)
     layout.config_files.append(rel)
     if text is None:
         if problem is not None:
@@ -475,9 +470,9 @@ def _ultralytics(root: Path, yaml_path: Path) -> _Layout:
     import yaml
 
     layout = _Layout(root=root, kind="ultralytics")
-    yaml_rel = base.relpath(yaml_path, root)
+    yaml_rel = fileio.relpath(yaml_path, root)
     layout.config_files.append(yaml_rel)
-    text, problem, _ = base.read_text(yaml_path)
+    text, problem, _ = fileio.read_text(yaml_path)
     data: Any = None
     if text is not None:
         try:
@@ -552,7 +547,7 @@ def _add_yaml_split(layout: _Layout, key: str, declared: str, base_dir: Path, ya
         return False
     layout.problems.append(Finding(
         "I001", f"{key}: folder {declared!r} does not exist{shown}; "
-                f"using {base.relpath(fallback, root)} instead", file=yaml_rel, line=line))
+                f"using {fileio.relpath(fallback, root)} instead", file=yaml_rel, line=line))
     _add_image_folder(layout, key, fallback)
     return True
 
@@ -574,8 +569,8 @@ def _add_image_folder(layout: _Layout, split: str, folder: Path) -> None:
 
 def _add_image_list(layout: _Layout, split: str, list_file: Path) -> None:
     """A ``train.txt`` listing image paths (ultralytics or darknet)."""
-    text, problem, _ = base.read_text(list_file)
-    rel_list = base.relpath(list_file, layout.root)
+    text, problem, _ = fileio.read_text(list_file)
+    rel_list = fileio.relpath(list_file, layout.root)
     if text is None:
         if problem is not None:
             problem.file = rel_list
@@ -597,7 +592,7 @@ def _add_image_list(layout: _Layout, split: str, list_file: Path) -> None:
             if matched is not None:
                 layout.problems.append(Finding(
                     "F014", f"image {entry!r} exists only as {matched.name!r} (case differs)",
-                    file=rel_list, line=number, image=base.relpath(matched, layout.root)))
+                    file=rel_list, line=number, image=fileio.relpath(matched, layout.root)))
                 path, exists = matched, True
         folder, name = os.path.split(str(path))
         last = layout.images[-1] if layout.images else None
@@ -655,9 +650,9 @@ def _case_insensitive(path: Path) -> Path | None:
 
 def _darknet(root: Path, data_path: Path) -> _Layout:
     layout = _Layout(root=root, kind="darknet")
-    rel = base.relpath(data_path, root)
+    rel = fileio.relpath(data_path, root)
     layout.config_files.append(rel)
-    text, problem, _ = base.read_text(data_path)
+    text, problem, _ = fileio.read_text(data_path)
     if text is None:
         if problem is not None:
             problem.file = rel
@@ -837,19 +832,19 @@ def _read_labels(paths: list[str]) -> list[tuple[str, Finding | None]]:
     """Read a batch of label files (batched: one thread-pool task per file costs more than the read).
 
     ASCII files, nearly all, need no UTF-8 decoding; any other goes through
-    :func:`base.decode_text`.
+    :func:`fileio.decode_text`.
     """
     results: list[tuple[str, Finding | None]] = []
     for path in paths:
-        data = base.read_bytes(path)
+        data = fileio.read_bytes(path)
         if isinstance(data, OSError):  # let the shared reader word the finding, as for any other file
-            text, problem, _ = base.read_text(Path(path))
+            text, problem, _ = fileio.read_text(Path(path))
             results.append((text if text is not None else "", problem))
             continue
         if data.isascii():
             results.append((data.decode("ascii"), None))
         else:
-            text, problem = base.decode_text(data)
+            text, problem = fileio.decode_text(data)
             results.append((text if text is not None else "", problem))
     return results
 
@@ -976,12 +971,12 @@ def _is_number(token: str) -> bool:
 # ----------------------------------------------------------------------------------------- read
 
 
-def read(path: Path, options: base.ReadOptions) -> Dataset:
+def read(path: Path, options: ReadOptions) -> Dataset:
     """Read a YOLO dataset (folder, data.yaml, obj.data, or one label file's dataset)."""
     path = Path(path)
-    cache = incremental.active()
-    store = cache.load(NAME, str(_root_of(path))) if cache is not None else {}
-    listings = _ListingCache(store) if cache is not None else None
+    cache = options.cache
+    store = cache.load(NAME, str(_root_of(path)))
+    listings = _ListingCache(store, cache) if cache.enabled else None
     token = _LISTINGS.set(listings)
     try:
         layout = _discover(path)
@@ -999,8 +994,8 @@ def read(path: Path, options: base.ReadOptions) -> Dataset:
     label_index = _label_file_index(label_of_image, paired, unique_labels, orphans, len(files))
     files += _rels(unique_labels, root_str)
     problems = list(layout.problems)
-    label_rows, stored, changed = incremental.cached_rows(
-        cache, NAME, root_str, unique_labels, lambda which: _parse_labels(unique_labels, which, options, problems, root_str),
+    label_rows, stored, changed = cache.rows(
+        NAME, root_str, unique_labels, lambda which: _parse_labels(unique_labels, which, options, problems, root_str),
         ROW_COLUMNS, store)
 
     # images: the listed ones, then one synthetic entry per orphan label
@@ -1028,7 +1023,7 @@ def read(path: Path, options: base.ReadOptions) -> Dataset:
         images.extra[n_real + i] = {"orphan_label": rel}
         problems.append(Finding("I006", f"label file {rel} has no image", file=rel))
     sizes_stored, sizes_changed = _probe_sizes(images, image_paths, exists, options, cache, store)
-    if cache is not None and listings is not None and (changed or sizes_changed or listings.dirty):
+    if listings is not None and (changed or sizes_changed or listings.dirty):
         cache.save(NAME, root_str, {**stored, **sizes_stored, **listings.arrays()})
 
     # one parse unit per (image, label file) pair: a label shared by two entries counts for both
@@ -1054,7 +1049,7 @@ def read(path: Path, options: base.ReadOptions) -> Dataset:
 REPARSED_CODES = frozenset({"F001", "F006"})  # what a label file's content alone decides
 
 
-def reparse(ds: Dataset, files: list[int], options: base.ReadOptions) -> tuple[Dataset, np.ndarray] | None:
+def reparse(ds: Dataset, files: list[int], options: ReadOptions) -> Reparsed | None:
     """``ds`` with the label files ``files`` (indices into ``ds.files``) read again, and the
     image rows they label; None when the change can reach past those files (a class list
     inferred from the largest index, an orphan label)."""
@@ -1077,19 +1072,17 @@ def reparse(ds: Dataset, files: list[int], options: base.ReadOptions) -> tuple[D
         problems.append(Finding("F006", reason, file=ds.files[pair_file[pair]], line=line,
                                 annotation=str(line), image=images.file_name[int(pair_image[pair])]))
     annotations = _annotations(rows, images, pair_image[rows.file], pair_file[rows.file], len(ds.categories))
-    from detlint.snapshot import splice
-
-    return splice(ds, files, annotations, problems, REPARSED_CODES), pair_image
+    return Reparsed(annotations, problems, REPARSED_CODES, pair_image)
 
 
-def _reprobe_sizes(images: Images, rows: np.ndarray, root: str, options: base.ReadOptions) -> None:
+def _reprobe_sizes(images: Images, rows: np.ndarray, root: str, options: ReadOptions) -> None:
     """The header sizes of a few images, measured again: an image replaced in place (same
     name) changes no folder, and YOLO boxes are scaled by its size."""
     if not options.probe_images:
         return
     for row in rows.tolist():
         if images.path[row]:
-            size = base.image_size(os.path.join(root, images.path[row]))
+            size = header_size(os.path.join(root, images.path[row]))
             images.width[row], images.height[row] = size if size else (0, 0)
 
 
@@ -1117,10 +1110,10 @@ def _label_file_index(label_of_image: list[str | None], paired: list[str], uniqu
                     np.int32)
 
 
-def _read_all(labels: list[str], options: base.ReadOptions, problems: list[Finding],
+def _read_all(labels: list[str], options: ReadOptions, problems: list[Finding],
               root: str) -> list[str]:
     """Texts of all label files (unreadable ones: "" plus an F001)."""
-    results = base.batch_map(_read_labels, labels, options.workers, desc="labels", progress=options.progress)
+    results = fileio.batch_map(_read_labels, labels, options.workers, desc="labels", progress=options.progress)
     texts: list[str] = []
     for label, (text, problem) in zip(labels, results):
         if problem is not None:
@@ -1130,8 +1123,8 @@ def _read_all(labels: list[str], options: base.ReadOptions, problems: list[Findi
     return texts
 
 
-def _probe_sizes(images: Images, image_paths: list[str], exists: list[bool], options: base.ReadOptions,
-                 cache: incremental.ParseCache | None = None,
+def _probe_sizes(images: Images, image_paths: list[str], exists: list[bool], options: ReadOptions,
+                 cache: ReadCache,
                  store: dict[str, np.ndarray] | None = None) -> tuple[dict[str, np.ndarray], bool]:
     """Measured (after EXIF orientation) width/height of every present image (0 where unknown).
 
@@ -1144,11 +1137,11 @@ def _probe_sizes(images: Images, image_paths: list[str], exists: list[bool], opt
     probe = [image_paths[i] for i in present]
 
     def measure(which: list[int]) -> np.ndarray:
-        sizes = base.batch_map(lambda part: [base.image_size(p) for p in part], [probe[i] for i in which],
+        sizes = fileio.batch_map(lambda part: [header_size(p) for p in part], [probe[i] for i in which],
                                options.workers, desc="image headers", progress=options.progress)
         return np.array([s if s else (0, 0) for s in sizes], np.int64).reshape(len(which), 2)
 
-    measured, stored, changed = incremental.cached_values(cache, store or {}, "sizes_", probe, measure, 2)
+    measured, stored, changed = cache.values(store or {}, "sizes_", probe, measure, 2)
     width = np.zeros(len(image_paths), np.int64)
     height = np.zeros(len(image_paths), np.int64)
     width[present], height[present] = measured[:, 0], measured[:, 1]
@@ -1161,8 +1154,8 @@ def _probe_sizes(images: Images, image_paths: list[str], exists: list[bool], opt
 ROW_COLUMNS = ("line", "class_value", "raw", "kind")
 
 
-def _parse_labels(labels: list[str], which: list[int], options: base.ReadOptions, problems: list[Finding],
-                  root: str) -> incremental.RowTable:
+def _parse_labels(labels: list[str], which: list[int], options: ReadOptions, problems: list[Finding],
+                  root: str) -> RowTable:
     """Read and parse ``labels[i]`` for ``i`` in ``which``: a table of their rows, file by file.
 
     Per-file leftovers go to ``extras``: malformed lines ``[line, reason]``, polygon points
@@ -1170,7 +1163,7 @@ def _parse_labels(labels: list[str], which: list[int], options: base.ReadOptions
     """
     paths = [labels[i] for i in which]
     if not paths:
-        return incremental.RowTable(counts=np.zeros(0, np.int64), columns={
+        return RowTable(counts=np.zeros(0, np.int64), columns={
             "line": np.zeros(0, np.int64), "class_value": np.zeros(0, np.int64),
             "raw": np.zeros((0, 4)), "kind": np.zeros(0, np.uint8)})
     before = len(problems)
@@ -1191,10 +1184,10 @@ def _parse_labels(labels: list[str], which: list[int], options: base.ReadOptions
             if _rel(path, root) in unreadable:
                 extras.setdefault(i, {})["uncacheable"] = True
     columns = {"line": rows.line, "class_value": rows.class_value, "raw": rows.raw, "kind": rows.kind}
-    return incremental.RowTable(counts=counts, columns=columns, extras=extras)
+    return RowTable(counts=counts, columns=columns, extras=extras)
 
 
-def _rows_of(table: incremental.RowTable) -> _Rows:
+def _rows_of(table: RowTable) -> _Rows:
     """The parsed rows of a table (the inverse of :func:`_parse_labels`, for any file order)."""
     raw = table.columns["raw"].astype(np.float64, copy=False)
     kind = table.columns["kind"].astype(np.uint8, copy=False)
@@ -1253,7 +1246,7 @@ def _annotations(rows: _Rows, images: Images, image_index: np.ndarray, file_inde
 
 
 def _looks_like_label(path: Path) -> bool:
-    text, _, _ = base.read_text(path)
+    text, _, _ = fileio.read_text(path)
     if text is None:
         return False
     lines = [line.split() for line in text.splitlines()[:20] if line.strip()]
@@ -1268,7 +1261,7 @@ def sniff(path: Path) -> int:
         if path.is_file():
             suffix = path.suffix.lower()
             if suffix in (".yaml", ".yml"):
-                text, _, _ = base.read_text(path)
+                text, _, _ = fileio.read_text(path)
                 return 90 if text and re.search(r"^names\s*:", text, re.MULTILINE) else 0
             if suffix == ".data":
                 return 90
@@ -1307,7 +1300,7 @@ def _has_label_beside_image(root: Path, limit: int = 2000) -> bool:
                         names.append(entry.name)
         except OSError:
             continue
-        stems = {os.path.splitext(n)[0] for n in names if base.is_image(n)}
+        stems = {os.path.splitext(n)[0] for n in names if fileio.is_image(n)}
         for name in names:
             if _is_label_name(name) and os.path.splitext(name)[0] in stems:
                 return _looks_like_label(Path(folder) / name)
@@ -1320,7 +1313,7 @@ def _has_label_beside_image(root: Path, limit: int = 2000) -> bool:
 YAML_OWN_KEYS = ("path", "train", "val", "test", "nc", "names")
 
 
-def write(ds: Dataset, dst: Path, options: base.WriteOptions) -> None:
+def write(ds: Dataset, dst: Path, options: WriteOptions) -> None:
     """Write ``ds`` in the ultralytics layout under ``dst``; every loss goes to ``options``."""
     dst = Path(dst)
     dst.mkdir(parents=True, exist_ok=True)
@@ -1343,16 +1336,16 @@ def write(ds: Dataset, dst: Path, options: base.WriteOptions) -> None:
     # Label files are written from one thread: creating files in one folder from many threads
     # contends on the folder lock and was 3x slower (measured on ext4/overlayfs).
     for target, text in labels:
-        base.atomic_write_text(target, text)
+        fileio.atomic_write_text(target, text)
 
     def place(batch: list[tuple[Path, Path]]) -> int:
         """Place a batch of images (copies, when links fail, benefit from threads)."""
-        return sum(not base.place_image(source, target, link=options.link_images) for source, target in batch)
+        return sum(not fileio.place_image(source, target, link=options.link_images) for source, target in batch)
 
     batches = [placements[i:i + 256] for i in range(0, len(placements), 256)]
-    not_found = base.thread_map(place, batches, workers=8, desc="images", progress=False)
+    not_found = fileio.thread_map(place, batches, workers=8, desc="images", progress=False)
     options.lose("image file missing (label written, image not copied)", missing + sum(not_found))
-    base.atomic_write_text(dst / "data.yaml", _data_yaml(ds, options))
+    fileio.atomic_write_text(dst / "data.yaml", _data_yaml(ds, options))
 
 
 def _safe_split(split: str) -> str:
@@ -1360,14 +1353,14 @@ def _safe_split(split: str) -> str:
     return re.sub(r"[^\w.-]+", "_", split).strip(".") if split else ""
 
 
-def _unique_names(ds: Dataset, options: base.WriteOptions) -> list[str]:
+def _unique_names(ds: Dataset, options: WriteOptions) -> list[str]:
     """One file name per image, unique per split (case-insensitively, by stem)."""
     used: dict[tuple[str, str], int] = {}
     names: list[str] = []
     renamed = 0
     for i in range(len(ds.images)):
         source = str(ds.images.path[i] or ds.images.file_name[i] or f"image_{i}")
-        safe = base.safe_relative(source) or source.replace("\\", "/")
+        safe = fileio.safe_relative(source) or source.replace("\\", "/")
         name = safe.rsplit("/", 1)[-1] or f"image_{i}"
         stem, ext = os.path.splitext(name)
         key = (str(ds.images.split[i]), stem.lower())
@@ -1389,7 +1382,7 @@ def _fmt(values: np.ndarray) -> list[str]:
     return [f"{v:.{COORD_DECIMALS}f}" for v in values]
 
 
-def _label_texts(ds: Dataset, options: base.WriteOptions) -> list[str]:
+def _label_texts(ds: Dataset, options: WriteOptions) -> list[str]:
     """The label file text of every image (empty for images without rows)."""
     ann = ds.annotations
     n_images = len(ds.images)
@@ -1438,7 +1431,7 @@ def _label_texts(ds: Dataset, options: base.WriteOptions) -> list[str]:
     return ["".join(line + "\n" for line in rows) for rows in lines]
 
 
-def _data_yaml(ds: Dataset, options: base.WriteOptions) -> str:
+def _data_yaml(ds: Dataset, options: WriteOptions) -> str:
     import yaml
 
     splits = [_safe_split(str(split)) for split in ds.splits] or [""]
@@ -1463,3 +1456,37 @@ def _data_yaml(ds: Dataset, options: base.WriteOptions) -> str:
         dropped = sum(1 for e in ds.categories.extra if e)
         options.lose("category extra fields (e.g. supercategory)", dropped)
     return yaml.safe_dump(content, sort_keys=False, allow_unicode=True)
+
+
+# --------------------------------------------------------------------------- transitional adapter
+# Replaced by the detlint/formats/yolo/ package's FORMAT object.
+from detlint.formats.protocol import FormatBase as _FormatBase  # noqa: E402
+
+
+class _Adapter(_FormatBase):
+    name = NAME
+    title = "YOLO"
+
+    def sniff(self, path):
+        return sniff(path)
+
+    def read(self, path, options):
+        return read(path, options)
+
+    def write(self, ds, dst, options):
+        return write(ds, dst, options)
+
+    def write_back(self, old, new):
+        from detlint.formats import _writeback_yolo
+
+        return _writeback_yolo.yolo_changes(old, new)
+
+
+    def reparse(self, ds, files, options):
+        return reparse(ds, files, options)
+
+    def dataset_files(self, ds):
+        return dataset_files(ds)
+
+
+FORMAT = _Adapter()

@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from itertools import repeat
-from typing import Any, Iterable, Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 
 from detlint.findings import Finding, Fix, json_pointer
 from detlint.model import Dataset
-
-
-@dataclass
-class RuleContext:
-    """Options for one run: rule options (kebab-case keys) and the image access level."""
-
-    options: dict[str, Any] = field(default_factory=dict)
-    images: str = "header"  # none | header | decode
-    cache: Any = None  # detlint.images cache, when image rules run
-
-    def get(self, defaults: dict[str, Any], name: str) -> Any:
-        """The configured value of a rule option, else the rule's default."""
-        return self.options.get(name, defaults[name])
+from detlint.rules.context import RuleContext
 
 
 def box_text(box: np.ndarray) -> str:
@@ -87,13 +74,9 @@ def at_category(ds: Dataset, index: int, code: str, message: str, fix: Fix | Non
 
 def class_list_file(ds: Dataset) -> str | None:
     """The file that declares the class list (data.yaml, obj.names, the COCO JSON), if any."""
-    memo = ds.meta.get("_class_list_file")
-    if memo is not None and memo[0] is ds.files and memo[1] == len(ds.files):
-        return memo[2]
     name = _first_class_list(ds.files)
     if name is None and ds.format == "coco" and ds.files:
         name = ds.files[0]
-    ds.meta["_class_list_file"] = (ds.files, len(ds.files), name)
     return name
 
 
@@ -157,7 +140,7 @@ def box_columns(ds: Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
     return b[:, 0], b[:, 1], b[:, 2], b[:, 3]
 
 
-def image_sizes(ds: Dataset) -> tuple[np.ndarray, np.ndarray]:
+def image_sizes(ds: Dataset, ctx: RuleContext) -> tuple[np.ndarray, np.ndarray]:
     """(W, H) of each annotation's image in the box's own units: 1.0 for normalised rows, NaN
     where the size is unknown or the annotation refers to no image (COCO dangling image_id),
     so that comparisons against it are False and bounds rules stay silent.
@@ -165,7 +148,7 @@ def image_sizes(ds: Dataset) -> tuple[np.ndarray, np.ndarray]:
     Unlike indexing ``images.width[ann.image]`` directly, a row with ``image == -1`` does not
     borrow the size of the last image.
     """
-    return _memoized(ds, "image_sizes", (ds.annotations.image, ds.annotations.normalized, ds.images.width,
+    return ctx.memoized(ds, "image_sizes", (ds.annotations.image, ds.annotations.normalized, ds.images.width,
                                          ds.images.height), lambda: _image_sizes(ds))
 
 
@@ -183,23 +166,10 @@ def _image_sizes(ds: Dataset) -> tuple[np.ndarray, np.ndarray]:
     return w, h
 
 
-def finite_box_mask(ds: Dataset) -> np.ndarray:
+def finite_box_mask(ds: Dataset, ctx: RuleContext) -> np.ndarray:
     ann = ds.annotations
-    return _memoized(ds, "finite_box_mask", (ann.has_box, ann.boxes, ann.kind),
+    return ctx.memoized(ds, "finite_box_mask", (ann.has_box, ann.boxes, ann.kind),
                      lambda: ann.has_box & np.isfinite(ann.boxes).all(axis=1) & (ann.kind != ann.KIND_NONE))
-
-
-def _memoized(ds: Dataset, name: str, inputs: tuple[np.ndarray, ...], compute: Any) -> Any:
-    """``compute()``, once per dataset while its ``inputs`` are the same arrays (several rules
-    need the same derived columns; a fix that replaces a column gets a fresh value). Callers must
-    not modify the result."""
-    memo = ds.meta.setdefault("_derived", {})
-    found = memo.get(name)
-    if found is not None and len(found[0]) == len(inputs) and all(a is b for a, b in zip(found[0], inputs)):
-        return found[1]
-    value = compute()
-    memo[name] = (inputs, value)
-    return value
 
 
 def rows(mask: np.ndarray) -> Iterable[int]:
@@ -227,12 +197,14 @@ def class_line(ds: Dataset, file: str, position: int) -> int | None:
     return (int(lines[position]) or None) if 0 <= position < len(lines) else None
 
 
-def segmentation_kinds(ds: Dataset) -> tuple[np.ndarray, np.ndarray]:
-    """(non-empty polygon list, RLE dict) masks of the segmentation column, by C-level passes."""
+def segmentation_kinds(ds: Dataset, ctx: RuleContext) -> tuple[np.ndarray, np.ndarray]:
+    """(non-empty polygon list, RLE dict) masks of the segmentation column (B009 and F012 both
+    need them), by C-level passes."""
     column = ds.annotations.segmentation
-    memo = ds.meta.get("segmentation_kinds")
-    if memo is not None and memo[0] is column:
-        return memo[1]
+    return ctx.memoized(ds, "segmentation_kinds", (column,), lambda: _segmentation_kinds(column))
+
+
+def _segmentation_kinds(column: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     n = len(column)
     types = set(map(type, column))
     if types <= {list}:  # the usual column: one pass less
@@ -241,6 +213,4 @@ def segmentation_kinds(ds: Dataset) -> tuple[np.ndarray, np.ndarray]:
         is_list = np.fromiter(map(isinstance, column, repeat(list)), dtype=bool, count=n)
         is_dict = np.fromiter(map(isinstance, column, repeat(dict)), dtype=bool, count=n)
     nonempty = np.fromiter(map(bool, column), dtype=bool, count=n)
-    kinds = (is_list & nonempty, is_dict)
-    ds.meta["segmentation_kinds"] = (column, kinds)  # B009 and F012 both need them
-    return kinds
+    return is_list & nonempty, is_dict

@@ -27,15 +27,15 @@ FIX = "safe"
 OPTIONS: dict = {}
 
 
-def degenerate_mask(ds: Dataset) -> np.ndarray:
+def degenerate_mask(ds: Dataset, ctx: RuleContext) -> np.ndarray:
     x1, y1, x2, y2 = box_columns(ds)
-    return finite_box_mask(ds) & ((x2 <= x1) | (y2 <= y1))
+    return finite_box_mask(ds, ctx) & ((x2 <= x1) | (y2 <= y1))
 
 
 def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     boxes = ds.annotations.boxes
     fix = Fix("safe", "drop the annotation")
-    for row in np.flatnonzero(degenerate_mask(ds)).tolist():
+    for row in np.flatnonzero(degenerate_mask(ds, ctx)).tolist():
         w, h = boxes[row, 2] - boxes[row, 0], boxes[row, 3] - boxes[row, 1]
         side = "width" if w <= 0 else "height"
         yield at_annotation(ds, row, CODE, f"box {box_text(boxes[row])} has {side} "

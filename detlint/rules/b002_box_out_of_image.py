@@ -37,10 +37,10 @@ OPTIONS = {"out-of-image-tolerance": 0.5}
 EDGES = ("left", "top", "right", "bottom")
 
 
-def overshoot(ds: Dataset) -> np.ndarray:
+def overshoot(ds: Dataset, ctx: RuleContext) -> np.ndarray:
     """float64[N, 4]: how far each box passes the left/top/right/bottom edge (<= 0 inside)."""
     x1, y1, x2, y2 = box_columns(ds)
-    w, h = image_sizes(ds)
+    w, h = image_sizes(ds, ctx)
     return np.column_stack([-x1, -y1, x2 - w, y2 - h])
 
 
@@ -51,15 +51,15 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
 
     tolerance = float(ctx.get(OPTIONS, "out-of-image-tolerance"))
     ann = ds.annotations
-    over = overshoot(ds)
+    over = overshoot(ds, ctx)
     with np.errstate(invalid="ignore"):
-        over = over - convention_shift(ds)  # a 0-based VOC writer's 1 px is F010's business
+        over = over - convention_shift(ds, ctx)  # a 0-based VOC writer's 1 px is F010's business
         # normalised rows (YOLO without an image size) get a tolerance in their own units
         limit = np.where(ann.normalized, 1e-3, tolerance)[:, None]
         # rows in pixels where fractions belong are F007's business
-        reported = outside_mask(ds) | unnormalized_mask(ds)
-        past = (over > limit) & finite_box_mask(ds)[:, None] & ~reported[:, None]
-    w, h = image_sizes(ds)
+        reported = outside_mask(ds, ctx) | unnormalized_mask(ds)
+        past = (over > limit) & finite_box_mask(ds, ctx)[:, None] & ~reported[:, None]
+    w, h = image_sizes(ds, ctx)
     fix = Fix("unsafe", "clip to the image")
     for row in np.flatnonzero(past.any(axis=1)).tolist():
         edge = int(np.argmax(np.where(past[row], over[row], -np.inf)))

@@ -29,27 +29,27 @@ FIX = "safe"
 OPTIONS: dict = {}
 
 
-def outside_mask(ds: Dataset) -> np.ndarray:
+def outside_mask(ds: Dataset, ctx: RuleContext) -> np.ndarray:
     x1, y1, x2, y2 = box_columns(ds)
-    w, h = image_sizes(ds)
+    w, h = image_sizes(ds, ctx)
     with np.errstate(invalid="ignore"):
         away = (x1 >= w) | (y1 >= h) | (x2 <= 0) | (y2 <= 0)
     degenerate = (x2 <= x1) | (y2 <= y1)
-    return finite_box_mask(ds) & away & ~degenerate
+    return finite_box_mask(ds, ctx) & away & ~degenerate
 
 
-def check_mask(ds: Dataset) -> np.ndarray:
+def check_mask(ds: Dataset, ctx: RuleContext) -> np.ndarray:
     """The rows this rule reports: outside, and not YOLO pixel values (F007 explains those)."""
     from detlint.rules.f007_unnormalized_coordinates import unnormalized_mask
 
-    return outside_mask(ds) & ~unnormalized_mask(ds)
+    return outside_mask(ds, ctx) & ~unnormalized_mask(ds)
 
 
 def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     ann = ds.annotations
-    w, h = image_sizes(ds)
+    w, h = image_sizes(ds, ctx)
     fix = Fix("safe", "drop the annotation")
-    for row in np.flatnonzero(check_mask(ds)).tolist():
+    for row in np.flatnonzero(check_mask(ds, ctx)).tolist():
         yield at_annotation(ds, row, CODE, f"box {box_text(ann.boxes[row])} lies entirely outside the "
                             f"{w[row]:g} x {h[row]:g} image: clipping leaves a zero-area box (torchvision "
                             "raises), and there is nothing in the image to learn from it", fix)

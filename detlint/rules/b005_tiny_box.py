@@ -34,7 +34,7 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     scale_w = np.where(ds.annotations.normalized, np.nan, 1.0)
     shorter = np.minimum((x2 - x1) * scale_w, (y2 - y1) * scale_w)
     with np.errstate(invalid="ignore"):
-        tiny = finite_box_mask(ds) & (shorter > 0) & (shorter < minimum)
+        tiny = finite_box_mask(ds, ctx) & (shorter > 0) & (shorter < minimum)
     for row in np.flatnonzero(tiny).tolist():
         yield at_annotation(ds, row, CODE, f"box {box_text(ds.annotations.boxes[row])} has a "
                             f"{shorter[row]:.3g} px side (< min-box-size {minimum:g}): after resizing it is smaller "

@@ -42,7 +42,7 @@ def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return inter / (area_a + area_b - inter)
 
 
-def duplicate_pairs(ds: Dataset, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def duplicate_pairs(ds: Dataset, threshold: float, ctx: RuleContext) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(first, second, iou) row pairs; ``second`` is the later copy.
 
     Boxes are sorted by (image, class, x1); two boxes with IoU >= threshold overlap, so only
@@ -51,7 +51,7 @@ def duplicate_pairs(ds: Dataset, threshold: float) -> tuple[np.ndarray, np.ndarr
     """
     ann = ds.annotations
     # crowd regions (COCO iscrowd=1) overlap the objects they contain by design
-    candidates = np.flatnonzero(finite_box_mask(ds) & (ann.image >= 0) & (ann.iscrowd != 1))
+    candidates = np.flatnonzero(finite_box_mask(ds, ctx) & (ann.image >= 0) & (ann.iscrowd != 1))
     boxes = ann.boxes[candidates]
     order = np.lexsort((boxes[:, 0], ann.category[candidates], ann.image[candidates]))
     rows, boxes = candidates[order], boxes[order]
@@ -78,7 +78,7 @@ def duplicate_pairs(ds: Dataset, threshold: float) -> tuple[np.ndarray, np.ndarr
 
 def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     threshold = float(ctx.get(OPTIONS, "duplicate-iou"))
-    first, second, iou = duplicate_pairs(ds, threshold)
+    first, second, iou = duplicate_pairs(ds, threshold, ctx)
     boxes = ds.annotations.boxes
     reported: set[int] = set()
     for a, b, value in sorted(zip(first.tolist(), second.tolist(), iou.tolist()), key=lambda t: t[1]):

@@ -32,7 +32,7 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     x1, y1, x2, y2 = box_columns(ds)
     w, h = x2 - x1, y2 - y1
     # aspect ratios of normalised rows depend on the unknown image shape, so only pixel boxes
-    valid = finite_box_mask(ds) & (w > 0) & (h > 0) & ~ds.annotations.normalized
+    valid = finite_box_mask(ds, ctx) & (w > 0) & (h > 0) & ~ds.annotations.normalized
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(valid, np.maximum(w / h, h / w), 0.0)
     for row in np.flatnonzero(ratio > limit).tolist():

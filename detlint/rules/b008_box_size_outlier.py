@@ -31,7 +31,7 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     ann = ds.annotations
     x1, y1, x2, y2 = box_columns(ds)
     area = (x2 - x1) * (y2 - y1)
-    valid = finite_box_mask(ds) & (area > 0) & (ann.category >= 0) & ~ann.normalized
+    valid = finite_box_mask(ds, ctx) & (area > 0) & (ann.category >= 0) & ~ann.normalized
     rows = np.flatnonzero(valid)
     if not len(rows):
         return

@@ -231,8 +231,8 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     tolerance = float(ctx.get(OPTIONS, "area-tolerance"))
     ann = ds.annotations
     box_area = (ann.boxes[:, 2] - ann.boxes[:, 0]) * (ann.boxes[:, 3] - ann.boxes[:, 1])
-    has_area = np.isfinite(ann.area) & finite_box_mask(ds) & (box_area > 0)
-    has_polygon, has_rle = segmentation_kinds(ds)
+    has_area = np.isfinite(ann.area) & finite_box_mask(ds, ctx) & (box_area > 0)
+    has_polygon, has_rle = segmentation_kinds(ds, ctx)
     has_segmentation = has_polygon | has_rle
     # only rows that disagree with their box, or whose area is exactly the box's although they
     # have a polygon (an exporter that wrote w*h), need the (slower) mask area

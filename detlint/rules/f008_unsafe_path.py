@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from detlint.findings import Finding
-from detlint.formats.base import safe_relative
+from detlint.fileio import safe_relative
 from detlint.model import Dataset
 from detlint.rules._helpers import RuleContext, at_image, reader_problems
 

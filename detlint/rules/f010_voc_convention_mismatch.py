@@ -31,13 +31,13 @@ FIX = None
 OPTIONS: dict = {}
 
 
-def convention_shift(ds: Dataset) -> np.ndarray:
+def convention_shift(ds: Dataset, ctx: RuleContext) -> np.ndarray:
     """float64[N, 4]: the overshoot (left, top, right, bottom) explained by the convention."""
     shift = np.zeros((len(ds.annotations), 4))
     if ds.format != "voc":
         return shift
     raw = ds.annotations.raw
-    w, h = image_sizes(ds)
+    w, h = image_sizes(ds, ctx)
     with np.errstate(invalid="ignore"):
         if int(ds.meta.get("voc_origin", 1)) == 1:
             shift[:, 0] = raw[:, 0] == 0
@@ -50,7 +50,7 @@ def convention_shift(ds: Dataset) -> np.ndarray:
 
 
 def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
-    shift = convention_shift(ds)
+    shift = convention_shift(ds, ctx)
     origin = int(ds.meta.get("voc_origin", 1))
     names = ("xmin", "ymin", "xmax", "ymax")
     for row in np.flatnonzero(shift.any(axis=1)).tolist():

@@ -33,7 +33,7 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     if ds.format != "coco":
         return
     ann = ds.annotations
-    _, is_rle = segmentation_kinds(ds)
+    _, is_rle = segmentation_kinds(ds, ctx)
     crowd = ann.iscrowd == 1
     for row in np.flatnonzero(crowd & ~is_rle).tolist():
         yield at_annotation(ds, row, CODE, "iscrowd is 1 but the segmentation is not an RLE mask: "

@@ -18,7 +18,7 @@ from typing import Iterator
 import numpy as np
 
 from detlint.findings import Finding
-from detlint.formats.base import safe_relative
+from detlint.fileio import safe_relative
 from detlint.model import Dataset
 from detlint.rules._helpers import RuleContext, at_image, reader_problems
 

@@ -39,7 +39,7 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     rows = np.flatnonzero(rotated).tolist()
     if not rows:
         return
-    max_x, max_y = _box_extent(ds)
+    max_x, max_y = _box_extent(ds, ctx)
     for row in rows:
         shown = f"{report.real_width[row]}x{report.real_height[row]}"
         stored = f"{report.stored_width[row]}x{report.stored_height[row]}"
@@ -48,12 +48,12 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
         yield at_image(ds, row, CODE, message, field_name="file_name")
 
 
-def _box_extent(ds: Dataset) -> tuple[np.ndarray, np.ndarray]:
+def _box_extent(ds: Dataset, ctx: RuleContext) -> tuple[np.ndarray, np.ndarray]:
     """Per image, the largest x2 and y2 of its pixel boxes (-inf without any)."""
     ann = ds.annotations
     max_x = np.full(len(ds.images), -np.inf)
     max_y = np.full(len(ds.images), -np.inf)
-    pixel = finite_box_mask(ds) & ~ann.normalized & (ann.image >= 0)
+    pixel = finite_box_mask(ds, ctx) & ~ann.normalized & (ann.image >= 0)
     np.maximum.at(max_x, ann.image[pixel], ann.boxes[pixel, 2])
     np.maximum.at(max_y, ann.image[pixel], ann.boxes[pixel, 3])
     return max_x, max_y

@@ -1,4 +1,9 @@
-"""What every format module shares: read options, atomic writes, image lookup and sizing."""
+"""File helpers every layer uses: atomic writes, staged folders, batched reads, progress bars,
+safe relative paths, the cache folder.
+
+Ground floor: imports nothing of detlint but :mod:`detlint.findings` (for the F001 a failed
+decode is). Nothing here knows a format, a rule or a report.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,6 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, TypeVar
 
@@ -23,26 +27,6 @@ IMAGE_EXTENSIONS = frozenset({
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-@dataclass
-class ReadOptions:
-    voc_origin: int = 1  # 1: devkit 1-based inclusive pixels; 0: 0-based continuous
-    classes: list[str] | None = None  # a configured class list (VOC)
-    probe_images: bool = True  # read image headers for sizes (YOLO needs them)
-    progress: bool = True
-    workers: int = field(default_factory=lambda: min(32, (os.cpu_count() or 1) * 4))
-
-
-@dataclass
-class WriteOptions:
-    voc_origin: int = 1
-    link_images: bool = True  # hard-link (else copy) images into the destination
-    losses: list[dict] = field(default_factory=list)  # filled by writers: every lossy step
-
-    def lose(self, what: str, count: int, detail: str = "") -> None:
-        if count:
-            self.losses.append({"what": what, "count": int(count), "detail": detail})
 
 
 def is_image(path: Path | str) -> bool:
@@ -243,23 +227,11 @@ def decode_text(data: bytes) -> tuple[str | None, Finding | None]:
                              line=line)
 
 
-def image_size(path: Path | str) -> tuple[int, int] | None:
-    """(width, height) as displayed, i.e. after EXIF orientation; None if unreadable.
-
-    Pillow's lazy open reads only the header, never the pixels.
-    """
-    from detlint.images import header_size
-
-    return header_size(path)
-
-
 def place_image(source: Path, target: Path, link: bool = True) -> bool:
     """Put an image file at ``target``: hard link where possible, else copy; never re-encode.
 
     Returns False (and places nothing) when the source does not exist.
     """
-    import shutil
-
     if not source.is_file():
         return False
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -284,3 +256,19 @@ def safe_relative(name: str) -> str | None:
     if not parts or any(p == ".." for p in parts):
         return None
     return "/".join(parts)
+
+
+def cache_dir() -> Path:
+    """Where detlint keeps its caches (parse cache, snapshots, image records), by the platform's
+    convention; ``DETLINT_CACHE_DIR`` overrides it."""
+    override = os.environ.get("DETLINT_CACHE_DIR")
+    if override:
+        return Path(override)
+    home = Path.home()
+    if sys.platform == "win32":
+        local = os.environ.get("LOCALAPPDATA")
+        return (Path(local) if local else home / "AppData" / "Local") / "detlint" / "Cache"
+    if sys.platform == "darwin":
+        return home / "Library" / "Caches" / "detlint"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg and os.path.isabs(xdg) else home / ".cache") / "detlint"

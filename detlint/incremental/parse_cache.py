@@ -24,8 +24,9 @@ Storage: one ``.npz`` per (kind, dataset root) in :func:`cache_dir` (``DETLINT_C
 the platform cache folder, shared with the image cache), written atomically, read with
 ``allow_pickle=False`` (a cache file can never run code). A missing, corrupt, stale-version or
 unwritable cache means a full parse and a debug log line, never a failure. ``detlint check
---no-cache`` turns it off. Readers find the cache of the current check through
-:func:`active` (set by :func:`activated`), so ``detlint.load`` used as a library never caches.
+--no-cache`` turns it off. The caller hands the cache to the readers in
+``ReadOptions.cache`` (the :class:`~detlint.readcache.ReadCache` protocol); ``detlint.load`` used
+as a library gets :class:`~detlint.readcache.NoCache` and never caches.
 """
 
 from __future__ import annotations
@@ -34,42 +35,23 @@ import hashlib
 import io
 import logging
 import os
-import time
-from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
 
 import numpy as np
+
+from detlint.fileio import atomic_write_bytes, cache_dir
+from detlint.incremental.stats import STAT_MISSING, cacheable, stat_many, trusted_mtime
+from detlint.readcache import Compute, Parse, RowTable, decode_paths, encode_paths
 
 log = logging.getLogger("detlint")
 
 CACHE_VERSION = 1
-RACY_SECONDS = 2.0  # files modified this recently are re-parsed next time too
 RESAVE_FRACTION = 0.01  # fewer changed files than this share are re-parsed each run, not re-saved
-STAT_MISSING = -1
-_STAT_BATCH = 2048
-
-
-def cache_dir() -> Path:
-    """The detlint cache folder (the image cache's convention, reused when available)."""
-    try:
-        from detlint.images import cache_dir as images_cache_dir
-    except ImportError:  # pragma: no cover - images.py always ships; kept for partial installs
-        override = os.environ.get("DETLINT_CACHE_DIR")
-        if override:
-            return Path(override)
-        xdg = os.environ.get("XDG_CACHE_HOME")
-        return (Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache") / "detlint"
-    return images_cache_dir()
-
-
-# ------------------------------------------------------------------------------------ the store
 
 
 class ParseCache:
-    """Cached parse results on disk: one ``.npz`` of named arrays per (kind, dataset root)."""
+    """Cached parse results on disk, one ``.npz`` of named arrays per (kind, dataset root): the
+    :class:`~detlint.readcache.ReadCache` that ``detlint check`` hands its readers."""
 
     def __init__(self, directory: Path | None) -> None:
         self.directory = directory  # None: caching disabled
@@ -112,8 +94,6 @@ class ParseCache:
         path = self.file_for(kind, root)
         if path is None:
             return
-        from detlint.formats.base import atomic_write_bytes
-
         try:
             buffer = io.BytesIO()
             np.savez(buffer, __key__=_bytes(f"{CACHE_VERSION}\0{os.path.abspath(root)}"), **arrays)
@@ -121,25 +101,20 @@ class ParseCache:
         except (OSError, ValueError, TypeError) as error:
             log.debug("parse cache %s not written (%s)", path, error)
 
+    def rows(self, kind: str, root: str, paths: list[str], parse: Parse, names: tuple[str, ...],
+             store: dict[str, np.ndarray] | None = None) -> tuple[RowTable, dict[str, np.ndarray], bool]:
+        if not self.enabled:
+            return parse(list(range(len(paths)))), {}, False
+        return cached_rows(self, kind, root, paths, parse, names, store)
 
-_ACTIVE: ContextVar[ParseCache | None] = ContextVar("detlint_parse_cache", default=None)
+    def values(self, store: dict[str, np.ndarray], prefix: str, paths: list[str], compute: Compute,
+               width: int) -> tuple[np.ndarray, dict[str, np.ndarray], bool]:
+        if not self.enabled:
+            return compute(list(range(len(paths)))).reshape(len(paths), width), {}, False
+        return cached_values(store, prefix, paths, compute, width)
 
-
-@contextmanager
-def activated(cache: ParseCache | None) -> Iterator[None]:
-    """Make ``cache`` the one readers use (via :func:`active`) inside the block."""
-    token = _ACTIVE.set(cache if cache is not None and cache.enabled else None)
-    try:
-        yield
-    finally:
-        _ACTIVE.reset(token)
-
-
-def active() -> ParseCache | None:
-    return _ACTIVE.get()
-
-
-# ---------------------------------------------------------------------------- encoding helpers
+    def trusted_mtime(self, path: str) -> int:
+        return trusted_mtime(path) if self.enabled else -1
 
 
 def _bytes(text: str) -> np.ndarray:
@@ -148,63 +123,6 @@ def _bytes(text: str) -> np.ndarray:
 
 def _text(array: np.ndarray) -> str:
     return array.tobytes().decode("utf-8", "surrogatepass")
-
-
-def encode_paths(paths: list[str]) -> np.ndarray:
-    """Many paths as one uint8 array (NUL-separated): far smaller and faster than a str array."""
-    return _bytes("\0".join(paths))
-
-
-def decode_paths(array: np.ndarray | None) -> list[str]:
-    if array is None or not len(array):
-        return []
-    return _text(array).split("\0")
-
-
-def encode_json(value: Any) -> np.ndarray:
-    import orjson
-
-    return np.frombuffer(orjson.dumps(value), dtype=np.uint8)
-
-
-def decode_json(array: np.ndarray | None, default: Any) -> Any:
-    import orjson
-
-    if array is None:
-        return default
-    return orjson.loads(array.tobytes())
-
-
-# --------------------------------------------------------------------------------------- stats
-
-
-def stat_many(paths: list[str], workers: int = 8) -> np.ndarray:
-    """int64[n, 2]: (size, mtime_ns) per path; STAT_MISSING where stat fails.
-
-    In-process on a local disk (a stat is ~4 us, mostly the GIL-holding part: 8 threads cost
-    more than they overlap); :func:`base.batch_map` moves to threads where storage is slow.
-    """
-    from detlint.formats.base import batch_map
-
-    def batch(part: list[str]) -> list[tuple[int, int]]:
-        out = []
-        stat = os.stat
-        for path in part:
-            try:
-                st = stat(path)
-                out.append((st.st_size, st.st_mtime_ns))
-            except OSError:
-                out.append((STAT_MISSING, STAT_MISSING))
-        return out
-
-    flat = batch_map(batch, paths, workers, progress=False, batch=_STAT_BATCH)
-    return np.array(flat, dtype=np.int64).reshape(len(paths), 2)
-
-
-def cacheable(stats: np.ndarray) -> np.ndarray:
-    """Which stats are safe to trust on a later run (not missing, not modified just now)."""
-    recent = time.time_ns() - int(RACY_SECONDS * 1e9)
-    return (stats[:, 0] >= 0) & (stats[:, 1] < recent)
 
 
 def cached_slots(paths: list[str], encoded: np.ndarray, stats: np.ndarray, stored: dict[str, np.ndarray],
@@ -257,91 +175,8 @@ def fresh_slots(paths: list[str], stats: np.ndarray, cached_paths: list[str],
     return slots
 
 
-# ------------------------------------------------------------------------------ row tables
-
-
-@dataclass
-class RowTable:
-    """Rows parsed from many files, grouped by file in file order.
-
-    ``columns`` share one row axis; ``counts[i]`` rows belong to file ``i``; ``extras`` holds
-    JSON-able per-file leftovers (sparse: only files that have any), e.g. malformed lines.
-    """
-
-    counts: np.ndarray  # int64[n_files]
-    columns: dict[str, np.ndarray]
-    extras: dict[int, Any] = field(default_factory=dict)
-
-    @property
-    def offsets(self) -> np.ndarray:
-        return np.concatenate([[0], np.cumsum(self.counts)]).astype(np.int64)
-
-    def take(self, files: np.ndarray) -> "RowTable":
-        """The rows of ``files`` (indices, repeats allowed) in that order."""
-        files = np.asarray(files, np.int64)
-        offsets = self.offsets
-        counts = self.counts[files]
-        starts = offsets[files]
-        total = int(counts.sum())
-        # index of every taken row: its file's start plus its position within the file
-        row = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts) \
-            + np.repeat(starts, counts)
-        extras = {new: self.extras[int(old)] for new, old in enumerate(files.tolist())
-                  if int(old) in self.extras}
-        return RowTable(counts=counts, columns={k: v[row] for k, v in self.columns.items()}, extras=extras)
-
-    def replaced(self, files: np.ndarray, fresh: "RowTable") -> "RowTable":
-        """This table with the rows of ``files`` (sorted indices) replaced by ``fresh``'s rows,
-        which hold those files in that order: slices copied around the few changed files."""
-        files_list = [int(f) for f in files]
-        offsets = self.offsets
-        fresh_offsets = fresh.offsets
-        columns: dict[str, np.ndarray] = {}
-        for name, column in self.columns.items():
-            pieces = []
-            previous = 0
-            for j, f in enumerate(files_list):
-                pieces.append(column[offsets[previous]:offsets[f]])
-                pieces.append(fresh.columns[name][fresh_offsets[j]:fresh_offsets[j + 1]])
-                previous = f + 1
-            pieces.append(column[offsets[previous]:])
-            columns[name] = np.concatenate(pieces)
-        counts = self.counts.astype(np.int64, copy=True)
-        counts[files] = fresh.counts
-        changed = set(files_list)
-        extras = {i: v for i, v in self.extras.items() if i not in changed}
-        extras.update({files_list[j]: v for j, v in fresh.extras.items()})
-        return RowTable(counts, columns, extras)
-
-    @staticmethod
-    def concat(first: "RowTable", second: "RowTable") -> "RowTable":
-        shift = len(first.counts)
-        columns = {k: np.concatenate([first.columns[k], second.columns[k]]) for k in first.columns}
-        extras = {**first.extras, **{shift + i: v for i, v in second.extras.items()}}
-        return RowTable(np.concatenate([first.counts, second.counts]).astype(np.int64), columns, extras)
-
-    def arrays(self, prefix: str) -> dict[str, np.ndarray]:
-        out = {f"{prefix}counts": self.counts}
-        out.update({f"{prefix}col_{k}": v for k, v in self.columns.items()})
-        out[f"{prefix}extras"] = encode_json({str(k): v for k, v in self.extras.items()})
-        return out
-
-    @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray], prefix: str, names: tuple[str, ...]) -> "RowTable | None":
-        try:
-            counts = arrays[f"{prefix}counts"].astype(np.int64)
-            columns = {k: arrays[f"{prefix}col_{k}"] for k in names}
-            extras = {int(k): v for k, v in decode_json(arrays.get(f"{prefix}extras"), {}).items()}
-        except (KeyError, ValueError, TypeError, AttributeError):
-            return None
-        total = int(counts.sum()) if len(counts) else 0
-        if (counts < 0).any() or any(len(v) != total for v in columns.values()):
-            return None
-        return cls(counts, columns, extras)
-
-
-def cached_rows(cache: ParseCache | None, kind: str, root: str, paths: list[str],
-                parse: Callable[[list[int]], RowTable], names: tuple[str, ...],
+def cached_rows(cache: ParseCache, kind: str, root: str, paths: list[str],
+                parse: Parse, names: tuple[str, ...],
                 store: dict[str, np.ndarray] | None = None) -> tuple[RowTable, dict[str, np.ndarray], bool]:
     """Rows of every file in ``paths``, parsing only those not fresh in the cache.
 
@@ -349,8 +184,6 @@ def cached_rows(cache: ParseCache | None, kind: str, root: str, paths: list[str]
     marks unreadable ones by leaving them out of the cache (``extras[i]["uncacheable"]``).
     Returns the table, the arrays to store, and whether anything changed.
     """
-    if cache is None:
-        return parse(list(range(len(paths)))), {}, False
     stored = store if store is not None else cache.load(kind, root)
     stats = stat_many(paths)
     encoded = encode_paths(paths)
@@ -377,11 +210,9 @@ def cached_rows(cache: ParseCache | None, kind: str, root: str, paths: list[str]
     return table, arrays, changed
 
 
-def cached_values(cache: ParseCache | None, store: dict[str, np.ndarray], prefix: str, paths: list[str],
-                  compute: Callable[[list[int]], np.ndarray], width: int) -> tuple[np.ndarray, dict[str, np.ndarray], bool]:
+def cached_values(store: dict[str, np.ndarray], prefix: str, paths: list[str],
+                  compute: Compute, width: int) -> tuple[np.ndarray, dict[str, np.ndarray], bool]:
     """A fixed-width int64 record per path (e.g. an image's size), computing only stale ones."""
-    if cache is None:
-        return compute(list(range(len(paths)))).reshape(len(paths), width), {}, False
     stats = stat_many(paths)
     encoded = encode_paths(paths)
     old_values = store.get(f"{prefix}values")

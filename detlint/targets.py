@@ -113,7 +113,7 @@ def dataset_of(path: Path) -> tuple[Path, Path] | None:
     if name.startswith(NOT_ANNOTATION_PREFIXES):
         return None
     if suffix == ".json":
-        from detlint.formats import coco
+        from detlint.formats import coco  # type: ignore[attr-defined]
 
         return (path, path.parent) if _sniffs(coco.sniff, path) else None
     if suffix in (".yaml", ".yml"):
@@ -201,13 +201,13 @@ class _MarkerNames:
 
     @staticmethod
     def _path() -> Path:
-        from detlint.incremental import cache_dir
+        from detlint.fileio import cache_dir
 
         return cache_dir() / "folder-markers-v1.json"
 
     def save(self) -> None:
         if self.dirty and self.entries is not None:
-            from detlint.formats.base import atomic_write_bytes
+            from detlint.fileio import atomic_write_bytes
 
             try:
                 atomic_write_bytes(self._path(), orjson.dumps(self.entries))
@@ -299,7 +299,7 @@ def _has_names(path: str) -> bool:
 
 
 def _image_beside(path: Path) -> bool:
-    from detlint.formats.base import is_image
+    from detlint.fileio import is_image
 
     stem = path.stem
     return any(os.path.splitext(name)[0] == stem and is_image(name) for name in _listing(str(path.parent)))

@@ -1,0 +1,164 @@
+"""The one protocol every format package satisfies, its options, and the traits rules ask about.
+
+A format package (``detlint/formats/<name>/``) exposes one object, ``FORMAT``, that satisfies
+:class:`Format`. Subclassing :class:`FormatBase` gives the documented defaults of the optional
+members. The registry (``detlint.formats``) is the only place that lists format packages; nothing
+outside ``detlint/formats/`` compares format names.
+
+Traits are what a rule may ask about a format instead of its name: a rule module declares
+``REQUIRES = (Trait.DECLARED_IDS,)`` and the engine runs it only on datasets whose format has
+every trait it requires.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from detlint.edits import FileChange
+from detlint.headers import HeaderMemo
+from detlint.model import Dataset
+from detlint.readcache import NoCache, ReadCache, Reparsed
+
+
+class Trait(str, Enum):
+    """What a format's files can hold or mean; rules declare the traits they need."""
+
+    DECLARED_IDS = "declared-ids"  # images, annotations and classes carry ids the file declares
+    ID_REFERENCES = "id-references"  # annotations refer to images and classes by those ids
+    DECLARED_SIZES = "declared-sizes"  # image width/height are written in the annotation files
+    NORMALIZED_COORDINATES = "normalized-coordinates"  # coordinates are fractions of the image size
+    PIXEL_CONVENTION = "pixel-convention"  # integer pixel coordinates under a 0/1-based convention
+    CROWD_REGIONS = "crowd-regions"  # iscrowd flags and RLE masks
+    DECLARED_AREAS = "declared-areas"  # each annotation states its area
+    LABEL_ROWS = "label-rows"  # one text row per object, boxes and polygons alike
+    SCHEMA = "schema"  # one structured document validated against a JSON schema
+    NAMED_IMAGE_FILES = "named-image-files"  # image file names written in the annotation files
+    CLASS_INDEX = "class-index"  # objects refer to classes by their position in the class list
+    CLASS_NAME = "class-name"  # objects refer to classes by name
+    CLASS_ID = "class-id"  # objects refer to classes by a declared id
+
+
+@dataclass
+class ReadOptions:
+    voc_origin: int = 1  # 1: devkit 1-based inclusive pixels; 0: 0-based continuous
+    classes: list[str] | None = None  # a configured class list (for formats that name classes)
+    probe_images: bool = True  # read image headers for sizes (normalised formats need them)
+    progress: bool = True
+    workers: int = field(default_factory=lambda: min(32, (os.cpu_count() or 1) * 4))
+    cache: ReadCache = field(default_factory=NoCache)  # the parse cache (NoCache: none)
+    headers: HeaderMemo = field(default_factory=HeaderMemo)  # header records probed by this read
+
+
+@dataclass
+class WriteOptions:
+    voc_origin: int = 1
+    link_images: bool = True  # hard-link (else copy) images into the destination
+    losses: list[dict] = field(default_factory=list)  # filled by writers: every lossy step
+
+    def lose(self, what: str, count: int, detail: str = "") -> None:
+        if count:
+            self.losses.append({"what": what, "count": int(count), "detail": detail})
+
+
+class Claim(Enum):
+    """How an annotation file passed on the command line (pre-commit) belongs to a dataset."""
+
+    DOCUMENT = "document"  # the file is a dataset description of its own: load it as given
+    MEMBER = "member"  # a per-image file: its dataset root is found by markers above it
+
+
+@runtime_checkable
+class Format(Protocol):
+    """A dataset format: how to find, read, write and minimally edit its files.
+
+    Required: ``name``, ``title``, ``traits``, ``sniff``, ``read``, ``write``. The rest have the
+    defaults of :class:`FormatBase`.
+    """
+
+    name: str  # the CLI's --format / --to value
+    title: str  # for messages: "COCO JSON"
+    traits: frozenset[Trait]
+
+    def sniff(self, path: Path) -> int:
+        """0: not this format; higher is more certain."""
+        ...
+
+    def read(self, path: Path, options: ReadOptions) -> Dataset: ...
+
+    def write(self, ds: Dataset, dst: Path, options: WriteOptions) -> None: ...
+
+    def write_back(self, old: Dataset, new: Dataset) -> list[FileChange]:
+        """The minimal edits of ``old``'s source files that make them say what ``new`` says
+        (``--fix``): only the lines or objects that changed are touched."""
+        ...
+
+    def dataset_files(self, ds: Dataset) -> list[str]:
+        """The files that describe the whole dataset (class lists, split lists, configs): a
+        change to one of them means a full read."""
+        ...
+
+    def reparse(self, ds: Dataset, files: list[int], options: ReadOptions) -> Reparsed | None:
+        """The rows of ``files`` (indices into ``ds.files``) read again; None when a change can
+        reach past those files."""
+        ...
+
+    def locate(self, ds: Dataset, section: str, item: int, key: str | None) -> str | None:
+        """The JSON pointer of entry ``item`` of ``section`` ("images", "annotations",
+        "categories"), and of its ``key`` when given; None where the format has no pointers."""
+        ...
+
+    def claim(self, path: Path) -> Claim | None:
+        """Whether an annotation file passed on its own (pre-commit) belongs to this format."""
+        ...
+
+    def member_root(self, path: Path) -> Path | None:
+        """The dataset root a per-image file's folder structure implies (VOC ``Annotations/``),
+        else None (markers decide)."""
+        ...
+
+
+class FormatBase:
+    """Defaults for the optional members of :class:`Format`."""
+
+    name = ""
+    title = ""
+    traits: frozenset[Trait] = frozenset()
+
+    def write_back(self, old: Dataset, new: Dataset) -> list[FileChange]:
+        """Default: the format cannot edit its files in place, so nothing is fixed."""
+        return []
+
+    def dataset_files(self, ds: Dataset) -> list[str]:
+        """Default: every file no image entry is declared by."""
+        declared = set(ds.images.src_file[ds.images.src_file >= 0].tolist())
+        return [name for i, name in enumerate(ds.files) if i not in declared]
+
+    def reparse(self, ds: Dataset, files: list[int], options: ReadOptions) -> Reparsed | None:
+        """Default: no incremental re-read (a re-check reads everything)."""
+        return None
+
+    @property
+    def incremental(self) -> bool:
+        """Whether this format re-reads single files into a snapshot (it overrides ``reparse``)."""
+        return type(self).reparse is not FormatBase.reparse
+
+    def locate(self, ds: Dataset, section: str, item: int, key: str | None) -> str | None:
+        """Default: no JSON pointers (findings carry file and line)."""
+        return None
+
+    def claim(self, path: Path) -> Claim | None:
+        """Default: no file is claimed on its own."""
+        return None
+
+    def member_root(self, path: Path) -> Path | None:
+        return None
+
+    def has(self, trait: Trait) -> bool:
+        return trait in self.traits
+
+    def __repr__(self) -> str:
+        return f"<format {self.name}>"

@@ -9,7 +9,9 @@ from pathlib import Path
 import orjson
 
 from detlint.errors import UsageError
+from detlint import formats
 from detlint.formats import load, save
+from detlint.model import Dataset
 from detlint.formats.protocol import ReadOptions, WriteOptions
 from detlint.fileio import atomic_write_bytes, progress_enabled, staged_folder
 
@@ -51,13 +53,11 @@ def _check_destination(src: Path, dst: Path) -> None:
         raise UsageError(f"{dst}: destination must not be inside the source dataset")
 
 
-def class_mapping(ds, target: str) -> list[dict]:
+def class_mapping(ds: Dataset, target: str) -> list[dict]:
     """How source class ids map to the target's (written into the report: never a silent remap)."""
-    mapping = []
-    for index, (name, source_id) in enumerate(zip(ds.categories.names, ds.categories.ids.tolist())):
-        target_id = index if target == "yolo" else (index + 1 if target == "coco" and ds.format != "coco" else source_id)
-        mapping.append({"name": name, "source_id": int(source_id), "target_id": target_id if target != "voc" else name})
-    return mapping
+    targets = formats.get(target).class_targets(ds, formats.format_of(ds))
+    return [{"name": name, "source_id": int(source_id), "target_id": target_id}
+            for name, source_id, target_id in zip(ds.categories.names, ds.categories.ids.tolist(), targets)]
 
 
 def convert(src: Path, dst: Path, target: str, source_format: str | None = None, voc_origin: int = 1,

@@ -8,6 +8,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from detlint.findings import SEVERITY_RANK, Finding
+from detlint.formats import format_of
 from detlint.model import Dataset
 from detlint.rules import RULES
 from detlint.rules.context import RuleContext
@@ -39,18 +40,24 @@ def run_rules(ds: Dataset, config: Any = None, focus: np.ndarray | None = None,
     level = IMAGE_LEVELS.index(config.images)
     focused = _Focus(ds, focus) if focus is not None else None
     findings: list[Finding] = []
+    traits = format_of(ds).traits
     for code in selected_codes(config.select, config.ignore):
         rule = RULES[code]
         if IMAGE_LEVELS.index(getattr(rule, "IMAGES", "none")) > level:
             continue
+        if not traits.issuperset(getattr(rule, "REQUIRES", ())):
+            continue  # the rule means nothing for this format
         # NaN/inf coordinates are findings (B004), not reasons for numpy to warn
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             if focused is not None and getattr(rule, "SCOPE", None) == "image":
                 findings.extend(focused.mapped(f) for f in rule.check(focused.part, ctx))
             else:
                 findings.extend(rule.check(ds, ctx))
+    dataset = str(config.display_root or ds.root)
     for finding in findings:
-        finding.dataset = finding.dataset or str(config.display_root or ds.root)
+        finding.dataset = finding.dataset or dataset
+        rule = RULES.get(finding.code)
+        finding.stamped(rule.NAME if rule else finding.code.lower(), rule.SEVERITY if rule else "error")
     findings = [f for f in findings if not _ignored_for_file(f, config.per_file_ignores)]
     findings.sort(key=Finding.sort_key)
     return findings

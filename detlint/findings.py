@@ -1,8 +1,8 @@
 """A finding: one problem, at one place in the source files.
 
 Readers create findings for what they meet while parsing (F001, F006, ...); rules create the
-rest. Name and severity come from the rule catalog (``detlint.rules.RULES``) by code, so a
-finding only carries what is specific to it.
+rest. The engine stamps each finding's ``name`` and ``severity`` from the rule catalog by code
+(:func:`detlint.engine.run_rules`), so this module knows no rule and imports nothing of detlint.
 """
 
 from __future__ import annotations
@@ -33,20 +33,13 @@ class Finding:
     column: int | None = None
     dataset: str | None = None  # the dataset root as given on the command line
     data: dict[str, Any] = field(default_factory=dict, compare=False)  # for fixes and reporters
+    name: str = field(default="", compare=False)  # the rule's kebab name, stamped by the engine
+    severity: str = field(default="error", compare=False)  # stamped by the engine; unknown codes: error
 
-    @property
-    def name(self) -> str:
-        from detlint.rules import RULES
-
-        rule = RULES.get(self.code)
-        return rule.NAME if rule else self.code.lower()
-
-    @property
-    def severity(self) -> str:
-        from detlint.rules import RULES
-
-        rule = RULES.get(self.code)
-        return rule.SEVERITY if rule else "error"
+    def stamped(self, name: str, severity: str) -> "Finding":
+        """This finding with the catalog's name and severity for its code."""
+        self.name, self.severity = name, severity
+        return self
 
     def key(self) -> tuple[str, str, str]:
         """Identity for baselines: stable across runs and unrelated edits."""

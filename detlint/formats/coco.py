@@ -857,12 +857,13 @@ def _attributes(ds: Dataset, rows: np.ndarray, entries: list[dict]) -> None:
 
 # --------------------------------------------------------------------------- transitional adapter
 # Replaced by the detlint/formats/coco/ package's FORMAT object.
-from detlint.formats.protocol import FormatBase as _FormatBase  # noqa: E402
+from detlint.formats.protocol import FormatBase as _FormatBase, Trait as _Trait  # noqa: E402
 
 
 class _Adapter(_FormatBase):
     name = NAME
     title = "COCO"
+    traits = frozenset({_Trait.DECLARED_IDS, _Trait.ID_REFERENCES, _Trait.DECLARED_SIZES, _Trait.CROWD_REGIONS, _Trait.DECLARED_AREAS, _Trait.SCHEMA, _Trait.NAMED_IMAGE_FILES, _Trait.CLASS_ID})
 
     def sniff(self, path):
         return sniff(path)
@@ -877,6 +878,12 @@ class _Adapter(_FormatBase):
         from detlint.formats import _writeback_coco
 
         return _writeback_coco.coco_changes(old, new)
+
+
+    def locate(self, ds, section, item, key):
+        if item is None:
+            return json_pointer(section)
+        return json_pointer(section, item, key) if key else json_pointer(section, item)
 
 
 FORMAT = _Adapter()

@@ -35,8 +35,9 @@ class Trait(str, Enum):
     CROWD_REGIONS = "crowd-regions"  # iscrowd flags and RLE masks
     DECLARED_AREAS = "declared-areas"  # each annotation states its area
     LABEL_ROWS = "label-rows"  # one text row per object, boxes and polygons alike
-    SCHEMA = "schema"  # one structured document validated against a JSON schema
+    SCHEMA = "schema"  # one structured document kept as written; the rules validate it (F002, F008)
     NAMED_IMAGE_FILES = "named-image-files"  # image file names written in the annotation files
+    BASENAME_LOOKUP = "basename-lookup"  # an image is looked up by the base name of its declared file
     CLASS_INDEX = "class-index"  # objects refer to classes by their position in the class list
     CLASS_NAME = "class-name"  # objects refer to classes by name
     CLASS_ID = "class-id"  # objects refer to classes by a declared id
@@ -106,9 +107,15 @@ class Format(Protocol):
         reach past those files."""
         ...
 
-    def locate(self, ds: Dataset, section: str, item: int, key: str | None) -> str | None:
+    def locate(self, ds: Dataset, section: str, item: int | None, key: str | None) -> str | None:
         """The JSON pointer of entry ``item`` of ``section`` ("images", "annotations",
-        "categories"), and of its ``key`` when given; None where the format has no pointers."""
+        "categories"; the section itself when ``item`` is None), and of its ``key`` when given;
+        None where the format has no pointers."""
+        ...
+
+    def class_targets(self, ds: Dataset, source: "Format") -> list:
+        """The class reference this format writes for each of ``ds``'s classes (read as
+        ``source``): an index, a name or an id. The conversion report lists the mapping."""
         ...
 
     def claim(self, path: Path) -> Claim | None:
@@ -146,9 +153,23 @@ class FormatBase:
         """Whether this format re-reads single files into a snapshot (it overrides ``reparse``)."""
         return type(self).reparse is not FormatBase.reparse
 
-    def locate(self, ds: Dataset, section: str, item: int, key: str | None) -> str | None:
+    def locate(self, ds: Dataset, section: str, item: int | None, key: str | None) -> str | None:
         """Default: no JSON pointers (findings carry file and line)."""
         return None
+
+    image_size_label = "width/height"  # how messages name the declared image size
+
+    def class_targets(self, ds: Dataset, source: Format) -> list:
+        """Default, by the class-reference trait: positions for ``CLASS_INDEX``, names for
+        ``CLASS_NAME``; for ``CLASS_ID`` the source's ids when it has ids, else 1-based positions."""
+        n = len(ds.categories)
+        if Trait.CLASS_INDEX in self.traits:
+            return list(range(n))
+        if Trait.CLASS_NAME in self.traits:
+            return list(ds.categories.names)
+        if Trait.CLASS_ID in source.traits:
+            return [int(i) for i in ds.categories.ids.tolist()]
+        return list(range(1, n + 1))
 
     def claim(self, path: Path) -> Claim | None:
         """Default: no file is claimed on its own."""

@@ -1323,12 +1323,14 @@ def _place_images(ds: Dataset, dst: Path, names: list[str], options: WriteOption
 
 # --------------------------------------------------------------------------- transitional adapter
 # Replaced by the detlint/formats/voc/ package's FORMAT object.
-from detlint.formats.protocol import FormatBase as _FormatBase  # noqa: E402
+from detlint.formats.protocol import FormatBase as _FormatBase, Trait as _Trait  # noqa: E402
 
 
 class _Adapter(_FormatBase):
     name = NAME
     title = "VOC"
+    image_size_label = "<size>"
+    traits = frozenset({_Trait.DECLARED_SIZES, _Trait.PIXEL_CONVENTION, _Trait.NAMED_IMAGE_FILES, _Trait.BASENAME_LOOKUP, _Trait.CLASS_NAME})
 
     def sniff(self, path):
         return sniff(path)

@@ -1460,12 +1460,13 @@ def _data_yaml(ds: Dataset, options: WriteOptions) -> str:
 
 # --------------------------------------------------------------------------- transitional adapter
 # Replaced by the detlint/formats/yolo/ package's FORMAT object.
-from detlint.formats.protocol import FormatBase as _FormatBase  # noqa: E402
+from detlint.formats.protocol import FormatBase as _FormatBase, Trait as _Trait  # noqa: E402
 
 
 class _Adapter(_FormatBase):
     name = NAME
     title = "YOLO"
+    traits = frozenset({_Trait.NORMALIZED_COORDINATES, _Trait.LABEL_ROWS, _Trait.CLASS_INDEX})
 
     def sniff(self, path):
         return sniff(path)

@@ -7,7 +7,8 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from detlint.findings import Finding, Fix, json_pointer
+from detlint.findings import Finding, Fix
+from detlint.formats import Trait, format_of
 from detlint.model import Dataset
 from detlint.rules.context import RuleContext
 
@@ -18,7 +19,7 @@ def box_text(box: np.ndarray) -> str:
 
 def annotation_key(ds: Dataset, row: int) -> str:
     ann = ds.annotations
-    if ds.format == "coco":
+    if format_of(ds).has(Trait.DECLARED_IDS):
         return str(int(ann.id[row]))
     return str(int(ann.src_item[row]))
 
@@ -34,12 +35,8 @@ def at_annotation(ds: Dataset, row: int, code: str, message: str, fix: Fix | Non
                   field_name: str | None = "bbox", data: dict | None = None) -> Finding:
     """A finding located at one annotation: its file, line, JSON pointer and source key."""
     ann = ds.annotations
-    pointer = None
-    if ds.format == "coco" and ann.src_item[row] >= 0:
-        parts: list[object] = ["annotations", int(ann.src_item[row])]
-        if field_name:
-            parts.append(field_name)
-        pointer = json_pointer(*parts)
+    item = int(ann.src_item[row])
+    pointer = format_of(ds).locate(ds, "annotations", item, field_name) if item >= 0 else None
     line = int(ann.src_line[row]) or None
     return Finding(code, message, file=ds.file_of(int(ann.src_file[row])), line=line, pointer=pointer,
                    image=image_name(ds, int(ann.image[row])), annotation=annotation_key(ds, row), fix=fix,
@@ -51,12 +48,8 @@ def at_image(ds: Dataset, row: int, code: str, message: str, fix: Fix | None = N
     """A finding located at one image entry (its declaring file, or the image itself)."""
     images = ds.images
     file = ds.file_of(int(images.src_file[row]))
-    pointer = None
-    if ds.format == "coco" and images.src_item[row] >= 0:
-        parts: list[object] = ["images", int(images.src_item[row])]
-        if field_name:
-            parts.append(field_name)
-        pointer = json_pointer(*parts)
+    item = int(images.src_item[row])
+    pointer = format_of(ds).locate(ds, "images", item, field_name) if item >= 0 else None
     return Finding(code, message, file=file or image_name(ds, row), line=int(images.src_line[row]) or None,
                    pointer=pointer, image=image_name(ds, row), fix=fix, data=data or {"image_row": int(row)})
 
@@ -64,9 +57,7 @@ def at_image(ds: Dataset, row: int, code: str, message: str, fix: Fix | None = N
 def at_category(ds: Dataset, index: int, code: str, message: str, fix: Fix | None = None) -> Finding:
     cats = ds.categories
     file = ds.file_of(int(cats.src_file[index])) if len(cats.src_file) > index else None
-    pointer = None
-    if ds.format == "coco" and file is not None:
-        pointer = json_pointer("categories", int(cats.src_item[index]))
+    pointer = format_of(ds).locate(ds, "categories", int(cats.src_item[index]), None) if file is not None else None
     line = int(cats.src_line[index]) if len(cats.src_line) > index else 0
     return Finding(code, message, file=file or class_list_file(ds), line=line or None, pointer=pointer, fix=fix,
                    data={"category": int(index)})
@@ -75,7 +66,7 @@ def at_category(ds: Dataset, index: int, code: str, message: str, fix: Fix | Non
 def class_list_file(ds: Dataset) -> str | None:
     """The file that declares the class list (data.yaml, obj.names, the COCO JSON), if any."""
     name = _first_class_list(ds.files)
-    if name is None and ds.format == "coco" and ds.files:
+    if name is None and format_of(ds).has(Trait.SCHEMA) and ds.files:  # the document declares its classes
         name = ds.files[0]
     return name
 
@@ -186,12 +177,12 @@ def class_maps(ds: Dataset) -> dict[str, list[list]]:
 
 
 def class_pointer(ds: Dataset, file: str, position: int) -> str | None:
-    return json_pointer("categories", position, "name") if ds.format == "coco" else None
+    return format_of(ds).locate(ds, "categories", position, "name")
 
 
 def class_line(ds: Dataset, file: str, position: int) -> int | None:
     """1-based line of a class declaration in a single-list format (data.yaml, obj.names)."""
-    if ds.format == "coco" or ds.meta.get("class_maps"):
+    if format_of(ds).has(Trait.SCHEMA) or ds.meta.get("class_maps"):
         return None
     lines = ds.categories.src_line
     return (int(lines[position]) or None) if 0 <= position < len(lines) else None

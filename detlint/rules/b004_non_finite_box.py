@@ -17,6 +17,7 @@ from typing import Iterator
 import numpy as np
 
 from detlint.findings import Finding, Fix
+from detlint.formats import Trait, format_of
 from detlint.model import Dataset
 from detlint.rules._helpers import RuleContext, at_annotation, reported_mask
 
@@ -35,7 +36,7 @@ def non_finite_mask(ds: Dataset) -> np.ndarray:
 
 def _reported_as_schema_violation(ds: Dataset) -> np.ndarray:
     """COCO boxes that are not a list of four numbers at all ([1, 2, 3], "10,20"): F002 says so."""
-    if ds.format != "coco":
+    if not format_of(ds).has(Trait.SCHEMA):
         return np.zeros(len(ds.annotations), bool)
     return reported_mask(ds, "F002", "annotations", "bbox") & np.isnan(ds.annotations.raw).all(axis=1)
 

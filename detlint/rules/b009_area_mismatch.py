@@ -22,12 +22,14 @@ from typing import Iterator
 import numpy as np
 
 from detlint.findings import Finding, Fix
+from detlint.formats import Trait
 from detlint.model import Dataset
 from detlint.rules._helpers import segmentation_kinds, RuleContext, at_annotation, finite_box_mask
 
 CODE = "B009"
 NAME = "area-mismatch"
 SEVERITY = "warning"
+REQUIRES = (Trait.DECLARED_AREAS,)
 SCOPE = "image"  # its findings about an image depend on that image and its rows only
 FIX = "safe"
 OPTIONS = {"area-tolerance": 0.1}
@@ -226,8 +228,6 @@ def _rasterised_areas(segmentations: list[list], members: list[int], h: int, w: 
 
 
 def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
-    if ds.format != "coco":
-        return
     tolerance = float(ctx.get(OPTIONS, "area-tolerance"))
     ann = ds.annotations
     box_area = (ann.boxes[:, 2] - ann.boxes[:, 0]) * (ann.boxes[:, 3] - ann.boxes[:, 1])

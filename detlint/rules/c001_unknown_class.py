@@ -18,6 +18,7 @@ from typing import Iterator
 import numpy as np
 
 from detlint.findings import Finding
+from detlint.formats import Trait, format_of
 from detlint.model import Annotations, Dataset
 from detlint.rules._helpers import RuleContext, at_annotation
 
@@ -37,12 +38,12 @@ def _looks_one_based(ds: Dataset) -> bool:
 def _message(ds: Dataset, row: int, one_based: bool) -> str:
     ann = ds.annotations
     n = len(ds.categories)
-    if ds.format == "yolo":
+    if format_of(ds).has(Trait.CLASS_INDEX):
         hint = " (classes look 1-based: index 0 is unused and the largest index equals nc)" if one_based else ""
         return (f"class index {ann.class_id[row]} is not in 0..{n - 1} (nc = {n}){hint}: ultralytics drops the "
                 "whole image ('Label class exceeds dataset class count'), other trainers hit a CUDA "
                 "device-side assert")
-    if ds.format == "voc":
+    if format_of(ds).has(Trait.CLASS_NAME):
         extra = ann.extra[row] if isinstance(ann.extra[row], dict) else {}
         name = extra.get("name", "")
         if not name:
@@ -58,7 +59,7 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     unknown = np.flatnonzero(ann.category < 0)
     if not len(unknown):
         return
-    one_based = ds.format == "yolo" and _looks_one_based(ds)
-    field = "category_id" if ds.format == "coco" else None
+    one_based = format_of(ds).has(Trait.CLASS_INDEX) and _looks_one_based(ds)
+    field = "category_id"  # the key of the pointer, where the format has pointers
     for row in unknown.tolist():
         yield at_annotation(ds, row, CODE, _message(ds, row, one_based), field_name=field)

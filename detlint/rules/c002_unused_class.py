@@ -19,6 +19,7 @@ from typing import Iterator
 import numpy as np
 
 from detlint.findings import Finding
+from detlint.formats import Trait, format_of
 from detlint.model import Dataset
 from detlint.rules._helpers import RuleContext, at_category
 
@@ -32,7 +33,7 @@ OPTIONS: dict = {}
 def roboflow_placeholder(ds: Dataset, index: int) -> bool:
     """Roboflow's COCO category 0: named like the project, the supercategory of the others."""
     cats = ds.categories
-    if ds.format != "coco" or int(cats.ids[index]) != 0 or len(cats) < 2:
+    if not format_of(ds).has(Trait.DECLARED_IDS) or int(cats.ids[index]) != 0 or len(cats) < 2:
         return False
     name = cats.names[index]
     others = [extra.get("supercategory") for i, extra in enumerate(cats.extra) if i != index]

@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from detlint.findings import Finding
+from detlint.formats import format_of
 from detlint.model import Dataset
 from detlint.rules._helpers import RuleContext, class_maps
 
@@ -50,4 +51,4 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
             shown = ", ".join(conflicts[:5]) + (f" and {len(conflicts) - 5} more" if len(conflicts) > 5 else "")
             yield Finding(CODE, f"class map differs from {reference_file}: {shown}: a model trained with one "
                           "map reads the other's labels as the wrong classes",
-                          file=file or None, pointer="/categories" if ds.format == "coco" else None)
+                          file=file or None, pointer=format_of(ds).locate(ds, "categories", None, None))

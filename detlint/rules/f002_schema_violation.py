@@ -22,6 +22,7 @@ from typing import Iterator
 import numpy as np
 
 from detlint.findings import Finding
+from detlint.formats import Trait, format_of
 from detlint.model import ABSENT_INT, Dataset
 from detlint.rules._helpers import RuleContext, at_annotation, reader_problems
 
@@ -40,7 +41,7 @@ def _missing_keys(ds: Dataset) -> dict[str, np.ndarray]:
 
 def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     yield from reader_problems(ds, CODE)
-    if ds.format != "coco":
+    if not format_of(ds).has(Trait.SCHEMA):
         return
     missing = _missing_keys(ds)
     any_missing = np.logical_or.reduce(list(missing.values()))

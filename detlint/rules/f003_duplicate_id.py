@@ -18,12 +18,14 @@ from typing import Iterator
 import numpy as np
 
 from detlint.findings import Finding, Fix, json_pointer
+from detlint.formats import Trait
 from detlint.model import Dataset
 from detlint.rules._helpers import RuleContext, at_annotation, at_image, reported_mask
 
 CODE = "F003"
 NAME = "duplicate-id"
 SEVERITY = "error"
+REQUIRES = (Trait.DECLARED_IDS,)
 FIX = "unsafe"
 OPTIONS: dict = {}
 
@@ -40,8 +42,6 @@ def repeated(file_index: np.ndarray, ids: np.ndarray, valid: np.ndarray | None =
 
 
 def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
-    if ds.format != "coco":
-        return
     fix = Fix("unsafe", "renumber the duplicate")
     images, ann = ds.images, ds.annotations
     # a missing or malformed id (F002, read as -1) is not a duplicate of another malformed one

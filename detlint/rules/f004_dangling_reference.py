@@ -16,6 +16,7 @@ from typing import Iterator
 import numpy as np
 
 from detlint.findings import Finding, Fix
+from detlint.formats import Trait, format_of
 from detlint.model import Dataset
 from detlint.rules._helpers import RuleContext, at_annotation
 
@@ -29,7 +30,7 @@ OPTIONS: dict = {}
 
 def dangling_mask(ds: Dataset) -> np.ndarray:
     ann = ds.annotations
-    if ds.format != "coco":
+    if not format_of(ds).has(Trait.ID_REFERENCES):
         return np.zeros(len(ann), bool)
     return (ann.image < 0) | (ann.category < 0)
 

@@ -16,20 +16,20 @@ from typing import Iterator
 import numpy as np
 
 from detlint.findings import Finding, Fix
+from detlint.formats import Trait
 from detlint.model import Dataset
 from detlint.rules._helpers import RuleContext, at_annotation, at_image
 
 CODE = "F005"
 NAME = "zero-id"
 SEVERITY = "warning"
+REQUIRES = (Trait.DECLARED_IDS,)
 SCOPE = "image"  # its findings about an image depend on that image and its rows only
 FIX = "unsafe"
 OPTIONS: dict = {}
 
 
 def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
-    if ds.format != "coco":
-        return
     fix = Fix("unsafe", "renumber ids from 1")
     for row in np.flatnonzero(ds.annotations.id == 0).tolist():
         yield at_annotation(ds, row, CODE, "annotation id 0: COCOeval treats id 0 as 'no match' and "

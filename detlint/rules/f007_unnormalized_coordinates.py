@@ -22,12 +22,14 @@ from typing import Iterator
 import numpy as np
 
 from detlint.findings import Finding
+from detlint.formats import Trait, format_of
 from detlint.model import Annotations, Dataset
 from detlint.rules._helpers import RuleContext, at_annotation
 
 CODE = "F007"
 NAME = "unnormalized-coordinates"
 SEVERITY = "error"
+REQUIRES = (Trait.NORMALIZED_COORDINATES,)
 FIX = None
 OPTIONS = {"normalized-tolerance": 0.01}
 
@@ -44,7 +46,7 @@ def _polygon_out_of_range(ds: Dataset, tolerance: float) -> np.ndarray:
 def unnormalized_mask(ds: Dataset, tolerance: float = OPTIONS["normalized-tolerance"]) -> np.ndarray:
     """bool[N]: YOLO rows with a value outside [0, 1] beyond ``tolerance``."""
     ann = ds.annotations
-    if ds.format != "yolo":
+    if not format_of(ds).has(Trait.NORMALIZED_COORDINATES):
         return np.zeros(len(ann), bool)
     with np.errstate(invalid="ignore"):
         box_out = (ann.kind == Annotations.KIND_BOX) & ((ann.raw < -tolerance) | (ann.raw > 1 + tolerance)).any(axis=1)
@@ -52,8 +54,6 @@ def unnormalized_mask(ds: Dataset, tolerance: float = OPTIONS["normalized-tolera
 
 
 def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
-    if ds.format != "yolo":
-        return
     ann = ds.annotations
     rows = np.flatnonzero(unnormalized_mask(ds, float(ctx.get(OPTIONS, "normalized-tolerance"))))
     if not len(rows):

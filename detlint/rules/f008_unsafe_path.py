@@ -16,6 +16,7 @@ from typing import Iterator
 
 from detlint.findings import Finding
 from detlint.fileio import safe_relative
+from detlint.formats import Trait, format_of
 from detlint.model import Dataset
 from detlint.rules._helpers import RuleContext, at_image, reader_problems
 
@@ -28,8 +29,8 @@ OPTIONS: dict = {}
 
 def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     yield from reader_problems(ds, CODE)
-    if ds.format != "coco":
-        return  # the VOC and YOLO readers report their unsafe names themselves, with the line
+    if not format_of(ds).has(Trait.SCHEMA):
+        return  # readers of other formats report their unsafe names themselves, with the line
     names = ds.images.file_name.tolist()
     # only names with a separator, a drive colon or a leading dot can be unsafe: test those
     suspects = [row for row, name in enumerate(names) if "/" in name or "\\" in name or ":" in name or

@@ -21,6 +21,7 @@ from typing import Iterator
 import numpy as np
 
 from detlint.findings import Finding
+from detlint.formats import Trait, format_of
 from detlint.model import Dataset
 from detlint.rules._helpers import RuleContext, at_annotation, image_sizes
 
@@ -34,7 +35,7 @@ OPTIONS: dict = {}
 def convention_shift(ds: Dataset, ctx: RuleContext) -> np.ndarray:
     """float64[N, 4]: the overshoot (left, top, right, bottom) explained by the convention."""
     shift = np.zeros((len(ds.annotations), 4))
-    if ds.format != "voc":
+    if not format_of(ds).has(Trait.PIXEL_CONVENTION):
         return shift
     raw = ds.annotations.raw
     w, h = image_sizes(ds, ctx)

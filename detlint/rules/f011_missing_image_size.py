@@ -16,26 +16,26 @@ from typing import Iterator
 import numpy as np
 
 from detlint.findings import Finding, Fix
+from detlint.formats import Trait, format_of
 from detlint.model import Dataset
 from detlint.rules._helpers import RuleContext, at_image
 
 CODE = "F011"
 NAME = "missing-image-size"
 SEVERITY = "warning"
+REQUIRES = (Trait.DECLARED_SIZES,)
 SCOPE = "image"  # its findings about an image depend on that image and its rows only
 FIX = "safe"
 OPTIONS: dict = {}
 
 
 def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
-    if ds.format not in ("coco", "voc"):
-        return  # YOLO declares no size: it is always read from the image
     images = ds.images
     # entries without a declaring file (listed in a split file only) have no size to fix
     missing = ((images.width <= 0) | (images.height <= 0)) & (images.src_file >= 0)
-    where = "<size>" if ds.format == "voc" else "width/height"
+    where = format_of(ds).image_size_label
     for row in np.flatnonzero(missing).tolist():
         fix = Fix("safe", "fill the size from the image header") if images.path[row] else None
         yield at_image(ds, row, CODE, f"image has no usable {where} ({images.width[row]} x {images.height[row]}): "
                        "bounds checks and YOLO conversion need it, loaders that trust it mis-scale boxes",
-                       fix, field_name="width" if ds.format == "coco" else None)
+                       fix, field_name="width")

@@ -18,20 +18,20 @@ from typing import Iterator
 import numpy as np
 
 from detlint.findings import Finding
+from detlint.formats import Trait
 from detlint.model import Dataset
 from detlint.rules._helpers import segmentation_kinds, RuleContext, at_annotation
 
 CODE = "F012"
 NAME = "crowd-inconsistent"
 SEVERITY = "warning"
+REQUIRES = (Trait.CROWD_REGIONS,)
 FIX = None
 OPTIONS: dict = {}
 MOSTLY_CROWD = 0.5
 
 
 def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
-    if ds.format != "coco":
-        return
     ann = ds.annotations
     _, is_rle = segmentation_kinds(ds, ctx)
     crowd = ann.iscrowd == 1

@@ -16,19 +16,19 @@ from typing import Iterator
 import numpy as np
 
 from detlint.findings import Finding
+from detlint.formats import Trait
 from detlint.model import Annotations, Dataset
 from detlint.rules._helpers import RuleContext, at_annotation
 
 CODE = "F013"
 NAME = "mixed-label-kinds"
 SEVERITY = "warning"
+REQUIRES = (Trait.LABEL_ROWS,)
 FIX = None
 OPTIONS: dict = {}
 
 
 def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
-    if ds.format != "yolo":
-        return
     kind = ds.annotations.kind
     n_box = int((kind == Annotations.KIND_BOX).sum())
     n_polygon = int((kind == Annotations.KIND_POLYGON).sum())

@@ -19,6 +19,7 @@ import numpy as np
 
 from detlint.findings import Finding
 from detlint.fileio import safe_relative
+from detlint.formats import Trait, format_of
 from detlint.model import Dataset
 from detlint.rules._helpers import RuleContext, at_image, reader_problems
 
@@ -42,7 +43,8 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     images = ds.images
     # a COCO or YOLO name that escapes the root is F008's business (the VOC reader still looks
     # for such a file by its base name, so a VOC miss is reported)
-    unsafe = np.fromiter((ds.format != "voc" and bool(n) and safe_relative(n) is None
+    by_basename = format_of(ds).has(Trait.BASENAME_LOOKUP)
+    unsafe = np.fromiter((not by_basename and bool(n) and safe_relative(n) is None
                           for n in images.file_name.tolist()), bool, len(images))
     for row in np.flatnonzero((images.path == "") & ~orphan_label_entries(ds) & ~unsafe).tolist():
         name = images.file_name[row] or "(no file name)"

@@ -20,12 +20,14 @@ import numpy as np
 
 from detlint.findings import Finding, Fix
 from detlint.images import SWAPPING_ORIENTATIONS, report_for
+from detlint.formats import Trait
 from detlint.model import Dataset
 from detlint.rules._helpers import RuleContext, at_image
 
 CODE = "I003"
 NAME = "image-size-mismatch"
 SEVERITY = "error"
+REQUIRES = (Trait.DECLARED_SIZES,)
 SCOPE = "image"  # its findings about an image depend on that image and its rows only
 FIX = "safe"
 OPTIONS: dict = {}
@@ -33,8 +35,6 @@ IMAGES = "header"
 
 
 def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
-    if ds.format == "yolo":
-        return
     report = report_for(ds, ctx)
     width, height = ds.images.width, ds.images.height
     differs = (width != report.real_width) | (height != report.real_height)

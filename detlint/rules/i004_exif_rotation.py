@@ -20,6 +20,7 @@ import numpy as np
 
 from detlint.findings import Finding
 from detlint.images import SWAPPING_ORIENTATIONS, ImageReport, report_for
+from detlint.formats import Trait, format_of
 from detlint.model import Dataset
 from detlint.rules._helpers import RuleContext, at_image, finite_box_mask
 
@@ -60,7 +61,7 @@ def _box_extent(ds: Dataset, ctx: RuleContext) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _which_fits(ds: Dataset, report: ImageReport, row: int, max_x: np.ndarray, max_y: np.ndarray) -> str:
-    if ds.format == "yolo":
+    if format_of(ds).has(Trait.NORMALIZED_COORDINATES):
         return ("the YOLO labels are read against the displayed size (as Ultralytics does); a loader "
                 "that ignores EXIF puts them in the wrong place")
     if not np.isfinite(max_x[row]):

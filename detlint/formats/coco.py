@@ -886,4 +886,10 @@ class _Adapter(_FormatBase):
         return json_pointer(section, item, key) if key else json_pointer(section, item)
 
 
+    def raw_from_boxes(self, ds, rows):
+        from detlint.formats import _raw_boxes
+
+        return _raw_boxes.coco(ds, rows)
+
+
 FORMAT = _Adapter()

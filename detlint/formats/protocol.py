@@ -18,6 +18,8 @@ from enum import Enum
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+import numpy as np
+
 from detlint.edits import FileChange
 from detlint.headers import HeaderMemo
 from detlint.model import Dataset
@@ -97,6 +99,11 @@ class Format(Protocol):
         (``--fix``): only the lines or objects that changed are touched."""
         ...
 
+    def raw_from_boxes(self, ds: Dataset, rows: np.ndarray) -> np.ndarray:
+        """The four numbers this format writes (``Annotations.raw``) for the boxes of ``rows``:
+        a fix that moves a box keeps ``raw`` in the source's own terms."""
+        ...
+
     def dataset_files(self, ds: Dataset) -> list[str]:
         """The files that describe the whole dataset (class lists, split lists, configs): a
         change to one of them means a full read."""
@@ -138,6 +145,10 @@ class FormatBase:
     def write_back(self, old: Dataset, new: Dataset) -> list[FileChange]:
         """Default: the format cannot edit its files in place, so nothing is fixed."""
         return []
+
+    def raw_from_boxes(self, ds: Dataset, rows: np.ndarray) -> np.ndarray:
+        """Default: the format writes absolute-pixel ``x1 y1 x2 y2``."""
+        return ds.annotations.boxes[rows].copy()
 
     def dataset_files(self, ds: Dataset) -> list[str]:
         """Default: every file no image entry is declared by."""

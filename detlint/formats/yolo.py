@@ -1490,4 +1490,10 @@ class _Adapter(_FormatBase):
         return dataset_files(ds)
 
 
+    def raw_from_boxes(self, ds, rows):
+        from detlint.formats import _raw_boxes
+
+        return _raw_boxes.yolo(ds, rows)
+
+
 FORMAT = _Adapter()

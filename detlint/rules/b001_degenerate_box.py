@@ -17,6 +17,7 @@ import numpy as np
 
 from detlint.findings import Finding, Fix
 from detlint.model import Dataset
+from detlint.rules._fixes import DropRows
 from detlint.rules._helpers import RuleContext, at_annotation, box_columns, box_text, finite_box_mask
 
 CODE = "B001"
@@ -41,3 +42,6 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
         yield at_annotation(ds, row, CODE, f"box {box_text(boxes[row])} has {side} "
                             f"{w if side == 'width' else h:.3g}: torchvision raises 'All bounding boxes "
                             "should have positive height and width' and losses turn NaN", fix)
+
+
+fix = DropRows()  # drop the annotation

@@ -24,6 +24,7 @@ import numpy as np
 
 from detlint.findings import Finding, Fix
 from detlint.model import Dataset
+from detlint.rules._fixes import annotation_rows, clip_boxes
 from detlint.rules._helpers import (RuleContext, at_annotation, box_columns, box_text, finite_box_mask,
                                     image_sizes)
 
@@ -32,6 +33,7 @@ NAME = "box-out-of-image"
 SEVERITY = "error"
 SCOPE = "image"  # its findings about an image depend on that image and its rows only
 FIX = "unsafe"
+FIX_PRIORITY = 40  # fixes run in this order; drops run last
 OPTIONS = {"out-of-image-tolerance": 0.5}
 
 EDGES = ("left", "top", "right", "bottom")
@@ -69,3 +71,9 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
                             f"{unit} past the {EDGES[edge]} edge ({size}): albumentations raises on it, other "
                             "loaders clip it silently", fix,
                             data={"row": row})
+
+
+def fix(ds: Dataset, findings: list[Finding]) -> Dataset:
+    """Clip each box to its image (unsafe: the true extent may lie outside)."""
+    rows = annotation_rows(findings)
+    return clip_boxes(ds, rows) if rows else ds

@@ -18,6 +18,7 @@ import numpy as np
 
 from detlint.findings import Finding, Fix
 from detlint.model import Dataset
+from detlint.rules._fixes import DropRows
 from detlint.rules._helpers import (RuleContext, at_annotation, box_columns, box_text, finite_box_mask,
                                     image_sizes)
 
@@ -53,3 +54,6 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
         yield at_annotation(ds, row, CODE, f"box {box_text(ann.boxes[row])} lies entirely outside the "
                             f"{w[row]:g} x {h[row]:g} image: clipping leaves a zero-area box (torchvision "
                             "raises), and there is nothing in the image to learn from it", fix)
+
+
+fix = DropRows()  # drop the annotation

@@ -19,6 +19,7 @@ import numpy as np
 from detlint.findings import Finding, Fix
 from detlint.formats import Trait, format_of
 from detlint.model import Dataset
+from detlint.rules._fixes import DropRows
 from detlint.rules._helpers import RuleContext, at_annotation, reported_mask
 
 CODE = "B004"
@@ -48,3 +49,6 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
         values = ", ".join(str(float(v)) for v in raw[row])
         yield at_annotation(ds, row, CODE, f"box has a non-finite or non-numeric coordinate ({values}): "
                             "one NaN turns the whole batch's loss NaN", fix)
+
+
+fix = DropRows()  # drop the annotation

@@ -22,6 +22,7 @@ import numpy as np
 
 from detlint.findings import Finding, Fix
 from detlint.model import Dataset
+from detlint.rules._fixes import DropRows
 from detlint.rules._helpers import RuleContext, annotation_key, at_annotation, box_text, finite_box_mask
 
 CODE = "B006"
@@ -92,3 +93,6 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
                             f"{annotation_key(ds, a)} (same image, same class): the object counts twice in "
                             "the loss, and evaluation counts the copy as a missed object", fix,
                             data={"row": b, "duplicate_of": a})
+
+
+fix = DropRows()  # drop the copy

@@ -24,6 +24,7 @@ import numpy as np
 from detlint.findings import Finding, Fix
 from detlint.formats import Trait
 from detlint.model import Dataset
+from detlint.rules._fixes import recompute_area, rows_and_areas
 from detlint.rules._helpers import segmentation_kinds, RuleContext, at_annotation, finite_box_mask
 
 CODE = "B009"
@@ -32,6 +33,7 @@ SEVERITY = "warning"
 REQUIRES = (Trait.DECLARED_AREAS,)
 SCOPE = "image"  # its findings about an image depend on that image and its rows only
 FIX = "safe"
+FIX_PRIORITY = 30  # fixes run in this order; drops run last
 OPTIONS = {"area-tolerance": 0.1}
 
 
@@ -258,3 +260,10 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
                             f"{expected[k]:.6g}: COCOeval sorts objects into small/medium/large by area, so "
                             "this one lands in the wrong bucket", fix,
                             field_name="area", data={"row": row, "area": float(expected[k])})
+
+
+def fix(ds: Dataset, findings: list[Finding]) -> Dataset:
+    """Set each area to the one computed from the segmentation or the box. Runs before B002's
+    clip, which then owns the area of the boxes it clips."""
+    rows, areas = rows_and_areas(findings)
+    return recompute_area(ds, rows, areas) if rows else ds

@@ -16,6 +16,7 @@ from typing import Iterator
 
 from detlint.findings import Finding, Fix
 from detlint.model import Dataset
+from detlint.rules._fixes import class_variants, merge_classes
 from detlint.rules._helpers import RuleContext, class_line, class_maps, class_pointer
 from detlint.rules.c003_duplicate_class_name import normalized_name
 
@@ -23,6 +24,7 @@ CODE = "C004"
 NAME = "class-name-variant"
 SEVERITY = "warning"
 FIX = "unsafe"
+FIX_PRIORITY = 25  # fixes run in this order; drops run last
 OPTIONS: dict = {}
 
 
@@ -42,3 +44,10 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
                               fix=Fix("unsafe", f"merge into '{seen[key]}'"),
                               data={"variant": name, "canonical": seen[key]})
             seen.setdefault(key, name)
+
+
+def fix(ds: Dataset, findings: list[Finding]) -> Dataset:
+    """Merge each variant into its canonical class (not for formats that refer to classes by
+    index: that would renumber every later class)."""
+    variants = class_variants(ds, findings)
+    return merge_classes(ds, variants) if variants else ds

@@ -20,6 +20,7 @@ import numpy as np
 from detlint.findings import Finding, Fix, json_pointer
 from detlint.formats import Trait
 from detlint.model import Dataset
+from detlint.rules._fixes import renumber_fix
 from detlint.rules._helpers import RuleContext, at_annotation, at_image, reported_mask
 
 CODE = "F003"
@@ -27,6 +28,7 @@ NAME = "duplicate-id"
 SEVERITY = "error"
 REQUIRES = (Trait.DECLARED_IDS,)
 FIX = "unsafe"
+FIX_PRIORITY = 20  # fixes run in this order; drops run last
 OPTIONS: dict = {}
 
 
@@ -62,3 +64,6 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
                               "the last definition, so the class an id means depends on the tool", file=file,
                               pointer=json_pointer("categories", position, "id"))
             seen.add(cat_id)
+
+
+fix = renumber_fix  # one past the largest id of the file

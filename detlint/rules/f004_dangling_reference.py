@@ -18,6 +18,7 @@ import numpy as np
 from detlint.findings import Finding, Fix
 from detlint.formats import Trait, format_of
 from detlint.model import Dataset
+from detlint.rules._fixes import DropRows
 from detlint.rules._helpers import RuleContext, at_annotation
 
 CODE = "F004"
@@ -47,3 +48,6 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
             yield at_annotation(ds, row, CODE, f"category_id {ann.class_id[row]} refers to no category: "
                                 "pycocotools' loadCats raises KeyError on it",
                                 fix, field_name="category_id")
+
+
+fix = DropRows()  # drop the annotation

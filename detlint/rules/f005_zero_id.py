@@ -18,6 +18,7 @@ import numpy as np
 from detlint.findings import Finding, Fix
 from detlint.formats import Trait
 from detlint.model import Dataset
+from detlint.rules._fixes import renumber_fix
 from detlint.rules._helpers import RuleContext, at_annotation, at_image
 
 CODE = "F005"
@@ -26,6 +27,7 @@ SEVERITY = "warning"
 REQUIRES = (Trait.DECLARED_IDS,)
 SCOPE = "image"  # its findings about an image depend on that image and its rows only
 FIX = "unsafe"
+FIX_PRIORITY = 20  # fixes run in this order; drops run last
 OPTIONS: dict = {}
 
 
@@ -37,3 +39,6 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     for row in np.flatnonzero(ds.images.id == 0).tolist():
         yield at_image(ds, row, CODE, "image id 0: tools that test ids for truth skip it", fix,
                        field_name="id")
+
+
+fix = renumber_fix  # one past the largest id of the file

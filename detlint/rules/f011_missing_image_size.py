@@ -18,6 +18,7 @@ import numpy as np
 from detlint.findings import Finding, Fix
 from detlint.formats import Trait, format_of
 from detlint.model import Dataset
+from detlint.rules._fixes import fill_size_fix
 from detlint.rules._helpers import RuleContext, at_image
 
 CODE = "F011"
@@ -26,6 +27,7 @@ SEVERITY = "warning"
 REQUIRES = (Trait.DECLARED_SIZES,)
 SCOPE = "image"  # its findings about an image depend on that image and its rows only
 FIX = "safe"
+FIX_PRIORITY = 10  # fixes run in this order; drops run last
 OPTIONS: dict = {}
 
 
@@ -39,3 +41,6 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
         yield at_image(ds, row, CODE, f"image has no usable {where} ({images.width[row]} x {images.height[row]}): "
                        "bounds checks and YOLO conversion need it, loaders that trust it mis-scale boxes",
                        fix, field_name="width")
+
+
+fix = fill_size_fix  # sizes from the image headers

@@ -22,6 +22,7 @@ from detlint.findings import Finding, Fix
 from detlint.images import SWAPPING_ORIENTATIONS, report_for
 from detlint.formats import Trait
 from detlint.model import Dataset
+from detlint.rules._fixes import fill_size_fix
 from detlint.rules._helpers import RuleContext, at_image
 
 CODE = "I003"
@@ -30,6 +31,7 @@ SEVERITY = "error"
 REQUIRES = (Trait.DECLARED_SIZES,)
 SCOPE = "image"  # its findings about an image depend on that image and its rows only
 FIX = "safe"
+FIX_PRIORITY = 10  # fixes run in this order; drops run last
 OPTIONS: dict = {}
 IMAGES = "header"
 
@@ -47,3 +49,6 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
         yield at_image(ds, row, CODE, message, fix=Fix("safe", f"set the size to {real}"), field_name="width",
                        data={"image_row": row, "width": int(report.real_width[row]),
                              "height": int(report.real_height[row])})
+
+
+fix = fill_size_fix  # the real size, from the image header

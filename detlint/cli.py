@@ -11,12 +11,13 @@ from typing import Any, Callable
 import click
 
 from detlint import __version__
+from detlint.clitypes import FORMAT_NAME
 from detlint.errors import UsageError
+from detlint.headers import IMAGE_LEVELS
 
 log = logging.getLogger("detlint")
 
 OUTPUT_FORMATS = ("concise", "full", "json", "sarif", "github", "gitlab", "html")
-IMAGE_LEVELS = ("none", "header", "decode")
 SEVERITY_CHOICES = ("error", "warning", "info")
 
 
@@ -95,7 +96,7 @@ def _codes(option: str | None) -> list[str] | None:
               help="Image access: none, header (default) or decode.")
 @click.option("--select", default=None, help="Comma-separated codes or prefixes to check (e.g. B,C001).")
 @click.option("--ignore", default=None, help="Comma-separated codes or prefixes to skip.")
-@click.option("--format", "input_format", type=click.Choice(("coco", "voc", "yolo")), default=None,
+@click.option("--format", "input_format", type=FORMAT_NAME, default=None,
               help="Input format (default: sniffed).")
 @click.option("--config", "config_file", type=click.Path(path_type=Path), default=None,
               help="Config file (default: nearest detlint.toml, .detlint.toml or pyproject.toml).")
@@ -130,8 +131,8 @@ def check(paths: tuple[Path, ...], output_format: str | None, output: Path | Non
 @main.command()
 @click.argument("src", type=click.Path(path_type=Path))
 @click.argument("dst", type=click.Path(path_type=Path))
-@click.option("--to", "target", type=click.Choice(("coco", "voc", "yolo")), required=True, help="Target format.")
-@click.option("--from", "source_format", type=click.Choice(("coco", "voc", "yolo")), default=None,
+@click.option("--to", "target", type=FORMAT_NAME, required=True, help="Target format.")
+@click.option("--from", "source_format", type=FORMAT_NAME, default=None,
               help="Source format (default: sniffed).")
 @click.option("--voc-origin", type=click.Choice(("0", "1")), default="1", show_default=True,
               help="VOC pixel convention when reading VOC.")
@@ -153,7 +154,7 @@ def convert(src: Path, dst: Path, target: str, source_format: str | None, voc_or
 @click.option("--output-format", type=click.Choice(("text", "json")), default="text", show_default=True)
 @click.option("--plot", "plot_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Also write a PNG with class counts, box centres and width/height (needs matplotlib).")
-@click.option("--format", "input_format", type=click.Choice(("coco", "voc", "yolo")), default=None)
+@click.option("--format", "input_format", type=FORMAT_NAME, default=None)
 def stats(path: Path, output_format: str, plot_path: Path | None, input_format: str | None) -> None:
     """Counts per split, class histogram, box size and aspect distributions."""
     import orjson

@@ -9,11 +9,11 @@ import numpy as np
 
 from detlint.findings import SEVERITY_RANK, Finding
 from detlint.formats import format_of
+from detlint.headers import IMAGE_LEVELS
 from detlint.model import Dataset
 from detlint.rules import RULES
 from detlint.rules.context import RuleContext
 
-IMAGE_LEVELS = ("none", "header", "decode")
 
 
 def selected_codes(select: Iterable[str] | None, ignore: Iterable[str] | None) -> list[str]:

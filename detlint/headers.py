@@ -14,6 +14,7 @@ import struct
 from pathlib import Path
 from typing import Any
 
+IMAGE_LEVELS = ("none", "header", "decode")  # check --images: what of each image file is read
 EXIF_ORIENTATION_TAG = 0x0112
 SWAPPING_ORIENTATIONS = frozenset({5, 6, 7, 8})
 # Record: what one probe learns about one file (also the image cache's value, after size and mtime).

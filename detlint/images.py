@@ -40,12 +40,11 @@ import numpy as np
 
 from detlint.fileio import cache_dir
 from detlint.headers import (
-    LEVEL_DECODE, LEVEL_HEADER, SWAPPING_ORIENTATIONS, HeaderMemo, pillow_facts, probe_header, unreadable_reason,
+    IMAGE_LEVELS, LEVEL_DECODE, LEVEL_HEADER, SWAPPING_ORIENTATIONS, HeaderMemo, pillow_facts, probe_header, unreadable_reason,
 )
 
 log = logging.getLogger("detlint")
 
-LEVELS = ("none", "header", "decode")
 CACHE_VERSION = 1
 _RECORD_LEN = 9  # see detlint.headers: [level, width, height, orientation, mode, header_error, ...]
 _STAT_FAILED = -1

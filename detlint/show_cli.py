@@ -13,6 +13,8 @@ from pathlib import Path
 
 import click
 
+from detlint.clitypes import FORMAT_NAME
+
 from detlint.errors import UsageError
 
 
@@ -33,7 +35,7 @@ def _pick_image(index: "object", name: str) -> int:
 @click.argument("image")
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="PNG to write (default: <stem>.detlint.png in the current folder).")
-@click.option("--format", "input_format", type=click.Choice(("coco", "voc", "yolo")), default=None,
+@click.option("--format", "input_format", type=FORMAT_NAME, default=None,
               help="Input format (default: sniffed).")
 def show(path: Path, image: str, output: Path | None, input_format: str | None) -> None:
     """Draw IMAGE of the dataset at PATH with its boxes and class names into a PNG."""

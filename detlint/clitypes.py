@@ -1,0 +1,36 @@
+"""Click parameter types shared by the commands: choices read from their one home at parse time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+
+def _names() -> tuple[str, ...]:
+    from detlint import formats  # on use: ``detlint --help`` imports no format, nor numpy
+
+    return formats.names()
+
+
+class FormatName(click.ParamType):
+    """A dataset format name from the registry (``detlint.formats.names()``), read when the
+    command line is parsed, so a format registered by a plugin is accepted like a built-in one."""
+
+    name = "format"
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "[" + "|".join(_names()) + "]"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        if value in _names():
+            return str(value)
+        self.fail(f"{value!r} is not one of {', '.join(map(repr, _names()))}.", param, ctx)
+
+    def shell_complete(self, ctx: click.Context, param: click.Parameter, incomplete: str) -> list:
+        from click.shell_completion import CompletionItem
+
+        return [CompletionItem(name) for name in _names() if name.startswith(incomplete)]
+
+
+FORMAT_NAME = FormatName()

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from detlint.formats import voc
 from detlint.formats.protocol import ReadOptions, WriteOptions
+from detlint.formats.voc import FORMAT as voc
 from detlint.model import Dataset
 
 REPO = Path(__file__).resolve().parents[1]
@@ -254,7 +254,7 @@ def test_coordinates_are_written_like_python_rounds_them() -> None:
     """Bulk formatting: 3 decimals at most, no trailing zeros, integers bare, no '-0'."""
     import random
 
-    from detlint.formats.voc import _coordinate_texts
+    from detlint.formats.voc.write import _coordinate_texts
 
     rng = random.Random(3)
     values = [rng.choice([rng.uniform(-50, 5000), float(rng.randint(-5, 5000)), round(rng.uniform(0, 99), 1),

@@ -265,3 +265,15 @@ def test_coordinates_are_written_like_python_rounds_them() -> None:
         assert text != "-0" and not (("." in text) and text.endswith("0")) and not text.endswith(".")
         if value == int(value):
             assert text == str(int(value))
+
+
+# --- the format object ---------------------------------------------------------------------
+
+
+def test_traits_are_the_documented_four() -> None:
+    from detlint.formats import get
+    from detlint.formats.protocol import Trait
+
+    assert get("voc") is voc
+    assert voc.traits == {Trait.DECLARED_SIZES, Trait.PIXEL_CONVENTION, Trait.NAMED_IMAGE_FILES,
+                          Trait.CLASS_NAME}

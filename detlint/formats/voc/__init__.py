@@ -41,7 +41,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from detlint.edits import FileChange
-from detlint.formats.protocol import FormatBase, ReadOptions, WriteOptions
+from detlint.formats.protocol import FormatBase, ReadOptions, Trait, WriteOptions
 from detlint.formats.voc import layout, read, reparse, write
 from detlint.formats.voc.layout import looks_like_voc
 from detlint.formats.voc.record import NAME
@@ -58,6 +58,8 @@ class VocFormat(FormatBase):
 
     name = NAME
     title = "VOC"
+    traits = frozenset({Trait.DECLARED_SIZES, Trait.PIXEL_CONVENTION, Trait.NAMED_IMAGE_FILES,
+                        Trait.CLASS_NAME})
 
     def sniff(self, path: Path) -> int:
         return layout.sniff(path)

@@ -277,3 +277,24 @@ def test_traits_are_the_documented_four() -> None:
     assert get("voc") is voc
     assert voc.traits == {Trait.DECLARED_SIZES, Trait.PIXEL_CONVENTION, Trait.NAMED_IMAGE_FILES,
                           Trait.CLASS_NAME}
+
+
+def test_claim_takes_voc_xml_as_a_member(tmp_path: Path) -> None:
+    from detlint.formats.protocol import Claim
+
+    (tmp_path / "a.xml").write_text("<annotation><filename>a.jpg</filename></annotation>")
+    (tmp_path / "config.xml").write_text("<settings/>")
+    (tmp_path / "a.txt").write_text("<annotation>")
+    assert voc.claim(tmp_path / "a.xml") is Claim.MEMBER
+    assert voc.claim(tmp_path / "config.xml") is None
+    assert voc.claim(tmp_path / "a.txt") is None
+    assert voc.claim(tmp_path / "missing.xml") is None
+
+
+def test_member_root_is_above_the_annotations_folder(tmp_path: Path) -> None:
+    (tmp_path / "VOC2012" / "Annotations" / "train").mkdir(parents=True)
+    root = tmp_path.absolute() / "VOC2012"
+    assert voc.member_root(tmp_path / "VOC2012" / "Annotations" / "a.xml") == root
+    assert voc.member_root(tmp_path / "VOC2012" / "Annotations" / "train" / "a.xml") == root
+    assert voc.member_root(tmp_path / "VOC2012" / "a.xml") is None  # flat: markers decide
+    assert voc.member_root(tmp_path / "VOC2012" / "Annotations" / "a.txt") is None

@@ -38,10 +38,11 @@ Modules: :mod:`.layout` (which files, which splits), :mod:`.finder` (image looku
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from detlint.edits import FileChange
-from detlint.formats.protocol import FormatBase, ReadOptions, Trait, WriteOptions
+from detlint.formats.protocol import Claim, FormatBase, ReadOptions, Trait, WriteOptions
 from detlint.formats.voc import layout, read, reparse, write
 from detlint.formats.voc.layout import looks_like_voc
 from detlint.formats.voc.record import NAME
@@ -81,6 +82,22 @@ class VocFormat(FormatBase):
 
     def reparse(self, ds: Dataset, files: list[int], options: ReadOptions) -> Reparsed | None:
         return reparse.reparse(ds, files, options)
+
+    def claim(self, path: Path) -> Claim | None:
+        """A VOC XML passed on its own is a member of the dataset above it."""
+        path = Path(path)
+        return Claim.MEMBER if path.suffix.lower() == ".xml" and looks_like_voc(path) else None
+
+    def member_root(self, path: Path) -> Path | None:
+        """The parent of the ``Annotations/`` folder the XML lies in, at any depth
+        (``Annotations/<split>/x.xml`` too); None when no folder above it is so named."""
+        path = Path(path)
+        if path.suffix.lower() != ".xml":
+            return None
+        for directory in Path(os.path.abspath(path)).parents:
+            if directory.name == "Annotations":
+                return directory.parent
+        return None
 
 
 FORMAT = VocFormat()

@@ -17,7 +17,10 @@ COCO-like statistics: ~7.3 boxes per image (Poisson), 80 classes with COCO's spa
 from __future__ import annotations
 
 import argparse
+import errno
 import os
+import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -59,13 +62,29 @@ def write_images(out: Path, t: dict, layouts: dict[str, Path]) -> list[str]:
             pixels = rng.integers(0, 255, (h, w, 3), dtype=np.uint8)
             Image.fromarray(pixels).save(path, quality=70)
     names = [f"{i:012d}.jpg" for i in range(len(t["widths"]))]
+    sources = {k: originals / f"size{k}.jpg" for k in range(len(SIZES))}
     for folder in layouts.values():
         folder.mkdir(parents=True, exist_ok=True)
         for name, k in zip(names, t["size_index"].tolist()):
             target = folder / name
             if not target.exists():
-                os.link(originals / f"size{k}.jpg", target)
+                sources[k] = _link(sources[k], target)
     return names
+
+
+def _link(source: Path, target: Path) -> Path:
+    """Hard-link ``target`` to ``source``; when ``source`` has as many links as the file system
+    allows (ext4: 65,000), link to a fresh copy of it instead. Returns the source to use next."""
+    try:
+        os.link(source, target)
+        return source
+    except OSError as error:
+        if error.errno != errno.EMLINK:
+            raise
+    copy = source.with_name(f"{source.stem}.{time.monotonic_ns()}{source.suffix}")
+    shutil.copyfile(source, copy)
+    os.link(copy, target)
+    return copy
 
 
 def write_coco(path: Path, t: dict, names: list[str], polygons: bool) -> None:

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from detlint.formats import voc
 from detlint.formats.protocol import ReadOptions, WriteOptions
+from detlint.formats.voc import FORMAT as voc
 from detlint.model import Dataset
 
 REPO = Path(__file__).resolve().parents[1]
@@ -254,7 +254,7 @@ def test_coordinates_are_written_like_python_rounds_them() -> None:
     """Bulk formatting: 3 decimals at most, no trailing zeros, integers bare, no '-0'."""
     import random
 
-    from detlint.formats.voc import _coordinate_texts
+    from detlint.formats.voc.write import _coordinate_texts
 
     rng = random.Random(3)
     values = [rng.choice([rng.uniform(-50, 5000), float(rng.randint(-5, 5000)), round(rng.uniform(0, 99), 1),
@@ -265,3 +265,36 @@ def test_coordinates_are_written_like_python_rounds_them() -> None:
         assert text != "-0" and not (("." in text) and text.endswith("0")) and not text.endswith(".")
         if value == int(value):
             assert text == str(int(value))
+
+
+# --- the format object ---------------------------------------------------------------------
+
+
+def test_traits_are_the_documented_ones() -> None:
+    from detlint.formats import get
+    from detlint.formats.protocol import Trait
+
+    assert get("voc") is voc
+    assert voc.traits == {Trait.DECLARED_SIZES, Trait.PIXEL_CONVENTION, Trait.NAMED_IMAGE_FILES, Trait.BASENAME_LOOKUP,
+                          Trait.CLASS_NAME}
+
+
+def test_claim_takes_voc_xml_as_a_member(tmp_path: Path) -> None:
+    from detlint.formats.protocol import Claim
+
+    (tmp_path / "a.xml").write_text("<annotation><filename>a.jpg</filename></annotation>")
+    (tmp_path / "config.xml").write_text("<settings/>")
+    (tmp_path / "a.txt").write_text("<annotation>")
+    assert voc.claim(tmp_path / "a.xml") is Claim.MEMBER
+    assert voc.claim(tmp_path / "config.xml") is None
+    assert voc.claim(tmp_path / "a.txt") is None
+    assert voc.claim(tmp_path / "missing.xml") is None
+
+
+def test_member_root_is_above_the_annotations_folder(tmp_path: Path) -> None:
+    (tmp_path / "VOC2012" / "Annotations" / "train").mkdir(parents=True)
+    root = tmp_path.absolute() / "VOC2012"
+    assert voc.member_root(tmp_path / "VOC2012" / "Annotations" / "a.xml") == root
+    assert voc.member_root(tmp_path / "VOC2012" / "Annotations" / "train" / "a.xml") == root
+    assert voc.member_root(tmp_path / "VOC2012" / "a.xml") is None  # flat: markers decide
+    assert voc.member_root(tmp_path / "VOC2012" / "Annotations" / "a.txt") is None

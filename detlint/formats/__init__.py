@@ -14,11 +14,11 @@ from pathlib import Path
 
 from detlint.errors import NotADatasetError, UsageError
 from detlint.fileio import collector_paused
-from detlint.formats.protocol import Claim, Format, FormatBase, ReadOptions, Trait, WriteOptions
+from detlint.formats.protocol import Claim, Format, FormatBase, ReadOptions, RootMark, Trait, WriteOptions
 from detlint.model import Dataset
 
-__all__ = ["Claim", "Format", "FormatBase", "ReadOptions", "Trait", "WriteOptions", "format_of", "get", "load",
-           "names", "register", "save", "sniff"]
+__all__ = ["Claim", "Format", "FormatBase", "ReadOptions", "RootMark", "Trait", "WriteOptions", "every", "format_of",
+           "get", "load", "names", "register", "save", "sniff"]
 
 BUILTIN: dict[str, str] = {
     "coco": "detlint.formats.coco",
@@ -55,6 +55,11 @@ def get(name: str) -> Format:
     if name not in _LOADED:
         _LOADED[name] = importlib.import_module(BUILTIN[name]).FORMAT
     return _LOADED[name]
+
+
+def every() -> list[Format]:
+    """Every registered format, built-in first."""
+    return [get(name) for name in names()]
 
 
 def format_of(ds: Dataset) -> Format:

@@ -70,8 +70,18 @@ class WriteOptions:
 class Claim(Enum):
     """How an annotation file passed on the command line (pre-commit) belongs to a dataset."""
 
-    DOCUMENT = "document"  # the file is a dataset description of its own: load it as given
-    MEMBER = "member"  # a per-image file: its dataset root is found by markers above it
+    DOCUMENT = "document"  # the file is a whole dataset of its own (a COCO JSON): load it as given
+    DESCRIPTION = "description"  # it describes the dataset in its folder (data.yaml): load it as given
+    MEMBER = "member"  # a per-image file or class list: its dataset root is found by markers above it
+
+
+@dataclass(frozen=True)
+class RootMark:
+    """A folder's names say a dataset root is here (or at ``root``); ``strong`` marks win over
+    any weaker mark nearer the file."""
+
+    root: Path
+    strong: bool
 
 
 @runtime_checkable
@@ -134,6 +144,30 @@ class Format(Protocol):
         else None (markers decide)."""
         ...
 
+    def loose_root(self, path: Path) -> Path | None:
+        """The root of a per-image file that no marker places (a flat folder of XML, a label
+        beside its image), else None."""
+        ...
+
+    def root_mark(self, directory: Path, names: frozenset[str]) -> RootMark | None:
+        """Whether ``directory`` (holding ``names``) is, or marks, a dataset root of this format."""
+        ...
+
+    def marker_names(self, names: frozenset[str]) -> set[str]:
+        """The entries of ``names`` that :meth:`root_mark` looks at (big folders are cached as
+        these alone)."""
+        ...
+
+    def is_dataset_level_file(self, name: str) -> bool:
+        """Whether a file of this name describes a whole dataset (class list, layout): a change
+        to it can change every finding."""
+        ...
+
+    def class_list_file(self, ds: Dataset) -> str | None:
+        """The file of ``ds.files`` that declares the class list, if any (findings about a
+        class point there)."""
+        ...
+
 
 class FormatBase:
     """Defaults for the optional members of :class:`Format`."""
@@ -187,6 +221,22 @@ class FormatBase:
         return None
 
     def member_root(self, path: Path) -> Path | None:
+        return None
+
+    def loose_root(self, path: Path) -> Path | None:
+        return None
+
+    def root_mark(self, directory: Path, names: frozenset[str]) -> RootMark | None:
+        return None
+
+    def marker_names(self, names: frozenset[str]) -> set[str]:
+        return set()
+
+    def is_dataset_level_file(self, name: str) -> bool:
+        return False
+
+    def class_list_file(self, ds: Dataset) -> str | None:
+        """Default: none (class findings carry no file)."""
         return None
 
     def has(self, trait: Trait) -> bool:

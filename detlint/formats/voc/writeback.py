@@ -1,17 +1,26 @@
-"""VOC write-back for ``--fix``: the XML is edited with lxml (``<object>`` removed, ``<bndbox>``
-values written in the file's convention, ``<size>`` set or added). lxml re-serialises the whole
+"""The ``--fix`` write-back: the minimal edits of the XML files that make them say what the
+fixed dataset says.
+
+The XML is edited with lxml (``<object>`` removed, ``<name>`` renamed, ``<bndbox>`` values
+written in the file's own convention, ``<size>`` set or added). lxml re-serialises the whole
 document, so its output is merged back line by line: lines the fix did not touch keep their
-original bytes (quotes, ``<x></x>`` vs ``<x/>``, the XML declaration, CRLF)."""
+original bytes (quotes, ``<x></x>`` vs ``<x/>``, the XML declaration, CRLF).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
+from lxml import etree
 
 from detlint.edits import (
-    FileChange, apply_edits, changed_box_rows, merge_serialised,
+    FileChange,
+    RowDiff,
+    apply_edits,
+    changed_box_rows,
+    merge_serialised,
     row_diff,
 )
 from detlint.model import Dataset
@@ -19,35 +28,56 @@ from detlint.model import Dataset
 VOC_DECIMALS = 3
 
 
-def voc_changes(old: Dataset, new: Dataset) -> list[FileChange]:
-    old_ann, new_ann = old.annotations, new.annotations
-    diff = row_diff(old_ann, new_ann)
-    per_file: dict[int, dict[str, Any]] = {}
+@dataclass
+class _Plan:
+    """What to change in one XML file; objects by their index among the ``<object>`` elements."""
 
-    def plan(file_index: int) -> dict[str, Any]:
-        return per_file.setdefault(file_index, {"drop": set(), "box": {}, "name": {}, "size": None})
+    drop: set[int] = field(default_factory=set)
+    box: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # (old raw, new raw)
+    name: dict[int, str] = field(default_factory=dict)
+    size: tuple[int, int] | None = None
 
-    for row in diff.dropped.tolist():
-        plan(int(old_ann.src_file[row]))["drop"].add(int(old_ann.src_item[row]))
-    old_rows, new_rows = changed_box_rows(old, new, diff)
-    for o, n in zip(old_rows.tolist(), new_rows.tolist()):
-        plan(int(new_ann.src_file[n]))["box"][int(new_ann.src_item[n])] = (old_ann.raw[o], new_ann.raw[n])
-    for o, n in zip(diff.old_rows.tolist(), diff.new_rows.tolist()):
-        old_name = _class_name(old, o)
-        new_name = _class_name(new, n)
-        if new_name is not None and new_name != old_name:
-            plan(int(new_ann.src_file[n]))["name"][int(new_ann.src_item[n])] = new_name
-    resized = np.flatnonzero(((old.images.width != new.images.width) | (old.images.height != new.images.height))
-                             & (new.images.src_file >= 0))
-    for row in resized.tolist():
-        plan(int(new.images.src_file[row]))["size"] = (int(new.images.width[row]), int(new.images.height[row]))
+
+def write_back(old: Dataset, new: Dataset) -> list[FileChange]:
+    """The changes of ``old``'s XML files that make them say what ``new`` says."""
     changes = []
-    for file_index, edits in sorted(per_file.items()):
-        rel = old.files[file_index]
-        change = _edit_voc_file(Path(old.root), rel, edits, VOC_DECIMALS)
+    for file_index, plan in sorted(_plans(old, new).items()):
+        change = _edit_voc_file(Path(old.root), old.files[file_index], plan, VOC_DECIMALS)
         if change is not None:
             changes.append(change)
     return changes
+
+
+def _plans(old: Dataset, new: Dataset) -> dict[int, _Plan]:
+    old_ann, new_ann = old.annotations, new.annotations
+    diff = row_diff(old_ann, new_ann)
+    per_file: dict[int, _Plan] = {}
+
+    def plan(file_index: int) -> _Plan:
+        return per_file.setdefault(file_index, _Plan())
+
+    for row in diff.dropped.tolist():
+        plan(int(old_ann.src_file[row])).drop.add(int(old_ann.src_item[row]))
+    old_rows, new_rows = changed_box_rows(old, new, diff)
+    for o, n in zip(old_rows.tolist(), new_rows.tolist()):
+        plan(int(new_ann.src_file[n])).box[int(new_ann.src_item[n])] = (old_ann.raw[o], new_ann.raw[n])
+    for n, new_name in _renamed(old, new, diff):
+        plan(int(new_ann.src_file[n])).name[int(new_ann.src_item[n])] = new_name
+    resized = np.flatnonzero(((old.images.width != new.images.width) | (old.images.height != new.images.height))
+                             & (new.images.src_file >= 0))
+    for row in resized.tolist():
+        plan(int(new.images.src_file[row])).size = (int(new.images.width[row]), int(new.images.height[row]))
+    return per_file
+
+
+def _renamed(old: Dataset, new: Dataset, diff: RowDiff) -> list[tuple[int, str]]:
+    """(new row, its class name) for each kept row whose class name changed."""
+    renamed = []
+    for o, n in zip(diff.old_rows.tolist(), diff.new_rows.tolist()):
+        new_name = _class_name(new, n)
+        if new_name is not None and new_name != _class_name(old, o):
+            renamed.append((n, new_name))
+    return renamed
 
 
 def _class_name(ds: Dataset, row: int) -> str | None:
@@ -61,9 +91,7 @@ def _voc_number(value: float, decimals: int) -> str:
     return f"{round(float(value), decimals):.{decimals}f}".rstrip("0").rstrip(".")
 
 
-def _edit_voc_file(root: Path, rel: str, plan: dict[str, Any], decimals: int) -> FileChange | None:
-    from lxml import etree
-
+def _edit_voc_file(root: Path, rel: str, plan: _Plan, decimals: int) -> FileChange | None:
     data = (root / rel).read_bytes()
     parser = etree.XMLParser(resolve_entities=False, no_network=True, strip_cdata=False, huge_tree=False)
     try:
@@ -74,21 +102,7 @@ def _edit_voc_file(root: Path, rel: str, plan: dict[str, Any], decimals: int) ->
     bom = data.startswith(b"\xef\xbb\xbf")
     original = data.decode("utf-8-sig" if bom else encoding)
     base = etree.tostring(document, encoding="unicode")
-    root_element = document.getroot()
-    objects = [child for child in root_element if child.tag == "object"]
-    for index, name in plan["name"].items():
-        if index < len(objects):
-            element = objects[index].find("name")
-            if element is not None:
-                element.text = name
-    for index, (old_raw, new_raw) in plan["box"].items():
-        if index < len(objects):
-            _set_bndbox(objects[index], old_raw, new_raw, decimals)
-    if plan["size"] is not None:
-        _set_size(root_element, *plan["size"])
-    for index in sorted(plan["drop"], reverse=True):
-        if index < len(objects):
-            _remove_keeping_layout(objects[index])
+    _apply(document.getroot(), plan, decimals)
     edited = etree.tostring(document, encoding="unicode")
     lines, edits = merge_serialised(original, base, edited)
     new_text = apply_edits(lines, edits)
@@ -96,9 +110,24 @@ def _edit_voc_file(root: Path, rel: str, plan: dict[str, Any], decimals: int) ->
     return FileChange(rel, data, new_bytes, lines, edits)
 
 
-def _set_bndbox(obj, old_raw: np.ndarray, new_raw: np.ndarray, decimals: int) -> None:
-    from lxml import etree
+def _apply(root_element: etree._Element, plan: _Plan, decimals: int) -> None:
+    objects = [child for child in root_element if child.tag == "object"]
+    for index, name in plan.name.items():
+        if index < len(objects):
+            element = objects[index].find("name")
+            if element is not None:
+                element.text = name
+    for index, (old_raw, new_raw) in plan.box.items():
+        if index < len(objects):
+            _set_bndbox(objects[index], old_raw, new_raw, decimals)
+    if plan.size is not None:
+        _set_size(root_element, *plan.size)
+    for index in sorted(plan.drop, reverse=True):
+        if index < len(objects):
+            _remove_keeping_layout(objects[index])
 
+
+def _set_bndbox(obj: etree._Element, old_raw: np.ndarray, new_raw: np.ndarray, decimals: int) -> None:
     bndbox = obj.find("bndbox")
     if bndbox is None:
         return
@@ -111,7 +140,7 @@ def _set_bndbox(obj, old_raw: np.ndarray, new_raw: np.ndarray, decimals: int) ->
         element.text = _voc_number(after, decimals)
 
 
-def _child_indent(parent) -> tuple[str, str]:
+def _child_indent(parent: etree._Element) -> tuple[str, str]:
     """(whitespace before ``parent``'s children, one indentation step)."""
     text = parent.text if parent.text is not None and not parent.text.strip() else "\n\t"
     step = text.lstrip("\r\n") or "\t"
@@ -119,9 +148,7 @@ def _child_indent(parent) -> tuple[str, str]:
     return text, (step[len(parent_indent.lstrip("\r\n")):] or step)
 
 
-def _set_size(root, width: int, height: int) -> None:
-    from lxml import etree
-
+def _set_size(root: etree._Element, width: int, height: int) -> None:
     size = root.find("size")
     indent, step = _child_indent(root)
     if size is None:
@@ -149,7 +176,7 @@ def _set_size(root, width: int, height: int) -> None:
         child.text = str(value)
 
 
-def _remove_keeping_layout(element) -> None:
+def _remove_keeping_layout(element: etree._Element) -> None:
     """Remove ``element`` and the line it stood on: the whitespace before it becomes the
     whitespace that followed it (lxml removes an element together with its tail)."""
     parent = element.getparent()
@@ -161,5 +188,3 @@ def _remove_keeping_layout(element) -> None:
         parent.text = tail
     parent.remove(element)
 
-
-# ---------------------------------------------------------------------------- COCO

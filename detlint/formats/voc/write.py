@@ -1,0 +1,253 @@
+"""The VOC writer: a dataset as the devkit layout (``Annotations/``, ``JPEGImages/``,
+``ImageSets/Main/<split>.txt``), every loss recorded in ``WriteOptions``.
+
+Coordinates are written in ``WriteOptions.voc_origin``'s convention; integers as such, others
+rounded to 3 decimals. Image stems are made unique (case-insensitively), split names fit for
+list file names (no underscore: the reader would take the list for a per-class one). The round-
+trip extras the reader keeps (pose, flags, unknown elements verbatim) are written back.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from html import escape as _html_escape
+from pathlib import Path
+
+import numpy as np
+
+from detlint import fileio
+from detlint.errors import UsageError
+from detlint.formats.protocol import WriteOptions
+from detlint.formats.voc.record import FLAG_TAGS, IMAGE_TEXT_TAGS, IMAGE_XML_TAGS, NAME
+from detlint.model import ABSENT_INT, Annotations, Dataset
+
+ANNOTATION_EXTRA_KEYS = frozenset({"pose", "xml", "name"})
+IMAGE_EXTRA_KEYS = frozenset({*IMAGE_TEXT_TAGS, *IMAGE_XML_TAGS, "depth", "xml", "also_in_splits"})
+ROUNDING_TOLERANCE = 1e-9
+_TRAILING_ZEROS = re.compile(r"\.?0+(?=\n)")  # "12.500" -> "12.5", "12.000" -> "12"
+
+
+def escape(text: str) -> str:
+    """XML text escaping (xml.sax.saxutils would import urllib: 0.2 s of start-up per run)."""
+    return _html_escape(text, quote=False)
+
+
+def _image_file_name(ds: Dataset, row: int) -> str:
+    """Base name for JPEGImages/: the real file's name, else the declared one, else a stand-in."""
+    for candidate in (ds.images.path[row], ds.images.file_name[row]):
+        name = str(candidate or "").replace("\\", "/").rsplit("/", 1)[-1]
+        if name and name not in (".", ".."):
+            if not fileio.is_image(name) and fileio.is_image(str(ds.images.path[row] or "")):
+                name += os.path.splitext(str(ds.images.path[row]))[1]
+            return name
+    return f"image_{int(ds.images.id[row])}.jpg"
+
+
+def _unique_names(ds: Dataset, options: WriteOptions) -> list[str]:
+    """One image file name per row whose stem is unique (case-insensitively: macOS/Windows)."""
+    names = [_image_file_name(ds, row) for row in range(len(ds.images))]
+    used: set[str] = set()
+    renamed = 0
+    for row, name in enumerate(names):
+        stem, ext = os.path.splitext(name)
+        candidate, split, attempt = stem, str(ds.images.split[row] or ""), 1
+        while candidate.casefold() in used:
+            attempt += 1
+            prefix = f"{split}_" if split and attempt == 2 else ""
+            candidate = f"{prefix}{stem}" if prefix else f"{stem}_{attempt}"
+        if candidate != stem:
+            renamed += 1
+            names[row] = candidate + ext
+        used.add(candidate.casefold())
+    options.lose("image names changed to keep Annotations/ and JPEGImages/ stems unique", renamed,
+                 "two images had the same file stem (e.g. the same name in two splits)")
+    return names
+
+
+def _split_file_name(split: str) -> str:
+    # an underscore would make the reader take the list for a per-class file
+    return split.replace("/", "-").replace("\\", "-").replace("_", "-")
+
+
+def write(ds: Dataset, dst: Path, options: WriteOptions) -> None:
+    dst = Path(dst)
+    if dst.exists() and any(dst.iterdir()):
+        raise UsageError(f"{dst}: destination folder is not empty")
+    names = _unique_names(ds, options)
+    _record_dataset_losses(ds, options)
+    documents = _documents(ds, dst / "Annotations", names, options)
+    (dst / "Annotations").mkdir(parents=True, exist_ok=True)
+    fileio.batch_map(lambda part: [fileio.atomic_write_text(*doc) for doc in part], documents, 2,
+                     desc="VOC XML", progress=False)
+    _write_split_lists(ds, dst, names, options)
+    _place_images(ds, dst, names, options)
+
+
+def _documents(ds: Dataset, annotations_dir: Path, names: list[str],
+               options: WriteOptions) -> list[tuple[Path, str]]:
+    """(path, text) of the XML of every image row, named after its image."""
+    ann = ds.annotations
+    writable = _writable_annotations(ds, options)
+    origin = float(options.voc_origin)
+    coords = np.array(ann.boxes, np.float64, copy=True)
+    coords[:, 0] += origin
+    coords[:, 1] += origin
+    order = np.argsort(ann.image, kind="stable")
+    order = order[writable[order]]
+    bounds = np.searchsorted(ann.image[order], np.arange(len(ds.images) + 1))
+    unknown_extra_keys: dict[str, int] = {}
+    objects, rounded = _object_xmls(ds, order, coords, unknown_extra_keys)
+    documents: list[tuple[Path, str]] = []
+    for row in range(len(ds.images)):
+        text = _annotation_xml(ds, row, names[row], objects[bounds[row]:bounds[row + 1]], unknown_extra_keys)
+        documents.append((annotations_dir / f"{os.path.splitext(names[row])[0]}.xml", text))
+    options.lose("non-integer coordinates rounded", rounded, "VOC stores pixels; kept 3 decimals")
+    for key, count in sorted(unknown_extra_keys.items()):
+        options.lose(f"extra field {key!r} not representable in VOC", count)
+    return documents
+
+
+def _record_dataset_losses(ds: Dataset, options: WriteOptions) -> None:
+    used = set(np.unique(ds.annotations.category[ds.annotations.category >= 0]).tolist())
+    unused = [name for index, name in enumerate(ds.categories.names) if index not in used]
+    options.lose("unused classes dropped (VOC has no class list)", len(unused), ", ".join(unused))
+    if ds.categories.names != sorted(ds.categories.names):
+        options.lose("class order not kept (VOC readers sort class names)", len(ds.categories))
+
+
+def _writable_annotations(ds: Dataset, options: WriteOptions) -> np.ndarray:
+    """Mask of annotations that become <object>s; every dropped or changed row is a loss."""
+    ann = ds.annotations
+    n = len(ann)
+    finite = np.isfinite(ann.boxes).all(axis=1) if n else np.zeros(0, bool)
+    geometry = ann.has_box & (ann.kind != Annotations.KIND_NONE)
+    options.lose("annotations without a box dropped", int((~geometry).sum()))
+    options.lose("non-finite boxes dropped", int((geometry & ~finite).sum()))
+    options.lose("normalised boxes without an image size dropped",
+                 int((geometry & finite & ann.normalized).sum()))
+    writable = geometry & finite & ~ann.normalized
+    polygon = ann.kind == Annotations.KIND_POLYGON
+    options.lose("polygons reduced to boxes", int((writable & polygon).sum()))
+    has_segmentation = np.fromiter((s is not None and not (isinstance(s, (list, dict)) and not s)
+                                    for s in ann.segmentation), bool, n)
+    options.lose("segmentation dropped", int((writable & has_segmentation & ~polygon).sum()))
+    options.lose("iscrowd flag", int((writable & (ann.iscrowd == 1)).sum()),
+                 "crowd regions written as plain objects")
+    options.lose("area not stored", int((writable & np.isfinite(ann.area)).sum()), "VOC has no area field")
+    return writable
+
+
+def _annotation_xml(ds: Dataset, row: int, file_name: str, objects: list[str],
+                    unknown_extra_keys: dict[str, int]) -> str:
+    images = ds.images
+    extra = images.extra[row] if isinstance(images.extra[row], dict) else {}
+    for key in extra:
+        if key not in IMAGE_EXTRA_KEYS:
+            unknown_extra_keys[key] = unknown_extra_keys.get(key, 0) + 1
+    parts = ["<annotation>"]
+    if "folder" in extra:
+        parts.append(f"\t<folder>{escape(str(extra['folder']))}</folder>")
+    parts.append(f"\t<filename>{escape(file_name)}</filename>")
+    if "path" in extra:
+        parts.append(f"\t<path>{escape(str(extra['path']))}</path>")
+    parts += [f"\t{extra[tag]}" for tag in IMAGE_XML_TAGS if tag in extra]
+    width, height = int(images.width[row]), int(images.height[row])
+    if width or height or "depth" in extra:
+        depth = escape(str(extra.get("depth", "3")))
+        parts.append(f"\t<size>\n\t\t<width>{width}</width>\n\t\t<height>{height}</height>\n"
+                     f"\t\t<depth>{depth}</depth>\n\t</size>")
+    if "segmented" in extra or ds.format != NAME:  # a VOC source without it stays without it
+        parts.append(f"\t<segmented>{escape(str(extra.get('segmented', '0')))}</segmented>")
+    parts += objects
+    parts += [f"\t{fragment}" for fragment in extra.get("xml", [])]
+    parts.append("</annotation>\n")
+    return "\n".join(parts)
+
+
+def _object_xmls(ds: Dataset, rows: np.ndarray, coords: np.ndarray,
+                 unknown_extra_keys: dict[str, int]) -> tuple[list[str], int]:
+    """The ``<object>`` element of each annotation in ``rows`` (in that order), built column by
+    column, and how many of them had a coordinate rounded."""
+    ann = ds.annotations
+    texts, rounded = _coordinate_texts(coords[rows])
+    names = _object_names(ds, rows)
+    extras = ann.extra[rows].tolist()
+    flags = ["".join(f"\t\t<{tag}>{v}</{tag}>\n" for tag, v in zip(FLAG_TAGS, values) if v != ABSENT_INT)
+             for values in zip(*(getattr(ann, tag)[rows].tolist() for tag in FLAG_TAGS))] if len(rows) else []
+    out = []
+    for k, (name, flag_text, extra) in enumerate(zip(names, flags, extras)):
+        pose = tail = ""
+        if extra:
+            for key in extra:
+                if key not in ANNOTATION_EXTRA_KEYS:
+                    unknown_extra_keys[key] = unknown_extra_keys.get(key, 0) + 1
+            if "pose" in extra:
+                pose = f"\t\t<pose>{escape(str(extra['pose']))}</pose>\n"
+            tail = "".join(f"\t\t{fragment}\n" for fragment in extra.get("xml", []))
+        x1, y1, x2, y2 = texts[4 * k:4 * k + 4]
+        out.append(f"\t<object>\n\t\t<name>{name}</name>\n{pose}{flag_text}\t\t<bndbox>\n"
+                   f"\t\t\t<xmin>{x1}</xmin>\n\t\t\t<ymin>{y1}</ymin>\n\t\t\t<xmax>{x2}</xmax>\n"
+                   f"\t\t\t<ymax>{y2}</ymax>\n\t\t</bndbox>\n{tail}\t</object>")
+    return out, rounded
+
+
+def _object_names(ds: Dataset, rows: np.ndarray) -> list[str]:
+    """Escaped class name of each row: its category's, else the name the source gave."""
+    ann = ds.annotations
+    escaped = [escape(name) for name in ds.categories.names]
+    names = []
+    for row, category in zip(rows.tolist(), ann.category[rows].tolist()):
+        if category >= 0:
+            names.append(escaped[category])
+        else:
+            extra = ann.extra[row] if isinstance(ann.extra[row], dict) else {}
+            names.append(escape(str(extra.get("name", f"class_{int(ann.class_id[row])}"))))
+    return names
+
+
+def _coordinate_texts(coords: np.ndarray) -> tuple[list[str], int]:
+    """VOC text of every coordinate (row-major): integers as such, others rounded to 3 decimals
+    without trailing zeros; and how many rows had a value rounded. One C-level format call for
+    all values, not one per value."""
+    flat = coords.reshape(-1)
+    if not len(flat):
+        return [], 0
+    changed = (np.abs(np.round(flat, 3) - flat) > ROUNDING_TOLERANCE) & (flat != np.floor(flat))
+    # "%.3f" rounds each value exactly as Python's round(value, 3) does (np.round does not, on ties)
+    text = ("%.3f\n" * len(flat)) % tuple(flat.tolist())
+    text = _TRAILING_ZEROS.sub("", text).replace("-0\n", "0\n")
+    return text.split("\n")[:-1], int(changed.reshape(-1, 4).any(axis=1).sum())
+
+
+def _write_split_lists(ds: Dataset, dst: Path, names: list[str], options: WriteOptions) -> None:
+    lists: dict[str, list[str]] = {}
+    renamed: set[str] = set()
+    for row, name in enumerate(names):
+        extra = ds.images.extra[row] if isinstance(ds.images.extra[row], dict) else {}
+        for split in [str(ds.images.split[row] or ""), *extra.get("also_in_splits", [])]:
+            if not split:
+                continue
+            file_split = _split_file_name(split)
+            if file_split != split:
+                renamed.add(split)
+            lists.setdefault(file_split, []).append(os.path.splitext(name)[0])
+    options.lose("split names changed for ImageSets/Main file names", len(renamed),
+                 ", ".join(sorted(renamed)))
+    for split, stems in lists.items():
+        fileio.atomic_write_text(dst / "ImageSets" / "Main" / f"{split}.txt", "\n".join(stems) + "\n")
+
+
+def _place_images(ds: Dataset, dst: Path, names: list[str], options: WriteOptions) -> None:
+    root = Path(ds.root)
+
+    def place(row: int) -> bool:
+        path = str(ds.images.path[row] or "")
+        target = dst / "JPEGImages" / names[row]
+        return bool(path) and fileio.place_image(root / path, target, options.link_images)
+
+    placed = fileio.thread_map(place, list(range(len(ds.images))), 16, desc="images", progress=False)
+    missing = [names[row] for row, ok in enumerate(placed) if not ok]
+    detail = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+    options.lose("image file missing", len(missing), detail)
+

@@ -289,3 +289,51 @@ def test_writer_collisions_and_unknown_size(tmp_path: Path):
     assert what["image file missing (label written, image not copied)"] == 1
     names = sorted(p.name for p in (tmp_path / "out" / "labels").iterdir())
     assert len(names) == 3 and len(set(names)) == 3
+
+
+# ------------------------------------------------------------------------ the format object
+
+
+def test_format_object_traits_and_class_map_names():
+    from detlint import formats, targets
+    from detlint.formats.protocol import Format, Trait
+
+    assert formats.get("yolo") is yolo.FORMAT and isinstance(yolo.FORMAT, Format)
+    assert yolo.FORMAT.name == yolo.NAME == "yolo" and yolo.FORMAT.title == "YOLO"
+    assert yolo.FORMAT.traits == {Trait.NORMALIZED_COORDINATES, Trait.LABEL_ROWS, Trait.CLASS_INDEX}
+    assert yolo.FORMAT.incremental
+    assert yolo.CLASS_MAP_NAMES == targets.CLASS_MAP_NAMES  # one home, for targets to take
+
+
+def test_claim_of_passed_files(tmp_path: Path):
+    from detlint import targets
+    from detlint.formats.protocol import Claim
+
+    (tmp_path / "data.yaml").write_text("train: images\nnames: [cat]\n")
+    (tmp_path / "ci.yml").write_text("on: push\n")
+    (tmp_path / "obj.data").write_text("classes = 1\n")
+    for name in ("a.txt", "obj.names", "classes.names", "Classes.TXT", "x.json", "y.xml", "z.jpg"):
+        (tmp_path / name).write_text("0 0.5 0.5 0.1 0.1\n")
+    expected = {"data.yaml": Claim.DOCUMENT, "ci.yml": None, "obj.data": Claim.DOCUMENT,
+                "a.txt": Claim.MEMBER, "obj.names": Claim.MEMBER, "classes.names": Claim.MEMBER,
+                "Classes.TXT": Claim.MEMBER, "x.json": None, "y.xml": None, "z.jpg": None}
+    assert {name: yolo.FORMAT.claim(tmp_path / name) for name in expected} == expected
+    assert yolo.FORMAT.member_root(tmp_path / "a.txt") is None
+    for name in ("data.yaml", "ci.yml", "obj.data"):  # the documents are the ones targets loads as given
+        found = targets.dataset_of(tmp_path / name)
+        assert (found is not None and found[0] == tmp_path / name) == (expected[name] is Claim.DOCUMENT)
+
+
+def test_reads_share_no_state(tmp_path: Path):
+    """Two reads, one cached and one not, interleaved: each lists its own folders."""
+    import contextvars
+    import pkgutil
+
+    import detlint.formats.yolo as package
+
+    modules = [package] + [importlib.import_module(f"{package.__name__}.{info.name}")
+                           for info in pkgutil.iter_modules(package.__path__)]
+    assert not any(isinstance(value, contextvars.ContextVar) for module in modules for value in vars(module).values())
+    first = load(FIXTURES / "yolo_clean")
+    second = load(FIXTURES / "yolo_defects")
+    assert load(FIXTURES / "yolo_clean").files == first.files and second.files != first.files

@@ -73,7 +73,7 @@ def _load_yaml(layout: Layout, yaml_path: Path, yaml_rel: str) -> tuple[str | No
     return text, None
 
 
-def _base_dir(yaml_path: Path, declared_base: Any) -> Path:
+def _base_dir(yaml_path: Path, declared_base: object) -> Path:
     """The folder split paths are relative to: ``path:`` where it exists, else the yaml's folder."""
     if isinstance(declared_base, str) and declared_base:
         candidate = Path(declared_base)

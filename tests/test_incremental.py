@@ -148,16 +148,16 @@ def test_voc_cached_reports_equal_uncached_after_random_edits(tmp_path: Path, se
 
 
 def test_unchanged_files_are_not_parsed_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from detlint.formats import yolo
+    from detlint.formats.yolo import parse as yolo_parse, read as yolo_read
 
     root = _yolo(tmp_path / "ds", random.Random(7))
     _age(root)
     _report(root, use_cache=True)
     read: list[int] = []
     probed: list[str] = []
-    real_read_all, real_size = yolo._read_all, yolo.header_size
-    monkeypatch.setattr(yolo, "_read_all", lambda labels, *a: read.append(len(labels)) or real_read_all(labels, *a))
-    monkeypatch.setattr(yolo, "header_size", lambda p, *a: probed.append(str(p)) or real_size(p, *a))
+    real_read_all, real_size = yolo_parse.read_all, yolo_read.header_size
+    monkeypatch.setattr(yolo_parse, "read_all", lambda labels, *a: read.append(len(labels)) or real_read_all(labels, *a))
+    monkeypatch.setattr(yolo_read, "header_size", lambda p, *a: probed.append(str(p)) or real_size(p, *a))
     _report(root, use_cache=True)
     assert sum(read) == 0 and probed == []
     (root / "labels" / "train" / "im3.txt").write_text("0 0.5 0.5 0.2 0.2\n")

@@ -290,8 +290,8 @@ def test_marker_names_of_a_big_folder_are_cached_by_its_mtime(tmp_path: Path, mo
     old = 1_600_000_000 * 10**9
     os.utime(labels, ns=(old, old))
     listed: list[str] = []
-    real = precommit._listing.__wrapped__
-    monkeypatch.setattr(precommit, "_listing", lambda folder: listed.append(folder) or real(folder))
+    real = precommit._MarkerNames.listing
+    monkeypatch.setattr(precommit._MarkerNames, "listing", lambda self, folder: listed.append(folder) or real(self, folder))
     label = labels / "7.txt"
     assert precommit.plan_targets([label], use_cache=True)[0].path.resolve() == root.resolve()
     assert str(labels) in listed

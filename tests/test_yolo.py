@@ -21,7 +21,7 @@ yolo = importlib.import_module("detlint.formats.yolo")
 
 
 def load(path: Path, **kwargs):
-    return yolo.read(path, ReadOptions(progress=False, **kwargs)).validate()
+    return yolo.FORMAT.read(path, ReadOptions(progress=False, **kwargs)).validate()
 
 
 def codes(ds) -> list[str]:
@@ -42,8 +42,8 @@ def test_clean_fixture_loads():
     assert ds.splits == ["train", "val"]
     assert len(ds.images) == 3 and len(ds.annotations) == 3
     assert ds.problems == []
-    assert yolo.sniff(FIXTURES / "yolo_clean") > 0
-    assert yolo.sniff(FIXTURES / "yolo_clean" / "data.yaml") > 0
+    assert yolo.FORMAT.sniff(FIXTURES / "yolo_clean") > 0
+    assert yolo.FORMAT.sniff(FIXTURES / "yolo_clean" / "data.yaml") > 0
     first = int(np.flatnonzero(ds.images.file_name == "images/train/a.jpg")[0])
     assert (ds.images.width[first], ds.images.height[first]) == (40, 20)
     rows = ds.annotations.image == first
@@ -113,7 +113,7 @@ def test_malformed_rows_point_at_their_line(tmp_path: Path):
 def test_names_inferred_without_class_list(tmp_path: Path):
     (tmp_path / "a.jpg").write_bytes((FIXTURES / "yolo_clean" / "images" / "train" / "a.jpg").read_bytes())
     (tmp_path / "a.txt").write_text("3 0.5 0.5 0.5 0.5\n")
-    assert yolo.sniff(tmp_path) > 0
+    assert yolo.FORMAT.sniff(tmp_path) > 0
     ds = load(tmp_path)
     assert ds.categories.names == ["0", "1", "2", "3"]
     assert ds.meta["names_inferred"] is True
@@ -147,7 +147,7 @@ CORPUS_CASES = [
 def test_corpus_counts(case: str):
     path, facts = corpus_case(case)
     summary = facts["summary"]
-    assert yolo.sniff(path) > 0
+    assert yolo.FORMAT.sniff(path) > 0
     ds = load(path)
     ann = ds.annotations
     assert ds.categories.names == summary["classes"]
@@ -220,7 +220,7 @@ def round_trip(src: Path, dst: Path):
     before = tree_digest(src)
     ds = load(src)
     options = WriteOptions()
-    yolo.write(ds, dst, options)
+    yolo.FORMAT.write(ds, dst, options)
     assert tree_digest(src) == before  # the source is never touched
     return ds, load(dst), options
 
@@ -264,7 +264,7 @@ def test_round_trip(tmp_path: Path, source: str):
 def test_writer_records_losses(tmp_path: Path):
     ds = load(FIXTURES / "yolo_defects")
     options = WriteOptions()
-    yolo.write(ds, tmp_path / "out", options)
+    yolo.FORMAT.write(ds, tmp_path / "out", options)
     what = {loss["what"]: loss["count"] for loss in options.losses}
     assert what["annotation of an unknown class"] == 1
     assert what["image file missing (label written, image not copied)"] == 1  # the orphan label
@@ -282,10 +282,59 @@ def test_writer_collisions_and_unknown_size(tmp_path: Path):
     ds.images.path[c_jpg] = ""
     ds.images.width[b_png] = 0
     options = WriteOptions()
-    yolo.write(ds, tmp_path / "out", options)
+    yolo.FORMAT.write(ds, tmp_path / "out", options)
     what = {loss["what"]: loss["count"] for loss in options.losses}
     assert what["file name collision (renamed)"] == 1
     assert what["box on an image of unknown size (cannot normalise)"] == 1
     assert what["image file missing (label written, image not copied)"] == 1
     names = sorted(p.name for p in (tmp_path / "out" / "labels").iterdir())
     assert len(names) == 3 and len(set(names)) == 3
+
+
+# ------------------------------------------------------------------------ the format object
+
+
+def test_format_object_traits_and_class_map_names():
+    from detlint import formats, targets
+    from detlint.formats.protocol import Format, Trait
+
+    assert formats.get("yolo") is yolo.FORMAT and isinstance(yolo.FORMAT, Format)
+    assert yolo.FORMAT.name == yolo.NAME == "yolo" and yolo.FORMAT.title == "YOLO"
+    assert yolo.FORMAT.traits == {Trait.NORMALIZED_COORDINATES, Trait.LABEL_ROWS, Trait.CLASS_INDEX}
+    assert yolo.FORMAT.incremental
+    assert all(targets.is_dataset_level(name) for name in yolo.CLASS_MAP_NAMES)  # targets asks the format
+
+
+def test_claim_of_passed_files(tmp_path: Path):
+    from detlint import targets
+    from detlint.formats.protocol import Claim
+
+    (tmp_path / "data.yaml").write_text("train: images\nnames: [cat]\n")
+    (tmp_path / "ci.yml").write_text("on: push\n")
+    (tmp_path / "obj.data").write_text("classes = 1\n")
+    for name in ("a.txt", "obj.names", "classes.names", "Classes.TXT", "x.json", "y.xml", "z.jpg"):
+        (tmp_path / name).write_text("0 0.5 0.5 0.1 0.1\n")
+    expected = {"data.yaml": Claim.DESCRIPTION, "ci.yml": None, "obj.data": Claim.DESCRIPTION,
+                "a.txt": Claim.MEMBER, "obj.names": Claim.MEMBER, "classes.names": Claim.MEMBER,
+                "Classes.TXT": Claim.MEMBER, "x.json": None, "y.xml": None, "z.jpg": None}
+    assert {name: yolo.FORMAT.claim(tmp_path / name) for name in expected} == expected
+    assert yolo.FORMAT.member_root(tmp_path / "a.txt") is None
+    planner = targets._Planner(targets._MarkerNames(enabled=False))
+    for name in ("data.yaml", "ci.yml", "obj.data"):  # the descriptions are the ones targets loads as given
+        found = planner.dataset_of(tmp_path / name)
+        assert (found is not None and found[0] == tmp_path / name) == (expected[name] is Claim.DESCRIPTION)
+
+
+def test_reads_share_no_state(tmp_path: Path):
+    """Two reads, one cached and one not, interleaved: each lists its own folders."""
+    import contextvars
+    import pkgutil
+
+    import detlint.formats.yolo as package
+
+    modules = [package] + [importlib.import_module(f"{package.__name__}.{info.name}")
+                           for info in pkgutil.iter_modules(package.__path__)]
+    assert not any(isinstance(value, contextvars.ContextVar) for module in modules for value in vars(module).values())
+    first = load(FIXTURES / "yolo_clean")
+    second = load(FIXTURES / "yolo_defects")
+    assert load(FIXTURES / "yolo_clean").files == first.files and second.files != first.files

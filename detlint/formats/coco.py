@@ -880,6 +880,14 @@ class _Adapter(_FormatBase):
         return _writeback_coco.coco_changes(old, new)
 
 
+    def claim(self, path):
+        from detlint.formats.protocol import Claim
+
+        return Claim.DOCUMENT if path.suffix.lower() == ".json" and sniff(path) > 0 else None
+
+    def class_list_file(self, ds):
+        return ds.files[0] if ds.files else None
+
     def locate(self, ds, section, item, key):
         if item is None:
             return json_pointer(section)

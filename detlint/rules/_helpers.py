@@ -65,32 +65,7 @@ def at_category(ds: Dataset, index: int, code: str, message: str, fix: Fix | Non
 
 def class_list_file(ds: Dataset) -> str | None:
     """The file that declares the class list (data.yaml, obj.names, the COCO JSON), if any."""
-    name = _first_class_list(ds.files)
-    if name is None and format_of(ds).has(Trait.SCHEMA) and ds.files:  # the document declares its classes
-        name = ds.files[0]
-    return name
-
-
-_CLASS_LIST_SUFFIXES = (".yaml", ".yml")
-_CLASS_LIST_NAMES = ("obj.names", "classes.txt", "obj.data", "labelmap.txt")
-
-
-def _first_class_list(files: list[str]) -> str | None:
-    """The first of ``files`` that is a class list, by substring searches over all names at once
-    (a VOC or YOLO dataset lists 100k+ label files here)."""
-    joined = "\n" + "\n".join(files) + "\n"
-    best: int | None = None
-    for needle, whole_name in [(s, False) for s in _CLASS_LIST_SUFFIXES] + [(n, True) for n in _CLASS_LIST_NAMES]:
-        at = joined.find(needle + "\n")
-        while at >= 0 and (best is None or at < best):
-            start = joined.rfind("\n", 0, at) + 1
-            if not whole_name or at == start or joined[at - 1] == "/":
-                best = start if best is None else min(best, start)
-                break
-            at = joined.find(needle + "\n", at + 1)
-    if best is None:
-        return None
-    return joined[best:joined.index("\n", best)]
+    return format_of(ds).class_list_file(ds)
 
 
 def reader_problems(ds: Dataset, code: str) -> Iterator[Finding]:

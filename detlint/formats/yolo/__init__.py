@@ -1,0 +1,102 @@
+"""YOLO txt labels: one ``.txt`` per image, one row per object, coordinates as fractions of the
+image size, classes by their index in the class list.
+
+Layouts read (first match wins): an ultralytics ``data.yaml`` (any ``*.yaml`` at the root with a
+``names`` key; see :mod:`.ultralytics`), a darknet ``obj.data`` (:mod:`.darknet`), or bare
+folders: ``images/`` + ``labels/`` (optionally per split) or labels beside their images, with
+``classes.txt`` or ``obj.names`` for the class list (:mod:`.layout`).
+
+A row is a box ``cls cx cy w h`` or a polygon ``cls x1 y1 ... xn yn`` (3+ points); anything else
+is F006 at its line (:mod:`.parse`). Each image's label is its path with the last ``images``
+folder replaced by ``labels`` and a ``.txt`` extension, else the ``.txt`` beside it (F014 when
+only case differs; :mod:`.pairing`). A label without an image is I006, kept on a synthetic image
+entry; sizes come from the image headers, rows stay normalised where a size is unknown
+(:mod:`.read`).
+
+The writer produces the ultralytics layout (:mod:`.write`); ``--fix`` rewrites only the changed
+label lines (:mod:`.writeback`); a re-check re-reads only the changed label files
+(:mod:`.reparse`).
+
+Modules, bottom up: ``paths`` (names, path strings), ``listing`` (folder listings, the walker),
+``layout``, ``ultralytics``, ``darknet``, ``discover``, ``parse``, ``pairing``, ``read``,
+``reparse``, ``sniff``, ``write``, ``writeback``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from detlint.edits import FileChange
+from detlint.formats.protocol import Claim, FormatBase, ReadOptions, RootMark, Trait, WriteOptions
+from detlint.formats.yolo import discover, markers, read, reparse, sniff, write, writeback
+from detlint.formats.yolo.paths import CLASS_MAP_NAMES, NAME
+from detlint.model import Dataset
+from detlint.readcache import Reparsed
+
+__all__ = ["CLASS_MAP_NAMES", "FORMAT", "NAME", "YoloFormat"]
+
+
+class YoloFormat(FormatBase):
+    """The YOLO format: see the package docstring."""
+
+    name = NAME
+    title = "YOLO"
+    traits = frozenset({Trait.NORMALIZED_COORDINATES, Trait.LABEL_ROWS, Trait.CLASS_INDEX})
+
+    def sniff(self, path: Path) -> int:
+        return sniff.sniff(path)
+
+    def read(self, path: Path, options: ReadOptions) -> Dataset:
+        return read.read(path, options)
+
+    def write(self, ds: Dataset, dst: Path, options: WriteOptions) -> None:
+        write.write(ds, dst, options)
+
+    def write_back(self, old: Dataset, new: Dataset) -> list[FileChange]:
+        return writeback.write_back(old, new)
+
+    def dataset_files(self, ds: Dataset) -> list[str]:
+        """The files that describe the whole dataset (data.yaml, class lists, image lists): every
+        file of ``ds.files`` that no image entry is labelled by."""
+        return super().dataset_files(ds)
+
+    def reparse(self, ds: Dataset, files: list[int], options: ReadOptions) -> Reparsed | None:
+        return reparse.reparse(ds, files, options)
+
+    def raw_from_boxes(self, ds: Dataset, rows: np.ndarray) -> np.ndarray:
+        """``cx cy w h`` normalised by the image size."""
+        boxes = ds.annotations.boxes[rows]
+        w, h = ds.image_size_per_annotation()
+        norm = boxes / np.stack([w, h, w, h], axis=1)[rows]
+        return np.column_stack([(norm[:, 0] + norm[:, 2]) / 2, (norm[:, 1] + norm[:, 3]) / 2,
+                                norm[:, 2] - norm[:, 0], norm[:, 3] - norm[:, 1]])
+
+    def claim(self, path: Path) -> Claim | None:
+        """A ``*.yaml`` with ``names`` or a ``*.data`` is a DESCRIPTION; a ``.txt`` or a class-map
+        file (``obj.names``, ...) is a MEMBER; anything else is not YOLO's."""
+        return discover.claim(path)
+
+    def member_root(self, path: Path) -> Path | None:
+        """None: a YOLO label's folders imply no root of their own (a ``labels/`` parent, a
+        folder with ``images/`` and ``labels/``, a class-map file are markers, which decide)."""
+        return None
+
+    def loose_root(self, path: Path) -> Path | None:
+        return markers.loose_root(path)
+
+    def root_mark(self, directory: Path, names: frozenset[str]) -> RootMark | None:
+        return markers.root_mark(directory, names)
+
+    def marker_names(self, names: frozenset[str]) -> set[str]:
+        return markers.marker_names(names)
+
+    def is_dataset_level_file(self, name: str) -> bool:
+        return markers.is_dataset_level_file(name)
+
+    def class_list_file(self, ds: Dataset) -> str | None:
+        return markers.class_list_file(ds.files)
+
+
+FORMAT = YoloFormat()

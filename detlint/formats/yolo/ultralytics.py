@@ -1,0 +1,204 @@
+"""The ultralytics ``data.yaml`` layout: its class names, its splits, and where they really are.
+
+Any ``*.yaml`` at the root with a ``names`` key: ``train`` / ``val`` / ``test`` each a folder, a
+list of folders, or a ``.txt`` list of image paths; an optional ``path:`` base; ``names`` as a
+list or a ``{index: name}`` mapping; ``nc``. Roboflow exports write ``../train/images``
+(relative to a split folder) and sometimes absolute paths from the exporting machine
+(``/Users/...``): when a declared folder does not exist the reader falls back to the
+conventional ``<root>/<split>/images`` or ``<root>/images/<split>`` (``val`` and ``valid`` are
+interchangeable) and reports I001 at the yaml with the resolved path.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from detlint import fileio
+from detlint.findings import Finding
+from detlint.formats.yolo.layout import (
+    Layout,
+    add_image_folder,
+    add_image_list,
+    folders,
+)
+from detlint.formats.yolo.listing import Walker
+from detlint.formats.yolo.paths import SPLIT_ALIASES, SPLIT_KEYS
+
+
+def ultralytics(root: Path, yaml_path: Path, walker: Walker) -> Layout:
+    """The layout a ``data.yaml`` describes (bare folders where it describes none)."""
+    layout = Layout(root=root, kind="ultralytics")
+    yaml_rel = fileio.relpath(yaml_path, root)
+    layout.config_files.append(yaml_rel)
+    text, data = _load_yaml(layout, yaml_path, yaml_rel)
+    if not isinstance(data, dict):
+        if text is not None and data is not None:
+            layout.problems.append(Finding("F001", "data.yaml is not a mapping", file=yaml_rel, line=1))
+        return folders(root, layout, walker)
+    layout.meta["yaml"] = data
+    layout.meta["yaml_file"] = yaml_rel
+    key_lines, name_lines = _yaml_key_lines(text or "")
+    _names_from_yaml(layout, data, yaml_rel, key_lines, name_lines)
+    base_dir = _base_dir(yaml_path, data.get("path"))
+    found_any = False
+    for key, value in _declared_splits(data).items():
+        entries = value if isinstance(value, list) else [value]
+        for entry in entries:
+            found_any |= _add_yaml_split(layout, key, str(entry), (base_dir, yaml_path, yaml_rel),
+                                         key_lines.get(key or "train"), walker)
+    if not found_any and not layout.images:
+        layout.adopt(folders(root, Layout(root=root, kind="folders"), walker))
+    return layout
+
+
+def _load_yaml(layout: Layout, yaml_path: Path, yaml_rel: str) -> tuple[str | None, Any]:
+    """The yaml's text and its parsed value (None, with an F001, where it does not parse)."""
+    import yaml
+
+    text, problem, _ = fileio.read_text(yaml_path)
+    if text is None:
+        layout.problem(problem, yaml_rel)
+        return None, None
+    try:
+        return text, yaml.safe_load(text)
+    except RecursionError:
+        layout.problems.append(Finding("F001", "invalid YAML: nested too deeply to read", file=yaml_rel))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        layout.problems.append(Finding(
+            "F001", f"invalid YAML: {getattr(exc, 'problem', None) or exc}", file=yaml_rel,
+            line=mark.line + 1 if mark else None, column=mark.column + 1 if mark else None))
+    return text, None
+
+
+def _base_dir(yaml_path: Path, declared_base: object) -> Path:
+    """The folder split paths are relative to: ``path:`` where it exists, else the yaml's folder."""
+    if isinstance(declared_base, str) and declared_base:
+        candidate = Path(declared_base)
+        candidate = candidate if candidate.is_absolute() else (yaml_path.parent / candidate)
+        if candidate.is_dir():
+            return candidate
+    return yaml_path.parent
+
+
+def _declared_splits(data: dict) -> dict[str, Any]:
+    """The split keys the yaml sets, by key; ``{"": value}`` when every one names the same images."""
+    declared = {key: data.get(key) for key in SPLIT_KEYS if data.get(key) not in (None, "")}
+    values = list(declared.values())
+    if len(values) > 1 and all(value == values[0] for value in values):
+        # every split key names the same images (ultralytics needs a val key, so an unsplit
+        # dataset says `train: images` and `val: images`): one unsplit set, read once
+        return {"": values[0]}
+    return declared
+
+
+def _yaml_key_lines(text: str) -> tuple[dict[str, int], dict[Any, int]]:
+    """1-based lines of the top-level keys and of the ``names`` mapping keys (PyYAML marks)."""
+    import yaml
+
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return {}, {}
+    top: dict[str, int] = {}
+    names: dict[Any, int] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            top[str(key.value)] = key.start_mark.line + 1
+            if key.value == "names":
+                if isinstance(value, yaml.MappingNode):
+                    for sub_key, _ in value.value:
+                        names[sub_key.value] = sub_key.start_mark.line + 1
+                elif isinstance(value, yaml.SequenceNode):
+                    for i, item in enumerate(value.value):
+                        names[i] = item.start_mark.line + 1
+    return top, names
+
+
+def _names_from_yaml(layout: Layout, data: dict, yaml_rel: str, key_lines: dict[str, int],
+                     name_lines: dict[Any, int]) -> None:
+    raw_names = data.get("names")
+    names_line = key_lines.get("names")
+    if isinstance(raw_names, dict):
+        _names_from_mapping(layout, raw_names, yaml_rel, names_line, name_lines)
+    elif isinstance(raw_names, list):
+        layout.names = [str(n) for n in raw_names]
+        layout.names_lines = [name_lines.get(i, names_line or 0) for i in range(len(raw_names))]
+    else:
+        layout.problems.append(Finding("C006", f"names is not a list or a mapping: {raw_names!r}",
+                                       file=yaml_rel, line=names_line))
+        return
+    layout.names_file = yaml_rel
+    nc = data.get("nc")
+    if nc is not None and (not isinstance(nc, int) or nc != len(layout.names)):
+        layout.problems.append(Finding("C006", f"nc is {nc!r} but names has {len(layout.names)} entries",
+                                       file=yaml_rel, line=key_lines.get("nc")))
+
+
+def _names_from_mapping(layout: Layout, raw_names: dict, yaml_rel: str, names_line: int | None,
+                        name_lines: dict[Any, int]) -> None:
+    """``names: {0: cat, 1: dog}``: C006 where the keys are not 0..n-1; gaps named by their index."""
+    keys = list(raw_names)
+    int_keys = [k for k in keys if isinstance(k, int) and not isinstance(k, bool)]
+    bad = [k for k in keys if k not in int_keys or k < 0]
+    if bad or sorted(int_keys) != list(range(len(int_keys))):
+        first_bad = bad[0] if bad else next(
+            (k for k in sorted(int_keys) if k not in range(len(int_keys))), max(int_keys))
+        layout.problems.append(Finding(
+            "C006", f"names keys are not 0..{len(keys) - 1}: {sorted(map(str, keys))!r}",
+            file=yaml_rel, line=name_lines.get(first_bad, names_line)))
+    size = max(int_keys) + 1 if int_keys else 0
+    names = [str(i) for i in range(size)]
+    for k in int_keys:
+        if k >= 0:
+            names[k] = str(raw_names[k])
+    layout.names = names
+    layout.names_lines = [name_lines.get(i, names_line or 0) for i in range(size)]
+
+
+def _fallback_folders(root: Path, split_key: str, declared: str) -> list[Path]:
+    """Conventional places for a split whose declared folder does not exist."""
+    aliases = SPLIT_ALIASES.get(split_key, (split_key,))
+    declared_parts = [p for p in declared.replace("\\", "/").split("/") if p not in ("", ".", "..")]
+    candidates: list[Path] = []
+    for tail in (2, 1):  # the declared path's tail, e.g. "valid/images" of "/Users/x/valid/images"
+        if len(declared_parts) >= tail and declared_parts[-1] == "images":
+            candidates.append(root.joinpath(*declared_parts[-tail:]))
+    for alias in aliases:
+        candidates += [root / alias / "images", root / "images" / alias]
+    return [c for c in candidates if c != root / "images" or c.is_dir()]
+
+
+def _add_yaml_split(layout: Layout, key: str, declared: str, where: tuple[Path, Path, str],
+                    line: int | None, walker: Walker) -> bool:
+    """Add the images of one declared split entry (``where``: base folder, yaml path, its
+    relative path); False when neither it nor a conventional fallback exists."""
+    base_dir, yaml_path, yaml_rel = where
+    root = layout.root
+    path = Path(declared)
+    resolved = path if path.is_absolute() else (base_dir / path)
+    if not resolved.exists() and not path.is_absolute():
+        beside_yaml = yaml_path.parent / path
+        resolved = beside_yaml if beside_yaml.exists() else resolved
+    if resolved.is_file() and resolved.suffix.lower() == ".txt":
+        add_image_list(layout, key, resolved)
+        return True
+    if resolved.is_dir():
+        add_image_folder(layout, key, resolved, walker)
+        return True
+    fallback = next((c for c in _fallback_folders(root, key, declared) if c.is_dir()), None)
+    shown = os.path.normpath(str(resolved))
+    shown = f" (resolved to {shown})" if shown != declared else ""
+    if fallback is None:
+        layout.problems.append(Finding(
+            "I001", f"{key}: folder {declared!r} does not exist{shown}; "
+                    f"no conventional {key}/images or images/{key} folder either",
+            file=yaml_rel, line=line))
+        return False
+    layout.problems.append(Finding(
+        "I001", f"{key}: folder {declared!r} does not exist{shown}; "
+                f"using {fileio.relpath(fallback, root)} instead", file=yaml_rel, line=line))
+    add_image_folder(layout, key, fallback, walker)
+    return True

@@ -526,7 +526,7 @@ def test_header_thread_pool_matches_in_process(tmp_path: Path, monkeypatch: pyte
     entries[7] = {"name": "7.jpg", "image": b"not an image"}
     root = write_coco(tmp_path / "headers", {"train": entries})
     local = image_report(detlint.load(root), "header")
-    monkeypatch.setattr(images_module, "_IO_BOUND_SECONDS", 0.0)  # as if storage were slow
+    monkeypatch.setattr(images_module.fileio, "IO_BOUND_SECONDS", 0.0)  # as if storage were slow
     threaded = image_report(detlint.load(root), "header")
     for column in ("stored_width", "stored_height", "orientation", "mode", "header_error"):
         assert getattr(threaded, column).tolist() == getattr(local, column).tolist()

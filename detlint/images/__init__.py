@@ -38,6 +38,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from detlint import fileio
 from detlint.fileio import cache_dir
 from detlint.headers import (
     LEVEL_DECODE, LEVEL_HEADER, SWAPPING_ORIENTATIONS, HeaderMemo, pillow_facts, probe_header, unreadable_reason,
@@ -53,7 +54,6 @@ _STAT_FAILED = -1
 
 _HEADER_BATCH = 128  # images per thread-pool task: amortises the per-task overhead
 _SMALL_INPUT = 32  # fewer misses than this are probed in-process (a pool costs more than it saves)
-_IO_BOUND_SECONDS = 0.0005  # per header: slower than this means waiting on storage, so use threads
 
 
 # ------------------------------------------------------------------------------------- probing
@@ -157,7 +157,7 @@ def _run_threads(fn: Callable[[list[str]], list], chunks: list[list[str]], worke
 
     start = time.perf_counter()
     head = fn(chunks[0])
-    io_bound = (time.perf_counter() - start) / max(1, len(chunks[0])) > _IO_BOUND_SECONDS
+    io_bound = (time.perf_counter() - start) / max(1, len(chunks[0])) > fileio.IO_BOUND_SECONDS
     rest = chunks[1:]
     total = sum(len(chunk) for chunk in rest)
     if not io_bound or len(rest) < 2:

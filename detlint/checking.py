@@ -1,5 +1,6 @@
 """``detlint check`` as a library call: load each dataset, run the rules, apply fixes and the
-baseline, render the report. The CLI only parses flags into a :class:`CheckRequest`."""
+baseline, and report. The CLI only parses flags into a :class:`CheckRequest` and writes the
+:class:`CheckResult` of :func:`check_all` to stdout or ``-o FILE``."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 import orjson
 
@@ -18,6 +20,9 @@ from detlint.findings import Finding
 from detlint.formats import load
 from detlint.formats.base import ReadOptions, atomic_write_bytes, progress_enabled
 from detlint.model import Dataset
+
+if TYPE_CHECKING:
+    from detlint.report import Report
 
 log = logging.getLogger("detlint")
 
@@ -129,9 +134,42 @@ def write_baseline(path: Path, findings: list[Finding]) -> None:
     atomic_write_bytes(path, orjson.dumps({"tool": "detlint", "findings": keys}, option=orjson.OPT_INDENT_2))
 
 
+@dataclass
+class CheckResult:
+    """What a check produced: the report in its output format (or ``--diff``'s text) and the
+    exit status."""
+
+    exit_code: int
+    output_format: str = "concise"
+    report: Report | None = None  # None with --diff
+    diff: str = ""
+
+    def emit(self, stream: TextIO) -> None:
+        """Write the report (or the diff, newline-terminated) to ``stream``."""
+        if self.report is None:
+            if self.diff:
+                stream.write(self.diff if self.diff.endswith("\n") else self.diff + "\n")
+            return
+        from detlint.report import emit
+
+        emit(self.output_format, self.report, stream)
+
+
 def run_check(request: CheckRequest) -> tuple[str, int]:
-    """(rendered report, exit status) for a check request."""
-    from detlint.report import Report, render
+    """(rendered report, exit status) for a check request: :func:`check_all` as one string."""
+    import io
+
+    result = check_all(request)
+    if result.report is None:
+        return result.diff, result.exit_code
+    buffer = io.StringIO()
+    result.emit(buffer)
+    return buffer.getvalue(), result.exit_code
+
+
+def check_all(request: CheckRequest) -> CheckResult:
+    """Check every dataset of the request; the report is written by :meth:`CheckResult.emit`."""
+    from detlint.report import Report
 
     if not request.paths:
         request.paths = _configured_datasets(request)
@@ -139,7 +177,6 @@ def run_check(request: CheckRequest) -> tuple[str, int]:
     summaries: list[dict] = []
     loaded: list[Dataset] = []
     fail_on = request.fail_on
-    output_format = request.output_format
     diff_texts: list[str] = []
     from detlint.precommit import plan_targets
 
@@ -161,12 +198,11 @@ def run_check(request: CheckRequest) -> tuple[str, int]:
     if request.write_baseline is not None:
         write_baseline(request.write_baseline, all_findings)
     if request.diff:
-        return "".join(diff_texts), 0
+        return CheckResult(exit_code=0, diff="".join(diff_texts))
     fail_on = fail_on or "error"
     report = Report(findings=all_findings, datasets=summaries, fail_on=fail_on, loaded=loaded)
-    text = render(output_format or "concise", report)
     exit_code = 1 if at_or_above(all_findings, fail_on) and request.write_baseline is None else 0
-    return text, exit_code
+    return CheckResult(exit_code=exit_code, output_format=request.output_format or "concise", report=report)
 
 
 def _configured_datasets(request: CheckRequest) -> list[Path]:

@@ -45,7 +45,7 @@ class Config:
     cache: Any = None
     display_root: str | None = None
 
-    def merged(self, **overrides: Any) -> "Config":
+    def merged(self, **overrides: Any) -> Config:
         """A copy with the non-None overrides applied (command-line flags win)."""
         values = {k: v for k, v in overrides.items() if v is not None}
         options = {**self.options, **values.pop("options", {})}

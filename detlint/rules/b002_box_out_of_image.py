@@ -26,13 +26,15 @@ from detlint.findings import Finding, Fix
 from detlint.model import Dataset
 from detlint.rules._helpers import (RuleContext, at_annotation, box_columns, box_text, finite_box_mask,
                                     image_sizes)
+from detlint.rules._options import Option, Options
 
 CODE = "B002"
 NAME = "box-out-of-image"
 SEVERITY = "error"
 SCOPE = "image"  # its findings about an image depend on that image and its rows only
 FIX = "unsafe"
-OPTIONS = {"out-of-image-tolerance": 0.5}
+OPTIONS = Options(Option("out-of-image-tolerance", 0.5, "number",
+                          "Overshoot past the image edge, in px, accepted before B002 fires.", minimum=0))
 
 EDGES = ("left", "top", "right", "bottom")
 

@@ -2,7 +2,9 @@
 
 The nearest file wins, searching from the dataset (or the current folder) upwards; command-line
 flags override it. Files are validated against ``schemas/config.schema.json``; a bad file is a
-one-line usage error (exit 2).
+one-line usage error (exit 2). The schema's rule-option properties (type, bounds, default) are
+generated from the rules' ``Option`` declarations (``python -m detlint.rules.schema``; see
+``detlint/rules/_options.py``); a key that is neither a general key nor a rule option is refused.
 
 Example (``detlint.toml``)::
 

@@ -1,5 +1,6 @@
 """``detlint check`` as a library call: load each dataset, run the rules, apply fixes and the
-baseline, render the report. The CLI only parses flags into a :class:`CheckRequest`."""
+baseline, and report. The CLI only parses flags into a :class:`CheckRequest` and writes the
+:class:`CheckResult` of :func:`check_all` to stdout or ``-o FILE``."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 import orjson
 
@@ -22,6 +23,9 @@ from detlint.formats import ReadOptions, load
 from detlint.headers import HeaderMemo
 from detlint.model import Dataset
 from detlint.rules.context import RuleContext
+
+if TYPE_CHECKING:
+    from detlint.report import Report
 
 log = logging.getLogger("detlint")
 
@@ -167,13 +171,46 @@ def write_baseline(path: Path, findings: list[Finding]) -> None:
     atomic_write_bytes(path, orjson.dumps({"tool": "detlint", "findings": keys}, option=orjson.OPT_INDENT_2))
 
 
+@dataclass
+class CheckResult:
+    """What a check produced: the report in its output format (or ``--diff``'s text) and the
+    exit status."""
+
+    exit_code: int
+    output_format: str = "concise"
+    report: Report | None = None  # None with --diff
+    diff: str = ""
+
+    def emit(self, stream: TextIO) -> None:
+        """Write the report (or the diff, newline-terminated) to ``stream``."""
+        if self.report is None:
+            if self.diff:
+                stream.write(self.diff if self.diff.endswith("\n") else self.diff + "\n")
+            return
+        from detlint.report import emit
+
+        emit(self.output_format, self.report, stream)
+
+
 def run_check(request: CheckRequest) -> tuple[str, int]:
-    """(rendered report, exit status) for a check request.
+    """(rendered report, exit status) for a check request: :func:`check_all` as one string."""
+    import io
+
+    result = check_all(request)
+    if result.report is None:
+        return result.diff, result.exit_code
+    buffer = io.StringIO()
+    result.emit(buffer)
+    return buffer.getvalue(), result.exit_code
+
+
+def check_all(request: CheckRequest) -> CheckResult:
+    """Check every dataset of the request; the report is written by :meth:`CheckResult.emit`.
 
     Each dataset is judged by its own config: its baseline filters its own findings and its
     ``fail-on`` decides whether it fails (``--baseline`` and ``--fail-on`` override both).
     """
-    from detlint.report import Report, render
+    from detlint.report import Report
     from detlint.targets import plan_targets
 
     if not request.paths:
@@ -188,12 +225,12 @@ def run_check(request: CheckRequest) -> tuple[str, int]:
     if request.write_baseline is not None:
         write_baseline(request.write_baseline, all_findings)
     if request.diff:
-        return "".join(result.diff for result in results), 0
+        return CheckResult(exit_code=0, diff="".join(result.diff for result in results))
     report = Report(findings=all_findings, datasets=[r.ds.summary() | {"path": str(r.path)} for r in results],
                     fail_on=_shown_fail_on(request, results), loaded=[r.ds for r in results])
-    text = render(request.output_format or "concise", report)
     failing = any(result.failing(request.fail_on) for result in results)
-    return text, 1 if failing and request.write_baseline is None else 0
+    exit_code = 1 if failing and request.write_baseline is None else 0
+    return CheckResult(exit_code=exit_code, output_format=request.output_format or "concise", report=report)
 
 
 def _without_baseline(findings: list[Finding], config: Config, request: CheckRequest) -> list[Finding]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, TextIO
 
 import click
 
@@ -14,10 +15,10 @@ from detlint import __version__
 from detlint.clitypes import FORMAT_NAME
 from detlint.errors import UsageError
 from detlint.headers import IMAGE_LEVELS
+from detlint.report import REPORTERS
 
 log = logging.getLogger("detlint")
 
-OUTPUT_FORMATS = ("concise", "full", "json", "sarif", "github", "gitlab", "html")
 SEVERITY_CHOICES = ("error", "warning", "info")
 
 
@@ -66,16 +67,16 @@ def main(verbose: int) -> None:
     _setup_logging(verbose)
 
 
-def _write_output(text: str, output: Path | None) -> None:
-    if text and not text.endswith("\n"):
-        text += "\n"
+def _write_output(emit: Callable[[TextIO], None], output: Path | None) -> None:
+    """``emit(stream)`` to stdout, or atomically to ``output`` (``-o FILE``)."""
     if output is None:
-        sys.stdout.write(text)
+        emit(sys.stdout)
         sys.stdout.flush()
         return
-    from detlint.fileio import atomic_write_text
+    from detlint.report import open_output
 
-    atomic_write_text(output, text)
+    with open_output(output) as stream:
+        emit(stream)
 
 
 def _codes(option: str | None) -> list[str] | None:
@@ -86,7 +87,7 @@ def _codes(option: str | None) -> list[str] | None:
 
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--output-format", "output_format", type=click.Choice(OUTPUT_FORMATS), default=None,
+@click.option("--output-format", "output_format", type=click.Choice(tuple(REPORTERS)), default=None,
               help="Output format (default: concise).")
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Write the report to FILE instead of stdout.")
@@ -115,7 +116,7 @@ def check(paths: tuple[Path, ...], output_format: str | None, output: Path | Non
           config_file: Path | None, voc_origin: str | None, fix: bool, unsafe_fixes: bool, diff: bool,
           baseline: Path | None, write_baseline: Path | None, no_cache: bool) -> None:
     """Lint datasets: located findings, exit 1 when any is at or above --fail-on."""
-    from detlint.checking import CheckRequest, run_check
+    from detlint.checking import CheckRequest, check_all
 
     request = CheckRequest(
         paths=list(paths), output_format=output_format, fail_on=fail_on, images=images,
@@ -123,9 +124,9 @@ def check(paths: tuple[Path, ...], output_format: str | None, output: Path | Non
         voc_origin=int(voc_origin) if voc_origin is not None else None, fix=(fix or unsafe_fixes) and not diff,
         unsafe_fixes=unsafe_fixes, diff=diff, baseline=baseline, write_baseline=write_baseline,
         use_cache=not no_cache)
-    text, exit_code = run_check(request)
-    _write_output(text, output)
-    sys.exit(exit_code)
+    result = check_all(request)
+    _write_output(result.emit, output)
+    sys.exit(result.exit_code)
 
 
 @main.command()

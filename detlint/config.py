@@ -2,7 +2,9 @@
 
 The nearest file wins, searching from the dataset (or the current folder) upwards; command-line
 flags override it. Files are validated against ``schemas/config.schema.json``; a bad file is a
-one-line usage error (exit 2).
+one-line usage error (exit 2). The schema's rule-option properties (type, bounds, default) are
+generated from the rules' ``Option`` declarations (``python -m detlint.config_schema``; see
+``detlint/rules/_options.py``); a key that is neither a general key nor a rule option is refused.
 
 Example (``detlint.toml``)::
 
@@ -45,7 +47,7 @@ class Config:
     cache: Any = None
     display_root: str | None = None
 
-    def merged(self, **overrides: Any) -> "Config":
+    def merged(self, **overrides: Any) -> Config:
         """A copy with the non-None overrides applied (command-line flags win)."""
         values = {k: v for k, v in overrides.items() if v is not None}
         options = {**self.options, **values.pop("options", {})}

@@ -1,22 +1,33 @@
 """What every reporter shares: the report itself, rule metadata, counts and display paths.
 
-Reporters are pure functions ``Report -> str``. They sort findings the same way, look rule
-metadata up once per code (a run can hold 100k+ findings), and name files the same way: the
-dataset path as given on the command line joined with the finding's root-relative file, so a
-location resolves from the directory detlint ran in (a repository root in CI).
+Reporters are functions ``emit(report, stream)`` (see :mod:`detlint.report`). They sort
+findings the same way, look rule metadata up once per code (a run can hold 100k+ findings), and
+name files the same way: the dataset path as given on the command line joined with the finding's
+root-relative file, so a location resolves from the directory detlint ran in (a repository root
+in CI). While building a large document they pause the cyclic garbage collector with
+``collector_paused`` (the one implementation, from :mod:`detlint.fileio`): a report is a
+tree of fresh dicts and strings without cycles, and with 100k findings the collector's repeated
+full passes over them cost more than building them (SARIF: 3 s instead of 1.5 s).
 """
 
 from __future__ import annotations
 
-import gc
 import os
 import posixpath
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, TextIO
+
+import orjson
 
 from detlint.findings import SEVERITIES, SEVERITY_RANK, Finding
+from detlint.fileio import collector_paused
+
+__all__ = [
+    "SEVERITY_ORDER", "Counts", "Paths", "Report", "RuleInfo", "RuleTable", "collector_paused", "count",
+    "location_object", "sorted_findings", "summary_line", "write_json",
+]
 
 # Highest severity first: the order of summary counts.
 SEVERITY_ORDER = tuple(reversed(SEVERITIES))
@@ -29,7 +40,6 @@ class Report:
     findings: list[Finding]
     datasets: list[dict]  # [{"path", "format", "images", "annotations", "categories"}]
     fail_on: str = "error"
-    sources: dict[str, bytes] | None = None  # optional file contents by display path or file
     loaded: list = field(default_factory=list)  # the Dataset objects, same order as datasets (html)
 
 
@@ -181,11 +191,6 @@ class Paths:
             return file
         return root.rstrip("/") + "/" + file
 
-    def on_disk(self, finding: Finding) -> Path | None:
-        if not finding.file:
-            return None
-        return Path(self.display(finding))
-
 
 def _posix(path: str) -> str:
     return path.replace(os.sep, "/") if os.sep != "/" else path
@@ -206,17 +211,11 @@ def location_object(finding: Finding) -> str | None:
     return finding.pointer or finding.annotation or finding.image
 
 
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building a large document.
 
-    A report is a tree of fresh dicts without cycles; with 100k findings the collector's repeated
-    full passes over them cost more than building them (SARIF: 3 s instead of 1.5 s).
+def write_json(document: Any, stream: TextIO) -> None:
+    """``document`` as orjson's indent-2 JSON and a newline (the json, sarif and gitlab formats).
+
+    numpy integers may reach the dataset counts; orjson writes them as plain integers.
     """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
+    stream.write(orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY).decode())
+    stream.write("\n")

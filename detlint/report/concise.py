@@ -8,8 +8,18 @@ a COCO finding without a line is located by its JSON pointer instead
 
 from __future__ import annotations
 
+from typing import TextIO
+
 from detlint.findings import Finding
-from detlint.report._common import Paths, Report, RuleTable, count, gc_paused, sorted_findings, summary_line
+from detlint.report._common import (
+    Paths,
+    Report,
+    RuleTable,
+    collector_paused,
+    count,
+    sorted_findings,
+    summary_line,
+)
 
 
 def location(finding: Finding, paths: Paths) -> str:
@@ -21,10 +31,9 @@ def location(finding: Finding, paths: Paths) -> str:
     return path
 
 
-def render(report: Report) -> str:
-    with gc_paused():
+def emit(report: Report, stream: TextIO) -> None:
+    with collector_paused():
         paths = Paths()
         findings = sorted_findings(report.findings)
-        lines = [f"{location(f, paths)}: {f.code} {f.message}" for f in findings]
-        lines.append(summary_line(count(findings, RuleTable()), report.fail_on))
-        return "\n".join(lines) + "\n"
+        stream.writelines(f"{location(f, paths)}: {f.code} {f.message}\n" for f in findings)
+        stream.write(summary_line(count(findings, RuleTable()), report.fail_on) + "\n")

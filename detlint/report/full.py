@@ -9,16 +9,25 @@ one; then the summary line.
        = image: JPEGImages/0001.jpg, annotation: 3
        = fix (unsafe): clip to the image
 
-Source lines are read from ``<dataset>/<file>`` (or ``Report.sources``); a file that is gone,
+Source lines are read from ``<dataset>/<file>``; a file that is gone,
 unreadable or very large is skipped, never an error.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TextIO
 
 from detlint.findings import Finding
-from detlint.report._common import Paths, Report, RuleTable, count, gc_paused, sorted_findings, summary_line
+from detlint.report._common import (
+    Paths,
+    Report,
+    RuleTable,
+    collector_paused,
+    count,
+    sorted_findings,
+    summary_line,
+)
 from detlint.report.concise import location
 
 MAX_SOURCE_BYTES = 32 * 1024 * 1024  # a COCO file can be 450 MB; it is located by pointer anyway
@@ -29,29 +38,26 @@ TAB = 4
 class SourceLines:
     """Lines of source files, read once per file."""
 
-    def __init__(self, sources: dict[str, bytes] | None) -> None:
-        self._sources = sources or {}
+    def __init__(self) -> None:
         self._lines: dict[str, list[str] | None] = {}
 
     def line(self, finding: Finding, paths: Paths, number: int) -> str | None:
         display = paths.display(finding)
         if display not in self._lines:
-            self._lines[display] = self._read(display, finding.file or "")
+            self._lines[display] = self._read(display)
         lines = self._lines[display]
         if lines is None or not 1 <= number <= len(lines):
             return None
         return lines[number - 1]
 
-    def _read(self, display: str, file: str) -> list[str] | None:
-        data = self._sources.get(display, self._sources.get(file))
-        if data is None:
-            try:
-                path = Path(display)
-                if path.stat().st_size > MAX_SOURCE_BYTES:
-                    return None
-                data = path.read_bytes()
-            except OSError:
+    def _read(self, display: str) -> list[str] | None:
+        try:
+            path = Path(display)
+            if path.stat().st_size > MAX_SOURCE_BYTES:
                 return None
+            data = path.read_bytes()
+        except OSError:
+            return None
         if b"\0" in data[:8192]:  # an image or other binary file: no lines to show
             return None
         return data.decode("utf-8", errors="replace").splitlines()
@@ -95,13 +101,10 @@ def _block(finding: Finding, paths: Paths, rules: RuleTable, sources: SourceLine
     return lines
 
 
-def render(report: Report) -> str:
-    with gc_paused():
-        paths, rules, sources = Paths(), RuleTable(), SourceLines(report.sources)
+def emit(report: Report, stream: TextIO) -> None:
+    with collector_paused():
+        paths, rules, sources = Paths(), RuleTable(), SourceLines()
         findings = sorted_findings(report.findings)
-        out: list[str] = []
-        for finding in findings:
-            out += _block(finding, paths, rules, sources)
-            out.append("")
-        out.append(summary_line(count(findings, rules), report.fail_on))
-        return "\n".join(out) + "\n"
+        # each block, then an empty line
+        stream.writelines("".join(line + "\n" for line in _block(f, paths, rules, sources)) + "\n" for f in findings)
+        stream.write(summary_line(count(findings, rules), report.fail_on) + "\n")

@@ -10,8 +10,16 @@ message. Paths resolve from the working directory, which is the repository root 
 
 from __future__ import annotations
 
+from typing import TextIO
+
 from detlint.findings import Finding
-from detlint.report._common import Paths, Report, RuleTable, gc_paused, sorted_findings
+from detlint.report._common import (
+    Paths,
+    Report,
+    RuleTable,
+    collector_paused,
+    sorted_findings,
+)
 
 COMMANDS = {"error": "error", "warning": "warning", "info": "notice"}
 
@@ -39,8 +47,8 @@ def _command(finding: Finding, paths: Paths, rules: RuleTable) -> str:
     return f"::{command} {','.join(properties)}::{escape_data(message)}"
 
 
-def render(report: Report) -> str:
-    with gc_paused():
+def emit(report: Report, stream: TextIO) -> None:
+    """One command per line; nothing at all when there are no findings."""
+    with collector_paused():
         paths, rules = Paths(), RuleTable()
-        lines = [_command(f, paths, rules) for f in sorted_findings(report.findings)]
-        return "".join(line + "\n" for line in lines)
+        stream.writelines(_command(f, paths, rules) + "\n" for f in sorted_findings(report.findings))

@@ -9,12 +9,18 @@ merges issues that share one. Findings without a line point at line 1 (GitLab re
 from __future__ import annotations
 
 import hashlib
-from typing import Any
-
-import orjson
+from typing import Any, TextIO
 
 from detlint.findings import Finding
-from detlint.report._common import Paths, Report, RuleTable, gc_paused, location_object, sorted_findings
+from detlint.report._common import (
+    Paths,
+    Report,
+    RuleTable,
+    collector_paused,
+    location_object,
+    sorted_findings,
+    write_json,
+)
 
 SEVERITIES = {"error": "critical", "warning": "minor", "info": "info"}
 
@@ -44,6 +50,6 @@ def issues(report: Report) -> list[dict[str, Any]]:
     return out
 
 
-def render(report: Report) -> str:
-    with gc_paused():
-        return orjson.dumps(issues(report), option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY).decode() + "\n"
+def emit(report: Report, stream: TextIO) -> None:
+    with collector_paused():
+        write_json(issues(report), stream)

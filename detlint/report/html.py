@@ -30,16 +30,24 @@ import base64
 import html
 import io
 import os
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from numbers import Integral
-from typing import Any, Iterable
+from typing import Any, TextIO
 
 import numpy as np
 
 from detlint import __version__
 from detlint.findings import SEVERITY_RANK, Finding
-from detlint.report._common import Paths, Report, RuleTable, count, sorted_findings, summary_line
+from detlint.report._common import (
+    Paths,
+    Report,
+    RuleTable,
+    count,
+    sorted_findings,
+    summary_line,
+)
 from detlint.report.concise import location
 
 MAX_CARDS_PER_RULE = 50
@@ -161,7 +169,7 @@ def _group_by_rule(findings: list[Finding], rules: RuleTable) -> list[tuple[str,
     return sorted(groups.items(), key=lambda kv: (-SEVERITY_RANK.get(rules[kv[0]].severity, 0), kv[0]))
 
 
-def render(report: Report) -> str:
+def emit(report: Report, stream: TextIO) -> None:
     max_cards = _env_int(ENV_MAX_CARDS, MAX_CARDS_PER_RULE, 0)
     thumb_size = _env_int(ENV_THUMB_SIZE, THUMB_SIZE, 32)
     rules, paths = RuleTable(), Paths()
@@ -171,21 +179,26 @@ def render(report: Report) -> str:
     shown = {code: [_card(f, views) for f in group[:max_cards]] for code, group in groups}
     _draw_thumbnails([card for cards in shown.values() for card in cards], thumb_size)
     splits = sorted({card.split for cards in shown.values() for card in cards if card.split})
-    parts = [
-        _HEAD.replace("%CSS%", _CSS),
-        f"<header><h1>detlint report</h1><p class='muted'>detlint {_esc(__version__)} · "
-        f"{_esc(summary_line(count(findings, rules), report.fail_on))}</p></header>",
-        _summary(report, findings, groups, shown, rules),
-        _stats_section(report),
-        _filters(groups, splits),
-        "<main id='findings'>",
-        *(_rule_section(code, group, shown[code], rules, paths) for code, group in groups),
-        "<p class='empty'>No findings: all checks passed.</p>" if not groups else "",
-        "</main>",
-        f"<script>{_JS}</script></body></html>\n",
-    ]
-    return "\n".join(parts)
+    stream.write(_HEAD.replace("%CSS%", _CSS))
+    for part in _body(report, findings, groups, shown, splits, rules, paths):
+        stream.write("\n")  # every part on a line of its own
+        stream.write(part)
 
+
+def _body(report: Report, findings: list[Finding], groups: list[tuple[str, list[Finding]]],
+          shown: dict[str, list[Card]], splits: list[str], rules: RuleTable, paths: Paths) -> Iterator[str]:
+    """The document after its head, part by part (one section per rule)."""
+    yield (f"<header><h1>detlint report</h1><p class='muted'>detlint {_esc(__version__)} · "
+           f"{_esc(summary_line(count(findings, rules), report.fail_on))}</p></header>")
+    yield _summary(report, findings, groups, shown, rules)
+    yield _stats_section(report)
+    yield _filters(groups, splits)
+    yield "<main id='findings'>"
+    for code, group in groups:
+        yield _rule_section(code, group, shown[code], rules, paths)
+    yield "<p class='empty'>No findings: all checks passed.</p>" if not groups else ""
+    yield "</main>"
+    yield f"<script>{_JS}</script></body></html>\n"
 
 def _summary(report: Report, findings: list[Finding], groups: list[tuple[str, list[Finding]]],
              shown: dict[str, list[Card]], rules: RuleTable) -> str:

@@ -12,13 +12,19 @@ Serialised with orjson (indent 2): 100k findings take well under a second.
 
 from __future__ import annotations
 
-from typing import Any
-
-import orjson
+from typing import Any, TextIO
 
 import detlint
 from detlint.findings import Finding
-from detlint.report._common import SEVERITY_ORDER, Report, RuleTable, count, gc_paused, sorted_findings
+from detlint.report._common import (
+    SEVERITY_ORDER,
+    Report,
+    RuleTable,
+    collector_paused,
+    count,
+    sorted_findings,
+    write_json,
+)
 
 
 def finding_object(finding: Finding, rules: RuleTable) -> dict[str, Any]:
@@ -44,8 +50,6 @@ def document(report: Report) -> dict[str, Any]:
     }
 
 
-def render(report: Report) -> str:
-    with gc_paused():
-        # numpy integers may reach the dataset counts; orjson writes them as plain integers.
-        options = orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY
-        return orjson.dumps(document(report), option=options).decode() + "\n"
+def emit(report: Report, stream: TextIO) -> None:
+    with collector_paused():
+        write_json(document(report), stream)

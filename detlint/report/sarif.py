@@ -13,15 +13,20 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 from urllib.parse import quote
-
-import orjson
 
 import detlint
 from detlint.findings import Finding
 from detlint.report._common import (
-    Paths, Report, RuleInfo, RuleTable, gc_paused, location_object, sorted_findings,
+    Paths,
+    Report,
+    RuleInfo,
+    RuleTable,
+    collector_paused,
+    location_object,
+    sorted_findings,
+    write_json,
 )
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -141,6 +146,6 @@ def document(report: Report) -> dict[str, Any]:
     }
 
 
-def render(report: Report) -> str:
-    with gc_paused():
-        return orjson.dumps(document(report), option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY).decode() + "\n"
+def emit(report: Report, stream: TextIO) -> None:
+    with collector_paused():
+        write_json(document(report), stream)

@@ -18,13 +18,15 @@ import numpy as np
 from detlint.findings import Finding
 from detlint.model import Dataset
 from detlint.rules._helpers import RuleContext, at_annotation, box_columns, box_text, finite_box_mask
+from detlint.rules._options import Option, Options
 
 CODE = "B005"
 NAME = "tiny-box"
 SEVERITY = "warning"
 SCOPE = "image"  # its findings about an image depend on that image and its rows only
 FIX = None
-OPTIONS = {"min-box-size": 1.0}
+OPTIONS = Options(Option("min-box-size", 1.0, "number", "Shorter box side, in px, below which B005 fires.",
+                          minimum=0))
 
 
 def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:

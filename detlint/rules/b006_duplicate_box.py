@@ -24,13 +24,16 @@ from detlint.findings import Finding, Fix
 from detlint.model import Dataset
 from detlint.rules._fixes import DropRows
 from detlint.rules._helpers import RuleContext, annotation_key, at_annotation, box_text, finite_box_mask
+from detlint.rules._options import Option, Options
 
 CODE = "B006"
 NAME = "duplicate-box"
 SEVERITY = "warning"
 SCOPE = "image"  # its findings about an image depend on that image and its rows only
 FIX = "safe"
-OPTIONS = {"duplicate-iou": 0.95}
+OPTIONS = Options(Option("duplicate-iou", 0.95, "number",
+                          "IoU at or above which two boxes of one class and image are duplicates (B006).",
+                          exclusive_minimum=0, maximum=1))
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:

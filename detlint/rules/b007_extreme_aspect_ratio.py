@@ -18,13 +18,15 @@ import numpy as np
 from detlint.findings import Finding
 from detlint.model import Dataset
 from detlint.rules._helpers import RuleContext, at_annotation, box_columns, box_text, finite_box_mask
+from detlint.rules._options import Option, Options
 
 CODE = "B007"
 NAME = "extreme-aspect-ratio"
 SEVERITY = "warning"
 SCOPE = "image"  # its findings about an image depend on that image and its rows only
 FIX = None
-OPTIONS = {"max-aspect-ratio": 20.0}
+OPTIONS = Options(Option("max-aspect-ratio", 20.0, "number", "B007 fires when max(w/h, h/w) is larger.",
+                          minimum=1))
 
 
 def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:

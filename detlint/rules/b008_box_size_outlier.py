@@ -17,12 +17,15 @@ import numpy as np
 from detlint.findings import Finding
 from detlint.model import Dataset
 from detlint.rules._helpers import RuleContext, at_annotation, box_columns, box_text, finite_box_mask
+from detlint.rules._options import Option, Options
 
 CODE = "B008"
 NAME = "box-size-outlier"
 SEVERITY = "info"
 FIX = None
-OPTIONS = {"outlier-sigma": 5.0}
+OPTIONS = Options(Option("outlier-sigma", 5.0, "number",
+                          "Standard deviations of log(area) from its class mean beyond which B008 fires.",
+                          exclusive_minimum=0))
 MIN_CLASS_BOXES = 20
 
 

@@ -26,6 +26,7 @@ from detlint.formats import Trait
 from detlint.model import Dataset
 from detlint.rules._fixes import recompute_area, rows_and_areas
 from detlint.rules._helpers import segmentation_kinds, RuleContext, at_annotation, finite_box_mask
+from detlint.rules._options import Option, Options
 
 CODE = "B009"
 NAME = "area-mismatch"
@@ -34,7 +35,9 @@ REQUIRES = (Trait.DECLARED_AREAS,)
 SCOPE = "image"  # its findings about an image depend on that image and its rows only
 FIX = "safe"
 FIX_PRIORITY = 30  # fixes run in this order; drops run last
-OPTIONS = {"area-tolerance": 0.1}
+OPTIONS = Options(Option("area-tolerance", 0.1, "number",
+                          "Relative difference between stored and computed area accepted (plus 1 px²) by B009.",
+                          minimum=0))
 
 
 MAX_CANVAS_SIDE = 1 << 16  # no real image is larger; pycocotools allocates by polygon perimeter

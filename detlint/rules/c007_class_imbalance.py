@@ -16,12 +16,14 @@ import numpy as np
 from detlint.findings import Finding
 from detlint.model import Dataset
 from detlint.rules._helpers import RuleContext, class_list_file
+from detlint.rules._options import Option, Options
 
 CODE = "C007"
 NAME = "class-imbalance"
 SEVERITY = "info"
 FIX = None
-OPTIONS = {"imbalance-ratio": 50.0}
+OPTIONS = Options(Option("imbalance-ratio", 50.0, "number",
+                          "C007 fires when max/min count of the used classes is larger.", minimum=1))
 
 
 def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:

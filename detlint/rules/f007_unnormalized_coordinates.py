@@ -25,13 +25,15 @@ from detlint.findings import Finding
 from detlint.formats import Trait, format_of
 from detlint.model import Annotations, Dataset
 from detlint.rules._helpers import RuleContext, at_annotation
+from detlint.rules._options import Option, Options
 
 CODE = "F007"
 NAME = "unnormalized-coordinates"
 SEVERITY = "error"
 REQUIRES = (Trait.NORMALIZED_COORDINATES,)
 FIX = None
-OPTIONS = {"normalized-tolerance": 0.01}
+OPTIONS = Options(Option("normalized-tolerance", 0.01, "number",
+                          "How far beyond [0, 1] a normalised YOLO coordinate may be before F007 fires.", minimum=0))
 
 
 def _polygon_out_of_range(ds: Dataset, tolerance: float) -> np.ndarray:

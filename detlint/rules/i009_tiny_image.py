@@ -20,13 +20,15 @@ from detlint.findings import Finding
 from detlint.images import report_for
 from detlint.model import Dataset
 from detlint.rules._helpers import RuleContext, at_image
+from detlint.rules._options import Option, Options
 
 CODE = "I009"
 NAME = "tiny-image"
 SEVERITY = "warning"
 SCOPE = "image"  # its findings about an image depend on that image and its rows only
 FIX = None
-OPTIONS: dict = {"min-image-size": 10}
+OPTIONS = Options(Option("min-image-size", 10, "integer", "Image side, in px, below which I009 fires.",
+                          minimum=1))
 IMAGES = "header"
 
 

@@ -20,12 +20,13 @@ from detlint.findings import Finding
 from detlint.images import near_copies, report_for
 from detlint.model import Dataset
 from detlint.rules._helpers import RuleContext, at_image
+from detlint.rules._options import NEAR_DUPLICATE_DISTANCE, Options
 
 CODE = "I010"
 NAME = "near-duplicate-image"
 SEVERITY = "info"
 FIX = None
-OPTIONS: dict = {"near-duplicate-distance": 6}
+OPTIONS = Options(NEAR_DUPLICATE_DISTANCE)
 IMAGES = "decode"
 
 

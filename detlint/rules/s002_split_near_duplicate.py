@@ -18,12 +18,13 @@ from detlint.findings import Finding
 from detlint.images import near_copies, report_for
 from detlint.model import Dataset
 from detlint.rules._helpers import RuleContext, at_image
+from detlint.rules._options import NEAR_DUPLICATE_DISTANCE, Options
 
 CODE = "S002"
 NAME = "split-near-duplicate"
 SEVERITY = "warning"
 FIX = None
-OPTIONS: dict = {"near-duplicate-distance": 6}
+OPTIONS = Options(NEAR_DUPLICATE_DISTANCE)
 IMAGES = "decode"
 
 

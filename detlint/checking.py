@@ -216,7 +216,8 @@ def check_all(request: CheckRequest) -> CheckResult:
     if not request.paths:
         request.paths = _configured_datasets(request)
     results = []
-    for target in plan_targets(request.paths, use_cache=request.use_cache):  # files passed (pre-commit): grouped by dataset
+    # files passed (pre-commit) are grouped by dataset
+    for target in plan_targets(request.paths, use_cache=request.use_cache):
         passed = target.passed if not target.class_map_passed else None
         result = check_dataset(target.path, request, passed)
         result.findings = _without_baseline(target.keep(result.findings, result.ds.root), result.config, request)

@@ -191,7 +191,7 @@ def rule(code: str | None, show_all: bool) -> None:
             click.echo(f"{rule_code}  {module.NAME:<28} {module.SEVERITY:<8} fix:{fix:<7} {summary(module)}")
         return
     key = code.upper()
-    module = RULES.get(key) or next((m for m in RULES.values() if m.NAME == code.lower()), None)
+    module = RULES.get(key) or next((m for m in RULES.values() if code.lower() == m.NAME), None)
     if module is None:
         raise UsageError(f"unknown rule {code!r} (see: detlint rule --all)")
     click.echo(f"{module.CODE} {module.NAME} ({module.SEVERITY}; fix: {module.FIX or 'none'})\n")

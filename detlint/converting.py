@@ -8,12 +8,12 @@ from pathlib import Path
 
 import orjson
 
-from detlint.errors import UsageError
 from detlint import formats
-from detlint.formats import load, save
-from detlint.model import Dataset
-from detlint.formats.protocol import ReadOptions, WriteOptions
+from detlint.errors import UsageError
 from detlint.fileio import atomic_write_bytes, progress_enabled, staged_folder
+from detlint.formats import load, save
+from detlint.formats.protocol import ReadOptions, WriteOptions
+from detlint.model import Dataset
 
 REPORT_NAME = "detlint-conversion.json"
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
@@ -252,7 +252,8 @@ def scene_for(ds, image_row: int, annotation_rows: Sequence[int] | np.ndarray,
     rows = rows[(ann.kind[rows] != ann.KIND_NONE) & ann.has_box[rows]] if len(rows) else rows
     relpath = str(images.path[image_row] or "") if image_row >= 0 else ""
     categories = ann.category[rows].tolist()
-    labels = [names[c] if 0 <= c < len(names) else f"?{int(k)}" for c, k in zip(categories, ann.class_id[rows].tolist())]
+    class_ids = ann.class_id[rows].tolist()
+    labels = [names[c] if 0 <= c < len(names) else f"?{int(k)}" for c, k in zip(categories, class_ids)]
     position = {int(r): i for i, r in enumerate(rows.tolist())}
     return Scene(
         image_path=Path(ds.root) / relpath if relpath else None,

@@ -12,8 +12,8 @@ Ground floor: imports only :mod:`detlint.model`.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 import numpy as np
 
@@ -214,9 +214,7 @@ def merge_serialised(original: str, base: str, edited: str) -> tuple[list[str], 
             replacement += b_keys[at:b1] + e_keys[e1:e2]
             at = b2
         replacement += b_keys[at:end]
-        if start < end and aligned[start] >= 0:
-            o_start = int(aligned[start])
-        elif start == end and start < n_base and aligned[start] >= 0:
+        if start < end and aligned[start] >= 0 or start == end and start < n_base and aligned[start] >= 0:
             o_start = int(aligned[start])
         else:
             o_start = int(aligned[start - 1]) + 1 if start > 0 else 0
@@ -257,7 +255,7 @@ def _alignment(o_keys: list[str], b_keys: list[str]) -> np.ndarray:
         aligned[:-1] = np.arange(len(b_keys))  # same shape: lines pair one to one
         return aligned
     at_o = at_b = 0
-    for _, o1, o2, b1, b2 in _opcodes(o_keys, b_keys) + [("end", len(o_keys), len(o_keys), len(b_keys), len(b_keys))]:
+    for _, _o1, o2, b1, b2 in _opcodes(o_keys, b_keys) + [("end", len(o_keys), len(o_keys), len(b_keys), len(b_keys))]:
         aligned[at_b:b1] = np.arange(at_o, at_o + (b1 - at_b))
         at_o, at_b = o2, b2
     return aligned

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import fnmatch
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
@@ -13,7 +14,6 @@ from detlint.headers import IMAGE_LEVELS
 from detlint.model import Dataset
 from detlint.rules import RULES
 from detlint.rules.context import RuleContext
-
 
 
 def selected_codes(select: Iterable[str] | None, ignore: Iterable[str] | None) -> list[str]:

@@ -36,7 +36,7 @@ class Finding:
     name: str = field(default="", compare=False)  # the rule's kebab name, stamped by the engine
     severity: str = field(default="error", compare=False)  # stamped by the engine; unknown codes: error
 
-    def stamped(self, name: str, severity: str) -> "Finding":
+    def stamped(self, name: str, severity: str) -> Finding:
         """This finding with the catalog's name and severity for its code."""
         self.name, self.severity = name, severity
         return self

@@ -12,10 +12,10 @@ outcome then carries a unified diff of the source files.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Iterable
 
 from detlint.edits import FileChange, diff_text
 from detlint.fileio import atomic_write_bytes, is_image

@@ -212,9 +212,8 @@ def _orientation(im: Any) -> int:
 def _mode(im: Any) -> str:
     """Pillow's mode, with ``;16`` appended where Pillow silently reduces 16-bit PNG colour to 8."""
     mode = str(im.mode)
-    if im.format == "PNG" and mode in ("RGB", "RGBA"):
-        if any(";16" in str(tile[3]) for tile in (im.tile or ())):
-            return mode + ";16"
+    if im.format == "PNG" and mode in ("RGB", "RGBA") and any(";16" in str(tile[3]) for tile in (im.tile or ())):
+        return mode + ";16"
     return mode
 
 

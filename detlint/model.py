@@ -65,7 +65,7 @@ class Categories:
     @classmethod
     def build(cls, names: list[str], ids: list[int] | None = None, extra: list[dict] | None = None,
               src_file: int = -1, lines: list[int] | None = None,
-              items: list[int] | None = None) -> "Categories":
+              items: list[int] | None = None) -> Categories:
         n = len(names)
         return cls(
             names=list(names),
@@ -102,7 +102,7 @@ class Images:
         return len(self.id)
 
     @classmethod
-    def empty(cls, n: int = 0) -> "Images":
+    def empty(cls, n: int = 0) -> Images:
         return cls(
             file_name=np.full(n, "", dtype=object), path=np.full(n, "", dtype=object),
             width=np.zeros(n, np.int64), height=np.zeros(n, np.int64),
@@ -162,7 +162,7 @@ class Annotations:
         return len(self.image)
 
     @classmethod
-    def empty(cls, n: int = 0) -> "Annotations":
+    def empty(cls, n: int = 0) -> Annotations:
         absent = np.full(n, ABSENT_INT, np.int8)
         return cls(
             boxes=np.zeros((n, 4), np.float64), raw=np.full((n, 4), np.nan), has_box=np.ones(n, bool),
@@ -186,12 +186,12 @@ class Annotations:
             "src_item": (np.int32, ()),
         })
 
-    def take(self, index: np.ndarray) -> "Annotations":
+    def take(self, index: np.ndarray) -> Annotations:
         """Rows selected by a boolean mask or an index array, as a new table."""
         return Annotations(**{name: getattr(self, name)[index] for name in _ANNOTATION_COLUMNS})
 
     @classmethod
-    def concat(cls, parts: list["Annotations"]) -> "Annotations":
+    def concat(cls, parts: list[Annotations]) -> Annotations:
         if not parts:
             return cls.empty(0)
         return cls(**{name: np.concatenate([getattr(p, name) for p in parts]) for name in _ANNOTATION_COLUMNS})
@@ -225,7 +225,7 @@ class Dataset:
     problems: list = field(default_factory=list)  # list[detlint.findings.Finding]
     meta: dict[str, Any] = field(default_factory=dict)  # per-format dataset-level extras
 
-    def validate(self) -> "Dataset":
+    def validate(self) -> Dataset:
         self.categories.validate()
         self.images.validate()
         self.annotations.validate()
@@ -261,7 +261,7 @@ class Dataset:
         h[ann.normalized] = 1.0
         return w, h
 
-    def subset(self, image_rows: np.ndarray) -> tuple["Dataset", np.ndarray]:
+    def subset(self, image_rows: np.ndarray) -> tuple[Dataset, np.ndarray]:
         """The dataset cut down to the images ``image_rows`` (sorted) and their annotations, and
         the rows of those annotations here. Categories, files and problems stay whole, so
         source locations read the same."""

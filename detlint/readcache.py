@@ -13,8 +13,9 @@ Ground floor: imports only :mod:`detlint.model` and :mod:`detlint.findings`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import orjson
@@ -40,7 +41,7 @@ class RowTable:
     def offsets(self) -> np.ndarray:
         return np.concatenate([[0], np.cumsum(self.counts)]).astype(np.int64)
 
-    def take(self, files: np.ndarray) -> "RowTable":
+    def take(self, files: np.ndarray) -> RowTable:
         """The rows of ``files`` (indices, repeats allowed) in that order."""
         files = np.asarray(files, np.int64)
         offsets = self.offsets
@@ -54,7 +55,7 @@ class RowTable:
                   if int(old) in self.extras}
         return RowTable(counts=counts, columns={k: v[row] for k, v in self.columns.items()}, extras=extras)
 
-    def replaced(self, files: np.ndarray, fresh: "RowTable") -> "RowTable":
+    def replaced(self, files: np.ndarray, fresh: RowTable) -> RowTable:
         """This table with the rows of ``files`` (sorted indices) replaced by ``fresh``'s rows,
         which hold those files in that order: slices copied around the few changed files."""
         files_list = [int(f) for f in files]
@@ -78,7 +79,7 @@ class RowTable:
         return RowTable(counts, columns, extras)
 
     @staticmethod
-    def concat(first: "RowTable", second: "RowTable") -> "RowTable":
+    def concat(first: RowTable, second: RowTable) -> RowTable:
         shift = len(first.counts)
         columns = {k: np.concatenate([first.columns[k], second.columns[k]]) for k in first.columns}
         extras = {**first.extras, **{shift + i: v for i, v in second.extras.items()}}
@@ -91,7 +92,7 @@ class RowTable:
         return out
 
     @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray], prefix: str, names: tuple[str, ...]) -> "RowTable | None":
+    def from_arrays(cls, arrays: dict[str, np.ndarray], prefix: str, names: tuple[str, ...]) -> RowTable | None:
         try:
             counts = arrays[f"{prefix}counts"].astype(np.int64)
             columns = {k: arrays[f"{prefix}col_{k}"] for k in names}

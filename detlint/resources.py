@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import orjson
@@ -15,6 +15,6 @@ def schema_path(name: str) -> Path:
     return Path(__file__).resolve().parents[1] / "schemas" / name
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_schema(name: str) -> dict:
     return orjson.loads(schema_path(name).read_bytes())

@@ -14,11 +14,10 @@ from pathlib import Path
 import click
 
 from detlint.clitypes import FORMAT_NAME
-
 from detlint.errors import UsageError
 
 
-def _pick_image(index: "object", name: str) -> int:
+def _pick_image(index: object, name: str) -> int:
     rows = index.find(name)  # type: ignore[attr-defined]
     if not rows:
         raise UsageError(f"image {name!r} is not in the dataset")
@@ -40,8 +39,8 @@ def _pick_image(index: "object", name: str) -> int:
 def show(path: Path, image: str, output: Path | None, input_format: str | None) -> None:
     """Draw IMAGE of the dataset at PATH with its boxes and class names into a PNG."""
     from detlint import draw
-    from detlint.formats import load
     from detlint.fileio import atomic_write_bytes
+    from detlint.formats import load
 
     ds = load(path, format=input_format)
     index = draw.ImageIndex(ds)

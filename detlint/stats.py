@@ -107,8 +107,9 @@ def plot(ds: Dataset, path: Path) -> None:
     axes[2].set_ylabel("height (px)")
     axes[2].set_title("box width vs height")
     fig.tight_layout()
-    from detlint.fileio import atomic_write_bytes
     import io
+
+    from detlint.fileio import atomic_write_bytes
 
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100)

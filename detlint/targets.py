@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 import orjson
 
@@ -87,7 +87,7 @@ def dataset_of(path: Path) -> tuple[Path, Path] | None:
 
 @dataclass
 class _Planner:
-    markers: "_MarkerNames"
+    markers: _MarkerNames
     targets: list[CheckTarget] = field(default_factory=list)
     by_root: dict[str, CheckTarget] = field(default_factory=dict)
 

@@ -130,7 +130,7 @@ class Format(Protocol):
         None where the format has no pointers."""
         ...
 
-    def class_targets(self, ds: Dataset, source: "Format") -> list:
+    def class_targets(self, ds: Dataset, source: Format) -> list:
         """The class reference this format writes for each of ``ds``'s classes (read as
         ``source``): an index, a name or an id. The conversion report lists the mapping."""
         ...

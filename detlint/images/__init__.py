@@ -31,19 +31,25 @@ import logging
 import os
 import time
 import warnings
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from detlint import fileio
 from detlint.fileio import cache_dir
 from detlint.headers import (
-    LEVEL_DECODE, LEVEL_HEADER, SWAPPING_ORIENTATIONS, HeaderMemo, pillow_facts, probe_header, unreadable_reason,
+    LEVEL_DECODE,
+    LEVEL_HEADER,
+    SWAPPING_ORIENTATIONS,
+    HeaderMemo,
+    pillow_facts,
+    probe_header,
+    unreadable_reason,
 )
-
 from detlint.images.hashing import first_pair_per_row, hash_pairs, near_row_pairs, perceptual_hash, popcount64  # noqa: F401 - re-exported
 
 log = logging.getLogger("detlint")
@@ -180,7 +186,7 @@ class ImageCache:
         self.directory = directory  # None: caching disabled
 
     @classmethod
-    def open(cls, enabled: bool = True) -> "ImageCache":
+    def open(cls, enabled: bool = True) -> ImageCache:
         return cls(cache_dir() if enabled else None)
 
     @property

@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 
-
 # DCT-II basis for a 32x32 pHash: coefficients = D @ pixels @ D.T.
 _DCT_SIZE = 32
 _DCT = np.cos(np.pi * np.outer(np.arange(_DCT_SIZE), 2 * np.arange(_DCT_SIZE) + 1) / (2 * _DCT_SIZE))

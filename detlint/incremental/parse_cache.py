@@ -57,7 +57,7 @@ class ParseCache:
         self.directory = directory  # None: caching disabled
 
     @classmethod
-    def open(cls, enabled: bool = True) -> "ParseCache":
+    def open(cls, enabled: bool = True) -> ParseCache:
         return cls(cache_dir() if enabled else None)
 
     @property

@@ -45,15 +45,24 @@ import dataclasses
 import hashlib
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import orjson
 
 from detlint.fileio import atomic_write_bytes, cache_dir
 from detlint.incremental.columns import (
-    SNAPSHOT_VERSION, column_file, decode, encode, finding_dict, finding_from, pack, read_column_file, unpack,
+    SNAPSHOT_VERSION,
+    column_file,
+    decode,
+    encode,
+    finding_dict,
+    finding_from,
+    pack,
+    read_column_file,
+    unpack,
 )
 from detlint.incremental.stats import RACY_NS, folders_under, listing_digest, size_mtime
 from detlint.model import Annotations, Dataset

@@ -21,8 +21,8 @@ from typing import Any, TextIO
 
 import orjson
 
-from detlint.findings import SEVERITIES, SEVERITY_RANK, Finding
 from detlint.fileio import collector_paused
+from detlint.findings import SEVERITIES, SEVERITY_RANK, Finding
 
 __all__ = [
     "SEVERITY_ORDER", "Counts", "Paths", "Report", "RuleInfo", "RuleTable", "collector_paused", "count",

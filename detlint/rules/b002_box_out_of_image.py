@@ -18,15 +18,14 @@ Fix (unsafe): clip the box to the image; it changes the box, so review a sample 
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 
 from detlint.findings import Finding, Fix
 from detlint.model import Dataset
 from detlint.rules._fixes import annotation_rows, clip_boxes
-from detlint.rules._helpers import (RuleContext, at_annotation, box_columns, box_text, finite_box_mask,
-                                    image_sizes)
+from detlint.rules._helpers import RuleContext, at_annotation, box_columns, box_text, finite_box_mask, image_sizes
 from detlint.rules._options import Option, Options
 
 CODE = "B002"

@@ -12,15 +12,14 @@ Fix (safe): drop the annotation.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 
 from detlint.findings import Finding, Fix
 from detlint.model import Dataset
 from detlint.rules._fixes import DropRows
-from detlint.rules._helpers import (RuleContext, at_annotation, box_columns, box_text, finite_box_mask,
-                                    image_sizes)
+from detlint.rules._helpers import RuleContext, at_annotation, box_columns, box_text, finite_box_mask, image_sizes
 
 CODE = "B003"
 NAME = "box-outside-image"

@@ -12,7 +12,7 @@ Fix (safe): drop the annotation.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 

@@ -11,7 +11,7 @@ Example: ``[10, 10, 10.4, 30]`` is 0.4 px wide.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 

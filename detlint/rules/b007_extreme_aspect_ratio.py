@@ -11,7 +11,7 @@ Example: ``[10, 10, 410, 15]`` is 400 x 5, ratio 80.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 

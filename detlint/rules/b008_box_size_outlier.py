@@ -10,7 +10,7 @@ deviations of its class (computed on classes with at least 20 boxes).
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 

@@ -16,8 +16,8 @@ Fix (safe): recompute ``area`` from the segmentation or box.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from itertools import chain
-from typing import Iterator
 
 import numpy as np
 
@@ -25,7 +25,7 @@ from detlint.findings import Finding, Fix
 from detlint.formats import Trait
 from detlint.model import Dataset
 from detlint.rules._fixes import recompute_area, rows_and_areas
-from detlint.rules._helpers import segmentation_kinds, RuleContext, at_annotation, finite_box_mask
+from detlint.rules._helpers import RuleContext, at_annotation, finite_box_mask, segmentation_kinds
 from detlint.rules._options import Option, Options
 
 CODE = "B009"

@@ -13,7 +13,7 @@ Fix: correct the index/name, or add the class to the class list.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 

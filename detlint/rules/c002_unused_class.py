@@ -14,7 +14,7 @@ Fix: remove the class (renumbering the others) or add its annotations.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 

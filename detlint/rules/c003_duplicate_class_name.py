@@ -10,7 +10,7 @@ Fix: merge the two classes (relabel one into the other) and remove the spare.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from detlint.findings import Finding
 from detlint.model import Dataset

@@ -12,7 +12,7 @@ Fix (unsafe): merge the variants into one class.
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 from detlint.findings import Finding, Fix
 from detlint.model import Dataset
@@ -35,7 +35,7 @@ def folded_name(name: str) -> str:
 def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     for file, pairs in class_maps(ds).items():
         seen: dict[str, str] = {}
-        for position, (class_id, name) in enumerate(pairs):
+        for position, (_class_id, name) in enumerate(pairs):
             key = folded_name(name)
             if key in seen and normalized_name(seen[key]) != normalized_name(name):
                 yield Finding(CODE, f"class '{name}' looks like a variant of '{seen[key]}': "

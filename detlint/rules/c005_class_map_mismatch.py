@@ -15,7 +15,7 @@ Fix: re-export with one class map for every split, or remap ids consistently.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from detlint.findings import Finding
 from detlint.formats import format_of

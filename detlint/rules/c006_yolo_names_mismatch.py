@@ -11,7 +11,7 @@ Fix: make ``nc`` equal to the number of names (or drop ``nc``: ultralytics infer
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from detlint.findings import Finding
 from detlint.model import Dataset

@@ -9,7 +9,7 @@ Options: ``imbalance-ratio`` (default 50): fires when max/min count of the used 
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 

@@ -12,7 +12,7 @@ Fix: repair or re-export the file; detlint cannot guess the missing content.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from detlint.findings import Finding
 from detlint.model import Dataset

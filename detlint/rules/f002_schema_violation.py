@@ -17,7 +17,7 @@ Fix: re-export with a tool that writes the schema, or correct the listed entries
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 

@@ -13,7 +13,7 @@ pointing at the first image with that id).
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 

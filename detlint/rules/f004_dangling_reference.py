@@ -11,7 +11,7 @@ Fix (safe): drop the annotation; it cannot belong anywhere.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 

@@ -11,7 +11,7 @@ Fix (unsafe): renumber ids from 1.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 

@@ -14,7 +14,7 @@ Fix: correct the exporter; detlint reports the exact file and line.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from detlint.findings import Finding
 from detlint.model import Dataset

@@ -17,7 +17,7 @@ Fix: divide by the image width/height in the exporter.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 

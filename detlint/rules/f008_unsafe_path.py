@@ -12,10 +12,10 @@ Fix: store names relative to the dataset's image folder.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
-from detlint.findings import Finding
 from detlint.fileio import safe_relative
+from detlint.findings import Finding
 from detlint.formats import Trait, format_of
 from detlint.model import Dataset
 from detlint.rules._helpers import RuleContext, at_image, reader_problems

@@ -13,7 +13,7 @@ Fix: rename one of the files, or merge the two entries.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from detlint.findings import Finding
 from detlint.model import Dataset

@@ -11,7 +11,7 @@ Fix (safe): fill the size in from the image header (needs the image file).
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 

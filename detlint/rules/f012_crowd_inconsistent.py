@@ -13,14 +13,14 @@ Fix: set ``iscrowd`` to 0 for single objects, or give crowd regions an RLE mask.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 
 from detlint.findings import Finding
 from detlint.formats import Trait
 from detlint.model import Dataset
-from detlint.rules._helpers import segmentation_kinds, RuleContext, at_annotation
+from detlint.rules._helpers import RuleContext, at_annotation, segmentation_kinds
 
 CODE = "F012"
 NAME = "crowd-inconsistent"

@@ -11,7 +11,7 @@ Fix: export one kind only (boxes for detection, polygons for segmentation).
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 

@@ -12,7 +12,7 @@ Fix: rename the file or the reference so that the case matches exactly.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from detlint.findings import Finding
 from detlint.model import Dataset

@@ -13,12 +13,12 @@ Fix: restore the image, fix the name, or remove the entry.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 
-from detlint.findings import Finding
 from detlint.fileio import safe_relative
+from detlint.findings import Finding
 from detlint.formats import Trait, format_of
 from detlint.model import Dataset
 from detlint.rules._helpers import RuleContext, at_image, reader_problems

@@ -15,7 +15,7 @@ Fix: re-download or re-export the image, or remove the entry.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 

@@ -14,13 +14,13 @@ Fix (safe): take the real size from the image header.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 
 from detlint.findings import Finding, Fix
-from detlint.images import SWAPPING_ORIENTATIONS, report_for
 from detlint.formats import Trait
+from detlint.images import SWAPPING_ORIENTATIONS, report_for
 from detlint.model import Dataset
 from detlint.rules._fixes import fill_size_fix
 from detlint.rules._helpers import RuleContext, at_image

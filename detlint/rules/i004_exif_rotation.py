@@ -14,13 +14,13 @@ sure the labels match the rotated image; or make the loader apply EXIF orientati
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 
 from detlint.findings import Finding
-from detlint.images import SWAPPING_ORIENTATIONS, ImageReport, report_for
 from detlint.formats import Trait, format_of
+from detlint.images import SWAPPING_ORIENTATIONS, ImageReport, report_for
 from detlint.model import Dataset
 from detlint.rules._helpers import RuleContext, at_image, finite_box_mask
 

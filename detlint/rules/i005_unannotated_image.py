@@ -9,7 +9,7 @@ missing (I001), for label files without an image (I006) or whose text cannot be 
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 

@@ -11,7 +11,7 @@ Fix: restore the image, or delete the stale label file.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from detlint.findings import Finding
 from detlint.model import Dataset

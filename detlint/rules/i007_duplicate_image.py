@@ -11,7 +11,7 @@ Fix: remove one copy (merge its labels into the other if they differ).
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from detlint.findings import Finding
 from detlint.images import exact_groups, report_for

@@ -14,7 +14,7 @@ Fix: convert the images to 8-bit RGB once, before training, or convert in the lo
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 

@@ -14,7 +14,7 @@ Fix: keep one of the copies.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from detlint.findings import Finding
 from detlint.images import near_copies, report_for

@@ -11,7 +11,7 @@ Fix: remove the image from one split (usually keep it in train).
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from detlint.findings import Finding
 from detlint.model import Dataset

@@ -12,7 +12,7 @@ Fix: remove the copy from one split.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from detlint.findings import Finding
 from detlint.images import near_copies, report_for

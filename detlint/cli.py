@@ -207,7 +207,7 @@ def _register_optional(name: str, factory: Callable[[], Any]) -> None:
 
 
 def _smoke_command() -> Any:
-    from detlint.smoke_cli import smoke
+    from detlint.smoke.cli import smoke
 
     return smoke
 

@@ -1,8 +1,9 @@
 """The ``detlint smoke`` command: parse flags, call :func:`detlint.smoke.run_smoke`, print.
 
-Importing this module needs click only; torch is imported when the command runs, so ``detlint
---help`` and every other command work without it. Exit codes: 0 training runs, 1 a data or
-training problem was found, 2 a usage error (including torch not installed).
+Importing this module needs click and the torch-free rest of the package; torch is imported when
+the command runs, so ``detlint --help`` and every other command work without it. Exit codes: 0
+training runs, 1 a data or training problem was found, 2 a usage error (including torch not
+installed).
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ from typing import Any
 import click
 
 from detlint.errors import UsageError
-from detlint.smoke import DEFAULT_MODEL, MODELS
+from detlint.smoke.detector import DEFAULT_MODEL, MODELS
+from detlint.smoke.render import render_json, render_text
+from detlint.smoke.run import run_smoke
+
 
 def _model_options(values: tuple[str, ...]) -> dict[str, Any]:
     """``KEY=VALUE`` pairs; VALUE is a Python literal (``64``, ``0.5``, ``True``) or a string."""
@@ -63,8 +67,6 @@ def smoke(path: Path, split: str | None, device: str, steps: int, batch_size: in
         import torchvision  # noqa: F401
     except ImportError as error:
         raise UsageError(f"smoke needs PyTorch and torchvision ({error}): pip install 'detlint[torch]'") from None
-    from detlint.smoke import render_json, render_text, run_smoke
-
     options = _model_options(model_option)
     try:
         report = run_smoke(path, split=split, device=device, steps=steps, batch_size=batch_size, model=model,
@@ -73,7 +75,7 @@ def smoke(path: Path, split: str | None, device: str, steps: int, batch_size: in
                            label_offset=label_offset, model_options=options, input_format=input_format)
     except (UsageError, KeyboardInterrupt, BrokenPipeError, OSError, MemoryError):
         raise  # the command group turns these into one-line messages and exit codes
-    except Exception as error:  # a bug must still not print a traceback at the user
+    except Exception as error:  # noqa: BLE001 - a bug must still not print a traceback at the user
         click.echo(f"detlint smoke: internal error: {type(error).__name__}: {error}", err=True)
         sys.exit(1)
     text = render_json(report) if output_format == "json" else render_text(report)

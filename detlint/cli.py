@@ -200,28 +200,16 @@ def rule(code: str | None, show_all: bool) -> None:
         click.echo("\nOptions (config keys): " + ", ".join(f"{k} = {v!r}" for k, v in module.OPTIONS.items()))
 
 
-def _register_optional(name: str, factory: Callable[[], Any]) -> None:
-    """Commands living in optional modules (smoke, show) register themselves when importable."""
-    try:
-        main.add_command(factory(), name)
-    except ImportError:
-        pass
-
-
-def _smoke_command() -> Any:
-    from detlint.smoke_cli import smoke
-
-    return smoke
-
-
-def _show_command() -> Any:
+def _register_commands() -> None:
+    """The commands that live in their own modules (they import torch or Pillow only when run)."""
     from detlint.show_cli import show
+    from detlint.smoke.cli import smoke
 
-    return show
+    main.add_command(smoke, "smoke")
+    main.add_command(show, "show")
 
 
-_register_optional("smoke", _smoke_command)
-_register_optional("show", _show_command)
+_register_commands()
 
 
 if __name__ == "__main__":  # pragma: no cover

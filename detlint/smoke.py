@@ -49,10 +49,10 @@ import math
 import resource
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from detlint.errors import UsageError
 from detlint.model import Dataset
@@ -206,7 +206,7 @@ def run_smoke(dataset: Dataset | str | Path, *, split: str | None = None, device
               check: bool = True, find_batch_size: bool = False, max_batch_size: int = 64,
               num_workers: int = 0, transforms: Callable | None = None, label_offset: int = 1,
               model_options: dict[str, Any] | None = None, lr: float = 1e-3,
-              input_format: str | None = None, progress: bool | None = None) -> "SmokeReport":
+              input_format: str | None = None, progress: bool | None = None) -> SmokeReport:
     """Check, inspect and train ``dataset`` for ``steps`` steps; never raises for data problems.
 
     ``transforms`` replaces the default (resize the longer side to ``image_size``, then float in

@@ -1,8 +1,9 @@
 """The ``detlint smoke`` command: parse flags, call :func:`detlint.smoke.run_smoke`, print.
 
-Importing this module needs click only; torch is imported when the command runs, so ``detlint
---help`` and every other command work without it. Exit codes: 0 training runs, 1 a data or
-training problem was found, 2 a usage error (including torch not installed).
+Importing this module needs click and the torch-free rest of the package; torch is imported when
+the command runs, so ``detlint --help`` and every other command work without it. Exit codes: 0
+training runs, 1 a data or training problem was found, 2 a usage error (including torch not
+installed).
 """
 
 from __future__ import annotations
@@ -14,8 +15,11 @@ from typing import Any
 
 import click
 
+from detlint.clitypes import FORMAT_NAME
 from detlint.errors import UsageError
-from detlint.smoke import DEFAULT_MODEL, MODELS
+from detlint.smoke.detector import DEFAULT_MODEL, MODELS
+from detlint.smoke.render import render_json, render_text
+
 
 def _model_options(values: tuple[str, ...]) -> dict[str, Any]:
     """``KEY=VALUE`` pairs; VALUE is a Python literal (``64``, ``0.5``, ``True``) or a string."""
@@ -52,7 +56,7 @@ def _model_options(values: tuple[str, ...]) -> dict[str, Any]:
               help="Added to category indices (1 keeps 0 for the background class).")
 @click.option("--model-option", "model_option", multiple=True, metavar="KEY=VALUE",
               help="Extra torchvision builder argument, e.g. box_batch_size_per_image=64 (repeatable).")
-@click.option("--format", "input_format", type=click.Choice(("coco", "voc", "yolo")), default=None,
+@click.option("--format", "input_format", type=FORMAT_NAME, default=None,
               help="Input format (default: sniffed).")
 def smoke(path: Path, split: str | None, device: str, steps: int, batch_size: int, model: str, image_size: int,
           output_format: str, no_check: bool, find_batch_size: bool, max_batch_size: int, num_workers: int,
@@ -63,7 +67,7 @@ def smoke(path: Path, split: str | None, device: str, steps: int, batch_size: in
         import torchvision  # noqa: F401
     except ImportError as error:
         raise UsageError(f"smoke needs PyTorch and torchvision ({error}): pip install 'detlint[torch]'") from None
-    from detlint.smoke import render_json, render_text, run_smoke
+    from detlint.smoke.run import run_smoke  # the check pipeline: loaded when the command runs
 
     options = _model_options(model_option)
     try:
@@ -73,7 +77,7 @@ def smoke(path: Path, split: str | None, device: str, steps: int, batch_size: in
                            label_offset=label_offset, model_options=options, input_format=input_format)
     except (UsageError, KeyboardInterrupt, BrokenPipeError, OSError, MemoryError):
         raise  # the command group turns these into one-line messages and exit codes
-    except Exception as error:  # a bug must still not print a traceback at the user
+    except Exception as error:  # noqa: BLE001 - a bug must still not print a traceback at the user
         click.echo(f"detlint smoke: internal error: {type(error).__name__}: {error}", err=True)
         sys.exit(1)
     text = render_json(report) if output_format == "json" else render_text(report)

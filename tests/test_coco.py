@@ -205,7 +205,7 @@ def _sliced_case(rng: random.Random, tmp: Path, tricky: bool = True) -> Path:
 @pytest.mark.parametrize("seed", range(12))
 def test_sliced_annotations_read_exactly_like_one_parse(tmp_path: Path, seed: int,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    from detlint.formats import coco_slices
+    from detlint.formats.coco import slices as coco_slices
 
     path = _sliced_case(random.Random(seed), tmp_path)
     whole = detlint.load(path)
@@ -224,7 +224,7 @@ def test_sliced_annotations_read_exactly_like_one_parse(tmp_path: Path, seed: in
 
 
 def test_slices_are_really_used_on_big_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from detlint.formats import coco_slices
+    from detlint.formats.coco import slices as coco_slices
 
     annotations = [{"id": k, "image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4]} for k in range(1, 200)]
     path = write_coco(tmp_path / "a.json", images=[{"id": 1, "file_name": "a.jpg", "width": 9, "height": 9}],
@@ -243,7 +243,7 @@ def test_slices_are_really_used_on_big_files(tmp_path: Path, monkeypatch: pytest
 def test_sliced_read_on_two_processes_equals_one_parse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                       helper: str) -> None:
     """The forked helper builds every other slice; if it dies, the parent builds them."""
-    from detlint.formats import coco_slices
+    from detlint.formats.coco import slices as coco_slices
 
     path = _sliced_case(random.Random(7), tmp_path, tricky=False)
     whole = detlint.load(path)
@@ -283,7 +283,7 @@ def test_the_collector_is_restored_after_a_read(tmp_path: Path) -> None:
 def test_a_document_that_does_not_slice_stops_the_helper(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A nested 'annotations' array comes first: the rest does not parse with the marker, the
     helper is stopped and the file is parsed whole, with the same result."""
-    from detlint.formats import coco_slices
+    from detlint.formats.coco import slices as coco_slices
 
     path = _sliced_case(random.Random(5), tmp_path)  # tricky: info.annotations precedes the real one
     text = path.read_text()

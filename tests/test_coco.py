@@ -252,7 +252,7 @@ def test_sliced_read_on_two_processes_equals_one_parse(tmp_path: Path, monkeypat
     monkeypatch.setattr(coco_slices, "SLICE_BYTES", 300)
     monkeypatch.setattr(coco_slices, "_parallel_ok", lambda data: True)
     if helper == "dies":
-        monkeypatch.setattr(coco_slices, "_helper_main", lambda: os._exit(3))
+        monkeypatch.setattr(coco_slices, "_helper_main", lambda *args: os._exit(3))
     finished: list[bool] = []
     real = coco_slices.SliceJob.finish
     monkeypatch.setattr(coco_slices.SliceJob, "finish",

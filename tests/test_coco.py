@@ -300,3 +300,26 @@ def test_a_document_that_does_not_slice_stops_the_helper(tmp_path: Path, monkeyp
     assert cancelled == [True]
     assert sorted(map(repr, sliced.problems)) == sorted(map(repr, whole.problems))
     assert sliced.annotations.id.tolist() == whole.annotations.id.tolist()
+
+
+def test_the_format_object(tmp_path: Path) -> None:
+    """CocoFormat: registered, its traits, pointers, claims and whole-dataset files."""
+    from detlint.formats import get
+    from detlint.formats.coco import FORMAT
+    from detlint.formats.protocol import Claim, Format, Trait
+
+    assert get("coco") is FORMAT and isinstance(FORMAT, Format) and FORMAT.title == "COCO"
+    assert FORMAT.has(Trait.DECLARED_IDS) and FORMAT.has(Trait.CLASS_ID) and not FORMAT.has(Trait.LABEL_ROWS)
+    assert not FORMAT.incremental
+    path = write_coco(tmp_path / "annotations" / "instances_train.json")
+    write_coco(tmp_path / "annotations" / "instances_val.json")
+    ds = detlint.load(tmp_path)
+    assert FORMAT.dataset_files(ds) == ["annotations/instances_train.json", "annotations/instances_val.json"]
+    assert FORMAT.locate(ds, "annotations", 12, "bbox") == "/annotations/12/bbox"
+    assert FORMAT.locate(ds, "categories", 0, None) == "/categories/0"
+    assert FORMAT.locate(ds, "images", 3, "a/b~c") == "/images/3/a~1b~0c"
+    assert FORMAT.claim(path) is Claim.DOCUMENT
+    (tmp_path / "other.json").write_text('{"name": "not a dataset"}')
+    (tmp_path / "labels.txt").write_text("0 0.5 0.5 0.1 0.1\n")
+    assert FORMAT.claim(tmp_path / "other.json") is None and FORMAT.claim(tmp_path / "labels.txt") is None
+    assert FORMAT.claim(tmp_path / "missing.json") is None

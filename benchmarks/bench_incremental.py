@@ -39,7 +39,7 @@ def run(dataset: Path, env: dict[str, str], *extra: str, images: str | None = "n
     level = ["--images", images] if images else []
     command = [sys.executable, "-m", "detlint.cli", "check", str(dataset), *level, "--output-format", "json", *extra]
     start = time.perf_counter()
-    done = subprocess.run(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
+    done = subprocess.run(command, env=env, capture_output=True, check=False)
     elapsed = time.perf_counter() - start
     if done.returncode not in (0, 1):
         raise SystemExit(f"detlint failed ({done.returncode}): {done.stderr.decode()[-2000:]}")

@@ -205,7 +205,7 @@ def _sliced_case(rng: random.Random, tmp: Path, tricky: bool = True) -> Path:
 @pytest.mark.parametrize("seed", range(12))
 def test_sliced_annotations_read_exactly_like_one_parse(tmp_path: Path, seed: int,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    from detlint.formats import coco_slices
+    from detlint.formats.coco import slices as coco_slices
 
     path = _sliced_case(random.Random(seed), tmp_path)
     whole = detlint.load(path)
@@ -224,7 +224,7 @@ def test_sliced_annotations_read_exactly_like_one_parse(tmp_path: Path, seed: in
 
 
 def test_slices_are_really_used_on_big_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from detlint.formats import coco_slices
+    from detlint.formats.coco import slices as coco_slices
 
     annotations = [{"id": k, "image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4]} for k in range(1, 200)]
     path = write_coco(tmp_path / "a.json", images=[{"id": 1, "file_name": "a.jpg", "width": 9, "height": 9}],
@@ -243,7 +243,7 @@ def test_slices_are_really_used_on_big_files(tmp_path: Path, monkeypatch: pytest
 def test_sliced_read_on_two_processes_equals_one_parse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                       helper: str) -> None:
     """The forked helper builds every other slice; if it dies, the parent builds them."""
-    from detlint.formats import coco_slices
+    from detlint.formats.coco import slices as coco_slices
 
     path = _sliced_case(random.Random(7), tmp_path, tricky=False)
     whole = detlint.load(path)
@@ -252,7 +252,7 @@ def test_sliced_read_on_two_processes_equals_one_parse(tmp_path: Path, monkeypat
     monkeypatch.setattr(coco_slices, "SLICE_BYTES", 300)
     monkeypatch.setattr(coco_slices, "_parallel_ok", lambda data: True)
     if helper == "dies":
-        monkeypatch.setattr(coco_slices, "_helper_main", lambda: os._exit(3))
+        monkeypatch.setattr(coco_slices, "_helper_main", lambda *args: os._exit(3))
     finished: list[bool] = []
     real = coco_slices.SliceJob.finish
     monkeypatch.setattr(coco_slices.SliceJob, "finish",
@@ -283,11 +283,11 @@ def test_the_collector_is_restored_after_a_read(tmp_path: Path) -> None:
 def test_a_document_that_does_not_slice_stops_the_helper(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A nested 'annotations' array comes first: the rest does not parse with the marker, the
     helper is stopped and the file is parsed whole, with the same result."""
-    from detlint.formats import coco_slices
+    from detlint.formats.coco import slices as coco_slices
 
     path = _sliced_case(random.Random(5), tmp_path)  # tricky: info.annotations precedes the real one
     text = path.read_text()
-    path.write_text('{"info": {"annotations": [' + ", ".join('{"a": %d}' % i for i in range(400)) + "]}, "
+    path.write_text('{"info": {"annotations": [' + ", ".join(f'{{"a": {i}}}' for i in range(400)) + "]}, "
                     + text.lstrip()[1:])
     whole = detlint.load(path)
     monkeypatch.setattr(coco_slices, "MIN_BYTES", 0)
@@ -300,3 +300,26 @@ def test_a_document_that_does_not_slice_stops_the_helper(tmp_path: Path, monkeyp
     assert cancelled == [True]
     assert sorted(map(repr, sliced.problems)) == sorted(map(repr, whole.problems))
     assert sliced.annotations.id.tolist() == whole.annotations.id.tolist()
+
+
+def test_the_format_object(tmp_path: Path) -> None:
+    """CocoFormat: registered, its traits, pointers, claims and whole-dataset files."""
+    from detlint.formats import get
+    from detlint.formats.coco import FORMAT
+    from detlint.formats.protocol import Claim, Format, Trait
+
+    assert get("coco") is FORMAT and isinstance(FORMAT, Format) and FORMAT.title == "COCO"
+    assert FORMAT.has(Trait.DECLARED_IDS) and FORMAT.has(Trait.CLASS_ID) and not FORMAT.has(Trait.LABEL_ROWS)
+    assert not FORMAT.incremental
+    path = write_coco(tmp_path / "annotations" / "instances_train.json")
+    write_coco(tmp_path / "annotations" / "instances_val.json")
+    ds = detlint.load(tmp_path)
+    assert FORMAT.dataset_files(ds) == ["annotations/instances_train.json", "annotations/instances_val.json"]
+    assert FORMAT.locate(ds, "annotations", 12, "bbox") == "/annotations/12/bbox"
+    assert FORMAT.locate(ds, "categories", 0, None) == "/categories/0"
+    assert FORMAT.locate(ds, "images", 3, "a/b~c") == "/images/3/a~1b~0c"
+    assert FORMAT.claim(path) is Claim.DOCUMENT
+    (tmp_path / "other.json").write_text('{"name": "not a dataset"}')
+    (tmp_path / "labels.txt").write_text("0 0.5 0.5 0.1 0.1\n")
+    assert FORMAT.claim(tmp_path / "other.json") is None and FORMAT.claim(tmp_path / "labels.txt") is None
+    assert FORMAT.claim(tmp_path / "missing.json") is None

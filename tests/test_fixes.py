@@ -15,12 +15,18 @@ from PIL import Image
 
 from detlint.checking import CheckRequest, run_check
 from detlint.cli import main
-from detlint.engine import run_rules
 from detlint.edits import merge_serialised
+from detlint.engine import run_rules
 from detlint.fixes import apply_fixes
-from detlint.rules._fixes import (clip_boxes, drop_annotations, fill_image_size, merge_classes, recompute_area,
-                                  renumber_ids)
 from detlint.formats import load
+from detlint.rules._fixes import (
+    clip_boxes,
+    drop_annotations,
+    fill_image_size,
+    merge_classes,
+    recompute_area,
+    renumber_ids,
+)
 
 FIXED_SAFE = {"B001", "B003", "B004"}
 

@@ -4,8 +4,8 @@ is sniffed, checked with located findings, and written and read by ``convert``."
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from click.testing import CliRunner
@@ -68,8 +68,8 @@ def test_convert_writes_and_reads_the_registered_format(tmp_path: Path, toy: for
     written = formats.load(out)
     assert written.format == "toycsv"
     assert len(written.annotations) == len(source.annotations)
-    assert sorted(written.categories.names) == sorted(set(source.categories.names[i]
-                                                         for i in source.annotations.category.tolist()))
+    assert sorted(written.categories.names) == sorted({source.categories.names[i]
+                                                         for i in source.annotations.category.tolist()})
     back = tmp_path / "back_to_yolo"
     result = CliRunner().invoke(main, ["convert", str(out), str(back), "--to", "yolo"])
     assert result.exit_code == 0, result.output

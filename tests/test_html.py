@@ -166,7 +166,7 @@ def test_clean_dataset_has_no_cards(clean: Path, tmp_path: Path) -> None:
 
 def test_cards_are_capped_per_rule(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     labels = {f"img{i}": "0 0.3 0.3 0.0 0.2\n0 0.3 0.3 0.2 0.0\n" for i in range(4)}
-    root = _yolo(tmp_path / "many", ["cat"], 1, labels, {stem: (64, 48) for stem in labels})
+    root = _yolo(tmp_path / "many", ["cat"], 1, labels, dict.fromkeys(labels, (64, 48)))
     monkeypatch.setenv(html_report.ENV_MAX_CARDS, "3")
     monkeypatch.setenv(html_report.ENV_THUMB_SIZE, "96")
     _, out = _html_report(root, tmp_path)

@@ -14,8 +14,8 @@ import pytest
 from PIL import Image
 
 from detlint import fileio, readcache
-from detlint.incremental import parse_cache
 from detlint.checking import CheckRequest, run_check
+from detlint.incremental import parse_cache
 
 PAST_NS = 1_600_000_000 * 10**9  # files "edited long ago": outside the just-modified window
 
@@ -148,7 +148,8 @@ def test_voc_cached_reports_equal_uncached_after_random_edits(tmp_path: Path, se
 
 
 def test_unchanged_files_are_not_parsed_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from detlint.formats.yolo import parse as yolo_parse, read as yolo_read
+    from detlint.formats.yolo import parse as yolo_parse
+    from detlint.formats.yolo import read as yolo_read
 
     root = _yolo(tmp_path / "ds", random.Random(7))
     _age(root)

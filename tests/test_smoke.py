@@ -12,12 +12,12 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("torchvision")
 
 from click.testing import CliRunner  # noqa: E402
+from helpers import make_yolo as shared_make_yolo  # noqa: E402
 from torchvision.transforms import v2  # noqa: E402
 
 from detlint.cli import main  # noqa: E402
 from detlint.errors import UsageError  # noqa: E402
 from detlint.smoke import render_json, render_text, run_smoke  # noqa: E402
-from helpers import make_yolo as shared_make_yolo  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 # A light Faster R-CNN head so a CPU step takes a fraction of a second; the checks are the same.
@@ -56,8 +56,8 @@ def smoke(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def light_smoke(path: Path, **kwargs) -> "object":
-    options = dict(image_size=128, steps=2, batch_size=2, device="cpu", model_options=LIGHT) | kwargs
+def light_smoke(path: Path, **kwargs) -> object:
+    options = {"image_size": 128, "steps": 2, "batch_size": 2, "device": "cpu", "model_options": LIGHT} | kwargs
     return run_smoke(path, **options)
 
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from detlint.incremental import snapshot
-from detlint.checking import CheckRequest, run_check
-from detlint.model import Annotations
 from test_incremental import _label_text, _voc, _xml_text, _yolo
+
+from detlint.checking import CheckRequest, run_check
+from detlint.incremental import snapshot
+from detlint.model import Annotations
 
 PAST_NS = 1_600_000_000 * 10**9
 

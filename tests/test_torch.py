@@ -12,13 +12,13 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("torchvision")
 
+from helpers import make_yolo, write_image  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 from torchvision import tv_tensors  # noqa: E402
 from torchvision.transforms import v2  # noqa: E402
 
 import detlint  # noqa: E402
 from detlint.torch import DetectionDataset, collate  # noqa: E402
-from helpers import make_yolo, write_image  # noqa: E402
 
 
 @pytest.fixture
@@ -60,7 +60,7 @@ def test_sample_follows_the_torchvision_convention(yolo: Path) -> None:
 def test_float_dtype_is_scaled_to_unit_range(yolo: Path) -> None:
     image, _ = DetectionDataset(yolo, dtype="float")[0]
     assert image.dtype == torch.float32
-    assert 0.0 <= float(image.min()) and float(image.max()) <= 1.0 and float(image.max()) > 0.5
+    assert float(image.min()) >= 0.0 and float(image.max()) <= 1.0 and float(image.max()) > 0.5
 
 
 def test_image_without_boxes_gives_empty_targets(yolo: Path) -> None:

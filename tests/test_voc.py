@@ -246,7 +246,7 @@ def test_writer_disambiguates_stems_and_records_losses(tmp_path: Path) -> None:
 
 def test_writer_refuses_non_empty_destination(tmp_path: Path) -> None:
     (tmp_path / "keep.txt").write_text("x")
-    with pytest.raises(Exception):
+    with pytest.raises(Exception):  # noqa: B017 - the writer's own error type is not part of its contract
         voc.write(read(FIXTURES / "voc_clean"), tmp_path, WriteOptions())
 
 

@@ -15,7 +15,6 @@ from pathlib import Path
 
 from detlint.formats import FormatBase, ReadOptions, Trait, WriteOptions
 from detlint.model import Dataset
-
 from toy_format.read import HEADER, read_csv
 from toy_format.write import write_csv
 

@@ -7,7 +7,6 @@ from pathlib import Path
 from detlint.fileio import atomic_write_text, place_image
 from detlint.formats import WriteOptions
 from detlint.model import Dataset
-
 from toy_format.read import HEADER
 
 

@@ -24,7 +24,8 @@ import os
 import re
 import sys
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import orjson
 
@@ -169,13 +170,12 @@ def _share_here(sliced: SlicedAnnotations) -> int:
     rest_slices = REST_COST * (len(sliced.data) - sliced_bytes) / max(1, sliced_bytes / n)
     # here: rest + h slices; helper: (n - h) slices, each (1 + overhead) as costly
     share = (n * (1 + HELPER_OVERHEAD) - rest_slices) / (2 + HELPER_OVERHEAD)
-    return max(0, min(n - 1, int(round(share))))
+    return max(0, min(n - 1, round(share)))
 
 
 # ------------------------------------------------------------------------------ the helper
 
-_HELPER_FAILED = object()
-_FORKED: tuple[SlicedAnnotations, Callable[[list[Any]], Any], int, Any] | None = None  # for the fork
+_HELPER_FAILED = object()  # a constant sentinel, not state: no data passes between reads here
 
 
 def _parallel_ok(data: bytes) -> bool:
@@ -192,7 +192,9 @@ def _parallel_ok(data: bytes) -> bool:
 
 class _Helper:
     """A forked process building slices ``first`` onwards. It inherits the bytes and ``build``
-    (nothing is pickled on the way in) and sends ("ok", result) per slice, ("bad", None) for a
+    as the fork's arguments (nothing is pickled on the way in: the fork context runs the target
+    in the child on the inherited objects, and ``Process.start`` drops the parent's references to
+    them) and sends ("ok", result) per slice, ("bad", None) for a
     slice that does not parse, then ("done", None); ("failed", None) if it raises."""
 
     def __init__(self, process: Any, receiver: Any) -> None:
@@ -203,22 +205,20 @@ class _Helper:
         self.thread.start()
 
     @classmethod
-    def start(cls, sliced: SlicedAnnotations, build: Callable[[list[Any]], Any], first: int) -> "_Helper | None":
-        global _FORKED
+    def start(cls, sliced: SlicedAnnotations, build: Callable[[list[Any]], Any], first: int) -> _Helper | None:
+        """A running helper, or None when no process can be forked."""
         import multiprocessing
 
         context = multiprocessing.get_context("fork")
         receiver, sender = context.Pipe(duplex=False)
-        _FORKED = (sliced, build, first, sender)
         try:
-            process = context.Process(target=_helper_main, daemon=True)
+            process = context.Process(target=_helper_main, args=(sliced, build, first, sender), daemon=True)
             process.start()
         except (OSError, ValueError) as error:
             log.debug("COCO slices: no helper process (%s)", error)
             receiver.close()
             return None
         finally:
-            _FORKED = None
             sender.close()  # the parent's copy: the helper holds its own
         return cls(process, receiver)
 
@@ -243,8 +243,8 @@ class _Helper:
         return None if self.outcome == "bad" else _HELPER_FAILED
 
 
-def _helper_main() -> None:
-    sliced, build, first, sender = _FORKED  # type: ignore[misc]
+def _helper_main(sliced: SlicedAnnotations, build: Callable[[list[Any]], Any], first: int, sender: Any) -> None:
+    """The forked helper's body: build slices ``first`` onwards and send each result."""
     try:
         for k in range(first, len(sliced.bounds)):
             items = parse_slice(sliced.data, sliced.bounds[k])

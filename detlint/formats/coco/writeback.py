@@ -13,10 +13,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from detlint.edits import (
-    FileChange, apply_edits, differs, merge_serialised,
-    row_diff,
-)
+from detlint.edits import FileChange, apply_edits, differs, merge_serialised, row_diff
 from detlint.model import Dataset
 
 COORD_DECIMALS = 6  # rounding of computed numbers
@@ -34,19 +31,37 @@ class _CocoPlan:
     image_fields: dict[int, dict[str, Any]] = field(default_factory=dict)
 
 
-def coco_changes(old: Dataset, new: Dataset) -> list[FileChange]:
+class _Plans(dict[int, _CocoPlan]):
+    """The plan of each file to edit, by file index."""
+
+    def of(self, file_index: int) -> _CocoPlan:
+        return self.setdefault(file_index, _CocoPlan())
+
+
+def changes(old: Dataset, new: Dataset) -> list[FileChange]:
+    """The edits of ``old``'s JSON files that make them say what ``new`` says."""
+    plans = _Plans()
+    _plan_annotations(old, new, plans)
+    _plan_images(old, new, plans)
+    merged = new.meta.get("merged_classes", {})
+    if merged:
+        for file_index, rel in enumerate(old.files):
+            if any(name in merged for _, name in old.meta.get("class_maps", {}).get(rel, [])):
+                plans.of(file_index)
+    out = []
+    for file_index, file_plan in sorted(plans.items()):
+        change = _edit_coco_file(Path(old.root), old.files[file_index], file_plan, merged)
+        if change is not None:
+            out.append(change)
+    return out
+
+
+def _plan_annotations(old: Dataset, new: Dataset, plans: _Plans) -> None:
+    """Dropped annotations, and the changed bbox, area, id and image_id of the kept ones."""
     old_ann, new_ann = old.annotations, new.annotations
     diff = row_diff(old_ann, new_ann)
-    plans: dict[int, _CocoPlan] = {}
-
-    def plan(file_index: int) -> _CocoPlan:
-        return plans.setdefault(file_index, _CocoPlan())
-
-    def set_field(file_index: int, position: int, key: str, value: Any) -> None:
-        plan(file_index).annotation_fields.setdefault(position, {})[key] = value
-
     for row in diff.dropped.tolist():
-        plan(int(old_ann.src_file[row])).drop.add(int(old_ann.src_item[row]))
+        plans.of(int(old_ann.src_file[row])).drop.add(int(old_ann.src_item[row]))
     o, n = diff.old_rows, diff.new_rows
     files, items = new_ann.src_file[n], new_ann.src_item[n]
     box_changed = differs(old_ann.raw[o], new_ann.raw[n])
@@ -56,32 +71,26 @@ def coco_changes(old: Dataset, new: Dataset) -> list[FileChange]:
     new_image_id = np.where(new_ann.image[n] >= 0, new.images.id[np.maximum(new_ann.image[n], 0)], -1)
     image_ref_changed = (old_image_id != new_image_id) & (new_ann.image[n] >= 0)
     for k in np.flatnonzero(box_changed | area_changed | id_changed | image_ref_changed).tolist():
-        file_index, position, row = int(files[k]), int(items[k]), int(n[k])
+        row = int(n[k])
+        fields = plans.of(int(files[k])).annotation_fields.setdefault(int(items[k]), {})
         if box_changed[k]:
-            set_field(file_index, position, "bbox", (old_ann.raw[o[k]], new_ann.raw[row]))
+            fields["bbox"] = (old_ann.raw[o[k]], new_ann.raw[row])
         if area_changed[k]:
-            set_field(file_index, position, "area", _coco_number(new_ann.area[row]))
+            fields["area"] = _coco_number(new_ann.area[row])
         if id_changed[k]:
-            set_field(file_index, position, "id", int(new_ann.id[row]))
+            fields["id"] = int(new_ann.id[row])
         if image_ref_changed[k]:
-            set_field(file_index, position, "image_id", int(new_image_id[k]))
+            fields["image_id"] = int(new_image_id[k])
+
+
+def _plan_images(old: Dataset, new: Dataset, plans: _Plans) -> None:
+    """The changed width, height and id of the image entries."""
     images_old, images_new = old.images, new.images
     for key in ("width", "height", "id"):
         for row in np.flatnonzero((getattr(images_old, key) != getattr(images_new, key))
                                   & (images_new.src_file >= 0)).tolist():
-            fields = plan(int(images_new.src_file[row])).image_fields.setdefault(int(images_new.src_item[row]), {})
+            fields = plans.of(int(images_new.src_file[row])).image_fields.setdefault(int(images_new.src_item[row]), {})
             fields[key] = int(getattr(images_new, key)[row])
-    merged = new.meta.get("merged_classes", {})
-    if merged:
-        for file_index, rel in enumerate(old.files):
-            if any(name in merged for _, name in old.meta.get("class_maps", {}).get(rel, [])):
-                plan(file_index)
-    changes = []
-    for file_index, file_plan in sorted(plans.items()):
-        change = _edit_coco_file(Path(old.root), old.files[file_index], file_plan, merged)
-        if change is not None:
-            changes.append(change)
-    return changes
 
 
 @dataclass(frozen=True)

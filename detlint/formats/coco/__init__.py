@@ -1,0 +1,100 @@
+"""COCO object-detection JSON.
+
+Layouts read:
+
+- one JSON beside its images (``annotations.json`` + ``images/`` or the images next to it);
+- ``annotations/instances_<split>.json`` with images in ``images/<split>/``, ``<split>/`` or
+  ``<split>2017/``;
+- Roboflow: ``<split>/_annotations.coco.json`` beside the split's images;
+- several JSON files in one folder: each file is a split named after it.
+
+``file_name`` may be bare or nested. Sparse category ids, annotations without ``bbox`` (kept as
+annotations without geometry), RLE and polygon segmentation are all kept. A results list (a list
+of detections, not a dataset) is refused with a one-line message.
+
+Parsing uses orjson; a syntax error becomes a located F001 (line, column). JSON that only
+Python's lenient parser accepts (bare ``NaN``, ``Infinity``, ``1e400``) is read anyway and
+reported as F001 at the first offending token, so the non-finite values then show up as B004.
+Items that break the fast column building are checked one by one and reported as F002 with
+jsonschema's message for that item only.
+
+Kept for round trips: ids, the source's exact box numbers, file names, every unknown key of an
+image, annotation or category, the top-level keys besides the three sections (``info``,
+``licenses``...) and each file's category id map. ``--fix`` edits the JSON by position, in the
+file's own indentation and key order.
+
+Modules: :mod:`.layout` (files, splits, image folders), :mod:`.parse` (JSON, messages),
+:mod:`.columns` (bulk column building), :mod:`.tables` (one document's tables),
+:mod:`.slices` (a big file's annotations in slices, on a forked helper), :mod:`.read`,
+:mod:`.merge` (joining the files), :mod:`.write`, :mod:`.writeback` (``--fix``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from detlint.edits import FileChange
+from detlint.findings import json_pointer
+from detlint.formats.coco import read as _read
+from detlint.formats.coco import write as _write
+from detlint.formats.coco import writeback as _writeback
+from detlint.formats.coco.layout import NAME, annotation_files, sniff
+from detlint.formats.protocol import Claim, FormatBase, ReadOptions, Trait, WriteOptions
+from detlint.model import Dataset
+
+__all__ = ["FORMAT", "NAME", "CocoFormat", "annotation_files", "sniff"]
+
+
+class CocoFormat(FormatBase):
+    """COCO: one JSON document per split, declaring ids, sizes, areas and file names."""
+
+    name = NAME
+    title = "COCO"
+    traits = frozenset({Trait.DECLARED_IDS, Trait.ID_REFERENCES, Trait.DECLARED_SIZES, Trait.CROWD_REGIONS,
+                        Trait.DECLARED_AREAS, Trait.SCHEMA, Trait.NAMED_IMAGE_FILES, Trait.CLASS_ID})
+
+    def sniff(self, path: Path) -> int:
+        return sniff(path)
+
+    def read(self, path: Path, options: ReadOptions) -> Dataset:
+        return _read.read(path)
+
+    def write(self, ds: Dataset, dst: Path, options: WriteOptions) -> None:
+        _write.write(ds, dst, options)
+
+    def write_back(self, old: Dataset, new: Dataset) -> list[FileChange]:
+        return _writeback.changes(old, new)
+
+    def dataset_files(self, ds: Dataset) -> list[str]:
+        """Every file: each JSON describes its whole split (images, classes and annotations)."""
+        return list(ds.files)
+
+    def locate(self, ds: Dataset, section: str, item: int | None, key: str | None) -> str | None:
+        """``/<section>[/<item>[/<key>]]``, e.g. ``/annotations/12/bbox``."""
+        if item is None:
+            return json_pointer(section)
+        return json_pointer(section, int(item)) if key is None else json_pointer(section, int(item), key)
+
+    def raw_from_boxes(self, ds: Dataset, rows: np.ndarray) -> np.ndarray:
+        """``x y w h``, rounded as the writer rounds."""
+        boxes = ds.annotations.boxes[rows]
+        xywh = np.column_stack([boxes[:, 0], boxes[:, 1], boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]])
+        return np.round(xywh, _writeback.COORD_DECIMALS)
+
+    def class_list_file(self, ds: Dataset) -> str | None:
+        """The (first) JSON document: it declares the categories."""
+        return ds.files[0] if ds.files else None
+
+    def claim(self, path: Path) -> Claim | None:
+        """A ``.json`` file that sniffs as COCO is a dataset description of its own."""
+        if path.suffix.lower() != ".json":
+            return None
+        try:
+            return Claim.DOCUMENT if sniff(path) > 0 else None
+        except (OSError, ValueError):
+            return None
+
+
+FORMAT = CocoFormat()

@@ -1,0 +1,190 @@
+"""Reading a COCO dataset: each annotation file parsed whole, or, when big, its annotations
+array slice by slice (:mod:`.slices`) while the rest of the document is built; then the files
+joined into one :class:`~detlint.model.Dataset`.
+
+Memory matters on a big file: the file's bytes and its parsed tree are dropped as soon as the
+columns no longer need them, before the helper's slices come in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from detlint.errors import NotADatasetError
+from detlint.fileio import relpath
+from detlint.findings import Finding
+from detlint.formats.coco import slices
+from detlint.formats.coco.layout import (
+    NAME,
+    ImageFinder,
+    annotation_files,
+    dataset_root,
+    split_name,
+)
+from detlint.formats.coco.merge import link_categories, link_images, merge_categories
+from detlint.formats.coco.parse import parse_json
+from detlint.formats.coco.tables import (
+    Tables,
+    annotation_table,
+    document_tables,
+    empty_tables,
+)
+from detlint.model import Annotations, Categories, Dataset, Images, concat_images
+
+
+def read(path: Path) -> Dataset:
+    """Every COCO annotation file at ``path`` as one dataset (a file per split)."""
+    files = annotation_files(path)
+    if not files:
+        raise NotADatasetError(f"{path}: no COCO annotation JSON found")
+    root = dataset_root(path)
+    ds = Dataset(format=NAME, root=root, categories=Categories(), images=Images.empty(0),
+                 annotations=Annotations.empty(0))
+    finder = ImageFinder(root)
+    parts, per_file_categories, file_indices = [], [], []
+    offset = 0
+    for json_path in files:
+        source = _Source(json_path, root, split_name(json_path, len(files)), finder, ds)
+        images, ann, image_ids, categories = read_file(source)
+        link_images(images, ann, image_ids, offset)
+        parts.append((images, ann))
+        per_file_categories.append(categories)
+        file_indices.append(source.file_index)
+        offset += len(images)
+    maps = merge_categories(per_file_categories, file_indices, ds)
+    for (_, ann), mapping in zip(parts, maps):
+        link_categories(ann, mapping)
+    ds.images = concat_images([p[0] for p in parts]) if len(parts) > 1 else parts[0][0]
+    ds.annotations = Annotations.concat([p[1] for p in parts]) if len(parts) > 1 else parts[0][1]
+    return ds
+
+
+@dataclass
+class _Source:
+    """One annotation file being read into ``ds`` (added to ``ds.files`` on creation)."""
+
+    json_path: Path
+    root: Path
+    split: str
+    finder: ImageFinder
+    ds: Dataset
+    file: str = ""
+    file_index: int = -1
+
+    def __post_init__(self) -> None:
+        self.file = relpath(self.json_path, self.root)
+        self.file_index = self.ds.add_file(self.file)
+
+    def read_bytes(self) -> bytes | None:
+        """The file's bytes; None (and an F001) when it cannot be read."""
+        try:
+            return self.json_path.read_bytes()
+        except OSError as error:
+            self.ds.problems.append(Finding("F001", f"cannot read file: {error.strerror or error}", file=self.file))
+            return None
+
+    def tables(self, document: Any) -> Tables:
+        return document_tables(document, self.json_path, self.root, self.split, self.finder, self.ds,
+                               self.file_index)
+
+
+def read_file(source: _Source) -> Tables:
+    """The tables of one annotation file: sliced when it is big and slices, else parsed whole."""
+    data = source.read_bytes()
+    if data is None:
+        return empty_tables()
+    checkpoint = len(source.ds.problems)
+    job = _SlicedRead.start(data, source.file, source.file_index)
+    if job is not None:  # a big file: the annotations come slice by slice (slices.py)
+        del data  # the job released the bytes: the tree and columns may take their place
+        tables = job.tables(source, checkpoint)
+        if tables is not None:
+            return tables
+        data = source.read_bytes()  # a slice did not parse: read the whole file as usual
+        if data is None:
+            return empty_tables()
+    document, parse_problems = parse_json(data, source.file)
+    del data
+    source.ds.problems.extend(parse_problems)
+    return source.tables(document)
+
+
+SliceResult = tuple[Annotations, np.ndarray, list[Finding], int]  # table, image ids, problems, item count
+
+
+class _SlicedRead:
+    """One big file's sliced read: the document without the sliced annotations (dropped once
+    built) and the running :class:`~.slices.SliceJob`."""
+
+    def __init__(self, document: dict | None, job: slices.SliceJob, n_slices: int) -> None:
+        self.document, self.job, self.n_slices = document, job, n_slices
+
+    @classmethod
+    def start(cls, data: bytes, file: str, file_index: int) -> _SlicedRead | None:
+        """None for a small file or one that does not slice. This process builds its share of
+        the slices before returning (a forked helper may still be building the rest), then
+        releases the file's bytes."""
+        if len(data) < slices.MIN_BYTES:
+            return None
+        sliced = slices.SlicedAnnotations(data)
+        if not sliced.usable:
+            return None
+
+        def build(items: list) -> SliceResult:
+            found: list[Finding] = []
+            ann, image_ids = annotation_table(items, file, file_index, found)  # positions from 0: shifted later
+            return ann, image_ids, found, len(items)
+
+        job = slices.SliceJob(sliced, build)
+        document = sliced.rest()  # whole only if every slice parses: checked in _finish
+        if document is None:
+            job.cancel()
+            return None
+        job.run_here()
+        job.release()  # the file's bytes and tree go before the helper's columns come in
+        return cls(document, job, len(sliced.bounds))
+
+    def tables(self, source: _Source, checkpoint: int) -> Tables | None:
+        """The file's tables; None (its problems since ``checkpoint`` and meta undone) when a
+        slice did not parse."""
+        problems = source.ds.problems
+        images, annotations, image_ids, categories = source.tables(self.document)
+        self.document = None
+        sliced = self._finish()
+        if sliced is None:
+            del problems[checkpoint:]
+            source.ds.meta[NAME].pop(source.file, None)
+            return None
+        parts, ids, slice_problems, count = sliced
+        annotations.src_item += count  # the rest's annotations come after the sliced ones
+        for problem in problems[checkpoint:]:
+            _shifted(problem, count)
+        problems += slice_problems
+        return images, Annotations.concat([*parts, annotations]), np.concatenate([*ids, image_ids]), categories
+
+    def _finish(self) -> tuple[list[Annotations], list[np.ndarray], list[Finding], int] | None:
+        """(tables, image ids, problems, item count) of all slices; None when one did not parse."""
+        built = self.job.finish()
+        if built is None or len(built) != self.n_slices:
+            return None
+        parts, ids, problems = [], [], []
+        offset = 0
+        for ann, image_ids, found, count in built:
+            ann.src_item += offset
+            problems += [_shifted(p, offset) for p in found]
+            parts.append(ann)
+            ids.append(image_ids)
+            offset += count
+        return parts, ids, problems, offset
+
+
+def _shifted(problem: Finding, offset: int) -> Finding:
+    """A slice's problem with its '/annotations/<i>/...' pointer moved to the file's position."""
+    if offset and problem.pointer and problem.pointer.startswith("/annotations/"):
+        head, _, rest = problem.pointer[len("/annotations/"):].partition("/")
+        problem.pointer = f"/annotations/{int(head) + offset}" + (f"/{rest}" if rest else "")
+    return problem

@@ -1,0 +1,152 @@
+"""The tables of one parsed COCO document: its categories, images (with their files found on
+disk) and annotations, and what else the document holds (kept for round trips)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from detlint.errors import NotADatasetError
+from detlint.findings import Finding, json_pointer
+from detlint.formats.coco.columns import (
+    bbox_columns,
+    dict_items,
+    extras,
+    flag_column,
+    float_column,
+    int_column,
+    is_int,
+    key_columns,
+)
+from detlint.formats.coco.layout import NAME, ImageFinder, image_folders
+from detlint.formats.coco.parse import describe, problem
+from detlint.model import Annotations, Dataset, Images
+
+KNOWN_ANNOTATION_KEYS = ("id", "image_id", "category_id", "bbox", "area", "iscrowd", "segmentation")
+KNOWN_IMAGE_KEYS = ("id", "file_name", "width", "height")
+KNOWN_CATEGORY_KEYS = ("id", "name")
+SECTIONS = ("images", "annotations", "categories")
+
+Category = tuple[int, str, dict, int]  # (id, name, unknown keys, position in the file)
+Tables = tuple[Images, Annotations, np.ndarray, list[Category]]  # ... and each annotation's image_id
+
+
+def empty_tables() -> Tables:
+    return Images.empty(0), Annotations.empty(0), np.zeros(0, np.int64), []
+
+
+def document_tables(data: Any, json_path: Path, root: Path, split: str, finder: ImageFinder, ds: Dataset,
+                    file_index: int, start: int = 0) -> Tables:
+    """The tables of one parsed file (``start``: the position of its first annotation item)."""
+    file, problems = ds.files[file_index], ds.problems
+    if not _is_document(data, file, problems):
+        return empty_tables()
+    for section in ("images", "annotations"):
+        if section not in data:
+            problems.append(problem("F002", f"missing required key '{section}'", file, ""))
+    ds.meta.setdefault(NAME, {})[file] = {
+        "split": split, "keys": list(data), "other": {k: v for k, v in data.items() if k not in SECTIONS}}
+    categories = category_entries(data.get("categories"), file, file_index, problems)
+    images = image_table(data.get("images"), root, json_path, split, file, file_index, finder, problems)
+    annotations, image_ids = annotation_table(data.get("annotations"), file, file_index, problems, start)
+    return images, annotations, image_ids, categories
+
+
+def _is_document(data: Any, file: str, problems: list[Finding]) -> bool:
+    """Whether the top level is an object; a results list (detections with scores) is refused."""
+    if data is None:
+        return False
+    if isinstance(data, list):
+        if data and all(isinstance(d, dict) and "score" in d for d in data[:100]):
+            raise NotADatasetError(f"{file}: a COCO results list ({len(data)} detections with scores), "
+                                   "not a dataset: pass the ground-truth annotation file")
+        problems.append(problem("F002", "top level is a list, expected an object with 'images', "
+                                "'annotations' and 'categories'", file, ""))
+        return False
+    if not isinstance(data, dict):
+        problems.append(problem("F002", f"top level is {describe(data)}, expected an object", file, ""))
+        return False
+    return True
+
+
+def category_entries(items: Any, file: str, file_index: int, problems: list[Finding]) -> list[Category]:
+    """(id, name, extra, position) per category entry; -1 ids for malformed ones."""
+    kept, positions = dict_items(items, file, "categories", problems)
+    out = []
+    for item, position in zip(kept, positions):
+        cat_id, name = item.get("id"), item.get("name")
+        if not is_int(cat_id) or not -(1 << 63) <= cat_id < (1 << 63):
+            expected = "within the 64-bit range" if is_int(cat_id) else "expected an integer"
+            problems.append(problem("F002", f"category id is {describe(cat_id)}, {expected}",
+                                    file, "categories", position, "id"))
+            cat_id = -1
+        if not isinstance(name, str):
+            problems.append(problem("F002", f"category name is {describe(name)}, expected a string",
+                                    file, "categories", position, "name"))
+            name = str(name) if name is not None else f"category_{cat_id}"
+        extra = {k: v for k, v in item.items() if k not in KNOWN_CATEGORY_KEYS}
+        out.append((cat_id, name, extra, position))
+    return out
+
+
+def image_table(items: Any, root: Path, json_path: Path, split: str, file: str, file_index: int,
+                finder: ImageFinder, problems: list[Finding]) -> Images:
+    kept, positions = dict_items(items, file, "images", problems)
+    n = len(kept)
+    images = Images.empty(n)
+    columns, has_known = key_columns(kept, KNOWN_IMAGE_KEYS)
+    images.id = int_column(columns["id"], file, "images", "id", problems, positions)
+    names = list(columns["file_name"])
+    for i, name in enumerate(names):
+        if not isinstance(name, str) or not name:
+            problems.append(problem("F002", f"file_name is {describe(name)}, expected a string",
+                                    file, "images", positions[i], "file_name"))
+            names[i] = ""
+    images.file_name = np.array(names, dtype=object).reshape(n)
+    for key in ("width", "height"):
+        column = float_column(columns[key])
+        column[~np.isfinite(column) | (np.abs(column) >= 2**31)] = 0  # unusable: F011
+        setattr(images, key, column.astype(np.int64))
+    images.split = np.full(n, split, dtype=object)
+    images.src_file = np.full(n, file_index, np.int32)
+    images.src_item = np.array(positions, dtype=np.int32).reshape(n)
+    images.extra = extras(kept, KNOWN_IMAGE_KEYS, has_known)
+    folders = image_folders(root, json_path, split)
+    paths, by_case = finder.find_all(names, folders)
+    for i in np.flatnonzero(by_case).tolist():
+        problems.append(Finding("F014", f"image '{names[i]}' exists only as '{paths[i]}' (case differs): "
+                                "works on macOS/Windows, missing on Linux", file=file,
+                                pointer=json_pointer("images", positions[i], "file_name"), image=paths[i]))
+    images.path = np.array(paths, dtype=object).reshape(n)
+    return images
+
+
+def annotation_table(items: Any, file: str, file_index: int, problems: list[Finding],
+                     start: int = 0) -> tuple[Annotations, np.ndarray]:
+    """The annotation table, and each annotation's image_id (linked to rows later); ``start``:
+    the position of the first item in the file's annotations array."""
+    kept, positions = dict_items(items, file, "annotations", problems, start)
+    n = len(kept)
+    ann = Annotations.empty(n)
+    columns, has_known = key_columns(kept, KNOWN_ANNOTATION_KEYS)
+    ann.id = int_column(columns["id"], file, "annotations", "id", problems, positions)
+    ann.src_item = np.array(positions, dtype=np.int32).reshape(n)
+    ann.src_file = np.full(n, file_index, np.int32)
+    ann.extra = extras(kept, KNOWN_ANNOTATION_KEYS, has_known)
+    image_ids = int_column(columns["image_id"], file, "annotations", "image_id", problems, positions)
+    ann.class_id = int_column(columns["category_id"], file, "annotations", "category_id", problems,
+                              positions)
+    raw, has_box = bbox_columns(columns["bbox"], file, positions, problems)
+    ann.raw, ann.has_box = raw, has_box
+    ann.boxes = (np.column_stack([raw[:, 0], raw[:, 1], raw[:, 0] + raw[:, 2], raw[:, 1] + raw[:, 3]]) if n
+                 else np.zeros((0, 4)))
+    ann.kind = np.where(has_box, Annotations.KIND_BOX, Annotations.KIND_NONE).astype(np.uint8)
+    ann.area = float_column(columns["area"])
+    ann.iscrowd = flag_column(columns["iscrowd"], file, positions, problems)
+    segmentation = np.empty(n, dtype=object)
+    segmentation[:] = columns["segmentation"]
+    ann.segmentation = segmentation
+    return ann, image_ids
+

@@ -1,0 +1,227 @@
+"""Writing a dataset as COCO: one JSON per split (``annotations.json`` + ``images/`` for one
+unnamed split, ``annotations/instances_<split>.json`` + ``images/<split>/`` otherwise), with
+the images linked or copied beside it. A COCO source keeps its ids, numbers, file names,
+unknown keys and top-level keys; every lossy step is recorded in the options' losses."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+
+from detlint.fileio import atomic_write_bytes, place_image, safe_relative
+from detlint.formats.coco.layout import NAME
+from detlint.formats.protocol import WriteOptions
+from detlint.model import Annotations, Dataset
+
+_FLAGS = ("difficult", "truncated", "occluded")
+
+
+def _split_layout(split: str) -> tuple[str, str]:
+    """(annotation file, image folder) relative to the destination root."""
+    if not split:
+        return "annotations.json", "images"
+    return f"annotations/instances_{split}.json", f"images/{split}"
+
+
+def _number(value: float) -> float | int:
+    return int(value) if float(value).is_integer() and abs(value) < 2**53 else float(value)
+
+
+def _xywh(ds: Dataset, rows: np.ndarray) -> np.ndarray:
+    ann = ds.annotations
+    boxes = ann.boxes[rows]
+    xywh = np.column_stack([boxes[:, 0], boxes[:, 1], boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]])
+    if ds.format == NAME:
+        # Keep the source's exact numbers where the box was not changed (lossless COCO -> COCO).
+        raw = ann.raw[rows]
+        same = np.all(np.isclose(xywh, raw, rtol=0, atol=1e-9) | (np.isnan(xywh) & np.isnan(raw)), axis=1)
+        xywh[same] = raw[same]
+    return xywh
+
+
+def _category_ids(ds: Dataset) -> np.ndarray:
+    ids = ds.categories.ids
+    if ds.format == NAME and len(np.unique(ids)) == len(ids) and (ids >= 0).all():
+        return ids
+    return np.arange(1, len(ds.categories) + 1, dtype=np.int64)  # COCO ids start at 1
+
+
+def _image_names(ds: Dataset, rows: np.ndarray, options: WriteOptions) -> list[str]:
+    """Unique file names inside one split's image folder (nested names kept when safe)."""
+    seen: set[str] = set()
+    names = []
+    for i in rows:
+        source = ds.images.path[i] or ds.images.file_name[i]
+        name = safe_relative(str(ds.images.file_name[i])) if ds.format == NAME else None
+        name = name or os.path.basename(str(source)) or f"image_{i}.jpg"
+        if name.lower() in seen:
+            stem, ext = os.path.splitext(name)
+            name = f"{stem}_{i}{ext}"
+            options.lose("image renamed to avoid a name collision", 1, name)
+        seen.add(name.lower())
+        names.append(name)
+    return names
+
+
+def write(ds: Dataset, dst: Path, options: WriteOptions) -> None:
+    """``ds`` under ``dst`` as COCO, one JSON (and image folder) per split."""
+    category_ids = _category_ids(ds)
+    categories = _category_entries(ds, category_ids)
+    _lose_unwritable(ds, options)
+    for split in ds.splits:
+        _write_split(ds, dst, split, categories, category_ids, options)
+
+
+def _category_entries(ds: Dataset, category_ids: np.ndarray) -> list[dict]:
+    categories = []
+    for i, name in enumerate(ds.categories.names):
+        entry = {"id": int(category_ids[i]), "name": name}
+        entry.update(ds.categories.extra[i] if i < len(ds.categories.extra) else {})
+        categories.append(entry)
+    return categories
+
+
+def _lose_unwritable(ds: Dataset, options: WriteOptions) -> None:
+    """Record what COCO cannot say: annotations without a class or image, the VOC flags."""
+    ann = ds.annotations
+    unknown = int((ann.category < 0).sum())
+    options.lose("annotations of an unknown class", unknown)
+    valid_image = ann.image >= 0
+    options.lose("annotations that reference no image", int((~valid_image).sum()))
+    for field_name in _FLAGS:
+        options.lose(f"VOC '{field_name}' flag (COCO has no field for it; kept in 'attributes')",
+                     int((getattr(ann, field_name) > 0).sum()))
+
+
+def _write_split(ds: Dataset, dst: Path, split: str, categories: list[dict], category_ids: np.ndarray,
+                 options: WriteOptions) -> None:
+    ann = ds.annotations
+    json_rel, image_dir = _split_layout(split)
+    image_rows = np.flatnonzero(ds.images.split == split)
+    image_entries, new_id, missing = _image_entries(ds, image_rows, dst / image_dir, options)
+    options.lose("image files missing (entries written, files not copied)", missing, split)
+    rows = np.flatnonzero(np.isin(ann.image, image_rows) & (ann.category >= 0))
+    xywh = _xywh(ds, rows)
+    keep_ann_ids = ds.format == NAME and len(np.unique(ann.id[rows])) == len(rows) and (ann.id[rows] > 0).all()
+    entries = _annotation_entries(ds, rows, xywh, category_ids, new_id, keep_ann_ids)
+    document = dict(_other_keys(ds, split))
+    document.update({"images": image_entries, "annotations": entries, "categories": categories})
+    atomic_write_bytes(dst / json_rel, orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY))
+
+
+def _image_entries(ds: Dataset, image_rows: np.ndarray, image_dir: Path,
+                   options: WriteOptions) -> tuple[list[dict], dict[int, int], int]:
+    """The split's image objects, its images placed in ``image_dir``: (entries, image id per
+    row, how many image files were missing)."""
+    images = ds.images
+    names = _image_names(ds, image_rows, options)
+    new_id = {int(row): k + 1 for k, row in enumerate(image_rows)}
+    keep_ids = ds.format == NAME and len(np.unique(images.id[image_rows])) == len(image_rows)
+    image_entries = []
+    missing = 0
+    for row, name in zip(image_rows, names):
+        image_id = int(images.id[row]) if keep_ids else new_id[int(row)]
+        new_id[int(row)] = image_id
+        entry = {"id": image_id, "file_name": name, "width": int(images.width[row]),
+                 "height": int(images.height[row])}
+        if ds.format == NAME and images.extra[row]:
+            entry.update(images.extra[row])
+        image_entries.append(entry)
+        source = ds.root / images.path[row] if images.path[row] else None
+        if source is None or not place_image(source, image_dir / name, options.link_images):
+            missing += 1
+    return image_entries, new_id, missing
+
+
+def _other_keys(ds: Dataset, split: str) -> dict:
+    """The top-level keys besides the three sections (``info``, ``licenses``...) of the source
+    file of ``split``; a minimal ``info`` for a dataset from another format."""
+    for meta in ds.meta.get(NAME, {}).values():
+        if meta.get("split") == split:
+            return dict(meta.get("other", {}))
+    return {"info": {"description": "written by detlint"}, "licenses": []}
+
+
+def _annotation_entries(ds: Dataset, rows: np.ndarray, xywh: np.ndarray, category_ids: np.ndarray,
+                        image_ids: dict[int, int], keep_ids: bool) -> list[dict]:
+    """The COCO annotation objects of ``rows``, built column by column: plain Python values
+    from ``tolist()`` once per column, per-row work only for the rows that need it."""
+    ann = ds.annotations
+    n = len(rows)
+    if not n:
+        return []
+    ids = ann.id[rows].tolist() if keep_ids else list(range(1, n + 1))
+    linked = _linked_image_ids(ann.image[rows], image_ids)
+    classes = category_ids[ann.category[rows]].tolist()
+    has_box = ann.has_box[rows].tolist()
+    boxes = [[_number(v) for v in box] for box in xywh.tolist()]
+    areas = _areas(ann.area[rows], xywh, ann.has_box[rows])
+    crowd = np.where(ann.iscrowd[rows] >= 0, ann.iscrowd[rows], 0).tolist()
+    segmentations = ann.segmentation[rows].tolist()
+    entries = []
+    for k in range(n):
+        entry: dict[str, Any] = {"id": ids[k], "image_id": linked[k], "category_id": classes[k]}
+        if has_box[k]:
+            entry["bbox"] = boxes[k]
+        if areas[k] is not None:
+            entry["area"] = areas[k]
+        entry["iscrowd"] = crowd[k]
+        entry["segmentation"] = segmentations[k] if segmentations[k] is not None else []
+        entries.append(entry)
+    _polygons_in_pixels(ds, rows, entries)
+    _attributes(ds, rows, entries)
+    return entries
+
+
+def _linked_image_ids(image_rows: np.ndarray, image_ids: dict[int, int]) -> list[int]:
+    """The written image id of each annotation's image row."""
+    known = np.array(sorted(image_ids), np.int64)
+    new_ids = np.array([image_ids[int(r)] for r in known], np.int64)
+    return new_ids[np.searchsorted(known, image_rows)].tolist()
+
+
+def _areas(area: np.ndarray, xywh: np.ndarray, has_box: np.ndarray) -> list[float | int | None]:
+    """The area to write: the stated one, else the box's, else None (no area key)."""
+    finite_box = (np.isfinite(xywh).all(axis=1) & has_box).tolist()
+    finite_area = np.isfinite(area).tolist()
+    sizes = xywh[:, 2:4].tolist()
+    return [_number(a) if fa else (_number(round(wh[0] * wh[1], 6)) if fb else None)
+            for a, fa, wh, fb in zip(area.tolist(), finite_area, sizes, finite_box)]
+
+
+def _polygons_in_pixels(ds: Dataset, rows: np.ndarray, entries: list[dict]) -> None:
+    """YOLO polygon rows (normalised) as COCO pixel polygons."""
+    ann = ds.annotations
+    for k in np.flatnonzero(ann.kind[rows] == Annotations.KIND_POLYGON).tolist():
+        row = int(rows[k])
+        segmentation = ann.segmentation[row]
+        if not isinstance(segmentation, list):
+            continue
+        w, h = float(ds.images.width[ann.image[row]]), float(ds.images.height[ann.image[row]])
+        if not ann.normalized[row] and w > 0 and h > 0:
+            points = np.asarray(segmentation, dtype=np.float64).reshape(-1, 2) * (w, h)
+            entries[k]["segmentation"] = [[round(v, 3) for v in points.ravel().tolist()]]
+
+
+def _attributes(ds: Dataset, rows: np.ndarray, entries: list[dict]) -> None:
+    """Unknown keys (kept as they were from COCO, as ``attributes`` from other formats) and
+    the VOC flags, for the rows that have any."""
+    ann = ds.annotations
+    extras = ann.extra[rows]
+    flags = np.stack([getattr(ann, name)[rows] for name in _FLAGS], axis=1)
+    has_extra = np.fromiter(map(bool, extras), bool, len(rows))
+    for k in np.flatnonzero(has_extra | (flags >= 0).any(axis=1)).tolist():
+        entry, extra = entries[k], extras[k]
+        if extra:
+            if ds.format == NAME:
+                entry.update(extra)
+            else:
+                entry["attributes"] = {key: v for key, v in extra.items() if isinstance(v, (str, int, float, bool))}
+        present = {name: int(flags[k, j]) for j, name in enumerate(_FLAGS) if flags[k, j] >= 0}
+        if present:
+            entry.setdefault("attributes", {}).update(present)
+

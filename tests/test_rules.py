@@ -41,114 +41,20 @@ def by_code(report: dict, code: str) -> list[dict]:
 
 # --------------------------------------------------------------------------- planted defects
 
-A = "annotations.json"
+def _expected_by_case() -> dict[str, set[tuple]]:
+    """Every annotation-side planted finding, per case dataset, from the rules' fixture folders
+    (``fixtures/rules/<CODE>/expected.json``: the one place they are written down)."""
+    cases: dict[str, set[tuple]] = {}
+    for code in RULES:
+        for case in json.loads((FIXTURES / code / "expected.json").read_text())["cases"]:
+            if case.get("match") == "image":
+                continue
+            found = cases.setdefault(Path(case["dataset"]).name, set())
+            found |= {(code, f["file"], f["line"], f["pointer"], f["annotation"]) for f in case["findings"]}
+    return cases
 
-EXPECTED: dict[str, set[tuple]] = {
-    "coco_boxes": {
-        ("B001", A, None, "/annotations/0/bbox", "1"),
-        ("B002", A, None, "/annotations/1/bbox", "2"),
-        ("B003", A, None, "/annotations/2/bbox", "3"),
-        ("B005", A, None, "/annotations/3/bbox", "4"),
-        ("B006", A, None, "/annotations/5/bbox", "6"),
-        ("B007", A, None, "/annotations/6/bbox", "7"),
-        ("B009", A, None, "/annotations/7/area", "8"),
-        ("B009", A, None, "/annotations/8/area", "9"),
-        ("B002", A, None, "/annotations/11/bbox", "12"),
-    },
-    "coco_classes": {
-        ("C001", A, None, "/annotations/4/category_id", "5"),
-        ("F004", A, None, "/annotations/4/category_id", "5"),
-        ("C003", A, None, "/categories/1/name", None),
-        ("C004", A, None, "/categories/3/name", None),
-        ("C002", A, None, "/categories/4", None),
-    },
-    "coco_crowd": {
-        ("F012", A, None, "/annotations/2/iscrowd", "3"),
-        ("F012", A, None, "/annotations/3/iscrowd", "4"),
-    },
-    "coco_mostly_crowd": {("F012", A, None, "/annotations", None)},
-    "coco_distribution": {
-        ("C007", A, None, None, None),
-        ("B008", A, None, "/annotations/60/bbox", "61"),
-    },
-    "coco_ids": {
-        ("F005", A, None, "/annotations/0/id", "0"),
-        ("F005", A, None, "/images/0/id", None),
-        ("F003", A, None, "/annotations/2/id", "2"),
-        ("F003", A, None, "/images/2/id", None),
-        ("F003", A, None, "/categories/2/id", None),
-        ("F004", A, None, "/annotations/3/image_id", "4"),
-        ("C002", A, None, "/categories/2", None),  # 'bird': its id 2 already means 'dog'
-        ("I005", A, None, "/images/2", None),  # c.jpg: annotations of id 2 go to b.jpg
-    },
-    "coco_json_broken": {("F001", A, 4, None, None)},
-    "coco_nan": {
-        ("F001", A, 6, None, None),
-        ("B004", A, None, "/annotations/0/bbox", "1"),
-    },
-    "coco_schema": {
-        ("F002", A, None, "/annotations/0", "1"),  # no area, no iscrowd
-        ("F002", A, None, "/annotations/1/id", None),  # "7"
-        ("F002", A, None, "/annotations/2/bbox", None),  # three numbers (not also B004)
-        ("F002", A, None, "/annotations/2", "3"),  # no area
-        ("F002", A, None, "/annotations/3/id", None),  # no id (not also F003 with the "7")
-    },
-    "coco_paths": {
-        ("F008", A, None, "/images/1/file_name", None),  # ../outside.jpg (not also I001)
-        ("F009", A, None, "/images/2/file_name", None),  # a.jpg twice
-        ("F009", A, None, "/images/4/file_name", None),  # b.png beside b.jpg
-        ("F014", A, None, "/images/5/file_name", None),  # photo.jpg is PHOTO.JPG
-        ("I001", A, None, "/images/6/file_name", None),
-        ("F011", A, None, "/images/7/width", None),
-    },
-    "coco_roboflow_splits": {("C005", "valid/_annotations.coco.json", None, "/categories", None)},
-    "voc_boxes": {
-        ("F010", "Annotations/0001.xml", 10, None, "0"),
-        ("B002", "Annotations/0002.xml", 10, None, "0"),
-        ("B001", "Annotations/0002.xml", 22, None, "1"),
-        ("B004", "Annotations/0003.xml", 10, None, "0"),
-        ("C001", "Annotations/0003.xml", 22, None, "1"),
-        ("F011", "Annotations/0004.xml", 1, None, None),
-        ("F010", "Annotations/0005.xml", 10, None, "0"),
-        ("F014", "Annotations/case.xml", 3, None, None),
-        ("F008", "Annotations/unsafe.xml", 3, None, None),
-    },
-    "voc_broken": {("F001", "Annotations/0002.xml", 5, None, None)},
-    "voc_origin0": {("F010", "Annotations/0001.xml", 10, None, "0")},
-    "yolo_rows": {
-        ("F006", "labels/train/a.txt", 2, None, "2"),
-        ("F006", "labels/train/a.txt", 3, None, "3"),
-        ("B001", "labels/train/a.txt", 4, None, "4"),
-        ("B002", "labels/train/a.txt", 5, None, "5"),
-        ("B004", "labels/train/a.txt", 6, None, "6"),
-        ("C001", "labels/train/a.txt", 7, None, "7"),
-        ("I006", "labels/train/orphan.txt", None, None, None),  # not also I001
-        ("F001", "labels/val/latin1.txt", 1, None, None),  # not also I005
-        ("F014", "labels/val/upper.txt", None, None, None),
-        ("I005", "images/val/negative.jpg", None, None, None),
-    },
-    "yolo_pixels": {
-        ("F007", "labels/train/a.txt", 2, None, "2"),
-        ("F007", "labels/train/b.txt", 1, None, "1"),
-        ("F007", "labels/train/b.txt", 2, None, "2"),
-    },
-    "yolo_one_based": {
-        ("C001", "labels/train/a.txt", 2, None, "2"),
-        ("C002", "data.yaml", 4, None, None),
-    },
-    "yolo_mixed": {("F013", "labels/train/b.txt", 2, None, "2")},
-    "yolo_yaml": {
-        ("C006", "data.yaml", 3, None, None),
-        ("C003", "data.yaml", 6, None, None),
-        ("C004", "data.yaml", 8, None, None),
-    },
-    "yolo_yaml_broken": {("F001", "data.yaml", 4, None, None)},
-    "yolo_missing_split": {("I001", "data.yaml", 3, None, None)},
-    "yolo_lists": {
-        ("S001", "labels/all/a.txt", None, None, None),
-        ("F008", "val.txt", 3, None, None),  # ../elsewhere/x.jpg (not also I001)
-    },
-}
+
+EXPECTED: dict[str, set[tuple]] = _expected_by_case()
 
 
 @pytest.mark.parametrize("case", sorted(EXPECTED))

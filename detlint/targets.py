@@ -38,6 +38,7 @@ from detlint.errors import UsageError
 from detlint.fileio import atomic_write_bytes, cache_dir
 from detlint.findings import Finding
 from detlint.formats import Claim, Format
+from detlint.incremental.stats import RACY_NS
 
 NOT_ANNOTATION_PREFIXES = ("readme", "license", "licence", "notes", "changelog", "requirements")
 
@@ -165,7 +166,6 @@ class _MarkerNames:
     """The names in a folder that can make it a dataset root, cached by the folder's mtime."""
 
     BIG_FOLDER = 2000  # entries; smaller folders are listed each time
-    RACY_NS = 2_000_000_000  # a folder changed this recently may change again within its mtime
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
@@ -194,7 +194,7 @@ class _MarkerNames:
         if entry is not None and entry[0] == mtime:
             return frozenset(entry[1])
         listing = self.listing(directory)
-        if len(listing) >= self.BIG_FOLDER and time.time_ns() - mtime > self.RACY_NS:
+        if len(listing) >= self.BIG_FOLDER and time.time_ns() - mtime > RACY_NS:
             self._entries()[directory] = [mtime, sorted(_marker_names(listing))]
             self.dirty = True
         return listing

@@ -201,6 +201,17 @@ _ANNOTATION_COLUMNS = tuple(Annotations.empty(0).__dict__)
 _IMAGE_COLUMNS = tuple(Images.empty(0).__dict__)
 
 
+def xywh_of(boxes: np.ndarray) -> np.ndarray:
+    """``x1 y1 x2 y2`` rows as ``x y w h`` (COCO's box)."""
+    return np.column_stack([boxes[:, 0], boxes[:, 1], boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]])
+
+
+def cxcywh_of(boxes: np.ndarray) -> np.ndarray:
+    """``x1 y1 x2 y2`` rows as ``cx cy w h`` (YOLO's box, once normalised)."""
+    return np.column_stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2,
+                            boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]])
+
+
 def concat_images(parts: list[Images]) -> Images:
     if not parts:
         return Images.empty(0)

@@ -56,8 +56,10 @@ class CheckTarget:
         if self.passed is None or self.class_map_passed:
             return findings
         base = os.path.abspath(root)
-        return [f for f in findings if f.file is None or is_dataset_level(f.file)
-                or os.path.normpath(os.path.join(base, f.file)) in self.passed]
+        kept: dict[str, bool] = {}  # per file: a dataset holds far fewer files than findings
+        for file in {f.file for f in findings if f.file is not None}:
+            kept[file] = is_dataset_level(file) or os.path.normpath(os.path.join(base, file)) in self.passed
+        return [f for f in findings if f.file is None or kept[f.file]]
 
 
 def is_dataset_level(name: str) -> bool:

@@ -42,7 +42,7 @@ from detlint.formats.coco import write as _write
 from detlint.formats.coco import writeback as _writeback
 from detlint.formats.coco.layout import NAME, annotation_files, sniff
 from detlint.formats.protocol import Claim, FormatBase, ReadOptions, Trait, WriteOptions
-from detlint.model import Dataset
+from detlint.model import Dataset, xywh_of
 
 __all__ = ["FORMAT", "NAME", "CocoFormat", "annotation_files", "sniff"]
 
@@ -79,9 +79,7 @@ class CocoFormat(FormatBase):
 
     def raw_from_boxes(self, ds: Dataset, rows: np.ndarray) -> np.ndarray:
         """``x y w h``, rounded as the writer rounds."""
-        boxes = ds.annotations.boxes[rows]
-        xywh = np.column_stack([boxes[:, 0], boxes[:, 1], boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]])
-        return np.round(xywh, _writeback.COORD_DECIMALS)
+        return np.round(xywh_of(ds.annotations.boxes[rows]), _writeback.COORD_DECIMALS)
 
     def class_list_file(self, ds: Dataset) -> str | None:
         """The (first) JSON document: it declares the categories."""

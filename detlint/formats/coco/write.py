@@ -15,7 +15,7 @@ import orjson
 from detlint.fileio import atomic_write_bytes, place_image, safe_relative
 from detlint.formats.coco.layout import NAME
 from detlint.formats.protocol import WriteOptions
-from detlint.model import Annotations, Dataset
+from detlint.model import Annotations, Dataset, xywh_of
 
 _FLAGS = ("difficult", "truncated", "occluded")
 
@@ -34,7 +34,7 @@ def _number(value: float) -> float | int:
 def _xywh(ds: Dataset, rows: np.ndarray) -> np.ndarray:
     ann = ds.annotations
     boxes = ann.boxes[rows]
-    xywh = np.column_stack([boxes[:, 0], boxes[:, 1], boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]])
+    xywh = xywh_of(boxes)
     if ds.format == NAME:
         # Keep the source's exact numbers where the box was not changed (lossless COCO -> COCO).
         raw = ann.raw[rows]

@@ -32,7 +32,7 @@ from detlint.edits import FileChange
 from detlint.formats.protocol import Claim, FormatBase, ReadOptions, RootMark, Trait, WriteOptions
 from detlint.formats.yolo import discover, markers, read, reparse, sniff, write, writeback
 from detlint.formats.yolo.paths import CLASS_MAP_NAMES, NAME
-from detlint.model import Dataset
+from detlint.model import Dataset, cxcywh_of
 from detlint.readcache import Reparsed
 
 __all__ = ["CLASS_MAP_NAMES", "FORMAT", "NAME", "YoloFormat"]
@@ -67,11 +67,8 @@ class YoloFormat(FormatBase):
 
     def raw_from_boxes(self, ds: Dataset, rows: np.ndarray) -> np.ndarray:
         """``cx cy w h`` normalised by the image size."""
-        boxes = ds.annotations.boxes[rows]
         w, h = ds.image_size_per_annotation()
-        norm = boxes / np.stack([w, h, w, h], axis=1)[rows]
-        return np.column_stack([(norm[:, 0] + norm[:, 2]) / 2, (norm[:, 1] + norm[:, 3]) / 2,
-                                norm[:, 2] - norm[:, 0], norm[:, 3] - norm[:, 1]])
+        return cxcywh_of(ds.annotations.boxes[rows] / np.stack([w, h, w, h], axis=1)[rows])
 
     def claim(self, path: Path) -> Claim | None:
         """A ``*.yaml`` with ``names`` or a ``*.data`` is a DESCRIPTION; a ``.txt`` or a class-map

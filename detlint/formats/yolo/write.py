@@ -14,7 +14,7 @@ import numpy as np
 from detlint import fileio
 from detlint.formats.protocol import WriteOptions
 from detlint.formats.yolo.paths import NAME, SPLIT_KEYS
-from detlint.model import Annotations, Dataset
+from detlint.model import Annotations, Dataset, cxcywh_of
 
 COORD_DECIMALS = 6
 YAML_OWN_KEYS = ("path", "train", "val", "test", "nc", "names")
@@ -130,11 +130,7 @@ def _label_texts(ds: Dataset, options: WriteOptions) -> list[str]:
     write_mask, polygon_rows = _written(ds, (width > 0) & (height > 0), options)
     scale = np.where(ann.normalized[:, None], 1.0, np.stack([width, height, width, height], axis=1))
     with np.errstate(divide="ignore", invalid="ignore"):  # unknown sizes give NaN rows, never written
-        norm = ann.boxes / scale
-        cx = (norm[:, 0] + norm[:, 2]) / 2
-        cy = (norm[:, 1] + norm[:, 3]) / 2
-        w = norm[:, 2] - norm[:, 0]
-        h = norm[:, 3] - norm[:, 1]
+        cx, cy, w, h = cxcywh_of(ann.boxes / scale).T
     index = np.flatnonzero(write_mask)
     index = index[np.lexsort((ann.src_item[index], ann.image[index]))] if ds.format == NAME else \
         index[np.argsort(ann.image[index], kind="stable")]

@@ -20,6 +20,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from detlint.boundary import Boundary, Limits
 from detlint.edits import FileChange
 from detlint.headers import HeaderMemo
 from detlint.model import Dataset
@@ -54,6 +55,16 @@ class ReadOptions:
     workers: int = field(default_factory=lambda: min(32, (os.cpu_count() or 1) * 4))
     cache: ReadCache = field(default_factory=NoCache)  # the parse cache (NoCache: none)
     headers: HeaderMemo = field(default_factory=HeaderMemo)  # header records probed by this read
+    limits: Limits = field(default_factory=Limits)  # the largest label / document file a read opens
+    _boundaries: dict[str, Boundary] = field(default_factory=dict, repr=False, compare=False)
+
+    def boundary(self, root: Path | str) -> Boundary:
+        """What a read of the dataset at ``root`` may open (one per root: it memoises folders)."""
+        key = os.path.abspath(root)
+        found = self._boundaries.get(key)
+        if found is None:
+            found = self._boundaries[key] = Boundary(Path(key), self.limits)
+        return found
 
 
 @dataclass

@@ -21,6 +21,7 @@ import numpy as np
 from lxml import etree
 
 from detlint import fileio
+from detlint.boundary import Boundary
 from detlint.findings import Finding
 from detlint.formats.protocol import ReadOptions
 from detlint.formats.voc.plain import parse_plain
@@ -60,23 +61,26 @@ class _TreeParser:
         return _parse_tree(data, self._parser)
 
 
-def parse_files(paths: list[str], options: ReadOptions) -> list[ParsedXml]:
-    """Read and parse in batches: in-process, or on threads where storage is slow (fileio.batch_map).
+def parse_files(paths: list[str], root: Path | str, options: ReadOptions) -> list[ParsedXml]:
+    """Read (inside the boundary of ``root``) and parse in batches: in-process, or on threads
+    where storage is slow (fileio.batch_map).
 
     On a local disk both steps are mostly Python, which threads would only make fight over the GIL.
     """
-    return fileio.batch_map(_read_and_parse, paths, options.workers, desc="VOC XML", progress=options.progress)
+    boundary = options.boundary(root)
+    return fileio.batch_map(lambda batch: _read_and_parse(batch, boundary), paths, options.workers,
+                            desc="VOC XML", progress=options.progress)
 
 
 def parse_cached(paths: list[str], root: Path, options: ReadOptions) -> list[ParsedXml]:
     """:func:`parse_files`, through the parse cache the caller handed in ``options.cache``."""
     cache = options.cache
     if not cache.enabled:
-        return parse_files(paths, options)
+        return parse_files(paths, root, options)
     names = [os.fspath(path) for path in paths]
 
     def parse(which: list[int]) -> RowTable:
-        results = parse_files([paths[i] for i in which], options)
+        results = parse_files([paths[i] for i in which], root, options)
         return RowTable(counts=np.zeros(len(which), np.int64), columns={},
                         extras={i: to_json(r) for i, r in enumerate(results)})
 
@@ -86,15 +90,16 @@ def parse_cached(paths: list[str], root: Path, options: ReadOptions) -> list[Par
     return [from_json(table.extras[i]) for i in range(len(names))]
 
 
-def _read_and_parse(paths: list[str]) -> list[ParsedXml]:
+def _read_and_parse(paths: list[str], boundary: Boundary) -> list[ParsedXml]:
     tree = _TreeParser()
-    return [parse_content(fileio.read_bytes(path), tree) for path in paths]
+    limit = boundary.limits.label_bytes
+    return [parse_content(fileio.read_bytes(path, boundary, limit), tree) for path in paths]
 
 
-def parse_content(data: bytes | OSError, tree: _TreeParser) -> ParsedXml:
-    """One file's bytes (or the error reading them) parsed: the fast path where it applies."""
-    if isinstance(data, OSError):
-        return ParsedXml(problem=Finding("F001", f"cannot read file: {data.strerror or data}"))
+def parse_content(data: bytes | Finding, tree: _TreeParser) -> ParsedXml:
+    """One file's bytes (or why they could not be read) parsed: the fast path where it applies."""
+    if isinstance(data, Finding):
+        return ParsedXml(problem=data)
     fast = parse_plain(data)
     if fast is not None:
         return fast

@@ -28,7 +28,7 @@ REPARSED_CODES = frozenset({"F008"})  # the reader problems an XML's content alo
 def reparse(ds: Dataset, files: list[int], options: ReadOptions) -> Reparsed | None:
     """``ds``'s XML files ``files`` (indices into ``ds.files``) read again, and their image rows;
     None when the change reaches past those files."""
-    parsed = parse_files([os.path.join(ds.root, ds.files[f]) for f in files],
+    parsed = parse_files([os.path.join(ds.root, ds.files[f]) for f in files], ds.root,
                          dataclasses.replace(options, progress=False))
     if any(result.problem is not None for result in parsed):
         return None

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import repeat
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from detlint import fileio
+from detlint.boundary import Boundary
 from detlint.findings import Finding
 from detlint.formats.protocol import ReadOptions
 from detlint.formats.yolo.paths import rel
@@ -43,20 +43,20 @@ class Rows:
 # ------------------------------------------------------------------------------------ reading
 
 
-def _read_labels(paths: list[str]) -> list[tuple[str, Finding | None]]:
-    """Read a batch of label files (batched: one thread-pool task per file costs more than the read).
+def _read_labels(paths: list[str], boundary: Boundary) -> list[tuple[str, Finding | None]]:
+    """Read a batch of label files inside ``boundary`` (batched: one thread-pool task per file
+    costs more than the read).
 
     ASCII files, nearly all, need no UTF-8 decoding; any other goes through
     :func:`fileio.decode_text`.
     """
     results: list[tuple[str, Finding | None]] = []
+    limit = boundary.limits.label_bytes
     for path in paths:
-        data = fileio.read_bytes(path)
-        if isinstance(data, OSError):  # let the shared reader word the finding, as for any other file
-            text, problem, _ = fileio.read_text(Path(path))
-            results.append((text if text is not None else "", problem))
-            continue
-        if data.isascii():
+        data = fileio.read_bytes(path, boundary, limit)
+        if isinstance(data, Finding):
+            results.append(("", data))
+        elif data.isascii():
             results.append((data.decode("ascii"), None))
         else:
             text, problem = fileio.decode_text(data)
@@ -65,8 +65,10 @@ def _read_labels(paths: list[str]) -> list[tuple[str, Finding | None]]:
 
 
 def read_all(labels: list[str], options: ReadOptions, problems: list[Finding], root: str) -> list[str]:
-    """Texts of all label files (unreadable ones: "" plus an F001)."""
-    results = fileio.batch_map(_read_labels, labels, options.workers, desc="labels", progress=options.progress)
+    """Texts of all label files (unreadable ones: "" plus an F001; outside the root: an F008)."""
+    boundary = options.boundary(root)
+    results = fileio.batch_map(lambda batch: _read_labels(batch, boundary), labels, options.workers,
+                               desc="labels", progress=options.progress)
     texts: list[str] = []
     for label, (text, problem) in zip(labels, results):
         if problem is not None:

@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
+from detlint.boundary import Boundary, read_regular
+
 MAX_PAD = 1.0  # how far past the image (in image sizes) the canvas grows to show stray boxes
 MAX_FULL_SIDE = 8192  # full-size pictures are shrunk to this (a huge declared size, a panorama)
 CANVAS_LIMIT = 1e6
@@ -52,9 +54,11 @@ class Scene:
     labels: Sequence[str] = ()
     colour_keys: Sequence[int] = ()  # category index per box, picks the colour
     highlight: frozenset[int] = frozenset()  # positions in boxes
+    root: Path | None = None  # the dataset root: the image is read only if it really lies under it
 
 
-def load_image(path: Path | None, max_side: int | None = None) -> tuple[Image.Image, tuple[int, int]] | None:
+def load_image(path: Path | None, max_side: int | None = None,
+               root: Path | None = None) -> tuple[Image.Image, tuple[int, int]] | None:
     """(the decoded image as a viewer shows it, its full size), or None when unreadable.
 
     The image is EXIF-transposed and RGB. ``max_side`` lets JPEG decoding skip detail
@@ -63,8 +67,11 @@ def load_image(path: Path | None, max_side: int | None = None) -> tuple[Image.Im
     """
     if path is None:
         return None
+    data = Boundary(root).read(str(path)) if root is not None else read_regular(path)
+    if not isinstance(data, bytes):
+        return None
     try:
-        with Image.open(path) as im:
+        with Image.open(io.BytesIO(data)) as im:
             full = im.size
             if max_side is not None and max(full) > max_side:
                 # The box asked for has the image's own aspect, or no reduction would qualify.
@@ -116,7 +123,7 @@ def render(scene: Scene, max_side: int | None = None,
     times (one thumbnail per finding); by default the image is read here.
     """
     if loaded is False:
-        loaded = load_image(scene.image_path, max_side)
+        loaded = load_image(scene.image_path, max_side, scene.root)
     picture, size = loaded if loaded is not None else (None, _placeholder_size(scene))
     boxes = _pixel_boxes(scene, size)
     x0, y0, x1, y1 = _extent(boxes, size)
@@ -259,7 +266,7 @@ def scene_for(ds, image_row: int, annotation_rows: Sequence[int] | np.ndarray,
         image_path=Path(ds.root) / relpath if relpath else None,
         declared_size=(int(images.width[image_row]), int(images.height[image_row])) if image_row >= 0 else (0, 0),
         boxes=ann.boxes[rows], normalized=ann.normalized[rows], labels=labels, colour_keys=categories,
-        highlight=frozenset(position[r] for r in highlight_rows if r in position),
+        highlight=frozenset(position[r] for r in highlight_rows if r in position), root=Path(ds.root),
     )
 
 

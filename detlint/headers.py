@@ -14,6 +14,8 @@ import struct
 from pathlib import Path
 from typing import Any
 
+from detlint.boundary import Boundary, Refusal, open_regular
+
 IMAGE_LEVELS = ("none", "header", "decode")  # check --images: what of each image file is read
 EXIF_ORIENTATION_TAG = 0x0112
 SWAPPING_ORIENTATIONS = frozenset({5, 6, 7, 8})
@@ -41,12 +43,9 @@ _PNG_IHDR = struct.Struct(">IIBB")
 _SOF = struct.Struct(">BHHB")
 
 
-def header_facts(path: str) -> tuple[int, int, int, str] | None:
-    """(stored width, stored height, EXIF orientation 1-8, Pillow mode), or None: ask Pillow."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except (OSError, ValueError):
-        return None
+def header_facts(fd: int) -> tuple[int, int, int, str] | None:
+    """(stored width, stored height, EXIF orientation 1-8, Pillow mode) of the open image file
+    ``fd`` (read from where it stands: its start), or None: ask Pillow."""
     try:
         head = os.read(fd, FIRST_READ)
         if head.startswith(_PNG_SIGNATURE):
@@ -59,8 +58,6 @@ def header_facts(path: str) -> tuple[int, int, int, str] | None:
         return facts
     except OSError:
         return None
-    finally:
-        os.close(fd)
 
 
 def _png(head: bytes) -> tuple[int, int, int, str] | None:
@@ -158,11 +155,13 @@ class HeaderMemo(dict):
     """
 
 
-def header_size(path: Path | str, memo: HeaderMemo | None = None) -> tuple[int, int] | None:
+def header_size(path: Path | str, memo: HeaderMemo | None = None,
+                boundary: Boundary | None = None) -> tuple[int, int] | None:
     """(width, height) as a viewer shows the image (after EXIF orientation), from the header;
-    None when the header is unreadable. The record is kept in ``memo`` when one is given."""
+    None when the header is unreadable (or the file is not one ``boundary`` lets a read open).
+    The record is kept in ``memo`` when one is given."""
     key = os.path.normpath(os.path.abspath(str(path)))
-    record = probe_header(key)
+    record = probe_header(key, boundary)
     if memo is not None:
         memo[key] = record
     if record[5] is not None:
@@ -173,18 +172,32 @@ def header_size(path: Path | str, memo: HeaderMemo | None = None) -> tuple[int, 
     return int(width), int(height)
 
 
-def probe_header(path: str) -> list:
-    """The header-level record of one image file (fast path first, else Pillow's lazy open)."""
-    facts = header_facts(path)
-    if facts is not None:
-        return [LEVEL_HEADER, *facts, None, None, None, None]
-    from PIL import Image
+def refused_reason(refusal: Refusal | OSError) -> str:
+    """An image's header error for a file that was not opened."""
+    if isinstance(refusal, Refusal):
+        return f"the file {refusal.message}"
+    return f"cannot read the file: {refusal.strerror or refusal}"
 
-    try:
-        with Image.open(path) as im:
-            return [LEVEL_HEADER, *pillow_facts(im), None, None, None, None]
-    except Exception as error:  # Pillow raises many types for bad headers; all mean "unreadable"
-        return [LEVEL_HEADER, 0, 0, 1, "", unreadable_reason(error), None, None, None]
+
+def probe_header(path: str, boundary: Boundary | None = None) -> list:
+    """The header-level record of one image file (fast path first, else Pillow's lazy open).
+    Only a regular file (inside ``boundary`` when one is given) is opened."""
+    opened = boundary.open(path) if boundary is not None else open_regular(path)
+    if not isinstance(opened, tuple):
+        return [LEVEL_HEADER, 0, 0, 1, "", refused_reason(opened), None, None, None]
+    fd = opened[0]
+    with os.fdopen(fd, "rb") as fh:
+        facts = header_facts(fd)
+        if facts is not None:
+            return [LEVEL_HEADER, *facts, None, None, None, None]
+        from PIL import Image
+
+        try:
+            fh.seek(0)
+            with Image.open(fh) as im:
+                return [LEVEL_HEADER, *pillow_facts(im), None, None, None, None]
+        except Exception as error:  # Pillow raises many types for bad headers; all mean "unreadable"
+            return [LEVEL_HEADER, 0, 0, 1, "", unreadable_reason(error), None, None, None]
 
 
 def pillow_facts(im: Any) -> tuple[int, int, int, str]:

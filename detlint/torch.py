@@ -34,6 +34,7 @@ torch and torchvision are optional: ``pip install 'detlint[torch]'``.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,7 @@ except ImportError as _error:  # pragma: no cover - exercised only without torch
         f"detlint.torch needs PyTorch and torchvision ({_error}): pip install 'detlint[torch]'"
     ) from _error
 
+from detlint.boundary import Boundary
 from detlint.model import Annotations, Dataset
 
 __all__ = ["DetectionDataset", "collate", "TRAINABLE_KINDS"]
@@ -88,6 +90,7 @@ class DetectionDataset(_TorchDataset):
         if dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {DTYPES}, not {dtype!r}")
         self.ds = _load_dataset(ds_or_path)
+        self._boundary = Boundary(Path(self.ds.root))  # images are read only from under the root
         self.split = split
         self.transforms = transforms
         self.label_offset = int(label_offset)
@@ -138,7 +141,12 @@ class DetectionDataset(_TorchDataset):
     def _load_image(self, index: int) -> tv_tensors.Image:
         from PIL import Image, ImageOps
 
-        with Image.open(self._image_path(index)) as im:
+        from detlint.headers import refused_reason
+
+        data = self._boundary.read(str(self._image_path(index)))
+        if not isinstance(data, bytes):
+            raise OSError(f"image {self.file_of(index)}: {refused_reason(data)}")
+        with Image.open(io.BytesIO(data)) as im:
             rgb = ImageOps.exif_transpose(im).convert("RGB")
         image = _F.pil_to_tensor(rgb)
         if self.dtype == "float":
@@ -175,7 +183,7 @@ class DetectionDataset(_TorchDataset):
     def _header_canvas(self, index: int) -> tuple[int, int]:
         from detlint.headers import header_size
 
-        size = header_size(self._image_path(index))
+        size = header_size(self._image_path(index), None, self._boundary)
         if size is None:
             raise OSError(f"cannot read the image size of {self.file_of(index)}")
         return size[1], size[0]

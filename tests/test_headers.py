@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -9,8 +10,18 @@ import pytest
 from PIL import Image
 
 from detlint import images
+from detlint.boundary import Boundary
 from detlint.headers import header_facts
 from detlint.headers import pillow_facts as facts_of_open_image
+
+
+def _facts(path) -> tuple | None:
+    """``header_facts`` of a file, opened the way the prober opens it."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return header_facts(fd)
+    finally:
+        os.close(fd)
 
 
 def pillow_facts(path: Path) -> tuple[int, int, int, str]:
@@ -56,7 +67,7 @@ def make_images(folder: Path) -> list[Path]:
 def test_fast_path_agrees_with_pillow(tmp_path: Path) -> None:
     answered = 0
     for path in make_images(tmp_path):
-        facts = header_facts(str(path))
+        facts = _facts(path)
         if facts is not None:
             assert facts == pillow_facts(path), path.name
             answered += 1
@@ -75,15 +86,15 @@ def test_16_bit_rgb_png_is_marked(tmp_path: Path) -> None:
     raw = b"".join(b"\x00" + b"\x12\x34" * 3 * 4 for _ in range(3))
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 4, 3, 16, 2, 0, 0, 0))
                      + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
-    assert header_facts(str(path)) == (4, 3, 1, "RGB;16") == pillow_facts(path)
+    assert _facts(path) == (4, 3, 1, "RGB;16") == pillow_facts(path)
 
 
 @pytest.mark.parametrize("content", [b"", b"\xff\xd8", b"\xff\xd8\xff\xe0\x00", b"\x89PNG\r\n\x1a\n", b"not an image"])
 def test_broken_or_unknown_files_go_to_pillow(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "broken.jpg"
     path.write_bytes(content)
-    assert header_facts(str(path)) is None
-    assert images.probe_file(str(path), decode=False)[5] is not None  # Pillow's reason: unreadable
+    assert _facts(path) is None
+    assert images.probe_file(str(path), False, Boundary(path.parent))[5] is not None  # Pillow's reason: unreadable
 
 
 def test_truncated_jpeg_keeps_its_header(tmp_path: Path) -> None:
@@ -91,4 +102,4 @@ def test_truncated_jpeg_keeps_its_header(tmp_path: Path) -> None:
     noise = np.random.default_rng(1).integers(0, 255, (20, 40, 3), dtype=np.uint8)
     Image.fromarray(noise).save(path, quality=95)
     path.write_bytes(path.read_bytes()[:-200])  # cut inside the scan data
-    assert header_facts(str(path)) == (40, 20, 1, "RGB")  # the header is intact: decode level finds it
+    assert _facts(path) == (40, 20, 1, "RGB")  # the header is intact: decode level finds it

@@ -19,6 +19,7 @@ from PIL import Image, ImageDraw, ImageFile, ImageOps
 
 import detlint
 from detlint import images as images_module
+from detlint.boundary import Boundary
 from detlint.checking import CheckRequest, run_check
 from detlint.headers import header_size
 from detlint.images import ImageCache, hash_pairs, image_report, perceptual_hash, popcount64
@@ -263,7 +264,7 @@ def test_exif_rotated_size_matches_when_declared_as_displayed(defects: Path) -> 
 def test_truncated_jpeg_fails_even_if_the_caller_allows_truncation(defects: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
-    record = images_module.probe_file(str(defects / "images/train/truncated.jpg"), decode=True)
+    record = images_module.probe_file(str(defects / "images/train/truncated.jpg"), True, Boundary(defects))
     assert record[6] is None  # probe_file alone honours the caller's setting...
     found = by_code(findings(defects, "decode", use_cache=False))
     assert "images/train/truncated.jpg" in found["I002"]  # ...the decode run never does
@@ -390,9 +391,9 @@ def count_probes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     opened: list[str] = []
     real = images_module.probe_file
 
-    def counting(path: str, decode: bool) -> list:
+    def counting(path: str, decode: bool, boundary) -> list:
         opened.append(path)
-        return real(path, decode)
+        return real(path, decode, boundary)
 
     monkeypatch.setattr(images_module, "probe_file", counting)
     return opened

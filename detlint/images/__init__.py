@@ -25,6 +25,7 @@ Cache location: ``DETLINT_CACHE_DIR`` if set; else ``$XDG_CACHE_HOME/detlint`` o
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import logging
@@ -40,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from detlint import fileio
+from detlint.boundary import Boundary
 from detlint.fileio import cache_dir
 from detlint.headers import (
     LEVEL_DECODE,
@@ -48,6 +50,7 @@ from detlint.headers import (
     HeaderMemo,
     pillow_facts,
     probe_header,
+    refused_reason,
     unreadable_reason,
 )
 from detlint.images.hashing import first_pair_per_row, hash_pairs, near_row_pairs, perceptual_hash, popcount64  # noqa: F401 - re-exported
@@ -65,17 +68,16 @@ _SMALL_INPUT = 32  # fewer misses than this are probed in-process (a pool costs 
 # ------------------------------------------------------------------------------------- probing
 
 
-def probe_file(path: str, decode: bool) -> list:
-    """The record of one image file: header facts, and with ``decode`` the decode outcome and hashes."""
+def probe_file(path: str, decode: bool, boundary: Boundary) -> list:
+    """The record of one image file: header facts, and with ``decode`` the decode outcome and
+    hashes. Only a regular file inside ``boundary`` is opened."""
     from PIL import Image
 
     if not decode:
-        return probe_header(path)
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read()
-    except OSError as error:
-        reason = f"cannot read the file: {error.strerror or error}"
+        return probe_header(path, boundary)
+    data = boundary.read(path)
+    if not isinstance(data, bytes):
+        reason = refused_reason(data)
         return [LEVEL_DECODE, 0, 0, 1, "", reason, reason, None, None]
     sha = hashlib.blake2b(data, digest_size=16).hexdigest()
     try:
@@ -98,7 +100,7 @@ def probe_file(path: str, decode: bool) -> list:
     return [LEVEL_DECODE, *facts, None, None, sha, phash]
 
 
-def _decode_batch(paths: list[str]) -> list[list]:
+def _decode_batch(paths: list[str], boundary: Boundary) -> list[list]:
     """Decode a batch (a process-pool task). Truncated files must fail, whatever the caller set."""
     from PIL import ImageFile
 
@@ -107,7 +109,7 @@ def _decode_batch(paths: list[str]) -> list[list]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Pillow's EXIF/palette warnings are not findings
-            return [probe_file(p, decode=True) for p in paths]
+            return [probe_file(p, True, boundary) for p in paths]
     finally:
         ImageFile.LOAD_TRUNCATED_IMAGES = previous
 
@@ -338,6 +340,7 @@ def _probe_dataset(ds: Any, level: str, cache: ImageCache | None, headers: Heade
             cache.stored_bytes(root) > BIG_CACHE_BYTES:
         cache = None  # reading a few headers beats loading a 118k-image cache (a re-check of a few files)
     entries = cache.load(root) if cache is not None else {}
+    boundary = Boundary(Path(root))
 
     def look_up(batch: list[str]) -> list[tuple[Any, list | None, bool]]:
         """(stat, record, probed now) per path: a fresh cache entry, else a header probe; decode
@@ -351,7 +354,7 @@ def _probe_dataset(ds: Any, level: str, cache: ImageCache | None, headers: Heade
             record = _cached_record(entries.get(path), stat, want)
             probed = headers.pop(path, None)
             if record is None and want == LEVEL_HEADER:
-                out.append((stat, probed or probe_file(path, decode=False), True))
+                out.append((stat, probed or probe_file(path, False, boundary), True))
             else:
                 out.append((stat, record, False))
         return out
@@ -362,7 +365,8 @@ def _probe_dataset(ds: Any, level: str, cache: ImageCache | None, headers: Heade
     records = [record for _, record, _ in looked_up]
     fresh = [i for i, (_, record, probed) in enumerate(looked_up) if probed or record is None]
     misses = [i for i in fresh if records[i] is None]
-    decoded = _run_batches(_decode_batch, [absolute[i] for i in misses], _decode_chunk(len(misses)), "process",
+    decode = functools.partial(_decode_batch, boundary=boundary)
+    decoded = _run_batches(decode, [absolute[i] for i in misses], _decode_chunk(len(misses)), "process",
                            "decoding images")
     for i, record in zip(misses, decoded):
         records[i] = record

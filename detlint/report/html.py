@@ -140,7 +140,7 @@ def _draw_thumbnails(cards: list[Card], thumb_size: int) -> None:
         view, image_row = group[0].view, group[0].image_row
         rows = view.index.annotations_of(image_row)
         scene = draw.scene_for(view.ds, image_row, rows)
-        loaded = draw.load_image(scene.image_path, thumb_size)
+        loaded = draw.load_image(scene.image_path, thumb_size, scene.root)
         for card in group:
             scene = draw.scene_for(view.ds, image_row, rows, card.highlight)
             picture = draw.render(scene, thumb_size, loaded=loaded)

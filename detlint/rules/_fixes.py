@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from detlint.boundary import Boundary
 from detlint.findings import Finding
 from detlint.formats import Trait, format_of
 from detlint.headers import header_size
@@ -117,9 +118,10 @@ def fill_image_size(ds: Dataset, image_rows: Iterable[int]) -> Dataset:
     """
     new = _copy(ds)
     images, ann = new.images, new.annotations
+    boundary = Boundary(Path(ds.root))
     for row in _rows(image_rows).tolist():
         path = str(images.path[row] or "")
-        size = header_size(Path(ds.root) / path) if path else None
+        size = header_size(Path(ds.root) / path, None, boundary) if path else None
         if size is None:
             continue
         images.width[row], images.height[row] = size

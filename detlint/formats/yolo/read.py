@@ -57,7 +57,7 @@ def read(path: Path, options: ReadOptions) -> Dataset:
         NAME, root_str, unique_labels, lambda which: parse_labels(unique_labels, which, options, problems, root_str),
         ROW_COLUMNS, store)
     images, image_paths, exists = _images(layout, orphans, label_index, problems)
-    sizes_stored, sizes_changed = _probe_sizes(images, image_paths, exists, options, store)
+    sizes_stored, sizes_changed = _probe_sizes(images, image_paths, exists, options, store, root_str)
     if cache.enabled and (changed or sizes_changed or walker.dirty):
         cache.save(NAME, root_str, {**stored, **sizes_stored, **walker.arrays()})
 
@@ -133,7 +133,7 @@ def malformed_findings(rows: Rows, pair_image: np.ndarray, pair_file: np.ndarray
 
 
 def _probe_sizes(images: Images, image_paths: list[str], exists: list[bool], options: ReadOptions,
-                 store: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], bool]:
+                 store: dict[str, np.ndarray], root: str) -> tuple[dict[str, np.ndarray], bool]:
     """Measured (after EXIF orientation) width/height of every present image (0 where unknown).
 
     With a parse cache, only images whose (size, mtime) changed are probed; returns the arrays
@@ -144,9 +144,10 @@ def _probe_sizes(images: Images, image_paths: list[str], exists: list[bool], opt
     present = [i for i, e in enumerate(exists) if e]
     probe = [image_paths[i] for i in present]
     memo = options.headers
+    boundary = options.boundary(root)
 
     def measure(which: list[int]) -> np.ndarray:
-        sizes = fileio.batch_map(lambda part: [header_size(p, memo) for p in part], [probe[i] for i in which],
+        sizes = fileio.batch_map(lambda part: [header_size(p, memo, boundary) for p in part], [probe[i] for i in which],
                                  options.workers, desc="image headers", progress=options.progress)
         return np.array([s if s else (0, 0) for s in sizes], np.int64).reshape(len(which), 2)
 
@@ -167,7 +168,7 @@ def reprobe_sizes(images: Images, rows: np.ndarray, root: str, options: ReadOpti
         return
     for row in rows.tolist():
         if images.path[row]:
-            size = header_size(os.path.join(root, images.path[row]), options.headers)
+            size = header_size(os.path.join(root, images.path[row]), options.headers, options.boundary(root))
             images.width[row], images.height[row] = size if size else (0, 0)
 
 

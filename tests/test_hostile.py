@@ -1,0 +1,230 @@
+"""Attacks on every command: nothing outside the dataset is opened, linked or printed, and no
+input hangs detlint or ends in a traceback.
+
+Each case (``CASES``) builds a dataset in a tmp folder that points outside it, or plants a
+special file; each command (``COMMANDS``) runs on it in a subprocess under ``strace`` (where
+available) with a time limit. See ``tests/hostile.py`` for the harness and what counts as a
+breach.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.hostile import SECRET, World, breaches, coco_doc, jpeg_bytes, run_detlint, voc_xml, yolo_base
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="symlinks and FIFOs: Linux only")
+
+
+# ------------------------------------------------------------------------------------ YOLO
+
+
+def yolo_list_outside(w: World) -> None:
+    yolo_base(w, "names: [cat]\ntrain: train.txt\nval: train.txt\n")
+    w.write("train.txt", f"images/train/a.jpg\n{w.outside}/secret.jpg\n../outside/secret.jpg\n"
+                         f"{w.outside}/etc/{SECRET}.jpg\n")
+
+
+def yolo_obj_data_names_abs(w: World) -> None:
+    yolo_base(w, None)
+    w.write("obj.data", f"classes = 1\nnames = {w.outside}/secret.txt\ntrain = train.txt\n")
+    w.write("train.txt", "data/images/train/a.jpg\n")
+
+
+def yolo_obj_data_names_rel(w: World) -> None:
+    yolo_base(w, None)
+    w.write("obj.data", "classes = 1\nnames = ../outside/secret.txt\ntrain = ../outside/secret.txt\n")
+
+
+def yolo_label_link(w: World) -> None:
+    yolo_base(w)
+    (w.ds / "labels/train/a.txt").unlink()
+    w.link("labels/train/a.txt", w.outside / "secret.txt")
+
+
+def yolo_labels_folder_link(w: World) -> None:
+    yolo_base(w)
+    for name in ("a.jpg", f"{SECRET}.jpg"):
+        w.write(f"images/train/{name}", jpeg_bytes())
+    os.unlink(w.ds / "labels/train/a.txt")
+    (w.ds / "labels/train").rmdir()
+    w.link("labels/train", w.outside / "etc")
+
+
+def yolo_image_link(w: World) -> None:
+    yolo_base(w)
+    w.link("images/train/b.jpg", w.outside / "secret.jpg")
+    w.write("labels/train/b.txt", "0 0.5 0.5 0.2 0.2\n")
+
+
+def yolo_images_folder_link(w: World) -> None:
+    yolo_base(w, "names: [cat]\ntrain: images/train\nval: images/val\n")
+    w.link("images/val", w.outside / "etc")
+
+
+def yolo_train_folder_abs(w: World) -> None:
+    yolo_base(w, f"names: [cat]\ntrain: images/train\nval: {w.outside}/etc\n")
+
+
+def yolo_train_folder_rel(w: World) -> None:
+    yolo_base(w, "names: [cat]\ntrain: ../outside/etc\nval: images/train\n")
+
+
+def yolo_path_key(w: World) -> None:
+    yolo_base(w, f"path: {w.outside}\nnames: [cat]\ntrain: etc\nval: etc\n")
+
+
+def yolo_yaml_link(w: World) -> None:
+    yolo_base(w, None)
+    (w.outside / "data.yaml").write_text(f"names: [{SECRET}]\ntrain: images/train\nval: images/train\n")
+    w.link("data.yaml", w.outside / "data.yaml")
+
+
+def yolo_classes_link(w: World) -> None:
+    yolo_base(w, None)
+    w.link("classes.txt", w.outside / "secret.txt")
+
+
+def yolo_device_label(w: World) -> None:
+    yolo_base(w)
+    (w.ds / "labels/train/a.txt").unlink()
+    w.link("labels/train/a.txt", "/dev/urandom")
+
+
+def yolo_fifo_label(w: World) -> None:
+    yolo_base(w)
+    (w.ds / "labels/train/a.txt").unlink()
+    w.fifo("labels/train/a.txt")
+
+
+def yolo_fifo_image(w: World) -> None:
+    yolo_base(w)
+    w.fifo("images/train/b.jpg")
+
+
+def yolo_fifo_yaml(w: World) -> None:
+    yolo_base(w, None)
+    w.fifo("data.yaml")
+
+
+def yolo_fifo_list(w: World) -> None:
+    yolo_base(w, "names: [cat]\ntrain: train.txt\nval: train.txt\n")
+    w.fifo("train.txt")
+
+
+# ------------------------------------------------------------------------------------- VOC
+
+
+def voc_base(w: World) -> None:
+    w.write("JPEGImages/a.jpg", jpeg_bytes())
+    w.write("Annotations/a.xml", voc_xml("a.jpg"))
+
+
+def voc_xml_link(w: World) -> None:
+    voc_base(w)
+    w.link("Annotations/b.xml", w.outside / "secret.xml")
+
+
+def voc_annotations_folder_link(w: World) -> None:
+    w.write("JPEGImages/a.jpg", jpeg_bytes())
+    w.link("Annotations", w.outside)
+
+
+def voc_imagesets_escape(w: World) -> None:
+    voc_base(w)
+    w.write("ImageSets/Main/train.txt", "a\n../../outside/secret\n")
+
+
+def voc_filename_escape(w: World) -> None:
+    voc_base(w)
+    w.write("Annotations/b.xml", voc_xml("../outside/secret.jpg"))
+    w.write("Annotations/c.xml", voc_xml(f"{w.outside}/secret.jpg"))
+
+
+def voc_image_link(w: World) -> None:
+    voc_base(w)
+    w.link("JPEGImages/b.jpg", w.outside / "secret.jpg")
+    w.write("Annotations/b.xml", voc_xml("b.jpg"))
+
+
+def voc_fifo_xml(w: World) -> None:
+    voc_base(w)
+    w.fifo("Annotations/b.xml")
+
+
+# ------------------------------------------------------------------------------------ COCO
+
+
+def coco_base(w: World, files: list[str]) -> None:
+    w.write("images/a.jpg", jpeg_bytes())
+    w.write("annotations.json", json.dumps(coco_doc(files)))
+
+
+def coco_json_link(w: World) -> None:
+    w.write("images/a.jpg", jpeg_bytes())
+    w.link("annotations.json", w.outside / "secret.json")
+
+
+def coco_file_name_escape(w: World) -> None:
+    coco_base(w, ["a.jpg", "../outside/secret.jpg", f"{w.outside}/secret.jpg"])
+
+
+def coco_image_link(w: World) -> None:
+    coco_base(w, ["a.jpg", "b.jpg"])
+    w.link("images/b.jpg", w.outside / "secret.jpg")
+
+
+def coco_fifo_json(w: World) -> None:
+    w.write("images/a.jpg", jpeg_bytes())
+    w.fifo("annotations.json")
+
+
+def coco_fifo_image(w: World) -> None:
+    coco_base(w, ["a.jpg", "b.jpg"])
+    w.fifo("images/b.jpg")
+
+
+CASES = {f.__name__: f for f in (
+    yolo_list_outside, yolo_obj_data_names_abs, yolo_obj_data_names_rel, yolo_label_link, yolo_labels_folder_link,
+    yolo_image_link, yolo_images_folder_link, yolo_train_folder_abs, yolo_train_folder_rel, yolo_path_key,
+    yolo_yaml_link, yolo_classes_link, yolo_device_label, yolo_fifo_label, yolo_fifo_image, yolo_fifo_yaml,
+    yolo_fifo_list, voc_xml_link, voc_annotations_folder_link, voc_imagesets_escape, voc_filename_escape,
+    voc_image_link, voc_fifo_xml, coco_json_link, coco_file_name_escape, coco_image_link, coco_fifo_json,
+    coco_fifo_image)}
+TARGETS = {"yolo": ("coco", "voc"), "voc": ("coco", "yolo"), "coco": ("voc", "yolo")}
+IMAGE_OF = {"yolo": "b.jpg", "voc": "b.jpg", "coco": "b.jpg"}
+
+
+def _commands(family: str) -> list[tuple[str, list[str], bool]]:
+    """(name, arguments, traced) of every command run on a case of ``family``."""
+    first, second = TARGETS[family]
+    return [
+        ("check", ["check", "ds", "--output-format", "json", "--images", "decode", "--no-cache"], True),
+        ("check-full", ["check", "ds", "--output-format", "full"], True),
+        ("stats", ["stats", "ds"], True),
+        (f"convert-{first}", ["convert", "ds", f"out-{first}", "--to", first], True),
+        (f"convert-{second}-copy", ["convert", "ds", f"out-{second}", "--to", second, "--copy"], True),
+        ("show", ["show", "ds", IMAGE_OF[family], "-o", "shown.png"], True),
+    ]
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_no_command_reads_outside_or_hangs(case: str, tmp_path: Path) -> None:
+    world = World(tmp_path)
+    CASES[case](world)
+    links_before = world.outside_links()
+    family = case.split("_")[0]
+    env = {"DETLINT_CACHE_DIR": str(tmp_path / "cache")}
+    found: list[str] = []
+    for name, args, traced in _commands(family):
+        run = run_detlint(args, tmp_path, env, trace=traced)
+        outputs = [tmp_path / a for a in args if a.startswith("out-")]
+        found += [f"{name}: {b}" for b in breaches(world, run, [o for o in outputs if o.is_dir()])]
+    if world.outside_links() != links_before:
+        found.append("a file outside the dataset gained a hard link")
+    assert not found, "\n".join(found)

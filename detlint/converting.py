@@ -12,6 +12,7 @@ from detlint import formats
 from detlint.errors import UsageError
 from detlint.fileio import atomic_write_bytes, progress_enabled, staged_folder
 from detlint.formats import load, save
+from detlint.formats.prewrite import valid_text
 from detlint.formats.protocol import ReadOptions, WriteOptions
 from detlint.model import Dataset
 
@@ -56,7 +57,9 @@ def _check_destination(src: Path, dst: Path) -> None:
 def class_mapping(ds: Dataset, target: str) -> list[dict]:
     """How source class ids map to the target's (written into the report: never a silent remap)."""
     targets = formats.get(target).class_targets(ds, formats.format_of(ds))
-    return [{"name": name, "source_id": int(source_id), "target_id": target_id}
+    # names as written: a lone surrogate (no UTF-8 file can hold it) is U+FFFD there and here
+    return [{"name": valid_text(name), "source_id": int(source_id),
+             "target_id": valid_text(target_id) if isinstance(target_id, str) else target_id}
             for name, source_id, target_id in zip(ds.categories.names, ds.categories.ids.tolist(), targets)]
 
 

@@ -60,19 +60,63 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             fh.write(data)
         return
     path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _write_temp(path, data)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+
+
+def _write_temp(path: Path, data: bytes) -> str:
+    """``data`` in a new temporary file beside ``path`` (removed again if writing fails)."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         # mkstemp creates 0600; keep the replaced file's mode, else the usual umask default
         os.chmod(tmp, _existing_mode(path))
-        os.replace(tmp, path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        _unlink_quietly(tmp)
         raise
+    return tmp
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+class PartialWriteError(OSError):
+    """A :func:`replace_files` that failed; its message says which files were replaced."""
+
+
+def replace_files(root: Path, files: list[tuple[str, bytes]]) -> None:
+    """Rewrite the files ``root / name`` all or none: every new content goes to a temporary
+    file beside its target first, and only when all are written are they renamed into place.
+    A failure while writing leaves every file as it was; a rename failing part-way (rare: the
+    temps are on the same folder) is named with the files already replaced."""
+    staged: list[tuple[str, str]] = []
+    for name, data in files:
+        try:
+            staged.append((name, _write_temp(root / name, data)))
+        except OSError as error:
+            for _, tmp in staged:
+                _unlink_quietly(tmp)
+            raise PartialWriteError(f"{root}: cannot write {name} ({error.strerror or error}): "
+                                    f"nothing was changed") from None
+    for done, (name, tmp) in enumerate(staged):
+        try:
+            os.replace(tmp, root / name)
+        except OSError as error:
+            for _, left in staged[done:]:
+                _unlink_quietly(left)
+            replaced = ", ".join(n for n, _ in staged[:done]) or "none"
+            kept = ", ".join(n for n, _ in staged[done:])
+            raise PartialWriteError(f"{root}: cannot replace {name} ({error.strerror or error}): "
+                                    f"already replaced: {replaced}; not changed: {kept}") from None
 
 
 def _existing_mode(path: Path) -> int:

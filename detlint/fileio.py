@@ -8,8 +8,11 @@ decode is). Nothing here knows a format, a rule or a report.
 from __future__ import annotations
 
 import gc
+import hashlib
 import os
+import re
 import shutil
+import socket
 import stat
 import sys
 import tempfile
@@ -147,9 +150,13 @@ def collector_paused() -> Iterator[None]:
 @contextmanager
 def staged_folder(destination: Path) -> Iterator[Path]:
     """A hidden sibling folder to write a new dataset into, renamed to ``destination`` when the
-    block completes (removed if it fails): the output appears whole or not at all."""
+    block completes (removed if it fails): the output appears whole or not at all. Its name
+    carries the writing process (``.<name>.detlint-<pid>-<host>.<random>.tmp``), so a later run
+    can tell a killed run's folder (:func:`remove_stale_staging`); the folder stays empty for
+    the writer, which may insist on that."""
     destination.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", suffix=".tmp", dir=destination.parent))
+    owner = f"detlint-{os.getpid()}-{_host_tag()}"
+    staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.{owner}.", suffix=".tmp", dir=destination.parent))
     os.chmod(staging, 0o777 & ~_UMASK)
     prefix = os.path.abspath(staging) + os.sep
     _STAGING.add(prefix)
@@ -163,6 +170,44 @@ def staged_folder(destination: Path) -> Iterator[Path]:
         raise
     finally:
         _STAGING.discard(prefix)
+
+
+def remove_stale_staging(destination: Path) -> list[Path]:
+    """Remove the staging folders of ``destination`` (beside it, named by :func:`staged_folder`)
+    whose process is gone: a killed convert's half-written output (with ``--copy``, a copy of
+    the images). Folders of a live process, of another host, or not of our naming stay."""
+    removed: list[Path] = []
+    try:
+        candidates = list(os.scandir(destination.parent))
+    except OSError:
+        return removed
+    owner = re.compile(rf"\.{re.escape(destination.name)}\.detlint-(\d+)-([0-9a-f]{{8}})\.[^/]*\.tmp")
+    for entry in candidates:
+        match = owner.fullmatch(entry.name)
+        if not match or match[2] != _host_tag() or not entry.is_dir(follow_symlinks=False):
+            continue
+        if os.path.abspath(entry.path) + os.sep in _STAGING or _process_alive(int(match[1])):
+            continue
+        shutil.rmtree(entry.path, ignore_errors=True)
+        removed.append(Path(entry.path))
+    return removed
+
+
+def _host_tag() -> str:
+    """8 hex digits of this host's name: a pid means nothing on another host of a shared disk."""
+    return hashlib.sha1(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:8]
+
+
+def _process_alive(pid: int) -> bool:
+    if sys.platform == "win32":  # os.kill would terminate it there: assume it lives
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by someone else
+    return True
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +24,7 @@ from detlint.fileio import Placement, SourceRoot, place_image
 from detlint.formats.prewrite import check_links
 
 PASSWD = Path("/etc/passwd")
+FIXTURE_YOLO = Path(__file__).resolve().parents[1] / "fixtures" / "yolo_clean"
 TARGETS = ["coco", "voc", "yolo"]
 
 
@@ -187,3 +191,46 @@ def test_lone_surrogate_in_a_class_name_is_replaced_and_listed(tmp_path: Path, t
     back = detlint.load(tmp_path / "out")
     assert back.categories.names == ["car\ufffd"]
     assert len(back.annotations) == 1
+
+
+STAGE_AND = """
+import os, signal, sys, time
+from pathlib import Path
+from detlint.fileio import staged_folder
+with staged_folder(Path(sys.argv[1])) as staging:
+    (staging / "images").mkdir()
+    (staging / "images" / "copy.png").write_bytes(b"x" * 4096)  # a --copy convert's image copies
+    print(staging, flush=True)
+    if sys.argv[2] == "die":
+        os.kill(os.getpid(), signal.SIGKILL)
+    time.sleep(60)
+"""
+
+
+def staging_process(dst: Path, action: str) -> tuple[subprocess.Popen, Path]:
+    """A real process writing a staged ``dst``: killed inside the block, or still at work."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    process = subprocess.Popen([sys.executable, "-c", STAGE_AND, str(dst), action], stdout=subprocess.PIPE,
+                               text=True, env=env)
+    staging = Path(process.stdout.readline().strip())
+    assert staging.is_dir()
+    return process, staging
+
+
+def test_convert_removes_the_staging_folder_of_a_killed_convert(tmp_path: Path) -> None:
+    dst = tmp_path / "out"
+    killed, stale = staging_process(dst, "die")
+    assert killed.wait(timeout=30) == -signal.SIGKILL
+    alive, busy = staging_process(dst, "sleep")
+    foreign = tmp_path / ".out.someone-else.tmp"  # not of our naming: never touched
+    foreign.mkdir()
+    try:
+        result = CliRunner().invoke(main, ["convert", str(FIXTURE_YOLO), str(dst), "--to", "coco", "--copy"])
+        assert result.exit_code == 0, result.output
+        assert not stale.exists()
+        assert f"removed {stale}" in result.stderr and result.stdout == ""
+        assert busy.is_dir() and foreign.is_dir()  # its process is alive / not ours
+        assert (dst / REPORT_NAME).is_file()
+    finally:
+        alive.kill()
+        alive.wait()

@@ -337,9 +337,16 @@ class SourceRoot:
         self.real = os.path.realpath(root)
         self._prefix = self.real.rstrip(os.sep) + os.sep
         self._folders: dict[str, str] = {}  # source folder as given -> its real path
+        self._made: set[str] = set()  # target folders already created
 
     def contains(self, real: str) -> bool:
         return real == self.real or real.startswith(self._prefix)
+
+    def make_folder(self, folder: Path) -> None:
+        key = os.fspath(folder)
+        if key not in self._made:
+            folder.mkdir(parents=True, exist_ok=True)
+            self._made.add(key)
 
     def resolve(self, source: Path | str) -> tuple[str, os.stat_result] | Placement:
         """The real path of ``source`` and its ``lstat``, or why it must not be read."""
@@ -376,12 +383,13 @@ def place_image(source: Path | str, target: Path, root: SourceRoot | Path | str,
     if isinstance(resolved, Placement):
         return resolved
     real, info = resolved
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if os.path.lexists(target):
+    root.make_folder(target.parent)
+    try:
+        if link and _link_checked(real, info, target):
+            return Placement.PLACED
+        return _copy_checked(real, info, target)
+    except FileExistsError:  # placed already (two entries of one file)
         return Placement.PLACED
-    if link and _link_checked(real, info, target):
-        return Placement.PLACED
-    return _copy_checked(real, info, target)
 
 
 def _same_file(a: os.stat_result, b: os.stat_result) -> bool:
@@ -393,6 +401,8 @@ def _link_checked(real: str, info: os.stat_result, target: Path) -> bool:
     checked, so a file swapped in between the check and the link is never placed."""
     try:
         os.link(real, target, follow_symlinks=False)
+    except FileExistsError:
+        raise
     except (OSError, NotImplementedError):
         return False
     if _same_file(info, os.lstat(target)):

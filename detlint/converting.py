@@ -10,8 +10,9 @@ import orjson
 
 from detlint import formats
 from detlint.errors import UsageError
-from detlint.fileio import atomic_write_bytes, progress_enabled, staged_folder
+from detlint.fileio import atomic_write_bytes, progress_enabled, remove_stale_staging, staged_folder
 from detlint.formats import load, save
+from detlint.formats.prewrite import valid_text
 from detlint.formats.protocol import ReadOptions, WriteOptions
 from detlint.model import Dataset
 
@@ -30,9 +31,16 @@ class ConversionReport:
     class_mapping: list[dict] = field(default_factory=list)
     losses: list[dict] = field(default_factory=list)
     problems: int = 0
+    removed_staging: list[str] = field(default_factory=list)  # a killed run's leftovers (not in the JSON)
+
+    def as_json(self) -> bytes:
+        fields = {key: value for key, value in self.__dict__.items() if key != "removed_staging"}
+        return orjson.dumps(fields, option=orjson.OPT_INDENT_2)
 
     def summary(self) -> str:
-        lines = [f"converted {self.source} ({self.source_format}) -> {self.target} ({self.target_format}): "
+        lines = [f"removed {path}: the staging folder of a convert that did not finish (its process is gone)"
+                 for path in self.removed_staging]
+        lines += [f"converted {self.source} ({self.source_format}) -> {self.target} ({self.target_format}): "
                  f"{self.images} images, {self.annotations} annotations, {self.categories} classes"]
         if self.problems:
             lines.append(f"  {self.problems} problems met while reading (run `detlint check` on the source)")
@@ -56,7 +64,9 @@ def _check_destination(src: Path, dst: Path) -> None:
 def class_mapping(ds: Dataset, target: str) -> list[dict]:
     """How source class ids map to the target's (written into the report: never a silent remap)."""
     targets = formats.get(target).class_targets(ds, formats.format_of(ds))
-    return [{"name": name, "source_id": int(source_id), "target_id": target_id}
+    # names as written: a lone surrogate (no UTF-8 file can hold it) is U+FFFD there and here
+    return [{"name": valid_text(name), "source_id": int(source_id),
+             "target_id": valid_text(target_id) if isinstance(target_id, str) else target_id}
             for name, source_id, target_id in zip(ds.categories.names, ds.categories.ids.tolist(), targets)]
 
 
@@ -67,10 +77,12 @@ def convert(src: Path, dst: Path, target: str, source_format: str | None = None,
     _check_destination(src, dst)
     ds = load(src, format=source_format, options=ReadOptions(voc_origin=voc_origin, progress=progress_enabled()))
     options = WriteOptions(voc_origin=to_voc_origin, link_images=link_images)
+    removed = remove_stale_staging(dst)
     with staged_folder(dst) as staging:
         save(ds, staging, target, options)
         report = _report(src, dst, ds, target, options)
-        atomic_write_bytes(staging / REPORT_NAME, orjson.dumps(report.__dict__, option=orjson.OPT_INDENT_2))
+        atomic_write_bytes(staging / REPORT_NAME, report.as_json())
+    report.removed_staging = [os.fspath(path) for path in removed]
     return report
 
 

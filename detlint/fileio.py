@@ -8,14 +8,19 @@ decode is). Nothing here knows a format, a rule or a report.
 from __future__ import annotations
 
 import gc
+import hashlib
 import os
+import re
 import shutil
+import socket
+import stat
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from enum import Enum
 from pathlib import Path
 from typing import TypeVar
 
@@ -59,19 +64,63 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             fh.write(data)
         return
     path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _write_temp(path, data)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+
+
+def _write_temp(path: Path, data: bytes) -> str:
+    """``data`` in a new temporary file beside ``path`` (removed again if writing fails)."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         # mkstemp creates 0600; keep the replaced file's mode, else the usual umask default
         os.chmod(tmp, _existing_mode(path))
-        os.replace(tmp, path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        _unlink_quietly(tmp)
         raise
+    return tmp
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+class PartialWriteError(OSError):
+    """A :func:`replace_files` that failed; its message says which files were replaced."""
+
+
+def replace_files(root: Path, files: list[tuple[str, bytes]]) -> None:
+    """Rewrite the files ``root / name`` all or none: every new content goes to a temporary
+    file beside its target first, and only when all are written are they renamed into place.
+    A failure while writing leaves every file as it was; a rename failing part-way (rare: the
+    temps are on the same folder) is named with the files already replaced."""
+    staged: list[tuple[str, str]] = []
+    for name, data in files:
+        try:
+            staged.append((name, _write_temp(root / name, data)))
+        except OSError as error:
+            for _, tmp in staged:
+                _unlink_quietly(tmp)
+            raise PartialWriteError(f"{root}: cannot write {name} ({error.strerror or error}): "
+                                    f"nothing was changed") from None
+    for done, (name, tmp) in enumerate(staged):
+        try:
+            os.replace(tmp, root / name)
+        except OSError as error:
+            for _, left in staged[done:]:
+                _unlink_quietly(left)
+            replaced = ", ".join(n for n, _ in staged[:done]) or "none"
+            kept = ", ".join(n for n, _ in staged[done:])
+            raise PartialWriteError(f"{root}: cannot replace {name} ({error.strerror or error}): "
+                                    f"already replaced: {replaced}; not changed: {kept}") from None
 
 
 def _existing_mode(path: Path) -> int:
@@ -102,9 +151,13 @@ def collector_paused() -> Iterator[None]:
 @contextmanager
 def staged_folder(destination: Path) -> Iterator[Path]:
     """A hidden sibling folder to write a new dataset into, renamed to ``destination`` when the
-    block completes (removed if it fails): the output appears whole or not at all."""
+    block completes (removed if it fails): the output appears whole or not at all. Its name
+    carries the writing process (``.<name>.detlint-<pid>-<host>.<random>.tmp``), so a later run
+    can tell a killed run's folder (:func:`remove_stale_staging`); the folder stays empty for
+    the writer, which may insist on that."""
     destination.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", suffix=".tmp", dir=destination.parent))
+    owner = f"detlint-{os.getpid()}-{_host_tag()}"
+    staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.{owner}.", suffix=".tmp", dir=destination.parent))
     os.chmod(staging, 0o777 & ~_UMASK)
     prefix = os.path.abspath(staging) + os.sep
     _STAGING.add(prefix)
@@ -118,6 +171,44 @@ def staged_folder(destination: Path) -> Iterator[Path]:
         raise
     finally:
         _STAGING.discard(prefix)
+
+
+def remove_stale_staging(destination: Path) -> list[Path]:
+    """Remove the staging folders of ``destination`` (beside it, named by :func:`staged_folder`)
+    whose process is gone: a killed convert's half-written output (with ``--copy``, a copy of
+    the images). Folders of a live process, of another host, or not of our naming stay."""
+    removed: list[Path] = []
+    try:
+        candidates = list(os.scandir(destination.parent))
+    except OSError:
+        return removed
+    owner = re.compile(rf"\.{re.escape(destination.name)}\.detlint-(\d+)-([0-9a-f]{{8}})\.[^/]*\.tmp")
+    for entry in candidates:
+        match = owner.fullmatch(entry.name)
+        if not match or match[2] != _host_tag() or not entry.is_dir(follow_symlinks=False):
+            continue
+        if os.path.abspath(entry.path) + os.sep in _STAGING or _process_alive(int(match[1])):
+            continue
+        shutil.rmtree(entry.path, ignore_errors=True)
+        removed.append(Path(entry.path))
+    return removed
+
+
+def _host_tag() -> str:
+    """8 hex digits of this host's name: a pid means nothing on another host of a shared disk."""
+    return hashlib.sha1(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:8]
+
+
+def _process_alive(pid: int) -> bool:
+    if sys.platform == "win32":  # os.kill would terminate it there: assume it lives
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by someone else
+    return True
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -222,24 +313,118 @@ def decode_text(data: bytes) -> tuple[str | None, Finding | None]:
                              line=line)
 
 
-def place_image(source: Path, target: Path, link: bool = True) -> bool:
-    """Put an image file at ``target``: hard link where possible, else copy; never re-encode.
+class Placement(Enum):
+    """What :func:`place_image` did with one image."""
 
-    Returns False (and places nothing) when the source does not exist.
-    """
-    if not source.is_file():
-        return False
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if target.exists():
-        return True
-    if link:
+    PLACED = "placed"
+    MISSING = "missing"  # no such file
+    OUTSIDE_ROOT = "outside-root"  # resolves (symlinks followed) outside the dataset root
+    NOT_REGULAR = "not-regular"  # a FIFO, device, socket or folder: never read
+
+
+class SourceRoot:
+    """A dataset root that images may be placed from, with the real path of every source folder
+    met so far (one ``realpath`` per folder, not per image: 118k images share a few folders).
+    Shared by a writer's threads: a race only computes a folder's real path twice."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.real = os.path.realpath(root)
+        self._prefix = self.real.rstrip(os.sep) + os.sep
+        self._folders: dict[str, str] = {}  # source folder as given -> its real path
+        self._made: set[str] = set()  # target folders already created
+
+    def contains(self, real: str) -> bool:
+        return real == self.real or real.startswith(self._prefix)
+
+    def make_folder(self, folder: Path) -> None:
+        key = os.fspath(folder)
+        if key not in self._made:
+            folder.mkdir(parents=True, exist_ok=True)
+            self._made.add(key)
+
+    def resolve(self, source: Path | str) -> tuple[str, os.stat_result] | Placement:
+        """The real path of ``source`` and its ``lstat``, or why it must not be read."""
+        path = os.fspath(source)  # not normalised: "link/.." means what the OS makes of it
+        folder, name = os.path.split(path)
+        real_folder = self._folders.get(folder)
+        if real_folder is None:
+            real_folder = self._folders[folder] = os.path.realpath(folder)
         try:
-            os.link(source, target)
-            return True
+            info = os.lstat(path)
         except OSError:
-            pass
-    shutil.copy2(source, target)
-    return True
+            return Placement.MISSING
+        real = os.path.join(real_folder, name)
+        inside = self.contains(real_folder)
+        if stat.S_ISLNK(info.st_mode):  # rare: resolve the whole chain, then look at the target
+            real = os.path.realpath(path)
+            inside = self.contains(real)
+            try:
+                info = os.lstat(real)
+            except OSError:
+                return Placement.MISSING
+        if not inside:
+            return Placement.OUTSIDE_ROOT
+        return (real, info) if stat.S_ISREG(info.st_mode) else Placement.NOT_REGULAR
+
+
+def place_image(source: Path | str, target: Path, root: SourceRoot | Path | str, link: bool = True) -> Placement:
+    """Put the image file ``source`` at ``target``: hard link where possible, else copy; never
+    re-encode. Only a regular file inside ``root`` (after following symlinks) is ever linked or
+    read: anything else is left alone and said so in the result (the writer records the loss).
+    """
+    root = root if isinstance(root, SourceRoot) else SourceRoot(root)
+    resolved = root.resolve(source)
+    if isinstance(resolved, Placement):
+        return resolved
+    real, info = resolved
+    root.make_folder(target.parent)
+    try:
+        if link and _link_checked(real, info, target):
+            return Placement.PLACED
+        return _copy_checked(real, info, target)
+    except FileExistsError:  # placed already (two entries of one file)
+        return Placement.PLACED
+
+
+def _same_file(a: os.stat_result, b: os.stat_result) -> bool:
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino) and stat.S_ISREG(b.st_mode)
+
+
+def _link_checked(real: str, info: os.stat_result, target: Path) -> bool:
+    """Hard-link ``real`` (never through a symlink); undone unless the link is the very file
+    checked, so a file swapped in between the check and the link is never placed."""
+    try:
+        os.link(real, target, follow_symlinks=False)
+    except FileExistsError:
+        raise
+    except (OSError, NotImplementedError):
+        return False
+    if _same_file(info, os.lstat(target)):
+        return True
+    os.unlink(target)
+    return False
+
+
+def _copy_checked(real: str, info: os.stat_result, target: Path) -> Placement:
+    """Copy ``real`` opened without following a symlink or blocking on a FIFO, from the
+    descriptor whose identity was checked."""
+    try:
+        fd = os.open(real, os.O_RDONLY | _NOFOLLOW | _NONBLOCK | getattr(os, "O_BINARY", 0))
+    except OSError:
+        return Placement.NOT_REGULAR  # swapped for a symlink (ELOOP) or gone since the check
+    with os.fdopen(fd, "rb") as src:
+        opened = os.fstat(fd)
+        if not _same_file(info, opened):
+            return Placement.NOT_REGULAR
+        with open(target, "xb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+    os.chmod(target, stat.S_IMODE(opened.st_mode))
+    os.utime(target, ns=(opened.st_atime_ns, opened.st_mtime_ns))
+    return Placement.PLACED
+
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 
 
 def safe_relative(name: str) -> str | None:

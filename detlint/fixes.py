@@ -6,8 +6,8 @@ see :mod:`detlint.rules._fixes`). This driver picks the findings whose fix is sa
 when asked), runs the rules' fixes in ``FIX_PRIORITY`` order, the drops last and all at once (row
 numbers in findings refer to the dataset as read, and only drops change them), then asks the
 dataset's format for the minimal edits of its source files (``Format.write_back``) and writes them
-atomically. Images are never written. Nothing is written with ``write=False`` (``--diff``): the
-outcome then carries a unified diff of the source files.
+all or none (:func:`detlint.fileio.replace_files`). Images are never written. Nothing is written
+with ``write=False`` (``--diff``): the outcome then carries a unified diff of the source files.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 from types import ModuleType
 
 from detlint.edits import FileChange, diff_text
-from detlint.fileio import atomic_write_bytes, is_image
+from detlint.fileio import is_image, replace_files
 from detlint.findings import Finding
 from detlint.formats import format_of
 from detlint.model import Dataset
@@ -82,11 +82,8 @@ def apply_fixes(ds: Dataset, findings: Iterable[Finding], unsafe: bool = False, 
     new, applied = fixed_dataset(ds, findings, unsafe)
     changes = [c for c in source_changes(ds, new) if c.new != c.old]
     if write:
-        for change in changes:
-            target = Path(ds.root) / change.file
-            if is_image(target):  # images are never rewritten, whatever the provenance says
-                continue
-            atomic_write_bytes(target, change.new)
+        # images are never rewritten, whatever the provenance says; the rest all or none
+        replace_files(Path(ds.root), [(c.file, c.new) for c in changes if not is_image(c.file)])
     return Outcome(changed=bool(changes), diff="".join(diff_text(c) for c in changes), applied=applied,
                    files=[c.file for c in changes])
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from detlint.errors import NotADatasetError, UsageError
 from detlint.fileio import collector_paused
+from detlint.formats.prewrite import prepared
 from detlint.formats.protocol import Claim, Format, FormatBase, ReadOptions, RootMark, Trait, WriteOptions
 from detlint.model import Dataset
 
@@ -95,5 +96,5 @@ def save(ds: Dataset, path: str | Path, format: str, options: WriteOptions | Non
     writer = get(format)
     options = options or WriteOptions()
     with collector_paused():  # a writer builds one dict or string per annotation: no cycles among them
-        writer.write(ds, Path(path), options)
+        writer.write(prepared(ds, options), Path(path), options)
     return options

@@ -13,6 +13,8 @@ every trait it requires.
 from __future__ import annotations
 
 import os
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -22,6 +24,7 @@ import numpy as np
 
 from detlint.boundary import Boundary, Limits
 from detlint.edits import FileChange
+from detlint.fileio import Placement
 from detlint.headers import HeaderMemo
 from detlint.model import Dataset
 from detlint.readcache import NoCache, ReadCache, Reparsed
@@ -76,6 +79,16 @@ class WriteOptions:
     def lose(self, what: str, count: int, detail: str = "") -> None:
         if count:
             self.losses.append({"what": what, "count": int(count), "detail": detail})
+
+    def lose_unplaced(self, results: Iterable[Placement], missing: str, missing_detail: str = "") -> None:
+        """The losses of a writer's image placements: ``missing`` in the writer's words, the
+        files never read (outside the root, not a regular file) in the same words for all."""
+        counts = Counter(results)
+        self.lose(missing, counts[Placement.MISSING], missing_detail)
+        self.lose("image file outside the dataset root, not copied", counts[Placement.OUTSIDE_ROOT],
+                  "its path or symlink leads out of the source folder (F008)")
+        self.lose("image path not a regular file (FIFO, device, folder), not copied",
+                  counts[Placement.NOT_REGULAR])
 
 
 class Claim(Enum):

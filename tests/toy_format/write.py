@@ -27,4 +27,4 @@ def write_csv(ds: Dataset, target: Path, options: WriteOptions) -> None:
     for row in range(len(images)):
         if images.path[row]:
             place_image(Path(ds.root) / images.path[row], target.parent / str(images.file_name[row]),
-                        options.link_images)
+                        ds.root, options.link_images)

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from detlint.fileio import atomic_write_bytes, place_image, safe_relative
+from detlint.fileio import Placement, SourceRoot, atomic_write_bytes, place_image, safe_relative
 from detlint.formats.coco.layout import NAME
 from detlint.formats.protocol import WriteOptions
 from detlint.model import Annotations, Dataset, xywh_of
@@ -72,8 +72,9 @@ def write(ds: Dataset, dst: Path, options: WriteOptions) -> None:
     category_ids = _category_ids(ds)
     categories = _category_entries(ds, category_ids)
     _lose_unwritable(ds, options)
+    source_root = SourceRoot(ds.root)
     for split in ds.splits:
-        _write_split(ds, dst, split, categories, category_ids, options)
+        _write_split(ds, dst, split, categories, category_ids, options, source_root)
 
 
 def _category_entries(ds: Dataset, category_ids: np.ndarray) -> list[dict]:
@@ -86,25 +87,25 @@ def _category_entries(ds: Dataset, category_ids: np.ndarray) -> list[dict]:
 
 
 def _lose_unwritable(ds: Dataset, options: WriteOptions) -> None:
-    """Record what COCO cannot say: annotations without a class or image, the VOC flags."""
+    """Record what COCO cannot say: annotations without a class or pixel box, the VOC flags."""
     ann = ds.annotations
     unknown = int((ann.category < 0).sum())
     options.lose("annotations of an unknown class", unknown)
-    valid_image = ann.image >= 0
-    options.lose("annotations that reference no image", int((~valid_image).sum()))
+    options.lose("normalised boxes on an image of unknown size dropped (cannot be made pixels)",
+                 int((ann.normalized & (ann.category >= 0)).sum()))
     for field_name in _FLAGS:
         options.lose(f"VOC '{field_name}' flag (COCO has no field for it; kept in 'attributes')",
                      int((getattr(ann, field_name) > 0).sum()))
 
 
 def _write_split(ds: Dataset, dst: Path, split: str, categories: list[dict], category_ids: np.ndarray,
-                 options: WriteOptions) -> None:
+                 options: WriteOptions, source_root: SourceRoot) -> None:
     ann = ds.annotations
     json_rel, image_dir = _split_layout(split)
     image_rows = np.flatnonzero(ds.images.split == split)
-    image_entries, new_id, missing = _image_entries(ds, image_rows, dst / image_dir, options)
-    options.lose("image files missing (entries written, files not copied)", missing, split)
-    rows = np.flatnonzero(np.isin(ann.image, image_rows) & (ann.category >= 0))
+    image_entries, new_id, placed = _image_entries(ds, image_rows, dst / image_dir, options, source_root)
+    options.lose_unplaced(placed, "image files missing (entries written, files not copied)", split)
+    rows = np.flatnonzero(np.isin(ann.image, image_rows) & (ann.category >= 0) & ~ann.normalized)
     xywh = _xywh(ds, rows)
     keep_ann_ids = ds.format == NAME and len(np.unique(ann.id[rows])) == len(rows) and (ann.id[rows] > 0).all()
     entries = _annotation_entries(ds, rows, xywh, category_ids, new_id, keep_ann_ids)
@@ -113,16 +114,16 @@ def _write_split(ds: Dataset, dst: Path, split: str, categories: list[dict], cat
     atomic_write_bytes(dst / json_rel, orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY))
 
 
-def _image_entries(ds: Dataset, image_rows: np.ndarray, image_dir: Path,
-                   options: WriteOptions) -> tuple[list[dict], dict[int, int], int]:
+def _image_entries(ds: Dataset, image_rows: np.ndarray, image_dir: Path, options: WriteOptions,
+                   source_root: SourceRoot) -> tuple[list[dict], dict[int, int], list[Placement]]:
     """The split's image objects, its images placed in ``image_dir``: (entries, image id per
-    row, how many image files were missing)."""
+    row, what became of each image file)."""
     images = ds.images
     names = _image_names(ds, image_rows, options)
     new_id = {int(row): k + 1 for k, row in enumerate(image_rows)}
     keep_ids = ds.format == NAME and len(np.unique(images.id[image_rows])) == len(image_rows)
     image_entries = []
-    missing = 0
+    placed = []
     for row, name in zip(image_rows, names):
         image_id = int(images.id[row]) if keep_ids else new_id[int(row)]
         new_id[int(row)] = image_id
@@ -132,9 +133,9 @@ def _image_entries(ds: Dataset, image_rows: np.ndarray, image_dir: Path,
             entry.update(images.extra[row])
         image_entries.append(entry)
         source = ds.root / images.path[row] if images.path[row] else None
-        if source is None or not place_image(source, image_dir / name, options.link_images):
-            missing += 1
-    return image_entries, new_id, missing
+        placed.append(Placement.MISSING if source is None else
+                      place_image(source, image_dir / name, source_root, options.link_images))
+    return image_entries, new_id, placed
 
 
 def _other_keys(ds: Dataset, split: str) -> dict:

@@ -240,14 +240,17 @@ def _write_split_lists(ds: Dataset, dst: Path, names: list[str], options: WriteO
 
 def _place_images(ds: Dataset, dst: Path, names: list[str], options: WriteOptions) -> None:
     root = Path(ds.root)
+    source_root = fileio.SourceRoot(root)
 
-    def place(row: int) -> bool:
+    def place(row: int) -> fileio.Placement:
         path = str(ds.images.path[row] or "")
         target = dst / "JPEGImages" / names[row]
-        return bool(path) and fileio.place_image(root / path, target, options.link_images)
+        if not path:
+            return fileio.Placement.MISSING
+        return fileio.place_image(root / path, target, source_root, options.link_images)
 
     placed = fileio.thread_map(place, list(range(len(ds.images))), 16, desc="images", progress=False)
-    missing = [names[row] for row, ok in enumerate(placed) if not ok]
+    missing = [names[row] for row, result in enumerate(placed) if result is fileio.Placement.MISSING]
     detail = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
-    options.lose("image file missing", len(missing), detail)
+    options.lose_unplaced(placed, "image file missing", detail)
 

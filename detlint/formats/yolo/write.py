@@ -45,20 +45,23 @@ def write(ds: Dataset, dst: Path, options: WriteOptions) -> None:
     # contends on the folder lock and was 3x slower (measured on ext4/overlayfs).
     for target, text in labels:
         fileio.atomic_write_text(target, text)
-    not_found = _place_images(placements, options.link_images)
-    options.lose("image file missing (label written, image not copied)", missing + not_found)
+    placed = _place_images(placements, fileio.SourceRoot(ds.root), options.link_images)
+    placed += [fileio.Placement.MISSING] * missing
+    options.lose_unplaced(placed, "image file missing (label written, image not copied)")
     fileio.atomic_write_text(dst / "data.yaml", _data_yaml(ds, options))
 
 
-def _place_images(placements: list[tuple[Path, Path]], link: bool) -> int:
-    """Place every (source, target) image (copies, when links fail, benefit from threads); the
-    number of sources not found."""
+def _place_images(placements: list[tuple[Path, Path]], root: fileio.SourceRoot,
+                  link: bool) -> list[fileio.Placement]:
+    """Place every (source, target) image (copies, when links fail, benefit from threads); what
+    became of each."""
 
-    def place(batch: list[tuple[Path, Path]]) -> int:
-        return sum(not fileio.place_image(source, target, link=link) for source, target in batch)
+    def place(batch: list[tuple[Path, Path]]) -> list[fileio.Placement]:
+        return [fileio.place_image(source, target, root, link=link) for source, target in batch]
 
     batches = [placements[i:i + PLACE_BATCH] for i in range(0, len(placements), PLACE_BATCH)]
-    return sum(fileio.thread_map(place, batches, workers=8, desc="images", progress=False))
+    return [result for part in fileio.thread_map(place, batches, workers=8, desc="images", progress=False)
+            for result in part]
 
 
 def _safe_split(split: str) -> str:

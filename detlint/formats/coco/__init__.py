@@ -59,7 +59,7 @@ class CocoFormat(FormatBase):
         return sniff(path)
 
     def read(self, path: Path, options: ReadOptions) -> Dataset:
-        return _read.read(path)
+        return _read.read(path, options)
 
     def write(self, ds: Dataset, dst: Path, options: WriteOptions) -> None:
         _write.write(ds, dst, options)

@@ -7,6 +7,7 @@ import os
 import re
 from pathlib import Path
 
+from detlint.boundary import Boundary, Refusal
 from detlint.fileio import relpath, safe_relative
 
 NAME = "coco"
@@ -17,13 +18,19 @@ _SECTION_LIST = re.compile(rb'"(images|annotations)"\s*:\s*\[')
 _SECTION_KEY = re.compile(rb'"(images|annotations)"\s*:\s*[^\[\s]')
 
 
-def looks_like_coco(path: Path) -> int:
-    """How surely one JSON file is a COCO dataset, from its first 64 KiB (0: not one)."""
+def looks_like_coco(path: Path, boundary: Boundary | None = None) -> int:
+    """How surely one JSON file is a COCO dataset, from its first 64 KiB (0: not one, or not a
+    regular file inside ``boundary``: nothing else is opened)."""
+    boundary = boundary or Boundary(dataset_root(path))
+    opened = boundary.open(os.fspath(path))
+    if not isinstance(opened, tuple):
+        return 0
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(_SNIFF_BYTES)
+        head = os.read(opened[0], _SNIFF_BYTES)
     except OSError:
         return 0
+    finally:
+        os.close(opened[0])
     stripped = head.lstrip()
     if stripped.startswith(b"["):
         return 1 if b"image_id" in head else 0
@@ -36,15 +43,35 @@ def looks_like_coco(path: Path) -> int:
 
 def annotation_files(path: Path) -> list[Path]:
     """The COCO JSON files of a dataset folder (or the file itself)."""
-    if path.is_file():
+    boundary = Boundary(dataset_root(path))
+    return [p for p in json_candidates(path) if looks_like_coco(p, boundary)]
+
+
+def refused_files(path: Path) -> list[tuple[Path, Refusal]]:
+    """The JSON files of a dataset folder that a read may not open, and why (a symlink out of
+    the dataset, a FIFO): said in the message when no annotation file is left."""
+    boundary = Boundary(dataset_root(path))
+    refused = []
+    for candidate in json_candidates(path):
+        opened = boundary.open(os.fspath(candidate))
+        if isinstance(opened, tuple):
+            os.close(opened[0])
+        elif isinstance(opened, Refusal):
+            refused.append((candidate, opened))
+    return refused
+
+
+def json_candidates(path: Path) -> list[Path]:
+    """The JSON files a COCO dataset folder may keep its annotations in (or the file itself)."""
+    if path.is_file() or path.is_symlink():
         return [path] if path.suffix.lower() == ".json" else []
     candidates: list[Path] = []
     for folder in (path, path / "annotations"):
         if folder.is_dir():
-            candidates += sorted(p for p in folder.glob("*.json") if p.is_file())
+            candidates += sorted(p for p in folder.glob("*.json") if not p.is_dir())
     if not candidates:
         candidates = sorted(path.glob("*/_annotations.coco.json")) + sorted(path.glob("*/*.coco.json"))
-    return [p for p in dict.fromkeys(candidates) if looks_like_coco(p)]
+    return list(dict.fromkeys(candidates))
 
 
 def sniff(path: Path) -> int:
@@ -84,7 +111,8 @@ def image_folders(root: Path, json_path: Path, split: str) -> list[Path]:
     for name in dict.fromkeys(filter(None, [split, split.removesuffix("2017")])):
         folders += [root / "images" / name, root / name, root / f"{name}2017", root / "images" / f"{name}2017"]
     folders.append(root / "images")
-    return [f for f in dict.fromkeys(folders) if f.is_dir()]
+    boundary = Boundary(root)
+    return [f for f in dict.fromkeys(folders) if f.is_dir() and boundary.contains_folder(f)]
 
 
 class ImageFinder:

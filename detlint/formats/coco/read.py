@@ -8,14 +8,16 @@ columns no longer need them, before the helper's slices come in.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from detlint.boundary import Boundary
 from detlint.errors import NotADatasetError
-from detlint.fileio import relpath
+from detlint.fileio import read_bytes, relpath
 from detlint.findings import Finding
 from detlint.formats.coco import slices
 from detlint.formats.coco.layout import (
@@ -23,6 +25,7 @@ from detlint.formats.coco.layout import (
     ImageFinder,
     annotation_files,
     dataset_root,
+    refused_files,
     split_name,
 )
 from detlint.formats.coco.merge import link_categories, link_images, merge_categories
@@ -33,22 +36,27 @@ from detlint.formats.coco.tables import (
     document_tables,
     empty_tables,
 )
+from detlint.formats.protocol import ReadOptions
 from detlint.model import Annotations, Categories, Dataset, Images, concat_images
 
 
-def read(path: Path) -> Dataset:
+def read(path: Path, options: ReadOptions) -> Dataset:
     """Every COCO annotation file at ``path`` as one dataset (a file per split)."""
     files = annotation_files(path)
     if not files:
-        raise NotADatasetError(f"{path}: no COCO annotation JSON found")
+        refused = "; ".join(f"{p.name} {why.message}" for p, why in refused_files(path))
+        raise NotADatasetError(f"{path}: no COCO annotation JSON found" + (f" ({refused})" if refused else ""))
     root = dataset_root(path)
+    boundary = options.boundary(root)
     ds = Dataset(format=NAME, root=root, categories=Categories(), images=Images.empty(0),
                  annotations=Annotations.empty(0))
+    for refused, why in refused_files(path):  # not read: said where it lies
+        ds.problems.append(Finding(why.code, f"file {why.message}", file=relpath(refused, root)))
     finder = ImageFinder(root)
     parts, per_file_categories, file_indices = [], [], []
     offset = 0
     for json_path in files:
-        source = _Source(json_path, root, split_name(json_path, len(files)), finder, ds)
+        source = _Source(json_path, root, split_name(json_path, len(files)), finder, ds, boundary)
         images, ann, image_ids, categories = read_file(source)
         link_images(images, ann, image_ids, offset)
         parts.append((images, ann))
@@ -72,6 +80,7 @@ class _Source:
     split: str
     finder: ImageFinder
     ds: Dataset
+    boundary: Boundary
     file: str = ""
     file_index: int = -1
 
@@ -80,12 +89,13 @@ class _Source:
         self.file_index = self.ds.add_file(self.file)
 
     def read_bytes(self) -> bytes | None:
-        """The file's bytes; None (and an F001) when it cannot be read."""
-        try:
-            return self.json_path.read_bytes()
-        except OSError as error:
-            self.ds.problems.append(Finding("F001", f"cannot read file: {error.strerror or error}", file=self.file))
+        """The file's bytes; None (and an F001, or an F008 outside the root) when it cannot be read."""
+        data = read_bytes(os.fspath(self.json_path), self.boundary, self.boundary.limits.document_bytes)
+        if isinstance(data, Finding):
+            data.file = self.file
+            self.ds.problems.append(data)
             return None
+        return data
 
     def tables(self, document: Any) -> Tables:
         return document_tables(document, self.json_path, self.root, self.split, self.finder, self.ds,

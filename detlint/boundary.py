@@ -57,6 +57,15 @@ class Refusal:
     message: str
 
 
+def _realpath(path: str) -> str:
+    """``os.path.realpath``; a path no file system can hold (a NUL byte) stays as written: it
+    names nothing, so it opens nothing."""
+    try:
+        return os.path.realpath(path)
+    except ValueError:
+        return os.path.normpath(os.path.abspath(path))
+
+
 def _kind_of(mode: int) -> str:
     if stat.S_ISFIFO(mode):
         return "a FIFO"
@@ -90,7 +99,7 @@ class Boundary:
         """The real path of ``folder`` (memoised: folders are few, files many)."""
         real = self._real_folders.get(folder)
         if real is None:
-            real = self._real_folders[folder] = os.path.realpath(folder or ".")
+            real = self._real_folders[folder] = _realpath(folder or ".")
         return real
 
     def contains(self, path: str | os.PathLike) -> bool:
@@ -102,10 +111,10 @@ class Boundary:
         if not within(real_folder, self.real_root):
             return False
         if name in ("", ".", ".."):
-            return within(os.path.realpath(os.path.join(real_folder, name)), self.real_root)
+            return within(_realpath(os.path.join(real_folder, name)), self.real_root)
         candidate = os.path.join(real_folder, name)
         if os.path.islink(candidate):
-            return within(os.path.realpath(candidate), self.real_root)
+            return within(_realpath(candidate), self.real_root)
         return True
 
     def contains_folder(self, folder: str | os.PathLike) -> bool:
@@ -125,7 +134,7 @@ class Boundary:
             if not self.contains(path):
                 return Refusal("F008", "is a symbolic link to a file outside the dataset root; not read")
             try:
-                fd = os.open(os.path.realpath(path), _FLAGS)
+                fd = os.open(_realpath(path), _FLAGS)
             except OSError as inner:
                 return inner
         except ValueError:  # a NUL byte in the path
@@ -144,6 +153,11 @@ class Boundary:
             return exc
         finally:
             os.close(fd)
+
+    def head(self, path: str, size: int) -> bytes | Refusal | OSError:
+        """The first ``size`` bytes of ``path`` (for sniffing a file of any size), or why not."""
+        opened = self.open(path)
+        return _head(opened, size) if isinstance(opened, tuple) else opened
 
     def read_label(self, path: str) -> bytes | Refusal | OSError:
         return self.read(path, self.limits.label_bytes)
@@ -192,6 +206,22 @@ def open_regular(path: str, limit: int | None = None) -> tuple[int, int] | Refus
     except ValueError:
         return OSError(errno.EINVAL, "file name contains a NUL byte")
     return _checked(fd, limit)
+
+
+def _head(opened: tuple[int, int], size: int) -> bytes | OSError:
+    fd, file_size = opened
+    try:
+        return read_fd(fd, min(size, file_size))
+    except OSError as exc:
+        return exc
+    finally:
+        os.close(fd)
+
+
+def read_head(path: str | os.PathLike, size: int) -> bytes | Refusal | OSError:
+    """The first ``size`` bytes of a regular file, or why not (see :func:`open_regular`)."""
+    opened = open_regular(os.fspath(path))
+    return _head(opened, size) if isinstance(opened, tuple) else opened
 
 
 def read_regular(path: str | os.PathLike, limit: int | None = None) -> bytes | Refusal | OSError:

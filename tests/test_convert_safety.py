@@ -68,7 +68,10 @@ def test_convert_never_places_a_file_from_outside_the_root(tmp_path: Path, targe
     assert not any(p.is_symlink() for p in files)
     assert all((p.stat().st_dev, p.stat().st_ino) != passwd_id for p in files)
     assert all(p.read_bytes() != secret for p in files)
-    assert losses(report)["image file outside the dataset root, not copied"] == 2  # the path and the symlink
+    lost = losses(report)
+    # the path and the symlink: left out by the reader (F008 at the list line) or by the writer
+    assert lost.get("image file outside the dataset root, not copied", 0) + \
+        lost.get("files or listed entries outside the dataset root (not read)", 0) == 2
     placed = {p.name: p for p in files if p.suffix == ".png"}
     assert sorted(placed) == ["a.png", "inside.png"]  # the inside symlink's real file is placed
     assert placed["inside.png"].read_bytes() == (src / "images" / "a.png").read_bytes()

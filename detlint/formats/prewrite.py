@@ -26,6 +26,7 @@ _REPLACEMENT = "\ufffd"
 _UNPARSED = {
     "F001": "annotation files that could not be parsed (no annotations read from them)",
     "F006": "label lines that could not be parsed (not converted)",
+    "F008": "files or listed entries outside the dataset root (not read)",
 }
 
 

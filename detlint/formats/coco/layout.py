@@ -70,7 +70,10 @@ def json_candidates(path: Path) -> list[Path]:
         if folder.is_dir():
             candidates += sorted(p for p in folder.glob("*.json") if not p.is_dir())
     if not candidates:
-        candidates = sorted(path.glob("*/_annotations.coco.json")) + sorted(path.glob("*/*.coco.json"))
+        boundary = Boundary(path)
+        subfolders = [p for p in sorted(path.iterdir()) if p.is_dir() and boundary.contains_folder(p)]
+        candidates = [p / "_annotations.coco.json" for p in subfolders if (p / "_annotations.coco.json").exists()]
+        candidates += [json for p in subfolders for json in sorted(p.glob("*.coco.json"))]
     return list(dict.fromkeys(candidates))
 
 

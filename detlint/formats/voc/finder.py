@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from detlint import fileio
+from detlint.boundary import Boundary
 
 
 class DirIndex:
@@ -74,11 +75,14 @@ class ImageFinder:
         self.root = root
         self._root_prefix = os.path.join(os.fspath(root), "")
         self._indexes: dict[str, DirIndex] = {}
+        self._boundary = Boundary(root)
 
     def index(self, folder: str) -> DirIndex:
+        """What ``folder`` holds (nothing where it lies outside the root, after symbolic links)."""
         index = self._indexes.get(folder)
         if index is None:
-            index = self._indexes[folder] = DirIndex.scan(folder)
+            inside = self._boundary.contains_folder(folder)
+            index = self._indexes[folder] = DirIndex.scan(folder) if inside else DirIndex([])
         return index
 
     def relative(self, folder: str, name: str) -> str:

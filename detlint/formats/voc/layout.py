@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from detlint import fileio
+from detlint.boundary import Boundary
 from detlint.findings import Finding
 
 SPLIT_PRIORITY = ("train", "val", "test")
@@ -38,7 +39,11 @@ def sniff(path: Path) -> int:
         return 80 if path.suffix.lower() == ".xml" and looks_like_voc(path) else 0
     if not path.is_dir():
         return 0
-    if any(xml_files(base_dir / "Annotations", limit=1) for base_dir in devkit_bases(path)):
+    boundary = Boundary(path)
+    annotations = [base / "Annotations" for base in devkit_bases(path)]
+    if any(not boundary.contains_folder(folder) for folder in annotations):
+        return 90  # an Annotations folder, though linked out of the dataset: the reader says so (F008)
+    if any(xml_files(folder, limit=1) for folder in annotations):
         return 90
     if _folder_has_voc_xml(path):
         return 70
@@ -49,13 +54,10 @@ def sniff(path: Path) -> int:
 
 
 def looks_like_voc(path: Path | str) -> bool:
-    """Whether the file's first bytes hold an ``<annotation`` element."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(SNIFF_BYTES)
-    except OSError:
-        return False
-    return b"<annotation" in head
+    """Whether the file's first bytes hold an ``<annotation`` element (only a regular file inside
+    its folder is opened)."""
+    head = Boundary(Path(path).parent).head(os.fspath(path), SNIFF_BYTES)
+    return isinstance(head, bytes) and b"<annotation" in head
 
 
 def _folder_has_voc_xml(folder: Path) -> bool:
@@ -66,11 +68,14 @@ def _folder_has_voc_xml(folder: Path) -> bool:
 
 
 def subdirs(folder: Path) -> list[Path]:
+    """The visible sub-folders of ``folder``; a symlinked one only where it stays inside ``folder``."""
     try:
         with os.scandir(folder) as entries:
-            return sorted(Path(e.path) for e in entries if e.is_dir() and not e.name.startswith("."))
+            found = sorted(Path(e.path) for e in entries if e.is_dir() and not e.name.startswith("."))
     except OSError:
         return []
+    boundary = Boundary(folder)
+    return [sub for sub in found if not sub.is_symlink() or boundary.contains_folder(sub)]
 
 
 def xml_names(folder: Path | str, limit: int | None = None) -> list[str]:
@@ -145,7 +150,13 @@ _Stems = dict[str, tuple[tuple[str, ...], str, str, list[str]]]
 
 def devkit_layout(root: Path, bases: list[Path]) -> Layout:
     layout = Layout(kind="devkit")
+    boundary = Boundary(root)
     for devkit in bases:
+        if not boundary.contains_folder(devkit / "Annotations"):
+            layout.problems.append(Finding(
+                "F008", "annotation folder is outside the dataset root (after symbolic links); not read",
+                file=fileio.relpath(devkit / "Annotations", root)))
+            continue
         images = os.fspath(devkit / "JPEGImages")
         by_stem = _annotation_stems(devkit, images, os.fspath(root))
         memberships = _split_memberships(devkit, root, by_stem, layout)
@@ -179,9 +190,15 @@ def _split_memberships(devkit: Path, root: Path, by_stem: _Stems, layout: Layout
     their F014 findings in ``layout``."""
     lower_stems = {stem.lower(): stem for stem in sorted(by_stem)}
     memberships: dict[str, list[str]] = {}
+    boundary = Boundary(root)
     for split, list_file in _split_lists(devkit / "ImageSets" / "Main"):
         layout.split_files.append(fileio.relpath(list_file, root))
-        for image_id, line in _read_split_list(list_file):
+        for image_id, line in _read_split_list(list_file, boundary):
+            if fileio.safe_relative(image_id) != image_id or "/" in image_id:
+                layout.problems.append(Finding(
+                    "F008", f"split list entry {image_id!r} is a path, not an image id; not read",
+                    file=fileio.relpath(list_file, root), line=line))
+                continue
             stem = image_id
             if stem not in by_stem and stem.lower() in lower_stems:
                 stem = lower_stems[stem.lower()]
@@ -209,9 +226,9 @@ def _split_lists(imagesets: Path) -> list[tuple[str, Path]]:
     return [(name, files[name]) for name in ordered]
 
 
-def _read_split_list(path: Path) -> list[tuple[str, int]]:
+def _read_split_list(path: Path, boundary: Boundary) -> list[tuple[str, int]]:
     """(image id, 1-based line) per listed image: first column, blanks and comments skipped."""
-    text, _, _ = fileio.read_text(path)
+    text, _, _ = fileio.read_text(path, boundary, boundary.limits.document_bytes)
     if text is None:
         return []
     entries = []

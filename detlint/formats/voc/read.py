@@ -44,7 +44,8 @@ def read(path: Path, options: ReadOptions) -> Dataset:
     else:
         root, layout = path, _folder_layout(path)
     if not layout.xmls and not layout.listed_only:
-        raise NotADatasetError(f"{path}: no Pascal VOC annotation files (*.xml) found")
+        why = "; ".join(f"{p.file}: {p.message}" for p in layout.problems if p.code == "F008")
+        raise NotADatasetError(f"{path}: no Pascal VOC annotation files (*.xml) found" + (f" ({why})" if why else ""))
     parsed = parse_cached([entry.path for entry in layout.xmls], root, options)
     ds = Dataset(format=NAME, root=root, categories=Categories.build([]), images=Images.empty(0),
                  annotations=Annotations.empty(0), problems=list(layout.problems),

@@ -25,13 +25,16 @@ def darknet(root: Path, data_path: Path, walker: Walker) -> Layout:
     layout = Layout(root=root, kind="darknet")
     rel = fileio.relpath(data_path, root)
     layout.config_files.append(rel)
-    text, problem, _ = fileio.read_text(data_path)
+    text, problem = layout.read_text(data_path)
     if text is None:
         layout.problem(problem, rel)
         return folders(root, layout, walker)
     config = _parse_config(text)
     layout.meta["obj_data"] = config
     names_path = resolve_listed(root, data_path, config["names"]) if config.get("names") else None
+    if names_path is not None and layout.outside(names_path, f"names = {config['names']!r}", rel,
+                                                 _line_of(text, "names")):
+        names_path = None
     if names_path is None or not names_path.is_file():
         names_path = find_names_file(root)
     if names_path is not None and names_path.is_file():
@@ -64,6 +67,8 @@ def _add_list(layout: Layout, key: str, declared: str, data_path: Path, source: 
     """The image list a split key names (I001 at the ``obj.data`` line where it does not exist)."""
     rel, text = source
     list_file = resolve_listed(layout.root, data_path, declared)
+    if layout.outside(list_file, f"{key} = {declared!r}", rel, _line_of(text, key)):
+        return
     if list_file.is_file():
         add_image_list(layout, key, list_file)
         return

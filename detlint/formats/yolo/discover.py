@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 from detlint import fileio
+from detlint.boundary import Boundary
 from detlint.errors import UsageError
 from detlint.formats.protocol import Claim
 from detlint.formats.yolo.darknet import darknet
@@ -52,10 +53,13 @@ def find_yaml(root: Path) -> Path | None:
     """The root's ``*.yaml`` with a ``names`` key (``data.yaml`` first, then by name)."""
     candidates = sorted(p for p in root.iterdir() if p.suffix.lower() in YAML_SUFFIXES and p.is_file())
     candidates.sort(key=lambda p: (p.name.lower() != "data.yaml", p.name))
+    boundary = Boundary(root)
     for path in candidates:
-        text, _, _ = fileio.read_text(path)
+        text, problem, _ = fileio.read_text(path, boundary, boundary.limits.document_bytes)
         if text is not None and NAMES_KEY.search(text):
             return path
+        if text is None and path.name.lower() == "data.yaml" and problem is not None and problem.code == "F008":
+            return path  # not opened: the reader says why (F008 at data.yaml)
     return None
 
 
@@ -107,8 +111,5 @@ def claim(path: Path) -> Claim | None:
 
 def has_names_key(path: str) -> bool:
     """Whether a yaml file has a top-level ``names:`` key within its first MiB (bytes: no decoding)."""
-    try:
-        with open(path, "rb") as fh:
-            return NAMES_KEY_BYTES.search(fh.read(NAMES_SEARCHED)) is not None
-    except OSError:
-        return False
+    head = Boundary(Path(path).parent).head(path, NAMES_SEARCHED)
+    return isinstance(head, bytes) and NAMES_KEY_BYTES.search(head) is not None

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from detlint import fileio
+from detlint.boundary import Boundary
 from detlint.findings import Finding
 from detlint.formats.yolo.listing import Listing, Walker
 from detlint.formats.yolo.paths import (
@@ -55,6 +56,25 @@ class Layout:
     problems: list[Finding] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
     config_files: list[str] = field(default_factory=list)
+    boundary: Boundary = field(default=None)  # type: ignore[assignment]  # what may be opened
+
+    def __post_init__(self) -> None:
+        if self.boundary is None:
+            self.boundary = Boundary(self.root)
+
+    def read_text(self, path: Path) -> tuple[str | None, Finding | None]:
+        """A config or list file's text, read inside the boundary (None and the finding if not)."""
+        text, problem, _ = fileio.read_text(path, self.boundary, self.boundary.limits.document_bytes)
+        return text, problem
+
+    def outside(self, path: Path | str, what: str, file: str | None = None, line: int | None = None) -> bool:
+        """Whether ``path`` (a folder or a file a config names) really lies outside the root; if
+        so an F008 says ``what`` was not read."""
+        inside = self.boundary.contains_folder(path) if os.path.isdir(path) else self.boundary.contains(path)
+        if not inside:
+            self.problems.append(Finding("F008", f"{what} is outside the dataset root (after symbolic links); "
+                                                 "not read", file=file, line=line))
+        return not inside
 
     def add_listings(self, listings: list[Listing]) -> None:
         for listing in listings:
@@ -83,7 +103,7 @@ def find_names_file(root: Path) -> Path | None:
 
 def load_names_file(layout: Layout, path: Path) -> None:
     """The class list of ``obj.names`` / ``classes.txt``: one name a line (trailing blanks dropped)."""
-    text, problem, _ = fileio.read_text(path)
+    text, problem = layout.read_text(path)
     rel_path = fileio.relpath(path, layout.root)
     layout.config_files.append(rel_path)
     if text is None:
@@ -106,7 +126,10 @@ def walked_images(listings: list[Listing], split: str | None) -> list[ImageGroup
 
 
 def add_image_folder(layout: Layout, split: str, folder: Path, walker: Walker) -> None:
-    """The images under ``folder``, and the label candidates beside them and in its ``labels`` counterpart."""
+    """The images under ``folder``, and the label candidates beside them and in its ``labels``
+    counterpart (each only where it lies inside the root)."""
+    if layout.outside(folder, f"{split or 'image'} folder {fileio.relpath(Path(folder), layout.root)!r}"):
+        return
     listings = walker.walk(str(folder))
     layout.add_listings(listings)
     layout.images += walked_images(listings, split)
@@ -114,7 +137,8 @@ def add_image_folder(layout: Layout, split: str, folder: Path, walker: Walker) -
         if listing.images:
             layout.label_pool.update(listing.prefix + name for name in listing.labels)
     counterpart = labels_counterpart(folder)
-    if counterpart is not None and os.path.isdir(counterpart):
+    if counterpart is not None and os.path.isdir(counterpart) and not layout.outside(
+            counterpart, f"labels folder {fileio.relpath(Path(counterpart), layout.root)!r}"):
         label_listings = walker.walk(counterpart)
         layout.add_listings(label_listings)
         for listing in label_listings:
@@ -145,8 +169,9 @@ def folders(root: Path, layout: Layout, walker: Walker) -> Layout:
 
 
 def add_image_list(layout: Layout, split: str, list_file: Path) -> None:
-    """A ``train.txt`` listing image paths (ultralytics or darknet)."""
-    text, problem, _ = fileio.read_text(list_file)
+    """A ``train.txt`` listing image paths (ultralytics or darknet). Entries outside the root are
+    F008 and left out: neither they nor their folders are opened."""
+    text, problem = layout.read_text(list_file)
     rel_list = fileio.relpath(list_file, layout.root)
     if text is None:
         layout.problem(problem, rel_list)
@@ -157,6 +182,7 @@ def add_image_list(layout: Layout, split: str, list_file: Path) -> None:
         entry = line.strip()
         if entry and not entry.startswith("#"):
             folders_seen.add(_add_listed(layout, split, entry, list_file, rel_list, number))
+    folders_seen.discard("")
     for folder in folders_seen:
         for candidate in (folder, labels_counterpart(folder)):
             if candidate is not None and os.path.isdir(candidate):
@@ -165,11 +191,13 @@ def add_image_list(layout: Layout, split: str, list_file: Path) -> None:
 
 
 def _add_listed(layout: Layout, split: str, entry: str, list_file: Path, rel_list: str, number: int) -> str:
-    """Add the image of one list line to ``layout``; returns its folder."""
+    """Add the image of one list line to ``layout``; returns its folder ("" when it is outside
+    the root, and not added)."""
     path = resolve_listed(layout.root, list_file, entry)
-    if not _inside(path, layout.root):
-        layout.problems.append(Finding("F008", f"image path {entry!r} is outside the dataset root",
+    if not _inside(path, layout.root) or not layout.boundary.contains(path):
+        layout.problems.append(Finding("F008", f"image path {entry!r} is outside the dataset root; not read",
                                        file=rel_list, line=number))
+        return ""
     exists = path.is_file()
     if not exists:
         matched = _case_insensitive(path)

@@ -6,11 +6,13 @@ import os
 from pathlib import Path
 
 from detlint import fileio
+from detlint.boundary import MIB, Boundary
 from detlint.formats.yolo.discover import YAML_SUFFIXES, find_darknet, find_yaml
 from detlint.formats.yolo.parse import is_number
 from detlint.formats.yolo.paths import NAMES_KEY, is_label_name
 
 SNIFF_LIMIT = 2000  # folder entries looked at for a label beside an image
+SNIFF_TEXT_BYTES = 16 * MIB  # a config or label file larger than this is not sniffed
 
 
 def sniff(path: Path) -> int:
@@ -33,7 +35,7 @@ def sniff(path: Path) -> int:
 def _sniff_file(path: Path) -> int:
     suffix = path.suffix.lower()
     if suffix in YAML_SUFFIXES:
-        text, _, _ = fileio.read_text(path)
+        text, _, _ = fileio.read_text(path, Boundary(path.parent), SNIFF_TEXT_BYTES)
         return 90 if text and NAMES_KEY.search(text) else 0
     if suffix == ".data":
         return 90
@@ -43,7 +45,7 @@ def _sniff_file(path: Path) -> int:
 
 
 def _looks_like_label(path: Path) -> bool:
-    text, _, _ = fileio.read_text(path)
+    text, _, _ = fileio.read_text(path, Boundary(path.parent), SNIFF_TEXT_BYTES)
     if text is None:
         return False
     lines = [line.split() for line in text.splitlines()[:20] if line.strip()]

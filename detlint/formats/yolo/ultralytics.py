@@ -41,7 +41,7 @@ def ultralytics(root: Path, yaml_path: Path, walker: Walker) -> Layout:
     layout.meta["yaml_file"] = yaml_rel
     key_lines, name_lines = _yaml_key_lines(text or "")
     _names_from_yaml(layout, data, yaml_rel, key_lines, name_lines)
-    base_dir = _base_dir(yaml_path, data.get("path"))
+    base_dir = _base_dir(layout, yaml_path, data.get("path"), key_lines.get("path"))
     found_any = False
     for key, value in _declared_splits(data).items():
         entries = value if isinstance(value, list) else [value]
@@ -57,7 +57,7 @@ def _load_yaml(layout: Layout, yaml_path: Path, yaml_rel: str) -> tuple[str | No
     """The yaml's text and its parsed value (None, with an F001, where it does not parse)."""
     import yaml
 
-    text, problem, _ = fileio.read_text(yaml_path)
+    text, problem = layout.read_text(yaml_path)
     if text is None:
         layout.problem(problem, yaml_rel)
         return None, None
@@ -73,12 +73,15 @@ def _load_yaml(layout: Layout, yaml_path: Path, yaml_rel: str) -> tuple[str | No
     return text, None
 
 
-def _base_dir(yaml_path: Path, declared_base: object) -> Path:
-    """The folder split paths are relative to: ``path:`` where it exists, else the yaml's folder."""
+def _base_dir(layout: Layout, yaml_path: Path, declared_base: object, line: int | None) -> Path:
+    """The folder split paths are relative to: ``path:`` where it exists inside the root, else
+    the yaml's folder (ultralytics lets ``path:`` name any folder; detlint reads only the
+    dataset's own, and says so with an F008)."""
     if isinstance(declared_base, str) and declared_base:
         candidate = Path(declared_base)
         candidate = candidate if candidate.is_absolute() else (yaml_path.parent / candidate)
-        if candidate.is_dir():
+        if candidate.is_dir() and not layout.outside(candidate, f"path: {declared_base!r}", layout.meta["yaml_file"],
+                                                     line):
             return candidate
     return yaml_path.parent
 
@@ -182,6 +185,8 @@ def _add_yaml_split(layout: Layout, key: str, declared: str, where: tuple[Path, 
     if not resolved.exists() and not path.is_absolute():
         beside_yaml = yaml_path.parent / path
         resolved = beside_yaml if beside_yaml.exists() else resolved
+    if resolved.exists() and layout.outside(resolved, f"{key or 'train'}: {declared!r}", yaml_rel, line):
+        return False
     if resolved.is_file() and resolved.suffix.lower() == ".txt":
         add_image_list(layout, key, resolved)
         return True

@@ -2,7 +2,8 @@
 safe relative paths, the cache folder.
 
 Ground floor: imports nothing of detlint but :mod:`detlint.findings` (for the F001 a failed
-decode is). Nothing here knows a format, a rule or a report.
+decode is) and :mod:`detlint.errors` (a read that runs out of memory names its file). Nothing
+here knows a format, a rule or a report.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
+from detlint.errors import OutOfMemoryError
 from detlint.findings import Finding
 
 IMAGE_EXTENSIONS = frozenset({
@@ -205,6 +207,8 @@ def read_bytes(path: str) -> bytes | OSError:
             os.close(fd)
     except OSError as exc:
         return exc
+    except MemoryError:  # a huge file by mistake: the message names it (its own str is empty)
+        raise OutOfMemoryError(path) from None
     return chunks[0] if len(chunks) == 2 else b"".join(chunks)
 
 
@@ -214,6 +218,8 @@ def read_text(path: Path) -> tuple[str | None, Finding | None, int]:
         data = path.read_bytes()
     except OSError as exc:
         return None, Finding("F001", f"cannot read file: {exc.strerror or exc}"), 0
+    except MemoryError:
+        raise OutOfMemoryError(path) from None
     text, problem = decode_text(data)
     return text, problem, len(data)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from helpers import write_image
+from helpers import make_yolo, write_image
 
 from detlint.cli import main
 from detlint.report import REPORTERS
@@ -160,6 +160,16 @@ def test_show_and_convert_messages_are_escaped(coco: Path, tmp_path: Path, monke
     assert converted.exit_code == 0, converted.output
     assert_safe_lines(converted.stderr)
     assert escape_text(FAKE_CLASS) in converted.stderr  # the unused class VOC cannot keep, named
+
+
+def test_diff_headers_escape_the_file_name(tmp_path: Path) -> None:
+    stem = "a\n::error file=x::pwned"
+    root = make_yolo(tmp_path / "yolo", {stem: "0 0.5 0.5 0.0 0.2\n0 0.5 0.5 0.2 0.2\n"}, ["cat"])
+    result = invoke("check", root, "--diff", "--no-cache")
+    assert result.exit_code == 0, result.output
+    assert_safe_lines(result.stdout)
+    assert f"--- a/labels/train/{escape_text(stem)}.txt\n" in result.stdout
+    assert "\n-0 0.5 0.5 0.0 0.2\n 0 0.5 0.5 0.2 0.2\n" in result.stdout  # content lines as they are
 
 
 def test_smoke_text_and_json_escape_names() -> None:

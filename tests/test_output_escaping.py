@@ -5,6 +5,7 @@ error messages (issue #14, output injection)."""
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -51,14 +52,16 @@ def coco(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def yolo(tmp_path: Path) -> Path:
-    """A YOLO dataset with a label file really named ``a\\n::error file=x::pwned.txt`` (no image:
-    an orphan label) and a class name with a newline and an ESC."""
+    """A YOLO dataset with label files really named ``a\\n::error file=x::pwned.txt`` and
+    ``bad<0xff>.txt`` (no images: orphan labels) and a class name with a newline and an ESC."""
     root = tmp_path / "yolo"
     (root / "labels" / "train").mkdir(parents=True)
     (root / "data.yaml").write_text('path: .\ntrain: images/train\nnc: 2\nnames: [cat, "q\\n::error file=y::z\\e"]\n')
     write_image(root / "images" / "train" / "one.png", (64, 48))
     (root / "labels" / "train" / "one.txt").write_text("0 0.5 0.5 0.2 0.2\n")
     (root / "labels" / "train" / LABEL_NAME).write_text("0 0.5 0.5 0.2 0.2\n")
+    # A name that is not UTF-8: Python sees "\udcff" (surrogateescape), which no encoder takes.
+    (root / "labels" / "train" / os.fsdecode(b"bad\xff.txt")).write_text("0 0.5 0.5 0.2 0.2\n")
     return root
 
 
@@ -83,6 +86,19 @@ def test_no_reporter_lets_a_name_start_a_line(fmt: str, dataset: str, request: p
     if fmt in ("concise", "full", "github", "html"):  # the names are there, escaped
         shown = FAKE_FILE if dataset == "coco" else LABEL_NAME
         assert escape_text(shown).replace("\\n", "%0A" if fmt == "github" else "\\n") in result.stdout
+
+
+@pytest.mark.parametrize("relative", [True, False], ids=["from-the-repository-root", "absolute"])
+def test_sarif_locates_a_non_utf8_file_name_by_its_bytes(yolo: Path, relative: bool,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(yolo.parent)
+    result = invoke("check", yolo.name if relative else yolo, "--output-format", "sarif", "--no-cache",
+                    "--select", "I006")
+    assert result.exit_code == 0, result.output
+    uris = {location["physicalLocation"]["artifactLocation"]["uri"]
+            for run in json.loads(result.stdout)["runs"] for found in run["results"] for location in found["locations"]}
+    wanted = "yolo/labels/train/bad%FF.txt"
+    assert (wanted in uris) if relative else any(uri.endswith(wanted) for uri in uris), uris
 
 
 @pytest.mark.parametrize("fmt", ["json", "sarif", "gitlab"])

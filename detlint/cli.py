@@ -22,6 +22,7 @@ from detlint.safetext import escape_text, json_text
 log = logging.getLogger("detlint")
 
 SEVERITY_CHOICES = ("error", "warning", "info")
+MAX_COMMAND_SHOWN = 300  # characters of the command line an error message quotes
 
 
 class DetlintGroup(click.Group):
@@ -62,10 +63,12 @@ def _fail(message: str) -> NoReturn:
 
 
 def _command_line(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
-    """``detlint check data`` as it was run, for messages that can name nothing closer."""
+    """``detlint check data`` as it was run, for messages that can name nothing closer (cut
+    short: pre-commit passes hundreds of files)."""
     argv = kwargs.get("args", args[0] if args else None)
     argv = sys.argv[1:] if argv is None else argv
-    return shlex.join(["detlint", *map(str, argv)])
+    line = shlex.join(["detlint", *map(str, argv)])
+    return line if len(line) <= MAX_COMMAND_SHOWN else line[:MAX_COMMAND_SHOWN - 4] + " ..."
 
 
 class _EscapingFormatter(logging.Formatter):

@@ -4,22 +4,25 @@ reporter. Exit codes: 0 clean, 1 findings at or above ``--fail-on``, 2 usage or 
 from __future__ import annotations
 
 import logging
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 import click
 
 from detlint import __version__
 from detlint.clitypes import FORMAT_NAME
-from detlint.errors import UsageError
+from detlint.errors import UsageError, out_of_memory
 from detlint.headers import IMAGE_LEVELS
 from detlint.report import REPORTERS
+from detlint.safetext import escape_text, json_text
 
 log = logging.getLogger("detlint")
 
 SEVERITY_CHOICES = ("error", "warning", "info")
+MAX_COMMAND_SHOWN = 300  # characters of the command line an error message quotes
 
 
 class DetlintGroup(click.Group):
@@ -38,25 +41,49 @@ class DetlintGroup(click.Group):
             click.echo("Aborted.", err=True)
             sys.exit(2)
         except UsageError as error:
-            click.echo(f"detlint: error: {error}", err=True)
-            sys.exit(2)
+            _fail(f"detlint: error: {error}")
         except KeyboardInterrupt:
             sys.exit(130)
         except BrokenPipeError:
             sys.exit(0)
-        except (OSError, MemoryError) as error:
-            click.echo(f"detlint: error: {error}", err=True)
-            sys.exit(2)
+        except MemoryError as error:  # its str is often empty: say what ran out, and where
+            _fail(f"detlint: error: {out_of_memory(error, _command_line(args, kwargs))}")
+        except OSError as error:
+            _fail(f"detlint: error: {error}")
         except Exception as error:  # a bug in detlint: still one line for the user
             log.debug("internal error", exc_info=True)
-            click.echo(f"detlint: internal error: {type(error).__name__}: {error} "
-                       "(run with -vv for the traceback, and please report it)", err=True)
-            sys.exit(2)
+            _fail(f"detlint: internal error: {type(error).__name__}: {error} "
+                  "(run with -vv for the traceback, and please report it)")
+
+
+def _fail(message: str) -> NoReturn:
+    """The one-line message on stderr, escaped (it may quote a path or a name), and exit 2."""
+    click.echo(escape_text(message), err=True)
+    sys.exit(2)
+
+
+def _command_line(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    """``detlint check data`` as it was run, for messages that can name nothing closer (cut
+    short: pre-commit passes hundreds of files)."""
+    argv = kwargs.get("args", args[0] if args else None)
+    argv = sys.argv[1:] if argv is None else argv
+    line = shlex.join(["detlint", *map(str, argv)])
+    return line if len(line) <= MAX_COMMAND_SHOWN else line[:MAX_COMMAND_SHOWN - 4] + " ..."
+
+
+class _EscapingFormatter(logging.Formatter):
+    """Log messages quote paths and names: escaped, each stays one line (a traceback after it
+    keeps its own lines)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        return escape_text(super().formatMessage(record))
 
 
 def _setup_logging(verbose: int) -> None:
     level = logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING
-    logging.basicConfig(stream=sys.stderr, level=level, format="detlint: %(message)s")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_EscapingFormatter("detlint: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
 
 
 @click.group(cls=DetlintGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -147,7 +174,17 @@ def convert(src: Path, dst: Path, target: str, source_format: str | None, voc_or
 
     report = run_convert(src, dst, target, source_format=source_format, voc_origin=int(voc_origin),
                          to_voc_origin=int(to_voc_origin), link_images=not copy_images)
-    click.echo(report.summary(), err=True)
+    click.echo(_escaped_summary(report), err=True)
+
+
+def _escaped_summary(report: Any) -> str:
+    """The conversion summary with its names escaped (they are joined into lines there)."""
+    import dataclasses
+
+    losses = [{**loss, "what": escape_text(str(loss.get("what", ""))),
+               "detail": escape_text(str(loss.get("detail") or ""))} for loss in report.losses]
+    return dataclasses.replace(report, source=escape_text(str(report.source)), target=escape_text(str(report.target)),
+                               losses=losses).summary()
 
 
 @main.command()
@@ -158,15 +195,13 @@ def convert(src: Path, dst: Path, target: str, source_format: str | None, voc_or
 @click.option("--format", "input_format", type=FORMAT_NAME, default=None)
 def stats(path: Path, output_format: str, plot_path: Path | None, input_format: str | None) -> None:
     """Counts per split, class histogram, box size and aspect distributions."""
-    import orjson
-
     from detlint import stats as stats_module
     from detlint.formats import load
 
     ds = load(path, format=input_format)
     result = stats_module.compute(ds)
     if output_format == "json":
-        click.echo(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
+        click.echo(json_text(result))
     else:
         click.echo(stats_module.render_text(result), nl=False)
     if plot_path is not None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from detlint.model import Annotations, Dataset
+from detlint.safetext import escape_text
 
 BOM = "\ufeff"
 DIFF_CONTEXT = 3
@@ -265,9 +266,13 @@ def _alignment(o_keys: list[str], b_keys: list[str]) -> np.ndarray:
 
 
 def diff_text(change: FileChange) -> str:
-    header = f"--- a/{change.file}\n+++ b/{change.file}\n"
+    """The change as a unified diff. The file name and notes are escaped (``escape_text``): a
+    newline in a name must not start a line of its own. Content lines are the file's own, each
+    behind its `` ``/``-``/``+`` marker, and stay as they are so that the diff still applies."""
+    name = escape_text(change.file)
+    header = f"--- a/{name}\n+++ b/{name}\n"
     if change.notes:
-        return header + "".join(f"# {note}\n" for note in change.notes)
+        return header + "".join(f"# {escape_text(note)}\n" for note in change.notes)
     return header + "".join(_hunks(change.old_lines, change.edits))
 
 

@@ -2,7 +2,8 @@
 safe relative paths, the cache folder.
 
 Ground floor: imports nothing of detlint but :mod:`detlint.findings` (for the F001 a failed
-decode is). Nothing here knows a format, a rule or a report.
+decode is) and :mod:`detlint.errors` (a read that runs out of memory names its file). Nothing
+here knows a format, a rule or a report.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from detlint.boundary import Boundary, Refusal, read_regular
+from detlint.errors import OutOfMemoryError
 from detlint.findings import Finding
 
 IMAGE_EXTENSIONS = frozenset({
@@ -284,7 +286,10 @@ def read_bytes(path: str, boundary: Boundary | None = None, limit: int | None = 
     """A whole file's bytes, or the finding that says why not (F001 unreadable, not a regular
     file or over ``limit``; F008 outside ``boundary``). Without a boundary: a file the user
     named, read only if it is a regular file."""
-    data = boundary.read(path, limit) if boundary is not None else read_regular(path, limit)
+    try:
+        data = boundary.read(path, limit) if boundary is not None else read_regular(path, limit)
+    except MemoryError:  # a huge file by mistake: the message names it (its own str is empty)
+        raise OutOfMemoryError(path) from None
     if isinstance(data, bytes):
         return data
     if isinstance(data, Refusal):

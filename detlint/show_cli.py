@@ -4,7 +4,9 @@ For quick looks and bug reports: the image as a viewer shows it (EXIF orientatio
 every box of that image with its class name, the image border, and a padded canvas so boxes
 past the edge show. IMAGE is a path relative to the dataset root, or a file name or stem that
 matches exactly one image. The PNG goes to ``-o`` or ``<stem>.detlint.png`` in the current
-folder. An image that is not in the dataset (or a name matching several) is exit 2, one line.
+folder. An image that is not in the dataset (or a name matching several), or whose file does not
+decode (truncated, corrupt, not an image: what ``check --images decode`` reports as I002), is
+exit 2, one line; a missing file is drawn as a placeholder with its boxes.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import click
 
 from detlint.clitypes import FORMAT_NAME
 from detlint.errors import UsageError
+from detlint.safetext import escape_text
 
 
 def _pick_image(index: object, name: str) -> int:
@@ -46,8 +49,26 @@ def show(path: Path, image: str, output: Path | None, input_format: str | None) 
     index = draw.ImageIndex(ds)
     row = _pick_image(index, image)
     scene = draw.scene_for(ds, row, index.annotations_of(row))
-    picture = draw.render(scene)
     name = str(ds.images.path[row] or ds.images.file_name[row])
+    if scene.image_path is not None and scene.image_path.is_file():  # a missing one: boxes on a placeholder
+        _require_decodable(ds, row, name)
+    picture = draw.render(scene)
     target = output or Path.cwd() / f"{Path(name).stem}.detlint.png"
     atomic_write_bytes(target, draw.encode(picture, "PNG"))
-    click.echo(f"{target} ({picture.width}x{picture.height}, {len(scene.boxes)} boxes)", err=True)
+    click.echo(escape_text(f"{target} ({picture.width}x{picture.height}, {len(scene.boxes)} boxes)"), err=True)
+
+
+def _require_decodable(ds: object, row: int, name: str) -> None:
+    """A usage error when the image does not decode, judged as ``check --images decode`` (I002)
+    judges it: every pixel decoded with truncated files failing whatever
+    ``ImageFile.LOAD_TRUNCATED_IMAGES`` says. Drawing would hide the failure behind a placeholder
+    or the grey fill Pillow gives a cut-off file."""
+    import numpy as np
+
+    from detlint.images import image_report
+
+    part, _ = ds.subset(np.array([row]))  # type: ignore[attr-defined]
+    report = image_report(part, "decode")
+    reason = report.header_error[0] or report.decode_error[0]
+    if reason:
+        raise UsageError(f"image {name!r} cannot be decoded: {reason}")

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from detlint.model import Annotations, Dataset
+from detlint.safetext import escape_text
 
 PERCENTILES = (0, 5, 25, 50, 75, 95, 100)
 SIZE_BUCKETS = (("small", 0, 32**2), ("medium", 32**2, 96**2), ("large", 96**2, np.inf))  # COCO's
@@ -53,16 +54,19 @@ def compute(ds: Dataset) -> dict[str, Any]:
 
 
 def render_text(stats: dict[str, Any]) -> str:
-    lines = [f"{stats['path']} ({stats['format']}): {stats['images']} images, {stats['annotations']} "
+    """The text report. Names (path, splits, classes) are escaped before the columns are aligned
+    (``escape_text``): a newline or a lone surrogate in a class name neither breaks nor fakes a line."""
+    lines = [f"{escape_text(stats['path'])} ({stats['format']}): {stats['images']} images, {stats['annotations']} "
              f"annotations ({stats['boxes']} boxes), {stats['categories']} classes", "", "splits:"]
     for split, row in stats["splits"].items():
-        lines.append(f"  {split:<12} {row['images']:>8} images {row['annotations']:>9} annotations "
+        lines.append(f"  {escape_text(split):<12} {row['images']:>8} images {row['annotations']:>9} annotations "
                      f"{row['unannotated_images']:>7} without annotations")
     lines += ["", "classes:"]
-    total = max(sum(stats["classes"].values()), 1)
-    width = max((len(n) for n in stats["classes"]), default=4)
-    peak = max(stats["classes"].values(), default=0) or 1
-    for name, count in sorted(stats["classes"].items(), key=lambda kv: -kv[1]):
+    classes = {escape_text(name): count for name, count in stats["classes"].items()}  # one to one: no merge
+    total = max(sum(classes.values()), 1)
+    width = max((len(n) for n in classes), default=4)
+    peak = max(classes.values(), default=0) or 1
+    for name, count in sorted(classes.items(), key=lambda kv: -kv[1]):
         bar = "#" * int(round(30 * count / peak))
         lines.append(f"  {name:<{width}} {count:>8} {100 * count / total:5.1f}% {bar}")
     if stats["unknown_class_annotations"]:
@@ -88,7 +92,7 @@ def plot(ds: Dataset, path: Path) -> None:
     stats = compute(ds)
     fig, axes = plt.subplots(1, 3, figsize=(16, 5))
     names = list(stats["classes"])[:50]
-    axes[0].barh(names[::-1], [stats["classes"][n] for n in names][::-1])
+    axes[0].barh([escape_text(n) for n in names][::-1], [stats["classes"][n] for n in names][::-1])
     axes[0].set_title("annotations per class")
     valid = ann.has_box & np.isfinite(ann.boxes).all(axis=1) & (ann.image >= 0)
     boxes = ann.boxes[valid]

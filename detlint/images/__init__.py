@@ -54,6 +54,7 @@ from detlint.headers import (
     unreadable_reason,
 )
 from detlint.images.hashing import first_pair_per_row, hash_pairs, near_row_pairs, perceptual_hash, popcount64  # noqa: F401 - re-exported
+from detlint.subprocs import bind_to_parent
 
 log = logging.getLogger("detlint")
 
@@ -149,7 +150,9 @@ def _run_batches(fn: Callable[[list[str]], list], paths: list[str], batch: int, 
     chunks = _batches(paths, batch)
     if executor == "process":
         try:
-            with ProcessPoolExecutor(max_workers=min(workers, len(chunks))) as pool:
+            # Workers die with this process, even SIGKILLed (see detlint.subprocs).
+            with ProcessPoolExecutor(max_workers=min(workers, len(chunks)), initializer=bind_to_parent,
+                                     initargs=(os.getpid(),)) as pool:
                 results = pool.map(fn, chunks)
                 return list(progress_bar((r for chunk in results for r in chunk), total=len(paths), desc=desc))
         except (OSError, RuntimeError, ImportError) as error:  # no semaphores, broken pool, frozen app

@@ -17,6 +17,7 @@ from detlint.report._common import (
     RuleTable,
     collector_paused,
     count,
+    escape_text,
     sorted_findings,
     summary_line,
 )
@@ -35,5 +36,6 @@ def emit(report: Report, stream: TextIO) -> None:
     with collector_paused():
         paths = Paths()
         findings = sorted_findings(report.findings)
-        stream.writelines(f"{location(f, paths)}: {f.code} {f.message}\n" for f in findings)
+        # One line per finding whatever the names hold: see _common on escaping.
+        stream.writelines(escape_text(f"{location(f, paths)}: {f.code} {f.message}") + "\n" for f in findings)
         stream.write(summary_line(count(findings, RuleTable()), report.fail_on) + "\n")

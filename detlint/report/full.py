@@ -25,6 +25,7 @@ from detlint.report._common import (
     RuleTable,
     collector_paused,
     count,
+    escape_text,
     sorted_findings,
     summary_line,
 )
@@ -60,14 +61,19 @@ class SourceLines:
             return None
         if b"\0" in data[:8192]:  # an image or other binary file: no lines to show
             return None
-        return data.decode("utf-8", errors="replace").splitlines()
+        # Lines end at "\n" only, as the readers count them: str.splitlines would also break at
+        # a form feed, U+2028 and others inside a line and shift every snippet after it.
+        return [line.removesuffix("\r") for line in data.decode("utf-8", errors="replace").split("\n")]
 
 
 def _snippet(text: str, number: int, column: int | None) -> list[str]:
-    """The source line with a caret under the column (or under the whole stripped line)."""
-    expanded = text.expandtabs(TAB)
+    """The source line with a caret under the column (or under the whole stripped line).
+
+    The line is escaped like every other (a control character in the file shows as ``\\x1b``);
+    the caret is placed on the escaped text, which escaping the prefix gives."""
+    expanded = escape_text(text.expandtabs(TAB))
     if column is not None and column >= 1:
-        start = len(text[:column - 1].expandtabs(TAB))
+        start = len(escape_text(text[:column - 1].expandtabs(TAB)))
         width = 1
     else:
         start = len(expanded) - len(expanded.lstrip())
@@ -83,12 +89,18 @@ def _snippet(text: str, number: int, column: int | None) -> list[str]:
 
 
 def _block(finding: Finding, paths: Paths, rules: RuleTable, sources: SourceLines) -> list[str]:
+    """The finding's lines, each escaped (see _common): a name never starts a line of its own."""
     rule = rules[finding.code]
-    lines = [f"{location(finding, paths)}: {finding.code} {rule.name} [{rule.severity}] {finding.message}"]
+    head = f"{location(finding, paths)}: {finding.code} {rule.name} [{rule.severity}] {finding.message}"
     text = sources.line(finding, paths, finding.line) if finding.line and not finding.pointer else None
-    if text is not None:
-        lines += _snippet(text, finding.line, finding.column)
-    indent = " " * (len(str(finding.line)) + 1 if text is not None else 2)
+    snippet = _snippet(text, finding.line, finding.column) if text is not None else []
+    return [escape_text(head), *snippet, *map(escape_text, _facts(finding, text is not None))]
+
+
+def _facts(finding: Finding, with_snippet: bool) -> list[str]:
+    """The ``= ...`` lines under a finding: pointer, image and annotation, fix."""
+    lines = []
+    indent = " " * (len(str(finding.line)) + 1 if with_snippet else 2)
     if finding.pointer:
         lines.append(f"{indent}= at: {finding.pointer}")
     where = [f"image: {finding.image}"] if finding.image else []

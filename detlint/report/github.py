@@ -4,7 +4,9 @@
 
 ``error`` / ``warning`` / ``notice`` follow the rule's severity (info -> notice). Escaping follows
 the runner (actions/toolkit ``command.ts``): in the message ``%``, ``\\r`` and ``\\n``; in
-property values also ``:`` and ``,``. A COCO finding without a line names its JSON pointer in the
+property values also ``:`` and ``,``. Then every other non-printable character (NUL, ESC, bidi
+controls, lone surrogates) is escaped as in the text formats (``escape_text``: ``\\x1b``, a
+backslash doubled), which the runner shows as it is. A COCO finding without a line names its JSON pointer in the
 message. Paths resolve from the working directory, which is the repository root in a workflow.
 """
 
@@ -18,6 +20,7 @@ from detlint.report._common import (
     Report,
     RuleTable,
     collector_paused,
+    escape_text,
     sorted_findings,
 )
 
@@ -51,4 +54,4 @@ def emit(report: Report, stream: TextIO) -> None:
     """One command per line; nothing at all when there are no findings."""
     with collector_paused():
         paths, rules = Paths(), RuleTable()
-        stream.writelines(_command(f, paths, rules) + "\n" for f in sorted_findings(report.findings))
+        stream.writelines(escape_text(_command(f, paths, rules)) + "\n" for f in sorted_findings(report.findings))

@@ -45,6 +45,7 @@ from detlint.report._common import (
     Report,
     RuleTable,
     count,
+    escape_text,
     sorted_findings,
     summary_line,
 )
@@ -153,7 +154,10 @@ def _draw_thumbnails(cards: list[Card], thumb_size: int) -> None:
 
 
 def _esc(value: object) -> str:
-    return html.escape(str(value), quote=True)
+    """Text for a text node or a quoted attribute value: escaped as in the text formats first
+    (``escape_text``), so a newline in a name shows as ``\\n`` and no line of the document can
+    start with user data (``::error ...``, a workflow command if the report reaches a CI log)."""
+    return html.escape(escape_text(str(value)), quote=True)
 
 
 def _doc_html(text: str) -> str:
@@ -328,7 +332,7 @@ def _panels(ds: Any, plt: Any) -> list[tuple[str, bytes]]:
     if len(ds.categories):
         order = np.argsort(-counts, kind="stable")[:MAX_CLASSES_PLOTTED]
         fig, ax = plt.subplots(figsize=(5, max(2.5, 0.18 * len(order) + 1)))
-        ax.barh([ds.categories.names[i] for i in order][::-1], counts[order][::-1], color="#3b82f6")
+        ax.barh([escape_text(ds.categories.names[i]) for i in order][::-1], counts[order][::-1], color="#3b82f6")
         ax.set_xlabel("annotations")
         panels.append(("annotations per class" + (f" (top {MAX_CLASSES_PLOTTED})" if len(counts) > len(order)
                                                   else ""), _figure_png(fig, plt)))

@@ -62,9 +62,22 @@ def artifact_location(path: str) -> dict[str, str]:
     if os.path.isabs(path):
         relative = os.path.relpath(path)
         if relative.startswith(".."):
-            return {"uri": Path(path).as_uri()}
+            try:
+                return {"uri": Path(path).as_uri()}
+            except UnicodeEncodeError:  # a lone surrogate that is no file system byte
+                return {"uri": "file://" + _quote(Path(path).as_posix())}
         path = relative.replace(os.sep, "/")
-    return {"uri": quote(path, safe="/"), "uriBaseId": "%SRCROOT%"}
+    return {"uri": _quote(path), "uriBaseId": "%SRCROOT%"}
+
+
+def _quote(path: str) -> str:
+    """Percent-encoded UTF-8. A name read from a non-UTF-8 file name (``surrogateescape``) gets
+    its own bytes back (``%FF``); any other lone surrogate, which no file name holds, its
+    UTF-8-style bytes rather than a crash."""
+    try:
+        return quote(path, safe="/", errors="surrogateescape")
+    except UnicodeEncodeError:
+        return quote(path, safe="/", errors="surrogatepass")
 
 
 def fingerprint(finding: Finding, path: str) -> str:

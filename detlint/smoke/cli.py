@@ -17,6 +17,7 @@ import click
 
 from detlint.clitypes import FORMAT_NAME
 from detlint.errors import UsageError
+from detlint.safetext import escape_text
 from detlint.smoke.detector import DEFAULT_MODEL, MODELS
 from detlint.smoke.render import render_json, render_text
 
@@ -78,7 +79,7 @@ def smoke(path: Path, split: str | None, device: str, steps: int, batch_size: in
     except (UsageError, KeyboardInterrupt, BrokenPipeError, OSError, MemoryError):
         raise  # the command group turns these into one-line messages and exit codes
     except Exception as error:  # noqa: BLE001 - a bug must still not print a traceback at the user
-        click.echo(f"detlint smoke: internal error: {type(error).__name__}: {error}", err=True)
+        click.echo(escape_text(f"detlint smoke: internal error: {type(error).__name__}: {error}"), err=True)
         sys.exit(1)
     text = render_json(report) if output_format == "json" else render_text(report)
     sys.stdout.write(text)

@@ -9,14 +9,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import orjson
-
+from detlint.safetext import escape_text, json_text
 from detlint.smoke.diagnose import Diagnosis
 from detlint.smoke.report import SmokeReport, Step
 
 
 def render_json(report: SmokeReport) -> str:
-    return orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n"
+    return json_text(report.to_dict()) + "\n"
 
 
 def render_text(report: SmokeReport) -> str:
@@ -39,7 +38,8 @@ def render_text(report: SmokeReport) -> str:
         lines += _diagnosis_lines(report, diagnosis)
     lines.append("")
     lines.append(_verdict(report))
-    return "\n".join(lines) + "\n"
+    # Each line escaped: the dataset path, split, file and messages are user data (see safetext).
+    return "\n".join(map(escape_text, lines)) + "\n"
 
 
 def _inspection_lines(inspected: dict[str, Any]) -> list[str]:

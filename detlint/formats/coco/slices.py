@@ -29,6 +29,8 @@ from typing import Any
 
 import orjson
 
+from detlint.subprocs import bind_to_parent
+
 log = logging.getLogger("detlint")
 
 SLICE_BYTES = 4 << 20
@@ -212,7 +214,8 @@ class _Helper:
         context = multiprocessing.get_context("fork")
         receiver, sender = context.Pipe(duplex=False)
         try:
-            process = context.Process(target=_helper_main, args=(sliced, build, first, sender), daemon=True)
+            process = context.Process(target=_helper_main, args=(sliced, build, first, sender, os.getpid()),
+                                      daemon=True)
             process.start()
         except (OSError, ValueError) as error:
             log.debug("COCO slices: no helper process (%s)", error)
@@ -243,8 +246,12 @@ class _Helper:
         return None if self.outcome == "bad" else _HELPER_FAILED
 
 
-def _helper_main(sliced: SlicedAnnotations, build: Callable[[list[Any]], Any], first: int, sender: Any) -> None:
-    """The forked helper's body: build slices ``first`` onwards and send each result."""
+def _helper_main(sliced: SlicedAnnotations, build: Callable[[list[Any]], Any], first: int, sender: Any,
+                 parent_pid: int) -> None:
+    """The forked helper's body: build slices ``first`` onwards and send each result. It ends with
+    the parent: killed, the parent reads no more, and the helper (holding the pipe's read end too)
+    would block on a full pipe forever, keeping the parent's stdout and stderr open."""
+    bind_to_parent(parent_pid)
     try:
         for k in range(first, len(sliced.bounds)):
             items = parse_slice(sliced.data, sliced.bounds[k])

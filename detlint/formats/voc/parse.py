@@ -7,7 +7,8 @@ non-numeric coordinate is NaN (rule B004 reports it). Per object ``pose`` and ev
 child (``<part>``, ``<actions>``, ``<attributes>``, ...) are kept, serialised verbatim; per image
 ``folder``, ``path``, ``segmented``, ``depth`` (text), ``source`` and ``owner`` (serialised) and
 unknown children. A file that does not parse, or whose root is not ``<annotation>``, is F001
-with the parser's line and column.
+with the parser's line and column; so is a file that uses an XML entity (``&c;`` declared in its
+DTD): entities are never expanded (XXE), so its text would be missing.
 """
 
 from __future__ import annotations
@@ -122,6 +123,12 @@ def _parse_tree(data: bytes, parser: etree.XMLParser) -> ParsedXml:
         return ParsedXml(problem=Finding(
             "F001", f"root element is <{tag}>, expected <annotation> (not a VOC file)",
             line=getattr(root, "sourceline", None) or 1))
+    entity = next(root.iter(etree.Entity), None)
+    if entity is not None:  # left unexpanded by the parser: reading on would miss its text
+        return ParsedXml(problem=Finding(
+            "F001", f"the file uses the XML entity {entity.text} (declared in its DTD): detlint does not "
+            "expand entities, which can pull in other files; write the value itself instead",
+            line=entity.sourceline or 1))
     return _parse_annotation(root)
 
 

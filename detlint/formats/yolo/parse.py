@@ -24,6 +24,7 @@ from detlint.model import Annotations
 from detlint.readcache import RowTable
 
 ROW_COLUMNS = ("line", "class_value", "raw", "kind")
+MAX_CLASS = 2**31 - 1  # class indices past it do not fit the int32 class column (no list is that long)
 
 
 @dataclass
@@ -109,14 +110,22 @@ def parse_rows(texts: list[str]) -> Rows:
     file_of_line = np.repeat(np.arange(len(texts), dtype=np.int64), per_file)
     line_number = np.arange(len(lines), dtype=np.int64) - np.repeat(np.cumsum(per_file) - per_file, per_file) + 1
     counts = _tokens_per_line(joined, lines)
-    values, bad = _to_floats(joined.split())
+    tokens = joined.split()
+    values, bad = _to_floats(tokens)
+    plain = joined.isascii() and "_" not in joined  # nearly always: no per-token work below
+    if not plain:
+        bad |= _not_ascii_number(tokens)
+        values[bad] = np.nan
     starts = np.cumsum(counts) - counts
     bad_cum = np.concatenate([[0], np.cumsum(bad)])
     line_bad = bad_cum[starts + counts] - bad_cum[starts] > 0
+    if not plain:  # a non-ASCII space splits like an ASCII one, but YOLO files are ASCII
+        line_bad |= ~np.fromiter(map(str.isascii, lines), bool, len(lines))
     nonblank = counts > 0
     class_value = np.where(nonblank, values[np.minimum(starts, max(len(values) - 1, 0))] if len(values) else 0, np.nan)
     with np.errstate(invalid="ignore"):
-        class_ok = np.isfinite(class_value) & (class_value >= 0) & (class_value == np.floor(class_value))
+        class_ok = (np.isfinite(class_value) & (class_value >= 0) & (class_value == np.floor(class_value))
+                    & (class_value <= MAX_CLASS))
     is_box = counts == 5
     is_polygon = (counts >= 7) & (counts % 2 == 1)
     valid = nonblank & (is_box | is_polygon) & ~line_bad & class_ok
@@ -140,8 +149,7 @@ def _row_geometry(values: np.ndarray, starts: np.ndarray, counts: np.ndarray, ke
     segmentation = np.full(n, None, dtype=object)
     box_starts = starts[keep[box_rows]]
     raw[box_rows] = values[box_starts[:, None] + np.arange(1, 5)]
-    cx, cy, w, h = raw[box_rows].T
-    norm[box_rows] = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
+    norm[box_rows] = corners(raw[box_rows])
     poly_rows = np.flatnonzero(~box_rows)
     kind[poly_rows] = Annotations.KIND_POLYGON
     for row in poly_rows:
@@ -153,6 +161,14 @@ def _row_geometry(values: np.ndarray, starts: np.ndarray, counts: np.ndarray, ke
         raw[row] = ((x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1)
         segmentation[row] = points.tolist()
     return raw, norm, kind, segmentation
+
+
+def corners(raw: np.ndarray) -> np.ndarray:
+    """Normalised xyxy of ``cx cy w h`` rows."""
+    cx, cy, w, h = raw.T
+    # inf - inf and overflow give NaN/inf boxes: B004 reports them, numpy need not warn
+    with np.errstate(invalid="ignore", over="ignore"):
+        return np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
 
 
 # Whitespace that str.split() splits on besides the single space and the newline: where none of
@@ -175,20 +191,43 @@ def _tokens_per_line(joined: str, lines: list[str]) -> np.ndarray:
 def _malformed_reason(line: str, count: int, has_bad_token: bool) -> str:
     tokens = line.split()
     if has_bad_token:
-        token = next((t for t in tokens if not is_number(t)), tokens[0])
-        return f"non-numeric value {token!r} in {line.strip()!r}"
+        token = next((t for t in tokens if not is_number(t)), None)
+        if token is None:  # every token is a number: the spaces between them are not ASCII
+            odd = next(c for c in line if not c.isascii())
+            return f"non-ASCII character {odd!r} in {line.strip()!r}: YOLO label files are ASCII"
+        return f"non-numeric value {token!r} in {line.strip()!r}" + (
+            ": YOLO numbers are ASCII digits, without '_'" if _looks_numeric(token) else "")
     if count not in (5,) and not (count >= 7 and count % 2 == 1):
         return (f"expected 5 values (class cx cy w h) or a polygon (class and 3+ x y pairs), "
                 f"got {count}: {line.strip()!r}")
+    if float(tokens[0]) > MAX_CLASS:
+        return f"class {tokens[0]!r} is not a class index: larger than {MAX_CLASS}"
     return f"class {tokens[0]!r} is not a non-negative integer index"
 
 
 def is_number(token: str) -> bool:
+    """A float literal in ASCII (Python's ``float`` also takes ``1_0`` and non-ASCII digits)."""
+    if not token.isascii() or "_" in token:
+        return False
     try:
         float(token)
         return True
     except ValueError:
         return False
+
+
+def _looks_numeric(token: str) -> bool:
+    """``float`` takes it, though YOLO does not (``1_0``, ``١``, ``１``)."""
+    try:
+        float(token)
+        return True
+    except ValueError:
+        return False
+
+
+def _not_ascii_number(tokens: list[str]) -> np.ndarray:
+    """Mask of the tokens ``float`` takes but YOLO does not (only when some text needs it)."""
+    return np.fromiter((not t.isascii() or "_" in t for t in tokens), bool, len(tokens))
 
 
 # -------------------------------------------------------------------------------- row tables
@@ -239,8 +278,7 @@ def rows_of(table: RowTable) -> Rows:
     kind = table.columns["kind"].astype(np.uint8, copy=False)
     file = np.repeat(np.arange(len(table.counts), dtype=np.int64), table.counts)
     starts = table.offsets[:-1]
-    cx, cy, w, h = raw.T
-    norm = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1) if len(raw) else np.zeros((0, 4))
+    norm = corners(raw) if len(raw) else np.zeros((0, 4))
     segmentation = np.full(len(raw), None, dtype=object)
     malformed: list[tuple[int, int, str]] = []
     for file_index, extra in sorted(table.extras.items()):

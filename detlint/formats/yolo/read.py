@@ -197,7 +197,8 @@ def annotations_of(rows: Rows, images: Images, image_index: np.ndarray, file_ind
     height = images.height[image_index].astype(np.float64) if n else np.zeros(0)
     known = (width > 0) & (height > 0)
     scale = np.stack([width, height, width, height], axis=1) if n else np.zeros((0, 4))
-    ann.boxes = np.where(known[:, None], rows.norm_xyxy * scale, rows.norm_xyxy)
+    with np.errstate(over="ignore", invalid="ignore"):  # huge values overflow to inf: B004's finding
+        ann.boxes = np.where(known[:, None], rows.norm_xyxy * scale, rows.norm_xyxy)
     ann.normalized = ~known
     ann.src_file = file_index.astype(np.int32)
     ann.src_line = rows.line.astype(np.int32)

@@ -4,12 +4,17 @@ parse (located F001), jsonschema's message for one item, and the located F002 fi
 from __future__ import annotations
 
 import json
+import re
+import sys
 from typing import Any
 
 import orjson
 
 from detlint.findings import Finding, json_pointer
 from detlint.resources import load_schema
+
+
+_INT_DIGITS = (getattr(sys, "get_int_max_str_digits", lambda: 4300)() or 4300) + 1
 
 
 def parse_json(data: bytes, file: str) -> tuple[Any, list[Finding]]:
@@ -26,9 +31,20 @@ def parse_json(data: bytes, file: str) -> tuple[Any, list[Finding]]:
             located = Finding("F001", f"invalid JSON: {error.msg}", file=file, line=error.lineno,
                               column=error.colno)
         return None, [located]
+    except ValueError:  # an integer longer than Python converts (sys.get_int_max_str_digits)
+        return None, [_huge_integer(data, file)]
     located.message = (f"not strict JSON ({located.message.removeprefix('invalid JSON: ')}): "
                        "Python's json reads it, orjson and most other tools refuse it")
     return lenient, [located]
+
+
+def _huge_integer(data: bytes, file: str) -> Finding:
+    """The F001 of a document holding an integer too long to convert, at its line."""
+    match = re.search(rb"\d{%d,}" % _INT_DIGITS, data)
+    line = data.count(b"\n", 0, match.start()) + 1 if match else None
+    digits = len(match.group()) if match else _INT_DIGITS
+    return Finding("F001", f"invalid JSON: a number of {digits} digits (more than any id or coordinate "
+                           "holds; Python refuses to read it)", file=file, line=line)
 
 
 def problem(code: str, message: str, file: str, *pointer_parts: object, annotation: object = None) -> Finding:

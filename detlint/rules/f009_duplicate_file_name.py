@@ -68,11 +68,20 @@ def _first_of_each(keys: list[str]) -> tuple[list[int], list[int]]:
     return repeated, earlier
 
 
+def _may_be_inside(name: str) -> bool:
+    """Whether a name can be a file under the root: not absolute, no ``..`` component (cheap
+    string tests: this runs over every image)."""
+    if name.startswith(("/", "\\")) or name[1:2] == ":":
+        return False
+    return ".." not in name or "/../" not in f"/{name.replace(chr(92), '/')}/"
+
+
 def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     images = ds.images
     identities = [path or name for path, name in zip(images.path.tolist(), images.file_name.tolist())]
     splits = images.split.tolist()
-    named = [row for row, identity in enumerate(identities) if identity]
+    # unsafe names (absolute, with ``..``: F008) name no file of the dataset: nothing to collide with
+    named = [row for row, identity in enumerate(identities) if identity and _may_be_inside(identity)]
     if len(named) < 2:
         return
     # keys within a split; with one split (the usual case) the names themselves

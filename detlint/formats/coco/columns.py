@@ -175,3 +175,22 @@ def bbox_columns(values: list, file: str, positions: list[int],
             problems.append(problem("F002", message, file, "annotations", positions[i], "bbox"))
     return raw, has_box
 
+
+
+def segmentation_column(values: list, items: list[dict], file: str, positions: list[int],
+                        problems: list[Finding]) -> np.ndarray:
+    """The ``segmentation`` values as an object column; one that is neither polygons (a list)
+    nor an RLE (an object) is F002, ``null`` included (pycocotools' annToRLE and torchvision's
+    mask conversion fail on it); an absent key is fine (a box-only annotation)."""
+    column = np.empty(len(values), dtype=object)
+    column[:] = values
+    kinds = set(map(type, values))
+    if kinds <= {list, dict}:
+        return column
+    for i, value in enumerate(values):
+        if isinstance(value, (list, dict)) or (value is None and "segmentation" not in items[i]):
+            continue
+        problems.append(problem("F002", f"segmentation is {'null' if value is None else describe(value)}, expected a list of polygons "
+                                        "or an RLE object", file, "annotations", positions[i], "segmentation"))
+        column[i] = None
+    return column

@@ -19,6 +19,7 @@ from detlint.formats.coco.columns import (
     int_column,
     is_int,
     key_columns,
+    segmentation_column,
 )
 from detlint.formats.coco.layout import NAME, ImageFinder, image_folders
 from detlint.formats.coco.parse import describe, problem
@@ -145,8 +146,6 @@ def annotation_table(items: Any, file: str, file_index: int, problems: list[Find
     ann.kind = np.where(has_box, Annotations.KIND_BOX, Annotations.KIND_NONE).astype(np.uint8)
     ann.area = float_column(columns["area"])
     ann.iscrowd = flag_column(columns["iscrowd"], file, positions, problems)
-    segmentation = np.empty(n, dtype=object)
-    segmentation[:] = columns["segmentation"]
-    ann.segmentation = segmentation
+    ann.segmentation = segmentation_column(columns["segmentation"], kept, file, positions, problems)
     return ann, image_ids
 

@@ -190,7 +190,8 @@ def segmentation_column(values: list, items: list[dict], file: str, positions: l
     for i, value in enumerate(values):
         if isinstance(value, (list, dict)) or (value is None and "segmentation" not in items[i]):
             continue
-        problems.append(problem("F002", f"segmentation is {'null' if value is None else describe(value)}, expected a list of polygons "
-                                        "or an RLE object", file, "annotations", positions[i], "segmentation"))
+        shown = "null" if value is None else describe(value)
+        problems.append(problem("F002", f"segmentation is {shown}, expected a list of polygons or an RLE object",
+                                file, "annotations", positions[i], "segmentation"))
         column[i] = None
     return column

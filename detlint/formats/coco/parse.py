@@ -13,7 +13,6 @@ import orjson
 from detlint.findings import Finding, json_pointer
 from detlint.resources import load_schema
 
-
 _INT_DIGITS = (getattr(sys, "get_int_max_str_digits", lambda: 4300)() or 4300) + 1
 
 

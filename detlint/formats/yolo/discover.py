@@ -58,9 +58,21 @@ def find_yaml(root: Path) -> Path | None:
         text, problem, _ = fileio.read_text(path, boundary, boundary.limits.document_bytes)
         if text is not None and NAMES_KEY.search(text):
             return path
-        if text is None and path.name.lower() == "data.yaml" and problem is not None and problem.code == "F008":
-            return path  # not opened: the reader says why (F008 at data.yaml)
+        if path.name.lower() == "data.yaml" and not _plain_mapping(text):
+            return path  # unreadable, or no YAML mapping: the reader says why (F001/F008 at data.yaml)
     return None
+
+
+def _plain_mapping(text: str | None) -> bool:
+    """Whether a yaml's text parses to a mapping (a data.yaml that does not is broken, not absent)."""
+    import yaml
+
+    if text is None:
+        return False
+    try:
+        return isinstance(yaml.safe_load(text), dict)
+    except (yaml.YAMLError, RecursionError):
+        return False
 
 
 def find_darknet(root: Path) -> Path | None:

@@ -224,6 +224,20 @@ def read_head(path: str | os.PathLike, size: int) -> bytes | Refusal | OSError:
     return _head(opened, size) if isinstance(opened, tuple) else opened
 
 
+CACHE_BYTES = 8192 * MIB  # detlint's own cache files: bigger is not one it wrote
+
+
+def read_file(path: str | os.PathLike, limit: int | None = None) -> bytes:
+    """:func:`read_regular` for callers that handle ``OSError``: a refusal (a FIFO, a device, a
+    file over ``limit``) raises one too."""
+    data = read_regular(path, limit)
+    if isinstance(data, Refusal):
+        raise OSError(errno.EINVAL, f"{os.fspath(path)} {data.message}")
+    if isinstance(data, OSError):
+        raise data
+    return data
+
+
 def read_regular(path: str | os.PathLike, limit: int | None = None) -> bytes | Refusal | OSError:
     """The bytes of a regular file within ``limit``, or why not (see :func:`open_regular`)."""
     opened = open_regular(os.fspath(path), limit)

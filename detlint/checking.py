@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import orjson
 
 from detlint import formats
+from detlint.boundary import Limits, read_file
 from detlint.config import Config, load_config
 from detlint.engine import at_or_above, run_rules
 from detlint.errors import UsageError
@@ -160,7 +161,7 @@ def check_dataset(path: Path, request: CheckRequest, passed: set[str] | None = N
 
 def load_baseline(path: Path) -> set[tuple[str, str, str]]:
     try:
-        data = orjson.loads(path.read_bytes())
+        data = orjson.loads(read_file(path, Limits().document_bytes))
         return {tuple(entry) for entry in data["findings"]}  # type: ignore[misc]
     except (OSError, orjson.JSONDecodeError, KeyError, TypeError) as error:
         raise UsageError(f"{path}: not a detlint baseline ({error})") from None

@@ -24,9 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from detlint.boundary import MIB, read_file
 from detlint.errors import UsageError
 
 CONFIG_FILES = ("detlint.toml", ".detlint.toml", "pyproject.toml")
+CONFIG_BYTES = 16 * MIB  # a config file larger than this is not one
 GENERAL_KEYS = {"select", "ignore", "per-file-ignores", "fail-on", "images", "baseline", "datasets",
                 "classes", "voc-origin"}
 
@@ -60,9 +62,8 @@ def _toml_load(path: Path) -> dict:
     else:  # pragma: no cover
         import tomli as tomllib
     try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
-    except (OSError, tomllib.TOMLDecodeError) as error:
+        return tomllib.loads(read_file(path, CONFIG_BYTES).decode("utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise UsageError(f"{path}: cannot read config: {error}") from None
 
 

@@ -33,7 +33,8 @@ from pathlib import Path
 import orjson
 
 from detlint import formats
-from detlint.config import CONFIG_FILES, find_config
+from detlint.boundary import CACHE_BYTES, read_file
+from detlint.config import CONFIG_BYTES, CONFIG_FILES, find_config
 from detlint.errors import UsageError
 from detlint.fileio import atomic_write_bytes, cache_dir
 from detlint.findings import Finding
@@ -205,7 +206,7 @@ class _MarkerNames:
         if self.entries is None:
             self.entries = {}
             try:
-                loaded = orjson.loads(self._path().read_bytes())
+                loaded = orjson.loads(read_file(self._path(), CACHE_BYTES))
                 if isinstance(loaded, dict):
                     self.entries = loaded
             except (OSError, orjson.JSONDecodeError):
@@ -262,7 +263,7 @@ def _has_detlint_table(directory: Path, names: frozenset[str]) -> bool:
     if "pyproject.toml" not in names:
         return False
     try:
-        return b"[tool.detlint" in (directory / "pyproject.toml").read_bytes()
+        return b"[tool.detlint" in read_file(directory / "pyproject.toml", CONFIG_BYTES)
     except OSError:
         return False
 

@@ -226,3 +226,92 @@ def test_no_command_reads_outside_or_hangs(case: str, tmp_path: Path) -> None:
     if world.outside_links() != links_before:
         found.append("a file outside the dataset gained a hard link")
     assert not found, "\n".join(found)
+
+
+# ---------------------------------------------------------------------------- caches, configs
+
+
+def _findings(run) -> list[tuple]:
+    return sorted((f["code"], f["file"], f.get("line")) for f in json.loads(run.stdout)["findings"])
+
+
+@pytest.mark.parametrize("family", ["yolo", "voc", "coco"])
+@pytest.mark.parametrize("replacement", ["dev-zero", "fifo"])
+def test_caches_replaced_by_special_files_are_not_read(family: str, replacement: str, tmp_path: Path) -> None:
+    world = World(tmp_path)
+    {"yolo": yolo_base, "voc": voc_base, "coco": lambda w: coco_base(w, ["a.jpg"])}[family](world)
+    cache = tmp_path / "cache"
+    env = {"DETLINT_CACHE_DIR": str(cache)}
+    args = ["check", "ds", "--output-format", "json", "--images", "decode"]
+    first = run_detlint(args, tmp_path, env, trace=False)
+    stored = [p for p in cache.rglob("*") if p.is_file()]
+    assert stored, "the first run left no cache to attack"
+    for path in stored:
+        path.unlink()
+        if replacement == "fifo":
+            os.mkfifo(path)
+        else:
+            os.symlink("/dev/zero", path)
+    second = run_detlint(args, tmp_path, env, trace=False)
+    assert not breaches(world, second)
+    assert _findings(second) == _findings(first)
+
+
+@pytest.mark.parametrize("name", ["detlint.toml", "pyproject.toml"])
+def test_a_config_file_that_is_a_fifo_is_not_opened(name: str, tmp_path: Path) -> None:
+    world = World(tmp_path)
+    yolo_base(world)
+    world.fifo(name)
+    for args in (["check", "ds"], ["check", "ds/labels/train/a.txt"]):  # a folder; a file, as pre-commit passes
+        run = run_detlint(args, tmp_path, trace=False)
+        assert run.returncode == 0 and not breaches(world, run), run.stderr
+
+
+# ------------------------------------------------------------------ values that are not what they seem
+
+
+def _codes(world: World, tmp_path: Path) -> dict[str, list[str]]:
+    run = run_detlint(["check", "ds", "--output-format", "json"], tmp_path, trace=False)
+    assert not breaches(world, run) and run.returncode in (0, 1), run.stderr
+    found: dict[str, list[str]] = {}
+    for finding in json.loads(run.stdout)["findings"]:
+        found.setdefault(finding["code"], []).append(finding["message"])
+    return found
+
+
+@pytest.mark.parametrize("content", [bytes(range(256)) * 2, b"just a scalar\n", b"- a\n- b\n"],
+                         ids=["random-bytes", "scalar", "list"])
+def test_a_data_yaml_that_is_no_mapping_is_f001(content: bytes, tmp_path: Path) -> None:
+    world = World(tmp_path)
+    yolo_base(world, None)
+    world.write("data.yaml", content)
+    assert "F001" in _codes(world, tmp_path)
+
+
+@pytest.mark.parametrize("value", ['"abc"', "null", "7", "true"])
+def test_coco_segmentation_of_the_wrong_type_is_f002(value: str, tmp_path: Path) -> None:
+    world = World(tmp_path)
+    doc = json.dumps(coco_doc(["a.jpg"])).replace('"iscrowd": 0', f'"iscrowd": 0, "segmentation": {value}')
+    world.write("images/a.jpg", jpeg_bytes())
+    world.write("annotations.json", doc)
+    assert any("segmentation" in m for m in _codes(world, tmp_path).get("F002", []))
+
+
+def test_a_coco_integer_too_long_for_python_is_a_located_f001(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    world.write("images/a.jpg", jpeg_bytes())
+    world.write("annotations.json", json.dumps(coco_doc(["a.jpg"])).replace('"id": 1,', f'"id": {"7" * 5000},', 1))
+    assert any("5000 digits" in m for m in _codes(world, tmp_path)["F001"])
+
+
+def test_names_leaving_the_root_are_f008_only(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    coco_base(world, ["a.jpg", "../outside/x.jpg", "sub/../../outside/x.jpg"])
+    found = _codes(world, tmp_path)
+    assert len(found["F008"]) == 2 and "F009" not in found
+
+
+def test_a_split_folder_outside_the_root_is_f008(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    yolo_base(world, f"names: [cat]\ntrain: images/train\nval: {world.outside}/etc\n")
+    assert any("val:" in m and "outside the dataset root" in m for m in _codes(world, tmp_path)["F008"])

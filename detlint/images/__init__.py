@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from detlint import fileio
-from detlint.boundary import Boundary
+from detlint.boundary import CACHE_BYTES, Boundary, read_file
 from detlint.fileio import cache_dir
 from detlint.headers import (
     LEVEL_DECODE,
@@ -219,7 +219,7 @@ class ImageCache:
         if path is None:
             return {}
         try:
-            data = orjson.loads(path.read_bytes())
+            data = orjson.loads(read_file(path, CACHE_BYTES))
         except FileNotFoundError:
             return {}
         except (OSError, orjson.JSONDecodeError) as error:

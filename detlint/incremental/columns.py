@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import mmap
+import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import orjson
 
+from detlint.boundary import CACHE_BYTES, open_regular
 from detlint.findings import Finding, Fix
 from detlint.model import Annotations, Categories, Dataset, Images
 
@@ -137,7 +139,10 @@ def column_file(header: bytes, arrays: dict[str, np.ndarray]) -> bytes:
 def read_column_file(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """(dataset header, arrays) of a column file. The arrays map the file copy-on-write: pages
     are read when touched, and writing to them changes this process's copy only."""
-    with open(path, "rb") as fh:
+    opened = open_regular(os.fspath(path), CACHE_BYTES)  # never a FIFO or /dev/zero put in its place
+    if not isinstance(opened, tuple):
+        raise ValueError(f"not a detlint snapshot: {opened}")
+    with os.fdopen(opened[0], "rb") as fh:
         mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_COPY)
     if mapped[:len(_MAGIC)] != _MAGIC:
         raise ValueError("not a detlint snapshot of this version")

@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from detlint.boundary import CACHE_BYTES, open_regular
 from detlint.fileio import atomic_write_bytes, cache_dir
 from detlint.incremental.stats import STAT_MISSING, cacheable, stat_many, trusted_mtime
 from detlint.readcache import Compute, Parse, RowTable, decode_paths, encode_paths
@@ -76,11 +77,14 @@ class ParseCache:
         path = self.file_for(kind, root)
         if path is None:
             return {}
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                arrays = {name: data[name] for name in data.files}
-        except FileNotFoundError:
+        opened = open_regular(os.fspath(path), CACHE_BYTES)  # never a FIFO or /dev/zero put in its place
+        if not isinstance(opened, tuple):
+            if not isinstance(opened, FileNotFoundError):
+                log.debug("parse cache %s not read (%s); parsing everything", path, opened)
             return {}
+        try:
+            with os.fdopen(opened[0], "rb") as fh, np.load(fh, allow_pickle=False) as data:
+                arrays = {name: data[name] for name in data.files}
         except Exception as error:  # a corrupt file can fail in numpy, zipfile or the OS
             log.debug("parse cache %s unreadable (%s); parsing everything", path, error)
             return {}

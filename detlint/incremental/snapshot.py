@@ -52,6 +52,7 @@ from typing import Any, Protocol
 import numpy as np
 import orjson
 
+from detlint.boundary import CACHE_BYTES, read_file
 from detlint.fileio import atomic_write_bytes, cache_dir
 from detlint.incremental.columns import (
     SNAPSHOT_VERSION,
@@ -249,7 +250,7 @@ def _prune(folder: Path) -> None:
 
 def _overlay(target: Path) -> list[str]:
     try:
-        files = orjson.loads(_overlay_file(target).read_bytes())
+        files = orjson.loads(read_file(_overlay_file(target), CACHE_BYTES))
         return [f for f in files if isinstance(f, str)]
     except (OSError, orjson.JSONDecodeError, TypeError):
         return []

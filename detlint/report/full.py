@@ -18,6 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TextIO
 
+from detlint.boundary import read_file
 from detlint.findings import Finding
 from detlint.report._common import (
     Paths,
@@ -54,10 +55,10 @@ class SourceLines:
     def _read(self, display: str) -> list[str] | None:
         try:
             path = Path(display)
-            if path.stat().st_size > MAX_SOURCE_BYTES:
+            if path.is_symlink():  # a snippet is never read through a link (it may lead out of the dataset)
                 return None
-            data = path.read_bytes()
-        except OSError:
+            data = read_file(path, MAX_SOURCE_BYTES)
+        except (OSError, ValueError):
             return None
         if b"\0" in data[:8192]:  # an image or other binary file: no lines to show
             return None

@@ -94,6 +94,7 @@ class Boundary:
         self.root = Path(os.path.abspath(self.root))
         self.real_root = os.path.realpath(self.root)
         self._real_folders: dict[str, str] = {}
+        self._inside: dict[str, bool] = {}  # folder as a path names it -> under the root
 
     def real_folder(self, folder: str) -> str:
         """The real path of ``folder`` (memoised: folders are few, files many)."""
@@ -123,8 +124,12 @@ class Boundary:
 
     def open(self, path: str, limit: int | None = None) -> tuple[int, int] | Refusal | OSError:
         """An open descriptor of ``path`` and its size, or why not (the caller closes it)."""
-        folder, _ = os.path.split(os.path.abspath(path))
-        if not within(self.real_folder(folder), self.real_root):
+        folder = path.rpartition(os.sep)[0] if os.sep in path else "."
+        inside = self._inside.get(folder)
+        if inside is None:  # one realpath a folder; the hot path is a dict lookup
+            inside = self._inside[folder] = within(self.real_folder(os.path.abspath(folder or os.sep)),
+                                                   self.real_root)
+        if not inside:
             return Refusal("F008", "is outside the dataset root (its folder links out of it); not read")
         try:
             fd = os.open(path, _FLAGS | _NOFOLLOW)

@@ -89,7 +89,8 @@ class _Run:
         from detlint.incremental import ParseCache
 
         return ReadOptions(voc_origin=self.config.voc_origin, classes=self.config.classes, progress=progress,
-                           cache=ParseCache.open(enabled=self.request.use_cache), headers=self.headers)
+                           cache=ParseCache.open(enabled=self.request.use_cache), headers=self.headers,
+                           limits=self.config.limits)
 
     def rule_context(self) -> RuleContext:
         return RuleContext(options=self.config.options, images=self.config.images, cache=self.image_cache,

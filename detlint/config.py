@@ -13,6 +13,8 @@ Example (``detlint.toml``)::
     fail-on = "warning"
     min-box-size = 2
     voc-origin = 1
+    max-label-mib = 64        # a bigger YOLO .txt / VOC .xml is F001, not read
+    max-document-mib = 8192   # likewise a COCO JSON, data.yaml or image list
     [per-file-ignores]
     "legacy/**" = ["B005"]
 """
@@ -24,13 +26,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from detlint.boundary import MIB, read_file
+from detlint.boundary import MIB, Limits, read_file
 from detlint.errors import UsageError
 
 CONFIG_FILES = ("detlint.toml", ".detlint.toml", "pyproject.toml")
 CONFIG_BYTES = 16 * MIB  # a config file larger than this is not one
 GENERAL_KEYS = {"select", "ignore", "per-file-ignores", "fail-on", "images", "baseline", "datasets",
-                "classes", "voc-origin"}
+                "classes", "voc-origin", "max-label-mib", "max-document-mib"}
 
 
 @dataclass
@@ -42,6 +44,7 @@ class Config:
     images: str = "header"
     options: dict[str, Any] = field(default_factory=dict)  # rule options, kebab-case
     voc_origin: int = 1
+    limits: Limits = field(default_factory=Limits)  # the largest files a read opens
     classes: list[str] | None = None
     baseline: str | None = None
     datasets: list[str] = field(default_factory=list)
@@ -124,6 +127,8 @@ def from_table(table: dict, source: Path | None) -> Config:
         fail_on=table.get("fail-on", "error"), images=table.get("images", "header"), options=options,
         voc_origin=int(table.get("voc-origin", 1)), classes=table.get("classes"),
         baseline=table.get("baseline"), datasets=list(table.get("datasets", [])), source=source,
+        limits=Limits(label_bytes=int(table.get("max-label-mib", Limits.label_bytes // MIB)) * MIB,
+                      document_bytes=int(table.get("max-document-mib", Limits.document_bytes // MIB)) * MIB),
     )
 
 

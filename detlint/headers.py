@@ -186,12 +186,17 @@ def probe_header(path: str, boundary: Boundary | None = None) -> list:
     if not isinstance(opened, tuple):
         return [LEVEL_HEADER, 0, 0, 1, "", refused_reason(opened), None, None, None]
     fd = opened[0]
-    with os.fdopen(fd, "rb") as fh:
-        facts = header_facts(fd)
-        if facts is not None:
-            return [LEVEL_HEADER, *facts, None, None, None, None]
-        from PIL import Image
+    try:
+        facts = header_facts(fd)  # no file object: it costs more than the header read
+    except BaseException:
+        os.close(fd)
+        raise
+    if facts is not None:
+        os.close(fd)
+        return [LEVEL_HEADER, *facts, None, None, None, None]
+    from PIL import Image
 
+    with os.fdopen(fd, "rb") as fh:
         try:
             fh.seek(0)
             with Image.open(fh) as im:

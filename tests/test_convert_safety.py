@@ -20,8 +20,8 @@ from helpers import write_image
 import detlint
 from detlint.cli import main
 from detlint.converting import REPORT_NAME
-from detlint.fileio import Placement, SourceRoot, place_image
 from detlint.formats.prewrite import check_links
+from detlint.placing import Placement, SourceRoot, place_image
 
 PASSWD = Path("/etc/passwd")
 FIXTURE_YOLO = Path(__file__).resolve().parents[1] / "fixtures" / "yolo_clean"

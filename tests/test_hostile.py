@@ -315,3 +315,12 @@ def test_a_split_folder_outside_the_root_is_f008(tmp_path: Path) -> None:
     world = World(tmp_path)
     yolo_base(world, f"names: [cat]\ntrain: images/train\nval: {world.outside}/etc\n")
     assert any("val:" in m and "outside the dataset root" in m for m in _codes(world, tmp_path)["F008"])
+
+
+def test_a_label_over_the_configured_limit_is_f001_not_read(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    yolo_base(world)
+    world.write("labels/train/a.txt", "0 0.5 0.5 0.2 0.2\n" * 120_000)  # 2.1 MiB
+    world.write("detlint.toml", "max-label-mib = 1\n")
+    found = _codes(world, tmp_path)
+    assert any("over the 1 MiB limit" in m for m in found["F001"]) and "B006" not in found

@@ -24,9 +24,9 @@ import numpy as np
 
 from detlint.boundary import Boundary, Limits
 from detlint.edits import FileChange
-from detlint.fileio import Placement
 from detlint.headers import HeaderMemo
 from detlint.model import Dataset
+from detlint.placing import Placement
 from detlint.readcache import NoCache, ReadCache, Reparsed
 
 

@@ -7,7 +7,19 @@ cluster breaks it, and a hostile dataset could make tools overwrite files elsewh
 Example: COCO ``"file_name": "../../etc/passwd"`` or ``"C:\\data\\img.jpg"``; VOC
 ``<filename>/abs/img.jpg</filename>``.
 
-Fix: store names relative to the dataset's image folder.
+Also F008, reported by the readers where they meet it, and never opened: anything whose real
+path (every symbolic link followed) lies outside the dataset root. That is a symlinked label,
+image, XML or JSON leading out, a folder link (``labels/train -> /etc``), an image list entry,
+an ``obj.data`` ``names =`` / ``train =`` path, and a data.yaml ``train:`` / ``val:`` /
+``test:`` / ``path:`` value that leaves the root. Nothing there is read, listed, linked or
+copied, and ``convert`` counts what it left out as a loss.
+
+One departure from ultralytics: its data.yaml ``path:`` may name any folder. detlint reads only
+the dataset it was pointed at, so a ``path:`` outside the root is F008 and the yaml's own folder
+is the base. To check a dataset that lives elsewhere, run detlint on that folder.
+
+Fix: store names relative to the dataset's image folder, and keep every file of the dataset
+inside its folder (copy it in rather than linking it).
 """
 
 from __future__ import annotations

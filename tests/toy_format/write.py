@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from detlint.fileio import atomic_write_text, place_image
+from detlint.fileio import atomic_write_text
 from detlint.formats import WriteOptions
 from detlint.model import Dataset
+from detlint.placing import place_image
 from toy_format.read import HEADER
 
 

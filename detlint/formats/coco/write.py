@@ -12,10 +12,11 @@ from typing import Any
 import numpy as np
 import orjson
 
-from detlint.fileio import Placement, SourceRoot, atomic_write_bytes, place_image, safe_relative
+from detlint.fileio import atomic_write_bytes, safe_relative
 from detlint.formats.coco.layout import NAME
 from detlint.formats.protocol import WriteOptions
 from detlint.model import Annotations, Dataset, xywh_of
+from detlint.placing import Placement, SourceRoot, place_image
 
 _FLAGS = ("difficult", "truncated", "occluded")
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from detlint import fileio
+from detlint import fileio, placing
 from detlint.errors import UsageError
 from detlint.formats.protocol import WriteOptions
 from detlint.formats.voc.record import FLAG_TAGS, IMAGE_TEXT_TAGS, IMAGE_XML_TAGS, NAME
@@ -240,17 +240,17 @@ def _write_split_lists(ds: Dataset, dst: Path, names: list[str], options: WriteO
 
 def _place_images(ds: Dataset, dst: Path, names: list[str], options: WriteOptions) -> None:
     root = Path(ds.root)
-    source_root = fileio.SourceRoot(root)
+    source_root = placing.SourceRoot(root)
 
-    def place(row: int) -> fileio.Placement:
+    def place(row: int) -> placing.Placement:
         path = str(ds.images.path[row] or "")
         target = dst / "JPEGImages" / names[row]
         if not path:
-            return fileio.Placement.MISSING
-        return fileio.place_image(root / path, target, source_root, options.link_images)
+            return placing.Placement.MISSING
+        return placing.place_image(root / path, target, source_root, options.link_images)
 
     placed = fileio.thread_map(place, list(range(len(ds.images))), 16, desc="images", progress=False)
-    missing = [names[row] for row, result in enumerate(placed) if result is fileio.Placement.MISSING]
+    missing = [names[row] for row, result in enumerate(placed) if result is placing.Placement.MISSING]
     detail = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
     options.lose_unplaced(placed, "image file missing", detail)
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from detlint import fileio
+from detlint import fileio, placing
 from detlint.formats.protocol import WriteOptions
 from detlint.formats.yolo.paths import NAME, SPLIT_KEYS
 from detlint.model import Annotations, Dataset, cxcywh_of
@@ -45,19 +45,19 @@ def write(ds: Dataset, dst: Path, options: WriteOptions) -> None:
     # contends on the folder lock and was 3x slower (measured on ext4/overlayfs).
     for target, text in labels:
         fileio.atomic_write_text(target, text)
-    placed = _place_images(placements, fileio.SourceRoot(ds.root), options.link_images)
-    placed += [fileio.Placement.MISSING] * missing
+    placed = _place_images(placements, placing.SourceRoot(ds.root), options.link_images)
+    placed += [placing.Placement.MISSING] * missing
     options.lose_unplaced(placed, "image file missing (label written, image not copied)")
     fileio.atomic_write_text(dst / "data.yaml", _data_yaml(ds, options))
 
 
-def _place_images(placements: list[tuple[Path, Path]], root: fileio.SourceRoot,
-                  link: bool) -> list[fileio.Placement]:
+def _place_images(placements: list[tuple[Path, Path]], root: placing.SourceRoot,
+                  link: bool) -> list[placing.Placement]:
     """Place every (source, target) image (copies, when links fail, benefit from threads); what
     became of each."""
 
-    def place(batch: list[tuple[Path, Path]]) -> list[fileio.Placement]:
-        return [fileio.place_image(source, target, root, link=link) for source, target in batch]
+    def place(batch: list[tuple[Path, Path]]) -> list[placing.Placement]:
+        return [placing.place_image(source, target, root, link=link) for source, target in batch]
 
     batches = [placements[i:i + PLACE_BATCH] for i in range(0, len(placements), PLACE_BATCH)]
     return [result for part in fileio.thread_map(place, batches, workers=8, desc="images", progress=False)

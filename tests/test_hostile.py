@@ -324,3 +324,13 @@ def test_a_label_over_the_configured_limit_is_f001_not_read(tmp_path: Path) -> N
     world.write("detlint.toml", "max-label-mib = 1\n")
     found = _codes(world, tmp_path)
     assert any("over the 1 MiB limit" in m for m in found["F001"]) and "B006" not in found
+
+
+@pytest.mark.parametrize("target", ["yolo", "voc", "coco"])
+def test_convert_of_a_file_name_with_a_nul_lists_the_loss(target: str, tmp_path: Path) -> None:
+    world = World(tmp_path)
+    world.write("images/a.jpg", jpeg_bytes())
+    world.write("annotations.json", json.dumps(coco_doc(["a\u0000.jpg", "a.jpg"])))
+    run = run_detlint(["convert", "ds", "out", "--to", target], tmp_path, trace=False)
+    assert run.returncode == 0 and not breaches(world, run), run.stderr
+    assert "NUL" in run.stdout

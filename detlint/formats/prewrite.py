@@ -36,6 +36,7 @@ def prepared(ds: Dataset, options: WriteOptions) -> Dataset:
     _lose_unparsed(ds, options)
     ds = _linked_only(ds, options)
     ds = _valid_unicode(ds, options)
+    ds = _no_nul_names(ds, options)
     check_links(ds)
     return ds
 
@@ -100,6 +101,19 @@ def _valid_unicode(ds: Dataset, options: WriteOptions) -> Dataset:
     annotations.extra = _objects(ann_extra)
     categories = replace(ds.categories, names=names, extra=cat_extra)
     return replace(ds, categories=categories, images=images, annotations=annotations, meta=meta).validate()
+
+
+def _no_nul_names(ds: Dataset, options: WriteOptions) -> Dataset:
+    """``ds`` with NUL bytes in image file names (no file system holds one: the writer could not
+    name the image's label or annotation file) written as U+FFFD."""
+    names = ds.images.file_name.tolist()
+    bad = [i for i, name in enumerate(names) if "\0" in name]
+    if not bad:
+        return ds
+    options.lose("image file names holding a NUL byte, replaced", len(bad), "NUL written as U+FFFD")
+    images = take_images(ds.images, np.arange(len(ds.images)))
+    images.file_name = _objects([name.replace("\0", _REPLACEMENT) if "\0" in name else name for name in names])
+    return replace(ds, images=images).validate()
 
 
 def valid_text(text: str) -> str:

@@ -333,4 +333,4 @@ def test_convert_of_a_file_name_with_a_nul_lists_the_loss(target: str, tmp_path:
     world.write("annotations.json", json.dumps(coco_doc(["a\u0000.jpg", "a.jpg"])))
     run = run_detlint(["convert", "ds", "out", "--to", target], tmp_path, trace=False)
     assert run.returncode == 0 and not breaches(world, run), run.stderr
-    assert "NUL" in run.stdout
+    assert "NUL" in run.text()

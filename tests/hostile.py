@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -129,8 +130,16 @@ def run_detlint(args: list[str], cwd: Path, env: dict[str, str] | None = None, t
         command = [STRACE, "-f", "-qq", "-s", "4096", "-o", str(trace_file),
                    "-e", "trace=open,openat,openat2,link,linkat", *command]
     full_env = {**os.environ, "PYTHONWARNINGS": "default", **(env or {})}
-    proc = subprocess.run(command, cwd=cwd, env=full_env, capture_output=True, text=True, errors="replace",
-                          timeout=TIME_LIMIT_S * (3 if traced else 1), stdin=subprocess.DEVNULL)
+    # its own process group: a run past the limit is killed whole (strace's tracee included, which
+    # would otherwise be detached and left running)
+    proc = subprocess.Popen(command, cwd=cwd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, errors="replace", stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=TIME_LIMIT_S * (3 if traced else 1))
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise
     opened: list[str] = []
     if traced and trace_file.exists():
         for line in trace_file.read_text(errors="replace").splitlines():
@@ -139,7 +148,7 @@ def run_detlint(args: list[str], cwd: Path, env: dict[str, str] | None = None, t
                 path = match.group(2).encode().decode("unicode_escape")
                 opened.append(path if os.path.isabs(path) else os.path.join(cwd, path))
         trace_file.unlink()
-    return Run(command[-len(args) - 3:], proc.returncode, proc.stdout, proc.stderr, opened)
+    return Run(command[-len(args) - 3:], proc.returncode, stdout, stderr, opened)
 
 
 def breaches(world: World, run: Run, outputs: list[Path] = ()) -> list[str]:

@@ -41,7 +41,10 @@ def is_image(path: Path | str) -> bool:
 
 
 def relpath(path: Path, root: Path) -> str:
-    """``path`` relative to ``root`` as POSIX; absolute when it lies outside the root."""
+    """``path`` relative to ``root`` as POSIX (normalised: ``a/../b`` is ``b``); ``../x`` when
+    it lies outside the root."""
+    if ".." in str(path):
+        path = Path(os.path.normpath(path))
     try:
         return path.relative_to(root).as_posix()
     except ValueError:

@@ -334,3 +334,13 @@ def test_convert_of_a_file_name_with_a_nul_lists_the_loss(target: str, tmp_path:
     run = run_detlint(["convert", "ds", "out", "--to", target], tmp_path, trace=False)
     assert run.returncode == 0 and not breaches(world, run), run.stderr
     assert "NUL" in run.text()
+
+
+def test_locations_are_normalised(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    yolo_base(world, "names: [cat]\ntrain: train.txt\nval: train.txt\n")
+    world.write("train.txt", "images/train/../train/a.jpg\nimages/x/../../images/train/b.jpg\n")
+    run = run_detlint(["check", "ds", "--output-format", "json"], tmp_path, trace=False)
+    findings = json.loads(run.stdout)["findings"]
+    assert findings and not breaches(world, run)
+    assert not [f for f in findings if ".." in (f["file"] or "") + (f.get("image") or "")]

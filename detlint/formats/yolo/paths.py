@@ -55,9 +55,9 @@ def labels_counterpart(path: Path | str) -> str | None:
 
 def rel(path: str, root: str) -> str:
     """``path`` relative to ``root`` (POSIX), fast for the common case of a path under it."""
-    if path.startswith(root + os.sep):
+    if path.startswith(root + os.sep) and f"{os.sep}.." not in path:
         return path[len(root) + 1:].replace(os.sep, "/")
-    return fileio.relpath(Path(path), Path(root))
+    return fileio.relpath(Path(os.path.normpath(path)), Path(root))
 
 
 def rels(paths: list[str], root: str) -> list[str]:
@@ -65,8 +65,9 @@ def rels(paths: list[str], root: str) -> list[str]:
     prefix = root + os.sep
     start = len(prefix)
     if os.sep == "/":
-        return [p[start:] if p.startswith(prefix) else rel(p, root) for p in paths]
-    return [p[start:].replace(os.sep, "/") if p.startswith(prefix) else rel(p, root) for p in paths]
+        return [p[start:] if p.startswith(prefix) and "/.." not in p else rel(p, root) for p in paths]
+    return [p[start:].replace(os.sep, "/") if p.startswith(prefix) and "\\.." not in p else rel(p, root)
+            for p in paths]
 
 
 def split_of(rel_parts: tuple[str, ...]) -> str:

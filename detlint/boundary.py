@@ -106,9 +106,10 @@ class Boundary:
     def contains(self, path: str | os.PathLike) -> bool:
         """Whether ``path``'s real path lies under the root (a path that does not exist: by the
         real path of its folder and its name)."""
-        text = os.fspath(path)
-        folder, name = os.path.split(os.path.abspath(text))
-        real_folder = self.real_folder(folder)
+        # never abspath/normpath first: "link/.." is where the link's parent is, not the folder
+        # holding "link" (the kernel follows the link before the ".."); realpath does it so
+        folder, name = os.path.split(os.fspath(path))
+        real_folder = self.real_folder(folder or ".")
         if not within(real_folder, self.real_root):
             return False
         if name in ("", ".", ".."):
@@ -120,15 +121,14 @@ class Boundary:
 
     def contains_folder(self, folder: str | os.PathLike) -> bool:
         """Whether a folder's real path lies under the root."""
-        return within(self.real_folder(os.path.abspath(os.fspath(folder))), self.real_root)
+        return within(self.real_folder(os.fspath(folder) or "."), self.real_root)
 
     def open(self, path: str, limit: int | None = None) -> tuple[int, int] | Refusal | OSError:
         """An open descriptor of ``path`` and its size, or why not (the caller closes it)."""
         folder = path.rpartition(os.sep)[0] if os.sep in path else "."
         inside = self._inside.get(folder)
         if inside is None:  # one realpath a folder; the hot path is a dict lookup
-            inside = self._inside[folder] = within(self.real_folder(os.path.abspath(folder or os.sep)),
-                                                   self.real_root)
+            inside = self._inside[folder] = within(self.real_folder(folder or os.sep), self.real_root)
         if not inside:
             return Refusal("F008", "is outside the dataset root (its folder links out of it); not read")
         try:

@@ -115,6 +115,27 @@ def yolo_fifo_list(w: World) -> None:
     w.fifo("train.txt")
 
 
+def yolo_dotdot_after_link(w: World) -> None:
+    """``lnk/..`` is the link target's parent for the kernel, not ``images/``."""
+    (w.outside / "etc" / "sub").mkdir()
+    w.link("images/lnk", w.outside / "etc" / "sub")
+    w.link("labels/lnk", w.outside / "etc" / "sub")
+    w.write("data.yaml", "names: [cat]\ntrain: images/lnk/..\nval: images/lnk/..\n")
+
+
+def yolo_path_dotdot_after_link(w: World) -> None:
+    (w.outside / "etc" / "sub").mkdir()
+    w.link("lnk", w.outside / "etc" / "sub")
+    w.write("data.yaml", "path: lnk/..\nnames: [cat]\ntrain: .\nval: .\n")
+
+
+def yolo_list_with_labels_link(w: World) -> None:
+    w.write("images/train/a.jpg", jpeg_bytes())
+    w.link("labels/train", w.outside / "etc")
+    w.write("train.txt", "images/train/a.jpg\n")
+    w.write("data.yaml", "names: [cat]\ntrain: train.txt\nval: train.txt\n")
+
+
 # ------------------------------------------------------------------------------------- VOC
 
 
@@ -177,6 +198,13 @@ def coco_image_link(w: World) -> None:
     w.link("images/b.jpg", w.outside / "secret.jpg")
 
 
+def coco_case_lookup_through_link(w: World) -> None:
+    """A name matched ignoring case would print the real (secret) name of a file outside."""
+    w.link("images/lnk", w.outside / "etc")
+    w.write("images/a.jpg", jpeg_bytes())
+    w.write("annotations.json", json.dumps(coco_doc(["a.jpg", f"lnk/{SECRET.lower()}.jpg"])))
+
+
 def coco_fifo_json(w: World) -> None:
     w.write("images/a.jpg", jpeg_bytes())
     w.fifo("annotations.json")
@@ -191,7 +219,8 @@ CASES = {f.__name__: f for f in (
     yolo_list_outside, yolo_obj_data_names_abs, yolo_obj_data_names_rel, yolo_label_link, yolo_labels_folder_link,
     yolo_image_link, yolo_images_folder_link, yolo_train_folder_abs, yolo_train_folder_rel, yolo_path_key,
     yolo_yaml_link, yolo_classes_link, yolo_device_label, yolo_fifo_label, yolo_fifo_image, yolo_fifo_yaml,
-    yolo_fifo_list, voc_xml_link, voc_annotations_folder_link, voc_imagesets_escape, voc_filename_escape,
+    yolo_fifo_list, yolo_dotdot_after_link, yolo_path_dotdot_after_link, yolo_list_with_labels_link,
+    coco_case_lookup_through_link, voc_xml_link, voc_annotations_folder_link, voc_imagesets_escape, voc_filename_escape,
     voc_image_link, voc_fifo_xml, coco_json_link, coco_file_name_escape, coco_image_link, coco_fifo_json,
     coco_fifo_image)}
 TARGETS = {"yolo": ("coco", "voc"), "voc": ("coco", "yolo"), "coco": ("voc", "yolo")}
@@ -344,3 +373,15 @@ def test_locations_are_normalised(tmp_path: Path) -> None:
     findings = json.loads(run.stdout)["findings"]
     assert findings and not breaches(world, run)
     assert not [f for f in findings if ".." in (f["file"] or "") + (f.get("image") or "")]
+
+
+BOMB = "".join(f"{x}: &{x} [{', '.join(['*' + p] * 9)}]\n" for p, x in zip("abcdefgh", "bcdefghi"))
+
+
+@pytest.mark.parametrize("yaml", ["names: {0: a, 5000000: b}\n", "names: {0: a, 99999999999999999999: b}\n",
+                                  "a: &a [x, x, x, x, x, x, x, x, x]\n" + BOMB + "names: *i\n"],
+                         ids=["sparse", "huge-key", "alias-bomb"])
+def test_a_names_value_that_would_eat_memory_is_c006(yaml: str, tmp_path: Path) -> None:
+    world = World(tmp_path)
+    yolo_base(world, "train: images/train\nval: images/train\n" + yaml)
+    assert "C006" in _codes(world, tmp_path)

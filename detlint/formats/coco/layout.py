@@ -125,12 +125,15 @@ class ImageFinder:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._listing: dict[Path, frozenset[str]] = {}
+        self._boundary = Boundary(root)
         self._lowered: dict[Path, dict[str, str]] = {}
 
     def _list(self, folder: Path) -> frozenset[str]:
+        """The names in ``folder`` (none where it lies outside the root, after symbolic links)."""
         if folder not in self._listing:
             try:
-                self._listing[folder] = frozenset(os.listdir(folder))
+                inside = self._boundary.contains_folder(folder)
+                self._listing[folder] = frozenset(os.listdir(folder)) if inside else frozenset()
             except OSError:
                 self._listing[folder] = frozenset()
         return self._listing[folder]

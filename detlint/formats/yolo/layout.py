@@ -185,7 +185,7 @@ def add_image_list(layout: Layout, split: str, list_file: Path) -> None:
     folders_seen.discard("")
     for folder in folders_seen:
         for candidate in (folder, labels_counterpart(folder)):
-            if candidate is not None and os.path.isdir(candidate):
+            if candidate is not None and os.path.isdir(candidate) and layout.boundary.contains_folder(candidate):
                 layout.label_pool.update(os.path.join(candidate, name) for name in sorted(os.listdir(candidate))
                                          if is_label_name(name))
 

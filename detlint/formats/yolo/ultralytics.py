@@ -127,6 +127,10 @@ def _names_from_yaml(layout: Layout, data: dict, yaml_rel: str, key_lines: dict[
     if isinstance(raw_names, dict):
         _names_from_mapping(layout, raw_names, yaml_rel, names_line, name_lines)
     elif isinstance(raw_names, list):
+        if not all(isinstance(n, (str, int, float)) for n in raw_names):  # a nested list, an alias bomb
+            layout.problems.append(Finding("C006", "names holds an entry that is not a class name (a list or "
+                                                   "a mapping)", file=yaml_rel, line=names_line))
+            return
         layout.names = [str(n) for n in raw_names]
         layout.names_lines = [name_lines.get(i, names_line or 0) for i in range(len(raw_names))]
     else:
@@ -140,12 +144,18 @@ def _names_from_yaml(layout: Layout, data: dict, yaml_rel: str, key_lines: dict[
                                        file=yaml_rel, line=key_lines.get("nc")))
 
 
+MAX_NAME_GAP = 1000  # missing indices a names mapping may skip before detlint stops believing it
+
+
 def _names_from_mapping(layout: Layout, raw_names: dict, yaml_rel: str, names_line: int | None,
                         name_lines: dict[Any, int]) -> None:
     """``names: {0: cat, 1: dog}``: C006 where the keys are not 0..n-1; gaps named by their index."""
     keys = list(raw_names)
-    int_keys = [k for k in keys if isinstance(k, int) and not isinstance(k, bool)]
-    bad = [k for k in keys if k not in int_keys or k < 0]
+    # an index far past the number of names is no class list (names: {0: a, 5000000000: b})
+    int_keys = [k for k in keys if isinstance(k, int) and not isinstance(k, bool)
+                and k < len(keys) + MAX_NAME_GAP and isinstance(raw_names[k], (str, int, float))]
+    kept = set(int_keys)
+    bad = [k for k in keys if k not in kept or k < 0]
     if bad or sorted(int_keys) != list(range(len(int_keys))):
         first_bad = bad[0] if bad else next(
             (k for k in sorted(int_keys) if k not in range(len(int_keys))), max(int_keys))

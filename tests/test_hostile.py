@@ -385,3 +385,11 @@ def test_a_names_value_that_would_eat_memory_is_c006(yaml: str, tmp_path: Path) 
     world = World(tmp_path)
     yolo_base(world, "train: images/train\nval: images/train\n" + yaml)
     assert "C006" in _codes(world, tmp_path)
+
+
+def test_a_json_named_on_the_command_line_that_links_out_is_not_passed(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    world.write("images/a.jpg", jpeg_bytes())
+    world.link("annotations.json", world.outside / "secret.json")
+    run = run_detlint(["check", "ds/annotations.json"], tmp_path)
+    assert run.returncode == 2 and not breaches(world, run), run.text()

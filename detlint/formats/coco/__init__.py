@@ -40,7 +40,7 @@ from detlint.findings import json_pointer
 from detlint.formats.coco import read as _read
 from detlint.formats.coco import write as _write
 from detlint.formats.coco import writeback as _writeback
-from detlint.formats.coco.layout import NAME, annotation_files, sniff
+from detlint.formats.coco.layout import NAME, annotation_files, refused_files, sniff
 from detlint.formats.protocol import Claim, FormatBase, ReadOptions, Trait, WriteOptions
 from detlint.model import Dataset, xywh_of
 
@@ -90,7 +90,11 @@ class CocoFormat(FormatBase):
         if path.suffix.lower() != ".json":
             return None
         try:
-            return Claim.DOCUMENT if sniff(path) > 0 else None
+            if sniff(path) > 0:
+                return Claim.DOCUMENT
+            # a JSON linked out of its folder is not opened, but it is not silently passed either:
+            # the read says why (F008)
+            return Claim.DOCUMENT if any(r.code == "F008" for _, r in refused_files(path)) else None
         except (OSError, ValueError):
             return None
 

@@ -34,6 +34,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+from run import _rss_now  # benchmarks/run.py: one reader of a child's RSS
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data" / "dense"
@@ -146,23 +147,13 @@ def _wait(proc: subprocess.Popen, timeout: float, max_rss: float) -> tuple[int |
         if pid:
             return os.waitstatus_to_exitcode(status), usage.ru_maxrss * 1024, None
         why = f"killed: over {timeout:.0f} s" if time.monotonic() > deadline else None
-        if why is None and _rss(proc.pid) > max_rss:
+        if why is None and _rss_now(proc.pid) > max_rss:
             why = f"killed: RSS over {max_rss / 2**30:.1f} GiB"
         if why:
             proc.kill()
             _, status, usage = os.wait4(proc.pid, 0)
             return None, usage.ru_maxrss * 1024, why
         time.sleep(0.05)
-
-
-def _rss(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError):
-        pass
-    return 0
 
 
 def main() -> None:

@@ -149,20 +149,12 @@ class Boundary:
     def read(self, path: str, limit: int | None = None) -> bytes | Refusal | OSError:
         """The bytes of ``path`` (at most ``limit``), or why not."""
         opened = self.open(path, limit)
-        if not isinstance(opened, tuple):
-            return opened
-        fd, size = opened
-        try:
-            return read_fd(fd, size)
-        except OSError as exc:
-            return exc
-        finally:
-            os.close(fd)
+        return _read_opened(opened, None) if isinstance(opened, tuple) else opened
 
     def head(self, path: str, size: int) -> bytes | Refusal | OSError:
         """The first ``size`` bytes of ``path`` (for sniffing a file of any size), or why not."""
         opened = self.open(path)
-        return _head(opened, size) if isinstance(opened, tuple) else opened
+        return _read_opened(opened, size) if isinstance(opened, tuple) else opened
 
     def read_label(self, path: str) -> bytes | Refusal | OSError:
         return self.read(path, self.limits.label_bytes)
@@ -213,10 +205,12 @@ def open_regular(path: str, limit: int | None = None) -> tuple[int, int] | Refus
     return _checked(fd, limit)
 
 
-def _head(opened: tuple[int, int], size: int) -> bytes | OSError:
+def _read_opened(opened: tuple[int, int], size: int | None) -> bytes | OSError:
+    """The first ``size`` bytes (None: all) of a file :func:`open_regular` or
+    :meth:`Boundary.open` opened; closes it."""
     fd, file_size = opened
     try:
-        return read_fd(fd, min(size, file_size))
+        return read_fd(fd, file_size if size is None else min(size, file_size))
     except OSError as exc:
         return exc
     finally:
@@ -226,7 +220,7 @@ def _head(opened: tuple[int, int], size: int) -> bytes | OSError:
 def read_head(path: str | os.PathLike, size: int) -> bytes | Refusal | OSError:
     """The first ``size`` bytes of a regular file, or why not (see :func:`open_regular`)."""
     opened = open_regular(os.fspath(path))
-    return _head(opened, size) if isinstance(opened, tuple) else opened
+    return _read_opened(opened, size) if isinstance(opened, tuple) else opened
 
 
 CACHE_BYTES = 8192 * MIB  # detlint's own cache files: bigger is not one it wrote
@@ -246,12 +240,4 @@ def read_file(path: str | os.PathLike, limit: int | None = None) -> bytes:
 def read_regular(path: str | os.PathLike, limit: int | None = None) -> bytes | Refusal | OSError:
     """The bytes of a regular file within ``limit``, or why not (see :func:`open_regular`)."""
     opened = open_regular(os.fspath(path), limit)
-    if not isinstance(opened, tuple):
-        return opened
-    fd, size = opened
-    try:
-        return read_fd(fd, size)
-    except OSError as exc:
-        return exc
-    finally:
-        os.close(fd)
+    return _read_opened(opened, None) if isinstance(opened, tuple) else opened

@@ -3,13 +3,15 @@
 Layouts read:
 
 - **devkit**: ``Annotations/*.xml``, ``JPEGImages/``, ``ImageSets/Main/<split>.txt`` at the root,
-  or nested as ``VOCdevkit/VOC2012/`` (several years are read together). Split files are the
-  ``ImageSets/Main`` lists without an underscore (``train.txt``, ``val.txt``, ``test.txt``,
-  ``trainval.txt``; ``cat_train.txt`` is a per-class list and is ignored). ``trainval`` is
-  ignored when ``train``/``val``/``test`` exist. Blank lines, ``#`` comments and extra columns
-  are tolerated. An image listed in a split without an XML is kept as an image without
-  objects when its file exists. XMLs in ``Annotations/<sub>/`` get split ``<sub>`` when there
-  are no split lists.
+  or nested as ``VOCdevkit/VOC2012/`` (several years are read together). Every list in
+  ``ImageSets/Main`` is a split named by its whole file stem (``validation_holdout_2024.txt``),
+  except per-class lists (``cat_train.txt``: a name with an underscore and ``id  1`` / ``id -1``
+  / ``id  0`` lines). A list whose name joins other lists' names (``trainval``: ``train`` +
+  ``val``) is their union: only its entries that they do not list are read from it. Blank lines,
+  ``#`` comments and extra columns are tolerated. An image listed in a split without an XML is
+  kept as an image without objects when its file exists. An image listed in two splits is S001
+  at the line that lists it again. XMLs in ``Annotations/<sub>/`` get split ``<sub>`` when
+  there are no split lists.
 - **flat**: XML beside the images, either in one folder (LabelImg, split ``""``) or in
   ``<split>/`` subfolders (Roboflow export, split = folder name).
 - a single ``.xml`` file (its folder is the root).
@@ -23,12 +25,13 @@ name; float text is accepted; a missing or non-numeric coordinate is NaN (rule B
 Round-trip extras: per object ``pose`` and every unknown child (``<part>``, ``<actions>``,
 ``<attributes>``, ...) serialised verbatim; per image ``folder``, ``path``, ``segmented``,
 ``depth``, ``source``, ``owner`` and unknown children. An image listed in more than one split
-keeps its first split (train, val, test, others) and remembers the rest.
+keeps its first split (train, val, test, others, unions) and remembers the rest.
 
 Reader findings: F001 (file does not parse, with the parser's line and column; the root is not
 ``<annotation>``), F008 (``<filename>`` absolute or escaping the root), F014 (image or XML found
-only when case is ignored). Everything else is left to the rules. The writer produces the devkit
-layout and records every loss; ``--fix`` edits the XML in place, keeping untouched lines' bytes.
+only when case is ignored), S001 (an image in two split lists).
+Everything else is left to the rules. The writer produces the devkit layout and records every
+loss; ``--fix`` edits the XML in place, keeping untouched lines' bytes.
 
 Modules: :mod:`.layout` (which files, which splits), :mod:`.finder` (image lookup),
 :mod:`.parse` / :mod:`.plain` / :mod:`.patterns` (XML into :class:`.record.ParsedXml`),

@@ -1,11 +1,16 @@
 """Which XML files make up a VOC dataset, their splits, and where their images may be.
 
 - **devkit**: ``Annotations/*.xml``, ``JPEGImages/``, ``ImageSets/Main/<split>.txt`` at the root,
-  or nested as ``VOCdevkit/VOC2012/`` (several years are read together). Split files are the
-  ``ImageSets/Main`` lists without an underscore (``cat_train.txt`` is a per-class list and is
-  ignored); ``trainval`` is ignored when ``train``/``val``/``test`` exist. Blank lines, ``#``
-  comments and extra columns are tolerated. A listed stem that matches an XML only when case is
-  ignored is F014. XMLs in ``Annotations/<sub>/`` get split ``<sub>`` when no list names them.
+  or nested as ``VOCdevkit/VOC2012/`` (several years are read together). Every ``ImageSets/Main``
+  list is a split, named by its whole file stem (``validation_holdout_2024.txt`` is split
+  ``validation_holdout_2024``), except per-class lists: a name with an underscore whose every
+  line is ``id  1`` / ``id -1`` / ``id  0`` (``cat_train.txt``). A list whose name joins the
+  names of other lists (``trainval``: ``train`` + ``val``; ``train+val``, ``train_val``) is their
+  union: its entries that they list are not read again, the rest get its name. Blank lines,
+  ``#`` comments and extra columns are tolerated. A listed stem that matches an XML only when
+  case is ignored is F014. An image listed in two splits keeps its first (train, val, test,
+  then the others by name, then the unions) and is S001, located at the line that lists it
+  again. XMLs in ``Annotations/<sub>/`` get split ``<sub>`` when no list names them.
 - **flat**: XML beside the images, in one folder (split ``""``) or in ``<split>/`` subfolders
   (only XML that looks like VOC is taken there).
 
@@ -16,6 +21,7 @@ where there is one per file: layouts list 100k+ files, where a Path per file cos
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +29,11 @@ from detlint import fileio
 from detlint.boundary import Boundary
 from detlint.findings import Finding
 
-SPLIT_PRIORITY = ("train", "val", "test")
+SPLIT_PRIORITY = ("train", "val", "test")  # the order splits are kept in, not which are read
+NAME_JOINERS = ("", "_", "-", "+")  # between the list names of a union's name (trainval, train+val)
+# a per-class list: every line is blank, a comment, or an id and a presence flag
+_PER_CLASS_LINE = r"[ \t]*(?:\S+[ \t]+(?:-1|0|1)[ \t]*)?(?:#[^\n]*)?"
+PER_CLASS_TEXT = re.compile(rf"(?:{_PER_CLASS_LINE}\r?\n)*{_PER_CLASS_LINE}")
 SNIFF_SAMPLE = 5  # XML files opened by sniff() before giving up on a folder
 SNIFF_BYTES = 4096
 
@@ -122,6 +132,7 @@ class XmlEntry:
     split: str
     image_folders: list[str]  # shared between the files of one folder
     also_in_splits: list[str] = field(default_factory=list)
+    leaks: list[Finding] = field(default_factory=list)  # its S001s: the reader fills in the image
 
 
 @dataclass
@@ -132,6 +143,7 @@ class ListedImage:
     split: str
     folder: str
     also_in_splits: list[str] = field(default_factory=list)
+    leaks: list[Finding] = field(default_factory=list)
 
 
 @dataclass
@@ -141,6 +153,25 @@ class Layout:
     listed_only: list[ListedImage] = field(default_factory=list)
     problems: list[Finding] = field(default_factory=list)
     split_files: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SplitList:
+    """One ``ImageSets/Main`` split list: its entries, and the lists it is the union of."""
+
+    name: str
+    path: Path
+    entries: list[tuple[str, int]]  # (image id, 1-based line)
+    parts: frozenset[str] = frozenset()  # by name, transitively (trainval: train, val)
+
+
+@dataclass
+class _Memberships:
+    """Stem -> its splits in list order, where it was first listed, and its S001 findings."""
+
+    splits: dict[str, list[str]] = field(default_factory=dict)
+    first: dict[str, str] = field(default_factory=dict)  # "file:line"
+    leaks: dict[str, list[Finding]] = field(default_factory=dict)
 
 
 # stem -> (order key, xml path, subfolder split, image folders); the key orders as the paths
@@ -159,13 +190,13 @@ def devkit_layout(root: Path, bases: list[Path]) -> Layout:
             continue
         images = os.fspath(devkit / "JPEGImages")
         by_stem = _annotation_stems(devkit, images, os.fspath(root))
-        memberships = _split_memberships(devkit, root, by_stem, layout)
+        members = _split_memberships(devkit, root, by_stem, layout)
         for stem, (_, xml, sub_split, image_folders) in sorted(by_stem.items(), key=lambda item: item[1][0]):
-            splits = memberships.get(stem) or [sub_split]
-            layout.xmls.append(XmlEntry(xml, splits[0], image_folders, splits[1:]))
-        for stem in sorted(set(memberships) - set(by_stem)):
-            splits = memberships[stem]
-            layout.listed_only.append(ListedImage(stem, splits[0], images, splits[1:]))
+            splits = members.splits.get(stem) or [sub_split]
+            layout.xmls.append(XmlEntry(xml, splits[0], image_folders, splits[1:], members.leaks.get(stem, [])))
+        for stem in sorted(set(members.splits) - set(by_stem)):
+            splits = members.splits[stem]
+            layout.listed_only.append(ListedImage(stem, splits[0], images, splits[1:], members.leaks.get(stem, [])))
     return layout
 
 
@@ -185,52 +216,75 @@ def _annotation_stems(devkit: Path, images: str, root_text: str) -> _Stems:
     return by_stem
 
 
-def _split_memberships(devkit: Path, root: Path, by_stem: _Stems, layout: Layout) -> dict[str, list[str]]:
-    """Stem -> the splits whose lists name it, in priority order; records the list files and
-    their F014 findings in ``layout``."""
+def _split_memberships(devkit: Path, root: Path, by_stem: _Stems, layout: Layout) -> _Memberships:
+    """Which splits list each stem, in list order; records the list files and their F008, F014
+    and S001 findings in ``layout``."""
     lower_stems = {stem.lower(): stem for stem in sorted(by_stem)}
-    memberships: dict[str, list[str]] = {}
+    members = _Memberships()
     boundary = Boundary(root)
-    for split, list_file in _split_lists(devkit / "ImageSets" / "Main"):
-        layout.split_files.append(fileio.relpath(list_file, root))
-        for image_id, line in _read_split_list(list_file, boundary):
+    for split_list in split_lists(devkit / "ImageSets" / "Main", boundary):
+        list_file = fileio.relpath(split_list.path, root)
+        layout.split_files.append(list_file)
+        for image_id, line in split_list.entries:
             if fileio.safe_relative(image_id) != image_id or "/" in image_id:
                 layout.problems.append(Finding(
                     "F008", f"split list entry {image_id!r} is a path, not an image id; not read",
-                    file=fileio.relpath(list_file, root), line=line))
+                    file=list_file, line=line))
                 continue
             stem = image_id
             if stem not in by_stem and stem.lower() in lower_stems:
                 stem = lower_stems[stem.lower()]
                 layout.problems.append(Finding(
                     "F014", f"split list names {image_id!r} but the annotation file is "
-                    f"{stem}.xml (matches only when case is ignored)",
-                    file=fileio.relpath(list_file, root), line=line))
-            splits = memberships.setdefault(stem, [])
-            if split not in splits:
-                splits.append(split)
-    return memberships
+                    f"{stem}.xml (matches only when case is ignored)", file=list_file, line=line))
+            _add_membership(members, stem, split_list, (list_file, line), layout)
+    return members
 
 
-def _split_lists(imagesets: Path) -> list[tuple[str, Path]]:
-    """(split, file) for the ``ImageSets/Main`` split lists, in priority order."""
+def _add_membership(members: _Memberships, stem: str, split_list: SplitList, where: tuple[str, int],
+                    layout: Layout) -> None:
+    """``stem`` is listed in ``split_list`` at ``where`` (file, line): a new split of it, or S001
+    when an earlier list already put it in another split (a union repeating its parts is neither)."""
+    splits = members.splits.setdefault(stem, [])
+    if split_list.name in splits or not split_list.parts.isdisjoint(splits):
+        return
+    file, line = where
+    if splits:
+        leak = Finding("S001", f"image '{stem}' is listed in split '{splits[0]}' ({members.first[stem]}) "
+                       f"and in split '{split_list.name}' ({file}:{line}): a model trained on one split "
+                       "is measured on its own training images", file=file, line=line)
+        layout.problems.append(leak)
+        members.leaks.setdefault(stem, []).append(leak)
+    else:
+        members.first[stem] = f"{file}:{line}"
+    splits.append(split_list.name)
+
+
+def split_lists(imagesets: Path, boundary: Boundary) -> list[SplitList]:
+    """The split lists of an ``ImageSets/Main`` folder (every ``.txt`` but the per-class lists),
+    in the order their splits are kept: train, val, test, the others by name, then the unions."""
     try:
-        files = {p.stem: p for p in imagesets.iterdir()
-                 if p.suffix.lower() == ".txt" and "_" not in p.stem and p.is_file()}
+        files = sorted(p for p in imagesets.iterdir() if p.suffix.lower() == ".txt" and p.is_file())
     except OSError:
         return []
-    if any(name in files for name in SPLIT_PRIORITY):
-        files.pop("trainval", None)  # union of train and val: reading it would double-list them
-    ordered = [name for name in SPLIT_PRIORITY if name in files]
-    ordered += sorted(name for name in files if name not in SPLIT_PRIORITY)
-    return [(name, files[name]) for name in ordered]
+    lists = []
+    for path in files:
+        text, _, _ = fileio.read_text(path, boundary, boundary.limits.document_bytes)
+        if text is not None and not is_per_class_list(path.stem, text):
+            lists.append(SplitList(path.stem, path, _list_entries(text)))
+    _mark_unions(lists)
+    rank = {name: i for i, name in enumerate(SPLIT_PRIORITY)}
+    return sorted(lists, key=lambda s: (bool(s.parts), rank.get(s.name, len(rank)), s.name))
 
 
-def _read_split_list(path: Path, boundary: Boundary) -> list[tuple[str, int]]:
+def is_per_class_list(name: str, text: str) -> bool:
+    """Whether a list is ``<class>_<split>.txt`` (``id  1`` / ``id -1`` / ``id  0`` per line),
+    not a split: by its name and, since a split may have an underscore too, by its content."""
+    return "_" in name and bool(text.strip()) and PER_CLASS_TEXT.fullmatch(text) is not None
+
+
+def _list_entries(text: str) -> list[tuple[str, int]]:
     """(image id, 1-based line) per listed image: first column, blanks and comments skipped."""
-    text, _, _ = fileio.read_text(path, boundary, boundary.limits.document_bytes)
-    if text is None:
-        return []
     entries = []
     for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
@@ -239,15 +293,51 @@ def _read_split_list(path: Path, boundary: Boundary) -> list[tuple[str, int]]:
     return entries
 
 
+def _mark_unions(lists: list[SplitList]) -> None:
+    """Set ``parts`` of each list whose name joins two or more other lists' names, transitively
+    (``trainvaltest`` may be read as ``trainval`` + ``test``: ``train`` and ``val`` are parts too)."""
+    by_name = {s.name.casefold(): s for s in lists}
+    direct = {s.name: _name_parts(s.name.casefold(), set(by_name) - {s.name.casefold()}) for s in lists}
+    named = {key: by_name[key].name for key in by_name}
+
+    def expanded(name: str) -> frozenset[str]:
+        parts = {named[piece] for piece in direct[name]}
+        for part in list(parts):
+            parts |= expanded(part)  # a part's name is shorter: no cycle
+        return frozenset(parts)
+
+    for split_list in lists:
+        split_list.parts = expanded(split_list.name)
+
+
+def _name_parts(name: str, others: set[str]) -> list[str]:
+    """The names in ``others`` that ``name`` is made of (at least two, joined by one of
+    :data:`NAME_JOINERS`), longest first; [] where there are none."""
+    def pieces(rest: str) -> list[str] | None:
+        for other in sorted((o for o in others if rest.startswith(o)), key=len, reverse=True):
+            tail = rest[len(other):]
+            if not tail:
+                return [other]
+            for joiner in NAME_JOINERS:
+                if tail.startswith(joiner) and len(tail) > len(joiner):
+                    found = pieces(tail[len(joiner):])
+                    if found is not None:
+                        return [other, *found]
+        return None
+
+    found = pieces(name)
+    return found if found is not None and len(found) >= 2 else []
+
+
 def flat_layout(root: Path) -> Layout:
     layout = Layout(kind="flat")
-    root_folders = [os.fspath(root)]
-    layout.xmls = [XmlEntry(xml, "", root_folders) for xml in xml_files(root)]
+    root_text = os.fspath(root)
+    layout.xmls = [XmlEntry(xml, "", [root_text]) for xml in xml_files(root)]
     # subfolders may hold unrelated XML (configs, other tools): only VOC files are taken there
     for sub in subdirs(root):
-        sub_folders = [os.fspath(sub), os.fspath(root)]
-        layout.xmls += [XmlEntry(xml, sub.name, sub_folders) for xml in xml_files(sub)
-                        if looks_like_voc(xml)]
+        sub_folders = [os.fspath(sub), root_text]
+        taken = [XmlEntry(xml, sub.name, sub_folders) for xml in xml_files(sub) if looks_like_voc(xml)]
+        layout.xmls += taken
     return layout
 
 

@@ -5,10 +5,12 @@ exists), one annotation row per ``<object>``. Coordinates follow ``ReadOptions.v
 devkit 1-based inclusive pixels, ``x1 = xmin - 1``, ``x2 = xmax``; 0: identity), recorded in
 ``Dataset.meta["voc_origin"]``. The class list is the configured one, else every name used,
 sorted. An image listed in more than one split keeps its first split (train, val, test, others)
-in ``Images.split`` and the rest in ``Images.extra["also_in_splits"]``.
+in ``Images.split`` and the rest in ``Images.extra["also_in_splits"]``; each later split is an
+S001 (from :mod:`.layout`, located at the list line, naming the image file once found).
 
 Reader findings: F001 (from :mod:`.parse`), F008 (``<filename>`` absolute or escaping the
-root), F014 (image or XML found only when case is ignored). Everything else is left to the rules.
+root), F014 (image or XML found only when case is ignored), S001 (an image listed in two
+splits). Everything else is left to the rules.
 """
 
 from __future__ import annotations
@@ -56,7 +58,8 @@ def read(path: Path, options: ReadOptions) -> Dataset:
         if result.problem is not None:
             result.problem.file = ds.files[file_index]
             ds.problems.append(result.problem)
-    ds.images = _build_images(ds, layout, parsed, ImageFinder(root))
+    finder = ImageFinder(root)
+    ds.images = _build_images(ds, layout, parsed, finder)
     ds.categories, ds.annotations = _build_annotations(ds, parsed, options)
     return ds
 
@@ -112,6 +115,7 @@ def _build_images(ds: Dataset, layout: Layout, parsed: list[ParsedXml], finder: 
         found = finder.find([], [listed.stem], [listed.folder])
         # a listed image without XML and without a file is a list entry only: nothing to keep
         image_path = found[0] if found else ""
+        _name_image(listed.leaks, image_path)
         file_names.append(image_path.rsplit("/", 1)[-1])
         paths.append(image_path)
         extras.append({"also_in_splits": list(listed.also_in_splits)} if listed.also_in_splits else None)
@@ -150,6 +154,7 @@ def _xml_images(ds: Dataset, layout: Layout, parsed: list[ParsedXml], rows: list
                     "F014", f"image {result.filename or stems[-1]!r} found only when case "
                     f"is ignored: {image_path}", file=xml_file, line=result.filename_line or None,
                     image=image_path))
+        _name_image(entry.leaks, image_path)
         file_names.append(result.filename)
         paths.append(image_path)
         extra = dict(result.image_extra)
@@ -157,6 +162,12 @@ def _xml_images(ds: Dataset, layout: Layout, parsed: list[ParsedXml], rows: list
             extra["also_in_splits"] = list(entry.also_in_splits)
         extras.append(extra or None)
     return file_names, paths, extras
+
+
+def _name_image(findings: list[Finding], image_path: str) -> None:
+    """Point the layout's findings about one image (S001) at its file, once it is found."""
+    for finding in findings:
+        finding.image = image_path or None
 
 
 def _build_annotations(ds: Dataset, parsed: list[ParsedXml],

@@ -1,5 +1,5 @@
-"""VOC layouts: split lists of any name and leakage between them (S001), on real folders built
-in a tmp folder, checked through the CLI."""
+"""VOC layouts: split lists of any name, leakage between them (S001), and images that no XML
+declares (I005), on real folders built in a tmp folder, checked through the CLI."""
 
 from __future__ import annotations
 
@@ -176,3 +176,69 @@ def test_an_underscored_list_of_plain_ids_is_a_split_and_one_with_flags_is_per_c
     assert dict(zip(ds.images.path.tolist(), ds.images.split.tolist())) == {
         "JPEGImages/a.jpg": "hold_out", "JPEGImages/b.jpg": "hold_out",
         "JPEGImages/c.jpg": "weird_flags", "JPEGImages/d.jpg": "weird_flags"}
+
+
+# --- item 8: an image that no XML declares ------------------------------------------------------
+
+
+def flat(root: Path) -> Path:
+    """A LabelImg folder: a.jpg with a.xml, a broken c.xml beside c.jpg, e.xml naming d.jpg,
+    and b.jpg with no XML at all."""
+    for stem in "abcd":
+        write_image(root / f"{stem}.jpg")
+    (root / "a.xml").write_text(xml_text("a.jpg"))
+    (root / "c.xml").write_text("<annotation><filename>c.jpg")
+    (root / "e.xml").write_text(xml_text("d.jpg"))
+    return root
+
+
+@pytest.mark.parametrize("images", ["none", "header"])
+def test_flat_folder_image_without_xml_is_i005_that_says_trainers_never_see_it(tmp_path: Path, images: str) -> None:
+    root = flat(tmp_path / "flat")
+    report, _ = check_json(root, images)
+    unannotated = of_code(report, "I005")
+    assert [(f["file"], f["image"]) for f in unannotated] == [("b.jpg", "b.jpg")]
+    assert "no annotation XML" in unannotated[0]["message"] and "never see it" in unannotated[0]["message"]
+    assert report["datasets"][0]["images"] == 2  # a.jpg, d.jpg: b.jpg is no image row
+
+
+def test_an_image_without_xml_is_not_converted_into_a_negative(tmp_path: Path) -> None:
+    root = flat(tmp_path / "flat")
+    result = CliRunner().invoke(main, ["convert", str(root), str(tmp_path / "coco"), "--to", "coco"])
+    assert result.exit_code == 0, result.output
+    written = json.loads((tmp_path / "coco" / "annotations.json").read_text())
+    assert sorted(image["file_name"].rsplit("/", 1)[-1] for image in written["images"]) == ["a.jpg", "d.jpg"]
+    assert sorted(p.name for p in (tmp_path / "coco" / "images").iterdir()) == ["a.jpg", "d.jpg"]
+
+
+def test_split_subfolders_report_their_own_images_only(tmp_path: Path) -> None:
+    root = tmp_path / "flat"
+    for split in ("train", "val"):
+        write_image(root / split / f"{split}_1.jpg")
+        (root / split / f"{split}_1.xml").write_text(xml_text(f"{split}_1.jpg"))
+    write_image(root / "val" / "lost.png")
+    write_image(root / "docs" / "diagram.png")  # a folder without XML is no annotation folder
+    report, _ = check_json(root)
+    assert [f["file"] for f in of_code(report, "I005")] == ["val/lost.png"]
+
+
+def test_devkit_image_that_no_xml_and_no_list_names_is_i005(tmp_path: Path) -> None:
+    root = devkit(tmp_path / "voc", {"train": "a\nb\nlisted\n"}, stems=("a", "b"))
+    write_image(root / "JPEGImages" / "listed.jpg")  # listed without XML: an image row without objects
+    write_image(root / "JPEGImages" / "stray.jpg")
+    (root / "JPEGImages" / "notes.txt").write_text("not an image")
+    report, _ = check_json(root)
+    by_file = {f["image"]: f["message"] for f in of_code(report, "I005")}
+    assert set(by_file) == {"JPEGImages/listed.jpg", "JPEGImages/stray.jpg"}
+    assert "no ImageSets/Main list names it" in by_file["JPEGImages/stray.jpg"]
+    assert "negative" in by_file["JPEGImages/listed.jpg"]  # the rule's own message for a real row
+    assert report["datasets"][0]["images"] == 3
+
+
+def test_clean_devkit_and_flat_folder_have_no_i005(tmp_path: Path) -> None:
+    root = devkit(tmp_path / "voc", {"train": "a\nb\n", "val": "c\nd\n"})
+    assert of_code(check_json(root)[0], "I005") == []
+    write_image(tmp_path / "flat" / "x.jpg")
+    (tmp_path / "flat" / "x.xml").write_text(xml_text("x.jpg"))
+    assert check_json(tmp_path / "flat") == check_json(tmp_path / "flat", use_cache=True)
+    assert of_code(check_json(tmp_path / "flat")[0], "I005") == []

@@ -5,6 +5,11 @@ an unexpected one is often a lost label file. Some loaders (older torchvision re
 ``remove_images_without_annotations``) drop them, changing the dataset size. Informational,
 listed so that you can confirm the negatives are intended. Not reported for images that are
 missing (I001), for label files without an image (I006) or whose text cannot be read (F001).
+
+Also reported by a reader for an image file that its format never reaches: in a VOC folder, an
+image that no XML declares and no ``ImageSets/Main`` list names. Trainers iterate the XML files
+(or the lists), so such an image is neither trained on nor used as a negative, and ``convert``
+leaves it out; add an XML without objects to make it a negative.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import numpy as np
 
 from detlint.findings import Finding
 from detlint.model import Dataset
-from detlint.rules._helpers import RuleContext, at_image, unreadable_files
+from detlint.rules._helpers import RuleContext, at_image, reader_problems, unreadable_files
 from detlint.rules.i001_missing_image import orphan_label_entries
 
 CODE = "I005"
@@ -27,6 +32,7 @@ OPTIONS: dict = {}
 
 
 def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
+    yield from reader_problems(ds, CODE)
     images = ds.images
     image_rows = ds.annotations.image[ds.annotations.image >= 0]
     counts = np.bincount(image_rows, minlength=len(images))

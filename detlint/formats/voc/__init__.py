@@ -16,6 +16,9 @@ Layouts read:
   ``<split>/`` subfolders (Roboflow export, split = folder name).
 - a single ``.xml`` file (its folder is the root).
 
+An image file beside the XML (flat) or in ``JPEGImages/`` (devkit) that no XML declares and no
+split list names is never seen by a trainer: it is an I005 reader finding, not an image row.
+
 Conventions: image sizes are declared (``<size>``), image files named (``<filename>``), classes
 referred to by name (``<name>``; the class list is every name used, sorted, unless configured).
 Coordinates follow ``--voc-origin`` (1, the default: devkit 1-based inclusive pixels,
@@ -29,7 +32,7 @@ keeps its first split (train, val, test, others, unions) and remembers the rest.
 
 Reader findings: F001 (file does not parse, with the parser's line and column; the root is not
 ``<annotation>``), F008 (``<filename>`` absolute or escaping the root), F014 (image or XML found
-only when case is ignored), S001 (an image in two split lists).
+only when case is ignored), S001 (an image in two split lists), I005 (an image without XML).
 Everything else is left to the rules. The writer produces the devkit layout and records every
 loss; ``--fix`` edits the XML in place, keeping untouched lines' bytes.
 

@@ -14,6 +14,9 @@
 - **flat**: XML beside the images, in one folder (split ``""``) or in ``<split>/`` subfolders
   (only XML that looks like VOC is taken there).
 
+``Layout.image_folders`` are the folders where every image should belong to an XML (flat: the
+folders holding XML; devkit: ``JPEGImages/``); the reader reports the others (I005).
+
 Also the quick looks :func:`sniff` and :func:`looks_like_voc` take. Paths are plain strings
 where there is one per file: layouts list 100k+ files, where a Path per file costs seconds.
 """
@@ -153,6 +156,7 @@ class Layout:
     listed_only: list[ListedImage] = field(default_factory=list)
     problems: list[Finding] = field(default_factory=list)
     split_files: list[str] = field(default_factory=list)
+    image_folders: list[str] = field(default_factory=list)  # each image there should have an XML
 
 
 @dataclass
@@ -189,6 +193,7 @@ def devkit_layout(root: Path, bases: list[Path]) -> Layout:
                 file=fileio.relpath(devkit / "Annotations", root)))
             continue
         images = os.fspath(devkit / "JPEGImages")
+        layout.image_folders.append(images)
         by_stem = _annotation_stems(devkit, images, os.fspath(root))
         members = _split_memberships(devkit, root, by_stem, layout)
         for stem, (_, xml, sub_split, image_folders) in sorted(by_stem.items(), key=lambda item: item[1][0]):
@@ -333,10 +338,14 @@ def flat_layout(root: Path) -> Layout:
     layout = Layout(kind="flat")
     root_text = os.fspath(root)
     layout.xmls = [XmlEntry(xml, "", [root_text]) for xml in xml_files(root)]
+    if layout.xmls:
+        layout.image_folders.append(root_text)
     # subfolders may hold unrelated XML (configs, other tools): only VOC files are taken there
     for sub in subdirs(root):
         sub_folders = [os.fspath(sub), root_text]
         taken = [XmlEntry(xml, sub.name, sub_folders) for xml in xml_files(sub) if looks_like_voc(xml)]
+        if taken:
+            layout.image_folders.append(sub_folders[0])
         layout.xmls += taken
     return layout
 

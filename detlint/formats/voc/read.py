@@ -8,9 +8,14 @@ sorted. An image listed in more than one split keeps its first split (train, val
 in ``Images.split`` and the rest in ``Images.extra["also_in_splits"]``; each later split is an
 S001 (from :mod:`.layout`, located at the list line, naming the image file once found).
 
+An image in a folder of XML (flat) or in ``JPEGImages/`` (devkit) that no XML declares and no
+split list names is no image row: trainers iterate the XML files (or the lists) and never see it,
+so it is neither a labelled image nor a negative, and a conversion does not turn it into one.
+It is an I005 reader finding instead, located at the image file.
+
 Reader findings: F001 (from :mod:`.parse`), F008 (``<filename>`` absolute or escaping the
 root), F014 (image or XML found only when case is ignored), S001 (an image listed in two
-splits). Everything else is left to the rules.
+splits), I005 (an image without XML). Everything else is left to the rules.
 """
 
 from __future__ import annotations
@@ -60,6 +65,7 @@ def read(path: Path, options: ReadOptions) -> Dataset:
             ds.problems.append(result.problem)
     finder = ImageFinder(root)
     ds.images = _build_images(ds, layout, parsed, finder)
+    ds.problems += unannotated_images(ds, layout, parsed, finder)
     ds.categories, ds.annotations = _build_annotations(ds, parsed, options)
     return ds
 
@@ -168,6 +174,30 @@ def _name_image(findings: list[Finding], image_path: str) -> None:
     """Point the layout's findings about one image (S001) at its file, once it is found."""
     for finding in findings:
         finding.image = image_path or None
+
+
+def unannotated_images(ds: Dataset, layout: Layout, parsed: list[ParsedXml], finder: ImageFinder) -> list[Finding]:
+    """I005 for each image in ``layout.image_folders`` that is no image row's file (nor the
+    stem-matched image of an XML that does not parse: that one is F001's)."""
+    claimed = set(ds.images.path.tolist())
+    for entry, result in zip(layout.xmls, parsed):
+        if result.problem is not None:
+            stem = os.path.splitext(os.path.basename(entry.path))[0]
+            found = finder.find([], [stem], entry.image_folders)
+            if found is not None:
+                claimed.add(found[0])
+    why = ("has no annotation XML and no ImageSets/Main list names it: trainers, which iterate the "
+           "lists or the XML files, never see it" if layout.kind == "devkit" else
+           "has no annotation XML: trainers, which iterate the XML files, never see it")
+    findings = []
+    for folder in layout.image_folders:
+        names = sorted(name for name in finder.index(folder).names if fileio.is_image(name))
+        for path in (finder.relative(folder, name) for name in names):
+            if path not in claimed:
+                findings.append(Finding("I005", f"image '{path}' {why}, neither as a labelled image nor as a "
+                                        "negative; add an XML (one without objects for a negative) or "
+                                        "remove the image", file=path, image=path))
+    return findings
 
 
 def _build_annotations(ds: Dataset, parsed: list[ParsedXml],

@@ -43,7 +43,8 @@ class ConversionReport:
         lines += [f"converted {self.source} ({self.source_format}) -> {self.target} ({self.target_format}): "
                  f"{self.images} images, {self.annotations} annotations, {self.categories} classes"]
         if self.problems:
-            lines.append(f"  {self.problems} problems met while reading (run `detlint check` on the source)")
+            problems = "1 problem" if self.problems == 1 else f"{self.problems} problems"
+            lines.append(f"  {problems} met while reading (run `detlint check` on the source)")
         for loss in self.losses:
             detail = f" ({loss['detail']})" if loss.get("detail") else ""
             lines.append(f"  lost: {loss['count']} x {loss['what']}{detail}")

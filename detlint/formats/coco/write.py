@@ -14,6 +14,7 @@ import orjson
 
 from detlint.fileio import atomic_write_bytes, safe_relative
 from detlint.formats.coco.layout import NAME
+from detlint.formats.prewrite import NON_FINITE_BOX, UNKNOWN_CLASS
 from detlint.formats.protocol import WriteOptions
 from detlint.model import Annotations, Dataset, xywh_of
 from detlint.placing import Placement, SourceRoot, place_image
@@ -90,13 +91,20 @@ def _category_entries(ds: Dataset, category_ids: np.ndarray) -> list[dict]:
 def _lose_unwritable(ds: Dataset, options: WriteOptions) -> None:
     """Record what COCO cannot say: annotations without a class or pixel box, the VOC flags."""
     ann = ds.annotations
-    unknown = int((ann.category < 0).sum())
-    options.lose("annotations of an unknown class", unknown)
+    non_finite = _non_finite(ann)
+    unknown = ~non_finite & (ann.category < 0)
+    options.lose(NON_FINITE_BOX, int(non_finite.sum()))
+    options.lose(UNKNOWN_CLASS, int(unknown.sum()))
     options.lose("normalised boxes on an image of unknown size dropped (cannot be made pixels)",
-                 int((ann.normalized & (ann.category >= 0)).sum()))
+                 int((ann.normalized & ~non_finite & ~unknown).sum()))
     for field_name in _FLAGS:
         options.lose(f"VOC '{field_name}' flag (COCO has no field for it; kept in 'attributes')",
                      int((getattr(ann, field_name) > 0).sum()))
+
+
+def _non_finite(ann: Annotations) -> np.ndarray:
+    """Rows with a box that has a NaN/inf coordinate: JSON would hold ``null`` there."""
+    return ann.has_box & (ann.kind != Annotations.KIND_NONE) & ~np.isfinite(ann.boxes).all(axis=1)
 
 
 def _write_split(ds: Dataset, dst: Path, split: str, categories: list[dict], category_ids: np.ndarray,
@@ -106,7 +114,7 @@ def _write_split(ds: Dataset, dst: Path, split: str, categories: list[dict], cat
     image_rows = np.flatnonzero(ds.images.split == split)
     image_entries, new_id, placed = _image_entries(ds, image_rows, dst / image_dir, options, source_root)
     options.lose_unplaced(placed, "image files missing (entries written, files not copied)", split)
-    rows = np.flatnonzero(np.isin(ann.image, image_rows) & (ann.category >= 0) & ~ann.normalized)
+    rows = np.flatnonzero(np.isin(ann.image, image_rows) & (ann.category >= 0) & ~ann.normalized & ~_non_finite(ann))
     xywh = _xywh(ds, rows)
     keep_ann_ids = ds.format == NAME and len(np.unique(ann.id[rows])) == len(rows) and (ann.id[rows] > 0).all()
     entries = _annotation_entries(ds, rows, xywh, category_ids, new_id, keep_ann_ids)

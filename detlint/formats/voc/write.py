@@ -18,6 +18,7 @@ import numpy as np
 
 from detlint import fileio, placing
 from detlint.errors import UsageError
+from detlint.formats.prewrite import NON_FINITE_BOX, UNKNOWN_CLASS
 from detlint.formats.protocol import WriteOptions
 from detlint.formats.voc.record import FLAG_TAGS, IMAGE_TEXT_TAGS, IMAGE_XML_TAGS, NAME
 from detlint.model import ABSENT_INT, Annotations, Dataset
@@ -122,11 +123,13 @@ def _writable_annotations(ds: Dataset, options: WriteOptions) -> np.ndarray:
     n = len(ann)
     finite = np.isfinite(ann.boxes).all(axis=1) if n else np.zeros(0, bool)
     geometry = ann.has_box & (ann.kind != Annotations.KIND_NONE)
+    known = ann.category >= 0
     options.lose("annotations without a box dropped", int((~geometry).sum()))
-    options.lose("non-finite boxes dropped", int((geometry & ~finite).sum()))
+    options.lose(NON_FINITE_BOX, int((geometry & ~finite).sum()))
+    options.lose(UNKNOWN_CLASS, int((geometry & finite & ~known).sum()))
     options.lose("normalised boxes without an image size dropped",
-                 int((geometry & finite & ann.normalized).sum()))
-    writable = geometry & finite & ~ann.normalized
+                 int((geometry & finite & known & ann.normalized).sum()))
+    writable = geometry & finite & known & ~ann.normalized
     polygon = ann.kind == Annotations.KIND_POLYGON
     options.lose("polygons reduced to boxes", int((writable & polygon).sum()))
     has_segmentation = np.fromiter((s is not None and not (isinstance(s, (list, dict)) and not s)
@@ -193,17 +196,10 @@ def _object_xmls(ds: Dataset, rows: np.ndarray, coords: np.ndarray,
 
 
 def _object_names(ds: Dataset, rows: np.ndarray) -> list[str]:
-    """Escaped class name of each row: its category's, else the name the source gave."""
-    ann = ds.annotations
+    """Escaped class name of each row (of a known class: a row of an unknown one is a loss,
+    never a name made up here)."""
     escaped = [escape(name) for name in ds.categories.names]
-    names = []
-    for row, category in zip(rows.tolist(), ann.category[rows].tolist()):
-        if category >= 0:
-            names.append(escaped[category])
-        else:
-            extra = ann.extra[row] if isinstance(ann.extra[row], dict) else {}
-            names.append(escape(str(extra.get("name", f"class_{int(ann.class_id[row])}"))))
-    return names
+    return [escaped[category] for category in ds.annotations.category[rows].tolist()]
 
 
 def _coordinate_texts(coords: np.ndarray) -> tuple[list[str], int]:

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from detlint import fileio, placing
+from detlint.formats.prewrite import NON_FINITE_BOX, UNKNOWN_CLASS
 from detlint.formats.protocol import WriteOptions
 from detlint.formats.yolo.paths import NAME, SPLIT_KEYS
 from detlint.model import Annotations, Dataset, cxcywh_of
@@ -103,13 +104,15 @@ def _written(ds: Dataset, size_known: np.ndarray, options: WriteOptions) -> tupl
     every field a label line cannot hold, is a loss."""
     ann = ds.annotations
     boxless = ~ann.has_box | (ann.kind == Annotations.KIND_NONE)
-    unknown_class = ann.category < 0
+    non_finite = ~boxless & ~np.isfinite(ann.boxes).all(axis=1)
+    unknown_class = ~boxless & ~non_finite & (ann.category < 0)
     can_place = ann.normalized | size_known
-    write_mask = ~boxless & ~unknown_class & can_place
+    write_mask = ~boxless & ~non_finite & ~unknown_class & can_place
     options.lose("annotation without a box", int(boxless.sum()))
-    options.lose("annotation of an unknown class", int((~boxless & unknown_class).sum()))
+    options.lose(NON_FINITE_BOX, int(non_finite.sum()))
+    options.lose(UNKNOWN_CLASS, int(unknown_class.sum()))
     options.lose("box on an image of unknown size (cannot normalise)",
-                 int((~boxless & ~unknown_class & ~can_place).sum()))
+                 int((~boxless & ~non_finite & ~unknown_class & ~can_place).sum()))
     options.lose("iscrowd flag", int((write_mask & (ann.iscrowd == 1)).sum()), "crowd boxes written as boxes")
     for flag in ("difficult", "truncated", "occluded"):
         options.lose(f"{flag} flag", int((write_mask & (getattr(ann, flag) == 1)).sum()))

@@ -1,0 +1,85 @@
+"""Every row a conversion does not write is a listed loss, the same in every target format:
+rows of an unknown class, malformed rows (a YOLO line that does not parse, a VOC object without
+a box, a COCO annotation with a bad bbox or an entry that is no object), and nothing is listed
+for what is not lost (empty values, exact coordinates)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from helpers import make_yolo, write_image
+
+import detlint
+from detlint.converting import REPORT_NAME, convert
+
+TARGETS = ["coco", "voc", "yolo"]
+
+
+def losses_of(report) -> dict[str, int]:
+    return {loss["what"]: loss["count"] for loss in report.losses}
+
+
+def details_of(report) -> str:
+    return " | ".join(f"{loss['what']}: {loss['detail']}" for loss in report.losses)
+
+
+def box_count(path: Path) -> int:
+    ds = detlint.load(path)
+    return int(ds.annotations.has_box.sum())
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_unknown_yolo_class_is_dropped_and_listed_in_every_target(tmp_path: Path, target: str) -> None:
+    source = make_yolo(tmp_path / "src", {"a": "0 0.5 0.5 0.2 0.2\n3 0.4 0.4 0.1 0.1\n3 0.6 0.6 0.1 0.1\n"},
+                       ["cat", "dog"])
+    report = convert(source, tmp_path / "out", target)
+    assert losses_of(report)["annotation of an unknown class"] == 2
+    assert "class 3 x2" in details_of(report)
+    back = detlint.load(tmp_path / "out")
+    assert int(back.annotations.has_box.sum()) == 1  # the known box only, never an invented class
+    assert all(not name.startswith("class_") for name in back.categories.names)
+    written = "".join(p.read_text() for p in (tmp_path / "out").rglob("*") if p.suffix in (".xml", ".json"))
+    assert "class_3" not in written
+
+
+def write_malformed(root: Path, source: str) -> int:
+    """A dataset of ``source`` format with one good box and malformed rows; how many of them."""
+    if source == "yolo":
+        make_yolo(root, {"a": "0 0.5 0.5 0.2 0.2\nfoo bar 1 2 3\n1 0.5 0.5\n"}, ["cat", "dog"])
+        return 2
+    if source == "voc":
+        write_image(root / "JPEGImages" / "a.png", (64, 48))
+        box = "<bndbox><xmin>5</xmin><ymin>5</ymin><xmax>20</xmax><ymax>20</ymax></bndbox>"
+        (root / "Annotations").mkdir(parents=True)
+        (root / "Annotations" / "a.xml").write_text(
+            "<annotation><filename>a.png</filename><size><width>64</width><height>48</height>"
+            f"<depth>3</depth></size><object><name>cat</name>{box}</object>"
+            "<object><name>cat</name></object>"  # no bndbox
+            "<object><name>cat</name><bndbox><xmin>5</xmin><ymin>5</ymin><xmax>abc</xmax>"
+            "<ymax>20</ymax></bndbox></object></annotation>")
+        return 2
+    write_image(root / "images" / "a.png", (64, 48))
+    good = {"image_id": 1, "category_id": 1, "area": 12, "iscrowd": 0}
+    (root / "annotations.json").write_text(json.dumps({
+        "images": [{"id": 1, "file_name": "a.png", "width": 64, "height": 48}],
+        "annotations": [{"id": 1, **good, "bbox": [1, 2, 3, 4]}, {"id": 2, **good, "bbox": [1, 2, "x", 4]},
+                        {"id": 3, **good, "bbox": [1, 2]}, 7],
+        "categories": [{"id": 1, "name": "cat"}]}))
+    return 3
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("source", TARGETS)
+def test_every_malformed_row_not_written_is_a_listed_loss(tmp_path: Path, source: str, target: str) -> None:
+    malformed = write_malformed(tmp_path / "src", source)
+    report = convert(tmp_path / "src", tmp_path / "out", target)
+    assert box_count(tmp_path / "out") == 1
+    row_losses = {"label lines that could not be parsed (not converted)", "non-finite boxes dropped",
+                  "annotations entries that are not objects (not read)"}
+    assert sum(count for what, count in losses_of(report).items() if what in row_losses) == malformed, report.losses
+    assert "nothing lost" not in report.summary()
+    written = "".join(p.read_text() for p in (tmp_path / "out").rglob("*")
+                      if p.is_file() and p.suffix in (".xml", ".json", ".txt") and p.name != REPORT_NAME)
+    assert "nan" not in written.lower() and "null" not in written  # nothing half-written either

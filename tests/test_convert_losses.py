@@ -83,3 +83,45 @@ def test_every_malformed_row_not_written_is_a_listed_loss(tmp_path: Path, source
     written = "".join(p.read_text() for p in (tmp_path / "out").rglob("*")
                       if p.is_file() and p.suffix in (".xml", ".json", ".txt") and p.name != REPORT_NAME)
     assert "nan" not in written.lower() and "null" not in written  # nothing half-written either
+
+
+@pytest.mark.parametrize("target", ["voc", "yolo"])
+def test_empty_values_are_no_loss(tmp_path: Path, target: str) -> None:
+    write_image(tmp_path / "coco" / "images" / "a.png", (64, 48))
+    (tmp_path / "coco" / "annotations.json").write_text(json.dumps({
+        "images": [{"id": 1, "file_name": "a.png", "width": 64, "height": 48}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4], "area": 12, "iscrowd": 0,
+                         "note": ""}],
+        "categories": [{"id": 1, "name": "cat", "supercategory": None}, {"id": 2, "name": "dog", "supercategory": ""}]}))
+    report = convert(tmp_path / "coco", tmp_path / "out", target)
+    assert not [loss for loss in report.losses if "extra" in loss["what"] or "area" in loss["what"]], report.losses
+    voc = tmp_path / "voc"
+    write_image(voc / "JPEGImages" / "a.png", (64, 48))
+    (voc / "Annotations").mkdir(parents=True)
+    (voc / "Annotations" / "a.xml").write_text(
+        "<annotation><filename>a.png</filename><size><width>64</width><height>48</height><depth>3</depth></size>"
+        "<object><name>cat</name><pose></pose><bndbox><xmin>5</xmin><ymin>5</ymin><xmax>20</xmax><ymax>20</ymax>"
+        "</bndbox></object></annotation>")
+    report = convert(voc, tmp_path / "voc_out", target)
+    assert not [loss for loss in report.losses if "extra" in loss["what"]], report.losses
+
+
+def test_voc_coco_voc_lists_nothing_the_round_trip_keeps(tmp_path: Path) -> None:
+    voc = tmp_path / "voc"
+    write_image(voc / "JPEGImages" / "a.png", (64, 48))
+    (voc / "Annotations").mkdir(parents=True)
+    (voc / "Annotations" / "a.xml").write_text(
+        "<annotation><folder>VOC2007</folder><filename>a.png</filename><source><database>db</database></source>"
+        "<size><width>64</width><height>48</height><depth>3</depth></size><segmented>0</segmented>"
+        "<object><name>cat</name><pose>Left</pose><truncated>1</truncated><difficult>1</difficult>"
+        "<bndbox><xmin>5</xmin><ymin>5</ymin><xmax>20</xmax><ymax>20</ymax></bndbox></object></annotation>")
+    convert(voc, tmp_path / "coco", "coco")
+    back = convert(tmp_path / "coco", tmp_path / "back", "voc")
+    assert back.losses == []  # the area COCO wrote is the box's; the VOC fields came back from 'attributes'
+    assert (tmp_path / "back" / "Annotations" / "a.xml").read_text() == \
+        convert_again(voc, tmp_path / "voc_voc").read_text()
+
+
+def convert_again(voc: Path, dst: Path) -> Path:
+    convert(voc, dst, "voc")
+    return dst / "Annotations" / "a.xml"

@@ -180,6 +180,16 @@ def _no_nul_names(ds: Dataset, options: WriteOptions) -> Dataset:
     return replace(ds, images=images).validate()
 
 
+def has_content(extra: Any) -> bool:
+    """Whether an extras dict holds a value a target could lose: ``pose ''`` or a
+    ``supercategory`` of None says nothing, and dropping it is no loss."""
+    return isinstance(extra, dict) and any(not is_empty(value) for value in extra.values())
+
+
+def is_empty(value: Any) -> bool:
+    return value is None or (isinstance(value, (str, list, dict, tuple)) and not value)
+
+
 def valid_text(text: str) -> str:
     """``text`` as it is written: lone surrogates replaced by U+FFFD."""
     return _SURROGATE.sub(_REPLACEMENT, text)

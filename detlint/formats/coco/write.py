@@ -20,6 +20,10 @@ from detlint.model import Annotations, Dataset, xywh_of
 from detlint.placing import Placement, SourceRoot, place_image
 
 _FLAGS = ("difficult", "truncated", "occluded")
+# another format's bookkeeping, not data: VOC split membership, YOLO's orphan labels, VOC's
+# name of a class it did not know (such rows are not written)
+_INTERNAL_IMAGE_KEYS = frozenset({"also_in_splits", "orphan_label"})
+_INTERNAL_ANNOTATION_KEYS = frozenset({"name"})
 
 
 def _split_layout(split: str) -> tuple[str, str]:
@@ -117,7 +121,7 @@ def _write_split(ds: Dataset, dst: Path, split: str, categories: list[dict], cat
     rows = np.flatnonzero(np.isin(ann.image, image_rows) & (ann.category >= 0) & ~ann.normalized & ~_non_finite(ann))
     xywh = _xywh(ds, rows)
     keep_ann_ids = ds.format == NAME and len(np.unique(ann.id[rows])) == len(rows) and (ann.id[rows] > 0).all()
-    entries = _annotation_entries(ds, rows, xywh, category_ids, new_id, keep_ann_ids)
+    entries = _annotation_entries(ds, rows, xywh, category_ids, new_id, keep_ann_ids, options)
     document = dict(_other_keys(ds, split))
     document.update({"images": image_entries, "annotations": entries, "categories": categories})
     atomic_write_bytes(dst / json_rel, orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY))
@@ -133,6 +137,7 @@ def _image_entries(ds: Dataset, image_rows: np.ndarray, image_dir: Path, options
     keep_ids = ds.format == NAME and len(np.unique(images.id[image_rows])) == len(image_rows)
     image_entries = []
     placed = []
+    dropped: list[str] = []
     for row, name in zip(image_rows, names):
         image_id = int(images.id[row]) if keep_ids else new_id[int(row)]
         new_id[int(row)] = image_id
@@ -140,11 +145,33 @@ def _image_entries(ds: Dataset, image_rows: np.ndarray, image_dir: Path, options
                  "height": int(images.height[row])}
         if ds.format == NAME and images.extra[row]:
             entry.update(images.extra[row])
+        elif images.extra[row]:
+            attributes = _kept_attributes(images.extra[row], _INTERNAL_IMAGE_KEYS, dropped)
+            if attributes:
+                entry["attributes"] = attributes
         image_entries.append(entry)
         source = ds.root / images.path[row] if images.path[row] else None
         placed.append(Placement.MISSING if source is None else
                       place_image(source, image_dir / name, source_root, options.link_images))
+    options.lose("image extra fields COCO 'attributes' cannot hold (not written)", len(dropped),
+                 ", ".join(sorted(set(dropped))[:5]))
     return image_entries, new_id, placed
+
+
+def _kept_attributes(extra: dict, internal: frozenset[str], dropped: list[str]) -> dict:
+    """The fields of another format's ``extra`` that JSON ``attributes`` hold as they are
+    (scalars, lists of texts such as VOC's unknown elements), so that format's writer gets them
+    back; the others' keys go to ``dropped`` (empty values are no loss)."""
+    kept = {}
+    for key, value in extra.items():
+        if key in internal:
+            continue
+        if isinstance(value, (str, int, float, bool)) or (
+                isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            kept[key] = value
+        elif value not in (None, [], {}):
+            dropped.append(str(key))
+    return kept
 
 
 def _other_keys(ds: Dataset, split: str) -> dict:
@@ -157,7 +184,7 @@ def _other_keys(ds: Dataset, split: str) -> dict:
 
 
 def _annotation_entries(ds: Dataset, rows: np.ndarray, xywh: np.ndarray, category_ids: np.ndarray,
-                        image_ids: dict[int, int], keep_ids: bool) -> list[dict]:
+                        image_ids: dict[int, int], keep_ids: bool, options: WriteOptions) -> list[dict]:
     """The COCO annotation objects of ``rows``, built column by column: plain Python values
     from ``tolist()`` once per column, per-row work only for the rows that need it."""
     ann = ds.annotations
@@ -183,7 +210,10 @@ def _annotation_entries(ds: Dataset, rows: np.ndarray, xywh: np.ndarray, categor
         entry["segmentation"] = segmentations[k] if segmentations[k] is not None else []
         entries.append(entry)
     _polygons_in_pixels(ds, rows, entries)
-    _attributes(ds, rows, entries)
+    dropped: list[str] = []
+    _attributes(ds, rows, entries, dropped)
+    options.lose("annotation extra fields COCO 'attributes' cannot hold (not written)", len(dropped),
+                 ", ".join(sorted(set(dropped))[:5]))
     return entries
 
 
@@ -217,7 +247,7 @@ def _polygons_in_pixels(ds: Dataset, rows: np.ndarray, entries: list[dict]) -> N
             entries[k]["segmentation"] = [[round(v, 3) for v in points.ravel().tolist()]]
 
 
-def _attributes(ds: Dataset, rows: np.ndarray, entries: list[dict]) -> None:
+def _attributes(ds: Dataset, rows: np.ndarray, entries: list[dict], dropped: list[str]) -> None:
     """Unknown keys (kept as they were from COCO, as ``attributes`` from other formats) and
     the VOC flags, for the rows that have any."""
     ann = ds.annotations
@@ -230,7 +260,7 @@ def _attributes(ds: Dataset, rows: np.ndarray, entries: list[dict]) -> None:
             if ds.format == NAME:
                 entry.update(extra)
             else:
-                entry["attributes"] = {key: v for key, v in extra.items() if isinstance(v, (str, int, float, bool))}
+                entry["attributes"] = _kept_attributes(extra, _INTERNAL_ANNOTATION_KEYS, dropped)
         present = {name: int(flags[k, j]) for j, name in enumerate(_FLAGS) if flags[k, j] >= 0}
         if present:
             entry.setdefault("attributes", {}).update(present)

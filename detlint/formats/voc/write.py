@@ -18,13 +18,12 @@ import numpy as np
 
 from detlint import fileio, placing
 from detlint.errors import UsageError
-from detlint.formats.prewrite import NON_FINITE_BOX, UNKNOWN_CLASS
+from detlint.formats.prewrite import NON_FINITE_BOX, UNKNOWN_CLASS, has_content
 from detlint.formats.protocol import WriteOptions
-from detlint.formats.voc.record import FLAG_TAGS, IMAGE_TEXT_TAGS, IMAGE_XML_TAGS, NAME
+from detlint.formats.voc.fields import image_fields, object_fields
+from detlint.formats.voc.record import FLAG_TAGS, IMAGE_XML_TAGS, NAME
 from detlint.model import ABSENT_INT, Annotations, Dataset
 
-ANNOTATION_EXTRA_KEYS = frozenset({"pose", "xml", "name"})
-IMAGE_EXTRA_KEYS = frozenset({*IMAGE_TEXT_TAGS, *IMAGE_XML_TAGS, "depth", "xml", "also_in_splits"})
 ROUNDING_TOLERANCE = 1e-9
 _TRAILING_ZEROS = re.compile(r"\.?0+(?=\n)")  # "12.500" -> "12.5", "12.000" -> "12"
 
@@ -113,6 +112,8 @@ def _record_dataset_losses(ds: Dataset, options: WriteOptions) -> None:
     used = set(np.unique(ds.annotations.category[ds.annotations.category >= 0]).tolist())
     unused = [name for index, name in enumerate(ds.categories.names) if index not in used]
     options.lose("unused classes dropped (VOC has no class list)", len(unused), ", ".join(unused))
+    options.lose("category extra fields (e.g. supercategory)", sum(map(has_content, ds.categories.extra)),
+                 "VOC has no class list to hold them")
     if ds.categories.names != sorted(ds.categories.names):
         options.lose("class order not kept (VOC readers sort class names)", len(ds.categories))
 
@@ -137,33 +138,36 @@ def _writable_annotations(ds: Dataset, options: WriteOptions) -> np.ndarray:
     options.lose("segmentation dropped", int((writable & has_segmentation & ~polygon).sum()))
     options.lose("iscrowd flag", int((writable & (ann.iscrowd == 1)).sum()),
                  "crowd regions written as plain objects")
-    options.lose("area not stored", int((writable & np.isfinite(ann.area)).sum()), "VOC has no area field")
+    box_area = (ann.boxes[:, 2] - ann.boxes[:, 0]) * (ann.boxes[:, 3] - ann.boxes[:, 1])
+    with np.errstate(invalid="ignore"):  # an area the box gives back is not lost (COCO's w * h)
+        own_area = np.isfinite(ann.area) & ~np.isclose(ann.area, box_area, rtol=1e-6, atol=1e-6)
+    options.lose("area not stored", int((writable & own_area).sum()), "VOC has no area field")
     return writable
 
 
 def _annotation_xml(ds: Dataset, row: int, file_name: str, objects: list[str],
                     unknown_extra_keys: dict[str, int]) -> str:
     images = ds.images
-    extra = images.extra[row] if isinstance(images.extra[row], dict) else {}
-    for key in extra:
-        if key not in IMAGE_EXTRA_KEYS:
-            unknown_extra_keys[key] = unknown_extra_keys.get(key, 0) + 1
+    fields = image_fields(images.extra[row], ds.format == NAME)
+    for key in fields.unknown:
+        unknown_extra_keys[key] = unknown_extra_keys.get(key, 0) + 1
+    texts = fields.texts
     parts = ["<annotation>"]
-    if "folder" in extra:
-        parts.append(f"\t<folder>{escape(str(extra['folder']))}</folder>")
+    if "folder" in texts:
+        parts.append(f"\t<folder>{escape(texts['folder'])}</folder>")
     parts.append(f"\t<filename>{escape(file_name)}</filename>")
-    if "path" in extra:
-        parts.append(f"\t<path>{escape(str(extra['path']))}</path>")
-    parts += [f"\t{extra[tag]}" for tag in IMAGE_XML_TAGS if tag in extra]
+    if "path" in texts:
+        parts.append(f"\t<path>{escape(texts['path'])}</path>")
+    parts += [f"\t{fields.elements[tag]}" for tag in IMAGE_XML_TAGS if tag in fields.elements]
     width, height = int(images.width[row]), int(images.height[row])
-    if width or height or "depth" in extra:
-        depth = escape(str(extra.get("depth", "3")))
+    if width or height or "depth" in texts:
+        depth = escape(texts.get("depth", "3"))
         parts.append(f"\t<size>\n\t\t<width>{width}</width>\n\t\t<height>{height}</height>\n"
                      f"\t\t<depth>{depth}</depth>\n\t</size>")
-    if "segmented" in extra or ds.format != NAME:  # a VOC source without it stays without it
-        parts.append(f"\t<segmented>{escape(str(extra.get('segmented', '0')))}</segmented>")
+    if "segmented" in texts or ds.format != NAME:  # a VOC source without it stays without it
+        parts.append(f"\t<segmented>{escape(texts.get('segmented', '0'))}</segmented>")
     parts += objects
-    parts += [f"\t{fragment}" for fragment in extra.get("xml", [])]
+    parts += [f"\t{fragment}" for fragment in fields.fragments]
     parts.append("</annotation>\n")
     return "\n".join(parts)
 
@@ -176,18 +180,16 @@ def _object_xmls(ds: Dataset, rows: np.ndarray, coords: np.ndarray,
     texts, rounded = _coordinate_texts(coords[rows])
     names = _object_names(ds, rows)
     extras = ann.extra[rows].tolist()
-    flags = ["".join(f"\t\t<{tag}>{v}</{tag}>\n" for tag, v in zip(FLAG_TAGS, values) if v != ABSENT_INT)
-             for values in zip(*(getattr(ann, tag)[rows].tolist() for tag in FLAG_TAGS))] if len(rows) else []
+    flag_rows = list(zip(*(getattr(ann, tag)[rows].tolist() for tag in FLAG_TAGS)))
+    own = ds.format == NAME
     out = []
-    for k, (name, flag_text, extra) in enumerate(zip(names, flags, extras)):
-        pose = tail = ""
-        if extra:
-            for key in extra:
-                if key not in ANNOTATION_EXTRA_KEYS:
-                    unknown_extra_keys[key] = unknown_extra_keys.get(key, 0) + 1
-            if "pose" in extra:
-                pose = f"\t\t<pose>{escape(str(extra['pose']))}</pose>\n"
-            tail = "".join(f"\t\t{fragment}\n" for fragment in extra.get("xml", []))
+    for k, (name, flag_values, extra) in enumerate(zip(names, flag_rows, extras)):
+        fields = object_fields(extra, flag_values, own)
+        for key in fields.unknown:
+            unknown_extra_keys[key] = unknown_extra_keys.get(key, 0) + 1
+        pose = f"\t\t<pose>{escape(fields.pose)}</pose>\n" if fields.pose is not None else ""
+        flag_text = "".join(f"\t\t<{tag}>{v}</{tag}>\n" for tag, v in zip(FLAG_TAGS, fields.flags) if v != ABSENT_INT)
+        tail = "".join(f"\t\t{fragment}\n" for fragment in fields.fragments)
         x1, y1, x2, y2 = texts[4 * k:4 * k + 4]
         out.append(f"\t<object>\n\t\t<name>{name}</name>\n{pose}{flag_text}\t\t<bndbox>\n"
                    f"\t\t\t<xmin>{x1}</xmin>\n\t\t\t<ymin>{y1}</ymin>\n\t\t\t<xmax>{x2}</xmax>\n"

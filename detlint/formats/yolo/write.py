@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from detlint import fileio, placing
-from detlint.formats.prewrite import NON_FINITE_BOX, UNKNOWN_CLASS
+from detlint.formats.prewrite import NON_FINITE_BOX, UNKNOWN_CLASS, has_content
 from detlint.formats.protocol import WriteOptions
 from detlint.formats.yolo.paths import NAME, SPLIT_KEYS
 from detlint.model import Annotations, Dataset, cxcywh_of
@@ -121,7 +121,7 @@ def _written(ds: Dataset, size_known: np.ndarray, options: WriteOptions) -> tupl
     has_other_seg = write_mask & ~polygon_rows & np.array([bool(s) for s in ann.segmentation], bool)
     options.lose("segmentation dropped", int(has_other_seg.sum()), "detection export writes boxes")
     if ds.format != NAME:
-        options.lose("annotation extra fields", int(sum(e is not None for e in ann.extra[write_mask])))
+        options.lose("annotation extra fields", sum(map(has_content, ann.extra[write_mask])))
     return write_mask, polygon_rows
 
 
@@ -165,7 +165,7 @@ def _data_yaml(ds: Dataset, options: WriteOptions) -> str:
             if key not in YAML_OWN_KEYS:
                 content[key] = value
     elif ds.format != NAME:
-        dropped = sum(1 for e in ds.categories.extra if e)
+        dropped = sum(map(has_content, ds.categories.extra))
         options.lose("category extra fields (e.g. supercategory)", dropped)
     return yaml.safe_dump(content, sort_keys=False, allow_unicode=True)
 

@@ -125,3 +125,28 @@ def test_voc_coco_voc_lists_nothing_the_round_trip_keeps(tmp_path: Path) -> None
 def convert_again(voc: Path, dst: Path) -> Path:
     convert(voc, dst, "voc")
     return dst / "Annotations" / "a.xml"
+
+
+def test_yolo_to_voc_lists_rounding_only_where_the_source_numbers_change(tmp_path: Path) -> None:
+    # on 640 x 480: 0.328125 ... comes back from 3-decimal pixels as written; 0.123457 does not
+    labels = {"a": "0 0.328125 0.652083 0.160937 0.254167\n", "b": "0 0.123457 0.5 0.2 0.3\n"}
+    report = convert(make_yolo(tmp_path / "src", labels, ["cat"], size=(640, 480)), tmp_path / "voc", "voc")
+    assert losses_of(report)["non-integer coordinates rounded"] == 1
+    convert(tmp_path / "voc", tmp_path / "back", "yolo")
+    again = {p.stem: p.read_text() for p in (tmp_path / "back" / "labels").rglob("*.txt")}
+    assert again["a"] == "0 0.328125 0.652083 0.160937 0.254167\n"
+    assert again["b"] != "0 0.123457 0.500000 0.200000 0.300000\n"  # the one listed
+
+
+def test_written_coco_has_no_float_noise_and_reads_in_pycocotools(tmp_path: Path) -> None:
+    pycocotools = pytest.importorskip("pycocotools.coco")
+    # 0.05625 * 640 = 36.00000000000001 and 0.3 * 480 = 144.00000000000003 in floats
+    labels = {"a": "0 0.1 0.4 0.05625 0.3\n0 0.5 0.5 0.33 0.17\n"}
+    convert(make_yolo(tmp_path / "src", labels, ["cat"], size=(640, 480)), tmp_path / "coco", "coco")
+    path = next((tmp_path / "coco").rglob("instances_*.json"))
+    coco = pycocotools.COCO(str(path))
+    boxes = sorted(coco.anns[i]["bbox"] for i in coco.getAnnIds())
+    assert boxes == [[46, 120, 36, 144], [214.4, 199.2, 211.2, 81.6]]
+    assert all(len(repr(v)) <= 8 for box in boxes for v in box)  # 36, not 36.00000000000001
+    text = path.read_text()
+    assert "0000000" not in text and "9999999" not in text

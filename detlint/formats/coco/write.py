@@ -20,6 +20,7 @@ from detlint.model import Annotations, Dataset, xywh_of
 from detlint.placing import Placement, SourceRoot, place_image
 
 _FLAGS = ("difficult", "truncated", "occluded")
+COORD_DECIMALS = 6
 # another format's bookkeeping, not data: VOC split membership, YOLO's orphan labels, VOC's
 # name of a class it did not know (such rows are not written)
 _INTERNAL_IMAGE_KEYS = frozenset({"also_in_splits", "orphan_label"})
@@ -40,11 +41,14 @@ def _number(value: float) -> float | int:
 def _xywh(ds: Dataset, rows: np.ndarray) -> np.ndarray:
     ann = ds.annotations
     boxes = ann.boxes[rows]
-    xywh = xywh_of(boxes)
+    # 1e-6 px: below any source's precision (a YOLO 6th decimal is 1e-6 of the image), above
+    # float noise (0.05625 * 640 = 36.00000000000001, 1.1 + 3.3 - 1.1 = 3.3000000000000003)
+    exact = xywh_of(boxes)
+    xywh = np.round(exact, COORD_DECIMALS)
     if ds.format == NAME:
         # Keep the source's exact numbers where the box was not changed (lossless COCO -> COCO).
         raw = ann.raw[rows]
-        same = np.all(np.isclose(xywh, raw, rtol=0, atol=1e-9) | (np.isnan(xywh) & np.isnan(raw)), axis=1)
+        same = np.all(np.isclose(exact, raw, rtol=0, atol=1e-9) | (np.isnan(exact) & np.isnan(raw)), axis=1)
         xywh[same] = raw[same]
     return xywh
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from detlint import fileio, placing
 from detlint.errors import UsageError
-from detlint.formats.prewrite import NON_FINITE_BOX, UNKNOWN_CLASS, has_content
+from detlint.formats.prewrite import NON_FINITE_BOX, UNKNOWN_CLASS, exact_round_trip, has_content
 from detlint.formats.protocol import WriteOptions
 from detlint.formats.voc.fields import image_fields, object_fields
 from detlint.formats.voc.record import FLAG_TAGS, IMAGE_XML_TAGS, NAME
@@ -97,7 +97,7 @@ def _documents(ds: Dataset, annotations_dir: Path, names: list[str],
     order = order[writable[order]]
     bounds = np.searchsorted(ann.image[order], np.arange(len(ds.images) + 1))
     unknown_extra_keys: dict[str, int] = {}
-    objects, rounded = _object_xmls(ds, order, coords, unknown_extra_keys)
+    objects, rounded = _object_xmls(ds, order, coords, origin, unknown_extra_keys)
     documents: list[tuple[Path, str]] = []
     for row in range(len(ds.images)):
         text = _annotation_xml(ds, row, names[row], objects[bounds[row]:bounds[row + 1]], unknown_extra_keys)
@@ -172,12 +172,16 @@ def _annotation_xml(ds: Dataset, row: int, file_name: str, objects: list[str],
     return "\n".join(parts)
 
 
-def _object_xmls(ds: Dataset, rows: np.ndarray, coords: np.ndarray,
+def _object_xmls(ds: Dataset, rows: np.ndarray, coords: np.ndarray, origin: float,
                  unknown_extra_keys: dict[str, int]) -> tuple[list[str], int]:
     """The ``<object>`` element of each annotation in ``rows`` (in that order), built column by
     column, and how many of them had a coordinate rounded."""
     ann = ds.annotations
-    texts, rounded = _coordinate_texts(coords[rows])
+    texts, changed = _coordinate_texts(coords[rows])
+    if changed.any():  # a value rounded here is lost only if the source's own numbers change
+        written = np.array(texts, np.float64).reshape(-1, 4)[changed] - [origin, origin, 0.0, 0.0]
+        changed[changed] = ~exact_round_trip(ds, rows[changed], written)
+    rounded = int(changed.sum())
     names = _object_names(ds, rows)
     extras = ann.extra[rows].tolist()
     flag_rows = list(zip(*(getattr(ann, tag)[rows].tolist() for tag in FLAG_TAGS)))
@@ -204,18 +208,18 @@ def _object_names(ds: Dataset, rows: np.ndarray) -> list[str]:
     return [escaped[category] for category in ds.annotations.category[rows].tolist()]
 
 
-def _coordinate_texts(coords: np.ndarray) -> tuple[list[str], int]:
+def _coordinate_texts(coords: np.ndarray) -> tuple[list[str], np.ndarray]:
     """VOC text of every coordinate (row-major): integers as such, others rounded to 3 decimals
-    without trailing zeros; and how many rows had a value rounded. One C-level format call for
+    without trailing zeros; and which rows had a value rounded. One C-level format call for
     all values, not one per value."""
     flat = coords.reshape(-1)
     if not len(flat):
-        return [], 0
+        return [], np.zeros(0, bool)
     changed = (np.abs(np.round(flat, 3) - flat) > ROUNDING_TOLERANCE) & (flat != np.floor(flat))
     # "%.3f" rounds each value exactly as Python's round(value, 3) does (np.round does not, on ties)
     text = ("%.3f\n" * len(flat)) % tuple(flat.tolist())
     text = _TRAILING_ZEROS.sub("", text).replace("-0\n", "0\n")
-    return text.split("\n")[:-1], int(changed.reshape(-1, 4).any(axis=1).sum())
+    return text.split("\n")[:-1], changed.reshape(-1, 4).any(axis=1)
 
 
 def _write_split_lists(ds: Dataset, dst: Path, names: list[str], options: WriteOptions) -> None:

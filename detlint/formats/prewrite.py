@@ -21,6 +21,7 @@ import orjson
 from detlint.formats.protocol import WriteOptions
 from detlint.model import Annotations, Dataset, take_images
 
+_ROLE = re.compile(r"(train|validation|valid|val|test)(?![a-z])", re.IGNORECASE)
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _REPLACEMENT = "\ufffd"
 _UNREAD_ENTRY = re.compile(r"/(images|annotations|categories)/\d+$")
@@ -206,6 +207,14 @@ def _decimals(values: np.ndarray, most: int = 9) -> np.ndarray:
         exact = np.abs(np.round(values, d) - values) <= 1e-9 * np.maximum(1.0, np.abs(values))
         decimals[exact] = d
     return decimals
+
+
+def split_role(split: str) -> str | None:
+    """The trainer's role of a split by its name (``train2017`` trains, ``valid`` and
+    ``val2017`` validate, ``test-dev`` tests); None for a name that says none."""
+    match = _ROLE.match(split)
+    return None if match is None else {"valid": "val", "validation": "val"}.get(match.group(1).lower(),
+                                                                                 match.group(1).lower())
 
 
 def has_content(extra: Any) -> bool:

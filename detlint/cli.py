@@ -167,13 +167,20 @@ def check(paths: tuple[Path, ...], output_format: str | None, output: Path | Non
 @click.option("--to-voc-origin", type=click.Choice(("0", "1")), default="1", show_default=True,
               help="VOC pixel convention when writing VOC.")
 @click.option("--copy", "copy_images", is_flag=True, help="Copy images instead of hard-linking them.")
+@click.option("--val-fraction", type=float, default=None,
+              help="Make a val split of this share of the training (or unsplit) images, chosen by a hash "
+                   "of each path (deterministic), for a source without one.")
 def convert(src: Path, dst: Path, target: str, source_format: str | None, voc_origin: str,
-            to_voc_origin: str, copy_images: bool) -> None:
-    """Convert SRC to a new dataset DST in another format; every loss is reported."""
+            to_voc_origin: str, copy_images: bool, val_fraction: float | None) -> None:
+    """Convert SRC to a new dataset DST in another format; every loss is reported.
+
+    A source without a validation split converted to YOLO gets no val: key (ultralytics then
+    refuses it) rather than val: on the training images; --val-fraction makes one."""
     from detlint.converting import convert as run_convert
 
     report = run_convert(src, dst, target, source_format=source_format, voc_origin=int(voc_origin),
-                         to_voc_origin=int(to_voc_origin), link_images=not copy_images)
+                         to_voc_origin=int(to_voc_origin), link_images=not copy_images,
+                         val_fraction=val_fraction)
     click.echo(_escaped_summary(report), err=True)
 
 
@@ -184,7 +191,7 @@ def _escaped_summary(report: Any) -> str:
     losses = [{**loss, "what": escape_text(str(loss.get("what", ""))),
                "detail": escape_text(str(loss.get("detail") or ""))} for loss in report.losses]
     return dataclasses.replace(report, source=escape_text(str(report.source)), target=escape_text(str(report.target)),
-                               losses=losses).summary()
+                               losses=losses, notes=[escape_text(note) for note in report.notes]).summary()
 
 
 @main.command()

@@ -28,8 +28,9 @@ def tree_hashes(root: Path) -> dict[str, str]:
 
 
 def split_key(split: str) -> str:
-    """data.yaml has one key for validation ("val"): Roboflow's "valid" comes back as "val"."""
-    return "val" if split == "valid" else split
+    """data.yaml has one key for validation ("val"): Roboflow's "valid" comes back as "val";
+    and an unsplit set is written as `train:` (never also as `val:`): it comes back as "train"."""
+    return {"valid": "val", "": "train"}.get(split, split)
 
 
 def boxes_by_image(ds: detlint.model.Dataset) -> dict[tuple[str, str], list[tuple]]:

@@ -141,3 +141,78 @@ def test_no_box_lands_on_another_image_and_every_lost_box_is_counted(source: str
     generated = sum(len(image["boxes"]) for image in data["images"]) + (len(data["dangling"]) if source == "coco" else 0)
     counted = sum(loss["count"] for loss in report.losses if loss["what"] in BOX_LOSSES)
     assert generated - came_back == counted, report.losses
+
+
+VOC_FIELDS = st.fixed_dictionaries({
+    "pose": st.one_of(st.none(), st.sampled_from(["", "Left", "Frontal", "Unspecified"])),
+    "truncated": st.one_of(st.none(), st.integers(0, 1)),
+    "difficult": st.one_of(st.none(), st.integers(0, 1)),
+    "occluded": st.one_of(st.none(), st.integers(0, 1)),
+    "extra": st.one_of(st.none(), st.sampled_from(["<attributes><a>1</a></attributes>", "<note>x &amp; y</note>"])),
+})
+
+
+def voc_object(c: int, box: tuple[int, int, int, int], fields: dict) -> str:
+    x1, y1, x2, y2 = box
+    parts = [f"<name>{CLASSES[c]}</name>"]
+    if fields["pose"] is not None:
+        parts.append(f"<pose>{fields['pose']}</pose>")
+    parts += [f"<{tag}>{fields[tag]}</{tag}>" for tag in ("truncated", "difficult", "occluded") if fields[tag] is not None]
+    parts.append(f"<bndbox><xmin>{x1 + 1}</xmin><ymin>{y1 + 1}</ymin><xmax>{x2}</xmax><ymax>{y2}</ymax></bndbox>")
+    if fields["extra"] is not None:
+        parts.append(fields["extra"])
+    return "<object>" + "".join(parts) + "</object>"
+
+
+def voc_objects(root: Path) -> dict[str, list[tuple]]:
+    """Image stem -> its objects as (name, pose, truncated, difficult, occluded, box, other
+    elements), read from the XML files themselves."""
+    from lxml import etree
+
+    out = {}
+    for path in sorted((root / "Annotations").glob("*.xml")):
+        objects = []
+        for obj in etree.parse(str(path)).getroot().iter("object"):
+            fields = {child.tag: child for child in obj}
+            known = {"name", "pose", "truncated", "difficult", "occluded", "bndbox"}
+            objects.append((
+                fields["name"].text,
+                None if "pose" not in fields else fields["pose"].text or "",
+                *(None if tag not in fields else fields[tag].text for tag in ("truncated", "difficult", "occluded")),
+                tuple(float(fields["bndbox"].find(t).text) for t in ("xmin", "ymin", "xmax", "ymax")),
+                tuple(etree.tostring(child, with_tail=False).decode() for child in obj if child.tag not in known),
+            ))
+        out[path.stem] = objects
+    return out
+
+
+@pytest.mark.parametrize("via", FORMATS)
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=datasets(), fields=st.lists(VOC_FIELDS, min_size=12, max_size=12))
+def test_voc_only_fields_survive_a_round_trip(via: str, data: dict, fields: list[dict]) -> None:
+    """VOC -> VIA -> VOC gives every object back with its pose, truncated/difficult/occluded
+    flags and unknown elements where VIA can carry them (COCO in 'attributes'); a VIA that
+    cannot (YOLO) lists each of them as a loss."""
+    with tempfile.TemporaryDirectory() as folder:
+        src = Path(folder) / "src"
+        (src / "Annotations").mkdir(parents=True)
+        k_field = iter(fields)
+        for k, image in enumerate(data["images"]):
+            width, height = image["size"]
+            objects = "".join(voc_object(c, (x1, y1, x2, y2), next(k_field)) for c, x1, y1, x2, y2 in image["boxes"])
+            (src / "Annotations" / f"im{k}.xml").write_text(
+                f"<annotation><filename>im{k}.png</filename><size><width>{width}</width><height>{height}</height>"
+                f"<depth>3</depth></size>{objects}</annotation>")
+            write_image(src / "JPEGImages" / f"im{k}.png", image["size"])
+        first = convert(src, Path(folder) / "via", via)
+        convert(Path(folder) / "via", Path(folder) / "back", "voc")
+        before, after = voc_objects(src), voc_objects(Path(folder) / "back")
+    if via != "yolo":
+        assert after == before
+        return
+    used = [f for f, _ in zip(fields, range(sum(len(image["boxes"]) for image in data["images"])))]
+    lost = {loss["what"]: loss["count"] for loss in first.losses}
+    for flag in ("truncated", "difficult", "occluded"):
+        assert lost.get(f"{flag} flag", 0) == sum(f[flag] == 1 for f in used)
+    with_fields = sum(bool(f["pose"]) or f["extra"] is not None for f in used)
+    assert lost.get("annotation extra fields", 0) == with_fields

@@ -1,6 +1,7 @@
 """What every writer may take for granted, made true before it runs (``formats.save``), each
-change a listed loss: every annotation is on an existing image, every text is valid Unicode, and
-what the reader could not parse is counted.
+change a listed loss: every annotation is on an existing image, of a known class, with a finite
+box; every text is valid Unicode; and what the reader could not parse is counted. A row that is
+not written is always a listed loss, the same in every target format.
 
 The model keeps an annotation whose image is not defined (COCO ``image_id`` matching no image)
 as image row -1, which is right for the rules (F004) but means "the last image" to numpy: a
@@ -18,10 +19,16 @@ import numpy as np
 import orjson
 
 from detlint.formats.protocol import WriteOptions
-from detlint.model import Dataset, take_images
+from detlint.model import Annotations, Dataset, take_images
 
+_ROLE = re.compile(r"(train|validation|valid|val|test)(?![a-z])", re.IGNORECASE)
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _REPLACEMENT = "\ufffd"
+_UNREAD_ENTRY = re.compile(r"/(images|annotations|categories)/\d+$")
+_NOT_AN_OBJECT = "expected an object"  # the reader's F002 for an entry it made no row of
+# one wording in every writer (they drop such rows too when called without ``prepared``)
+UNKNOWN_CLASS = "annotation of an unknown class"
+NON_FINITE_BOX = "non-finite boxes dropped"
 # reader problems after which some of the source's content is not in the model
 _UNPARSED = {
     "F001": "annotation files that could not be parsed (no annotations read from them)",
@@ -35,6 +42,8 @@ def prepared(ds: Dataset, options: WriteOptions) -> Dataset:
     change recorded with ``options.lose``."""
     _lose_unparsed(ds, options)
     ds = _linked_only(ds, options)
+    ds = _known_classes_only(ds, options)
+    ds = _finite_boxes_only(ds, options)
     ds = _valid_unicode(ds, options)
     ds = _no_nul_names(ds, options)
     check_links(ds)
@@ -43,10 +52,11 @@ def prepared(ds: Dataset, options: WriteOptions) -> Dataset:
 
 def check_links(ds: Dataset) -> None:
     """Raise (an internal error: the writer path is broken) if an annotation's image or class
-    index is out of range: numpy would take -1 as the last row and write it on a wrong image."""
+    index is out of range: numpy would take -1 as the last row and write it on a wrong image
+    (or class)."""
     ann = ds.annotations
     bad_image = np.flatnonzero((ann.image < 0) | (ann.image >= len(ds.images)))
-    bad_class = np.flatnonzero(ann.category >= len(ds.categories))
+    bad_class = np.flatnonzero((ann.category < 0) | (ann.category >= len(ds.categories)))
     if len(bad_image) or len(bad_class):
         row = int(bad_image[0] if len(bad_image) else bad_class[0])
         raise ValueError(f"refusing to write: annotation row {row} links image {int(ann.image[row])} "
@@ -63,7 +73,24 @@ def _lose_unparsed(ds: Dataset, options: WriteOptions) -> None:
             read = {ds.file_of(int(i)) for i in np.unique(ds.annotations.src_file)}
             files = [f for f in files if f not in read]
         count = len(files) if code == "F001" else len(problems)
-        options.lose(what, count, ", ".join(files[:5]) + (" ..." if len(files) > 5 else ""))
+        options.lose(what, count, _listed(files))
+    _lose_unread_entries(ds, options)
+
+
+def _lose_unread_entries(ds: Dataset, options: WriteOptions) -> None:
+    """Count the entries of a JSON section that were no object (``"annotations": [7, ...]``):
+    the reader makes no row of them, so only its F002 says they were there."""
+    unread: dict[str, list[str]] = {}
+    for p in ds.problems:
+        match = _UNREAD_ENTRY.match(p.pointer or "") if p.code == "F002" else None
+        if match and p.message.endswith(_NOT_AN_OBJECT):
+            unread.setdefault(match.group(1), []).append(f"{p.file}#{p.pointer}")
+    for section, where in sorted(unread.items()):
+        options.lose(f"{section} entries that are not objects (not read)", len(where), _listed(where))
+
+
+def _listed(names: list[str]) -> str:
+    return ", ".join(names[:5]) + (" ..." if len(names) > 5 else "")
 
 
 def _linked_only(ds: Dataset, options: WriteOptions) -> Dataset:
@@ -75,6 +102,44 @@ def _linked_only(ds: Dataset, options: WriteOptions) -> Dataset:
     options.lose("annotations that reference no image (dropped: their image_id matches no image entry)",
                  int((~linked).sum()))
     return replace(ds, annotations=ann.take(linked))
+
+
+def _known_classes_only(ds: Dataset, options: WriteOptions) -> Dataset:
+    """``ds`` without the annotations whose class is not in the class list (C001). Every
+    writer drops them alike: a target with no class list (VOC) would otherwise have to invent
+    a name (``class_3``) that the source never gave."""
+    ann = ds.annotations
+    unknown = ann.category < 0
+    if not unknown.any():
+        return ds
+    options.lose(UNKNOWN_CLASS, int(unknown.sum()), _class_refs(ds, np.flatnonzero(unknown)))
+    return replace(ds, annotations=ann.take(~unknown))
+
+
+def _class_refs(ds: Dataset, rows: np.ndarray) -> str:
+    """The source's own references of the unknown classes of ``rows`` (a name where the source
+    gave one, else its class id), each with its count, the most frequent first."""
+    extras = ds.annotations.extra[rows]
+    named = np.fromiter((isinstance(e, dict) and "name" in e for e in extras), bool, len(rows))
+    refs = [repr(str(e["name"])) for e in extras[named]]
+    refs += [f"class {v}" for v in ds.annotations.class_id[rows[~named]].tolist()]
+    labels, counts = np.unique(np.array(refs, dtype=object), return_counts=True)
+    order = np.argsort(-counts, kind="stable")
+    shown = [f"{labels[i]} x{counts[i]}" for i in order[:5]]
+    more = " ..." if len(order) > 5 else ""
+    return f"not written: {', '.join(shown)}{more}; not in the class list (C001)"
+
+
+def _finite_boxes_only(ds: Dataset, options: WriteOptions) -> Dataset:
+    """``ds`` without the boxes a writer cannot write (B004: NaN, inf, or a coordinate the
+    reader could not read, e.g. a VOC object without ``<bndbox>`` or a COCO bbox of 2 numbers):
+    written, they would be ``nan`` or ``null``, which no trainer reads."""
+    ann = ds.annotations
+    bad = ann.has_box & (ann.kind != Annotations.KIND_NONE) & ~np.isfinite(ann.boxes).all(axis=1)
+    if not bad.any():
+        return ds
+    options.lose(NON_FINITE_BOX, int(bad.sum()), "not written: a coordinate missing, NaN, inf or not a number (B004)")
+    return replace(ds, annotations=ann.take(~bad))
 
 
 def _valid_unicode(ds: Dataset, options: WriteOptions) -> Dataset:
@@ -114,6 +179,52 @@ def _no_nul_names(ds: Dataset, options: WriteOptions) -> Dataset:
     images = take_images(ds.images, np.arange(len(ds.images)))
     images.file_name = _objects([name.replace("\0", _REPLACEMENT) if "\0" in name else name for name in names])
     return replace(ds, images=images).validate()
+
+
+def exact_round_trip(ds: Dataset, rows: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Which of ``rows``, given the pixel ``boxes`` a writer wrote for them, give the source's
+    own numbers (``Annotations.raw``) back at the precision the source wrote them with: then a
+    writer's rounding lost nothing (a YOLO ``0.123457`` read back from VOC pixels to 3
+    decimals is still ``0.123457``)."""
+    from detlint import formats  # the registry imports the writers
+
+    source = formats.get(ds.format) if ds.format in formats.names() else None
+    raw = ds.annotations.raw[rows]
+    if source is None or not len(rows):
+        return np.zeros(len(rows), bool)
+    annotations = ds.annotations.take(rows)
+    annotations.boxes = np.asarray(boxes, np.float64)
+    again = source.raw_from_boxes(replace(ds, annotations=annotations), np.arange(len(rows)))
+    half_unit = 0.5 * 10.0 ** -_decimals(raw) + 1e-9
+    with np.errstate(invalid="ignore"):
+        return (np.abs(again - raw) <= half_unit).all(axis=1)
+
+
+def _decimals(values: np.ndarray, most: int = 9) -> np.ndarray:
+    """The fewest decimals that write each value (a float-noise tolerance), ``most`` at most."""
+    decimals = np.full(values.shape, most, np.int64)
+    for d in range(most - 1, -1, -1):
+        exact = np.abs(np.round(values, d) - values) <= 1e-9 * np.maximum(1.0, np.abs(values))
+        decimals[exact] = d
+    return decimals
+
+
+def split_role(split: str) -> str | None:
+    """The trainer's role of a split by its name (``train2017`` trains, ``valid`` and
+    ``val2017`` validate, ``test-dev`` tests); None for a name that says none."""
+    match = _ROLE.match(split)
+    return None if match is None else {"valid": "val", "validation": "val"}.get(match.group(1).lower(),
+                                                                                 match.group(1).lower())
+
+
+def has_content(extra: Any) -> bool:
+    """Whether an extras dict holds a value a target could lose: ``pose ''`` or a
+    ``supercategory`` of None says nothing, and dropping it is no loss."""
+    return isinstance(extra, dict) and any(not is_empty(value) for value in extra.values())
+
+
+def is_empty(value: Any) -> bool:
+    return value is None or (isinstance(value, (str, list, dict, tuple)) and not value)
 
 
 def valid_text(text: str) -> str:

@@ -75,10 +75,14 @@ class WriteOptions:
     voc_origin: int = 1
     link_images: bool = True  # hard-link (else copy) images into the destination
     losses: list[dict] = field(default_factory=list)  # filled by writers: every lossy step
+    notes: list[str] = field(default_factory=list)  # what a consumer of the output will meet, and the fix
 
     def lose(self, what: str, count: int, detail: str = "") -> None:
         if count:
             self.losses.append({"what": what, "count": int(count), "detail": detail})
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
 
     def lose_unplaced(self, results: Iterable[Placement], missing: str, missing_detail: str = "") -> None:
         """The losses of a writer's image placements: ``missing`` in the writer's words, the

@@ -14,11 +14,17 @@ import orjson
 
 from detlint.fileio import atomic_write_bytes, safe_relative
 from detlint.formats.coco.layout import NAME
+from detlint.formats.prewrite import NON_FINITE_BOX, UNKNOWN_CLASS
 from detlint.formats.protocol import WriteOptions
 from detlint.model import Annotations, Dataset, xywh_of
 from detlint.placing import Placement, SourceRoot, place_image
 
 _FLAGS = ("difficult", "truncated", "occluded")
+COORD_DECIMALS = 6
+# another format's bookkeeping, not data: VOC split membership, YOLO's orphan labels, VOC's
+# name of a class it did not know (such rows are not written)
+_INTERNAL_IMAGE_KEYS = frozenset({"also_in_splits", "orphan_label"})
+_INTERNAL_ANNOTATION_KEYS = frozenset({"name"})
 
 
 def _split_layout(split: str) -> tuple[str, str]:
@@ -35,11 +41,14 @@ def _number(value: float) -> float | int:
 def _xywh(ds: Dataset, rows: np.ndarray) -> np.ndarray:
     ann = ds.annotations
     boxes = ann.boxes[rows]
-    xywh = xywh_of(boxes)
+    # 1e-6 px: below any source's precision (a YOLO 6th decimal is 1e-6 of the image), above
+    # float noise (0.05625 * 640 = 36.00000000000001, 1.1 + 3.3 - 1.1 = 3.3000000000000003)
+    exact = xywh_of(boxes)
+    xywh = np.round(exact, COORD_DECIMALS)
     if ds.format == NAME:
         # Keep the source's exact numbers where the box was not changed (lossless COCO -> COCO).
         raw = ann.raw[rows]
-        same = np.all(np.isclose(xywh, raw, rtol=0, atol=1e-9) | (np.isnan(xywh) & np.isnan(raw)), axis=1)
+        same = np.all(np.isclose(exact, raw, rtol=0, atol=1e-9) | (np.isnan(exact) & np.isnan(raw)), axis=1)
         xywh[same] = raw[same]
     return xywh
 
@@ -90,13 +99,20 @@ def _category_entries(ds: Dataset, category_ids: np.ndarray) -> list[dict]:
 def _lose_unwritable(ds: Dataset, options: WriteOptions) -> None:
     """Record what COCO cannot say: annotations without a class or pixel box, the VOC flags."""
     ann = ds.annotations
-    unknown = int((ann.category < 0).sum())
-    options.lose("annotations of an unknown class", unknown)
+    non_finite = _non_finite(ann)
+    unknown = ~non_finite & (ann.category < 0)
+    options.lose(NON_FINITE_BOX, int(non_finite.sum()))
+    options.lose(UNKNOWN_CLASS, int(unknown.sum()))
     options.lose("normalised boxes on an image of unknown size dropped (cannot be made pixels)",
-                 int((ann.normalized & (ann.category >= 0)).sum()))
+                 int((ann.normalized & ~non_finite & ~unknown).sum()))
     for field_name in _FLAGS:
         options.lose(f"VOC '{field_name}' flag (COCO has no field for it; kept in 'attributes')",
                      int((getattr(ann, field_name) > 0).sum()))
+
+
+def _non_finite(ann: Annotations) -> np.ndarray:
+    """Rows with a box that has a NaN/inf coordinate: JSON would hold ``null`` there."""
+    return ann.has_box & (ann.kind != Annotations.KIND_NONE) & ~np.isfinite(ann.boxes).all(axis=1)
 
 
 def _write_split(ds: Dataset, dst: Path, split: str, categories: list[dict], category_ids: np.ndarray,
@@ -106,10 +122,10 @@ def _write_split(ds: Dataset, dst: Path, split: str, categories: list[dict], cat
     image_rows = np.flatnonzero(ds.images.split == split)
     image_entries, new_id, placed = _image_entries(ds, image_rows, dst / image_dir, options, source_root)
     options.lose_unplaced(placed, "image files missing (entries written, files not copied)", split)
-    rows = np.flatnonzero(np.isin(ann.image, image_rows) & (ann.category >= 0) & ~ann.normalized)
+    rows = np.flatnonzero(np.isin(ann.image, image_rows) & (ann.category >= 0) & ~ann.normalized & ~_non_finite(ann))
     xywh = _xywh(ds, rows)
     keep_ann_ids = ds.format == NAME and len(np.unique(ann.id[rows])) == len(rows) and (ann.id[rows] > 0).all()
-    entries = _annotation_entries(ds, rows, xywh, category_ids, new_id, keep_ann_ids)
+    entries = _annotation_entries(ds, rows, xywh, category_ids, new_id, keep_ann_ids, options)
     document = dict(_other_keys(ds, split))
     document.update({"images": image_entries, "annotations": entries, "categories": categories})
     atomic_write_bytes(dst / json_rel, orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY))
@@ -125,6 +141,7 @@ def _image_entries(ds: Dataset, image_rows: np.ndarray, image_dir: Path, options
     keep_ids = ds.format == NAME and len(np.unique(images.id[image_rows])) == len(image_rows)
     image_entries = []
     placed = []
+    dropped: list[str] = []
     for row, name in zip(image_rows, names):
         image_id = int(images.id[row]) if keep_ids else new_id[int(row)]
         new_id[int(row)] = image_id
@@ -132,11 +149,33 @@ def _image_entries(ds: Dataset, image_rows: np.ndarray, image_dir: Path, options
                  "height": int(images.height[row])}
         if ds.format == NAME and images.extra[row]:
             entry.update(images.extra[row])
+        elif images.extra[row]:
+            attributes = _kept_attributes(images.extra[row], _INTERNAL_IMAGE_KEYS, dropped)
+            if attributes:
+                entry["attributes"] = attributes
         image_entries.append(entry)
         source = ds.root / images.path[row] if images.path[row] else None
         placed.append(Placement.MISSING if source is None else
                       place_image(source, image_dir / name, source_root, options.link_images))
+    options.lose("image extra fields COCO 'attributes' cannot hold (not written)", len(dropped),
+                 ", ".join(sorted(set(dropped))[:5]))
     return image_entries, new_id, placed
+
+
+def _kept_attributes(extra: dict, internal: frozenset[str], dropped: list[str]) -> dict:
+    """The fields of another format's ``extra`` that JSON ``attributes`` hold as they are
+    (scalars, lists of texts such as VOC's unknown elements), so that format's writer gets them
+    back; the others' keys go to ``dropped`` (empty values are no loss)."""
+    kept = {}
+    for key, value in extra.items():
+        if key in internal:
+            continue
+        if isinstance(value, (str, int, float, bool)) or (
+                isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            kept[key] = value
+        elif value not in (None, [], {}):
+            dropped.append(str(key))
+    return kept
 
 
 def _other_keys(ds: Dataset, split: str) -> dict:
@@ -149,7 +188,7 @@ def _other_keys(ds: Dataset, split: str) -> dict:
 
 
 def _annotation_entries(ds: Dataset, rows: np.ndarray, xywh: np.ndarray, category_ids: np.ndarray,
-                        image_ids: dict[int, int], keep_ids: bool) -> list[dict]:
+                        image_ids: dict[int, int], keep_ids: bool, options: WriteOptions) -> list[dict]:
     """The COCO annotation objects of ``rows``, built column by column: plain Python values
     from ``tolist()`` once per column, per-row work only for the rows that need it."""
     ann = ds.annotations
@@ -175,7 +214,10 @@ def _annotation_entries(ds: Dataset, rows: np.ndarray, xywh: np.ndarray, categor
         entry["segmentation"] = segmentations[k] if segmentations[k] is not None else []
         entries.append(entry)
     _polygons_in_pixels(ds, rows, entries)
-    _attributes(ds, rows, entries)
+    dropped: list[str] = []
+    _attributes(ds, rows, entries, dropped)
+    options.lose("annotation extra fields COCO 'attributes' cannot hold (not written)", len(dropped),
+                 ", ".join(sorted(set(dropped))[:5]))
     return entries
 
 
@@ -209,7 +251,7 @@ def _polygons_in_pixels(ds: Dataset, rows: np.ndarray, entries: list[dict]) -> N
             entries[k]["segmentation"] = [[round(v, 3) for v in points.ravel().tolist()]]
 
 
-def _attributes(ds: Dataset, rows: np.ndarray, entries: list[dict]) -> None:
+def _attributes(ds: Dataset, rows: np.ndarray, entries: list[dict], dropped: list[str]) -> None:
     """Unknown keys (kept as they were from COCO, as ``attributes`` from other formats) and
     the VOC flags, for the rows that have any."""
     ann = ds.annotations
@@ -222,7 +264,7 @@ def _attributes(ds: Dataset, rows: np.ndarray, entries: list[dict]) -> None:
             if ds.format == NAME:
                 entry.update(extra)
             else:
-                entry["attributes"] = {key: v for key, v in extra.items() if isinstance(v, (str, int, float, bool))}
+                entry["attributes"] = _kept_attributes(extra, _INTERNAL_ANNOTATION_KEYS, dropped)
         present = {name: int(flags[k, j]) for j, name in enumerate(_FLAGS) if flags[k, j] >= 0}
         if present:
             entry.setdefault("attributes", {}).update(present)

@@ -18,12 +18,12 @@ import numpy as np
 
 from detlint import fileio, placing
 from detlint.errors import UsageError
+from detlint.formats.prewrite import NON_FINITE_BOX, UNKNOWN_CLASS, exact_round_trip, has_content
 from detlint.formats.protocol import WriteOptions
-from detlint.formats.voc.record import FLAG_TAGS, IMAGE_TEXT_TAGS, IMAGE_XML_TAGS, NAME
+from detlint.formats.voc.fields import image_fields, object_fields
+from detlint.formats.voc.record import FLAG_TAGS, IMAGE_XML_TAGS, NAME
 from detlint.model import ABSENT_INT, Annotations, Dataset
 
-ANNOTATION_EXTRA_KEYS = frozenset({"pose", "xml", "name"})
-IMAGE_EXTRA_KEYS = frozenset({*IMAGE_TEXT_TAGS, *IMAGE_XML_TAGS, "depth", "xml", "also_in_splits"})
 ROUNDING_TOLERANCE = 1e-9
 _TRAILING_ZEROS = re.compile(r"\.?0+(?=\n)")  # "12.500" -> "12.5", "12.000" -> "12"
 
@@ -97,7 +97,7 @@ def _documents(ds: Dataset, annotations_dir: Path, names: list[str],
     order = order[writable[order]]
     bounds = np.searchsorted(ann.image[order], np.arange(len(ds.images) + 1))
     unknown_extra_keys: dict[str, int] = {}
-    objects, rounded = _object_xmls(ds, order, coords, unknown_extra_keys)
+    objects, rounded = _object_xmls(ds, order, coords, origin, unknown_extra_keys)
     documents: list[tuple[Path, str]] = []
     for row in range(len(ds.images)):
         text = _annotation_xml(ds, row, names[row], objects[bounds[row]:bounds[row + 1]], unknown_extra_keys)
@@ -112,6 +112,8 @@ def _record_dataset_losses(ds: Dataset, options: WriteOptions) -> None:
     used = set(np.unique(ds.annotations.category[ds.annotations.category >= 0]).tolist())
     unused = [name for index, name in enumerate(ds.categories.names) if index not in used]
     options.lose("unused classes dropped (VOC has no class list)", len(unused), ", ".join(unused))
+    options.lose("category extra fields (e.g. supercategory)", sum(map(has_content, ds.categories.extra)),
+                 "VOC has no class list to hold them")
     if ds.categories.names != sorted(ds.categories.names):
         options.lose("class order not kept (VOC readers sort class names)", len(ds.categories))
 
@@ -122,11 +124,13 @@ def _writable_annotations(ds: Dataset, options: WriteOptions) -> np.ndarray:
     n = len(ann)
     finite = np.isfinite(ann.boxes).all(axis=1) if n else np.zeros(0, bool)
     geometry = ann.has_box & (ann.kind != Annotations.KIND_NONE)
+    known = ann.category >= 0
     options.lose("annotations without a box dropped", int((~geometry).sum()))
-    options.lose("non-finite boxes dropped", int((geometry & ~finite).sum()))
+    options.lose(NON_FINITE_BOX, int((geometry & ~finite).sum()))
+    options.lose(UNKNOWN_CLASS, int((geometry & finite & ~known).sum()))
     options.lose("normalised boxes without an image size dropped",
-                 int((geometry & finite & ann.normalized).sum()))
-    writable = geometry & finite & ~ann.normalized
+                 int((geometry & finite & known & ann.normalized).sum()))
+    writable = geometry & finite & known & ~ann.normalized
     polygon = ann.kind == Annotations.KIND_POLYGON
     options.lose("polygons reduced to boxes", int((writable & polygon).sum()))
     has_segmentation = np.fromiter((s is not None and not (isinstance(s, (list, dict)) and not s)
@@ -134,57 +138,62 @@ def _writable_annotations(ds: Dataset, options: WriteOptions) -> np.ndarray:
     options.lose("segmentation dropped", int((writable & has_segmentation & ~polygon).sum()))
     options.lose("iscrowd flag", int((writable & (ann.iscrowd == 1)).sum()),
                  "crowd regions written as plain objects")
-    options.lose("area not stored", int((writable & np.isfinite(ann.area)).sum()), "VOC has no area field")
+    box_area = (ann.boxes[:, 2] - ann.boxes[:, 0]) * (ann.boxes[:, 3] - ann.boxes[:, 1])
+    with np.errstate(invalid="ignore"):  # an area the box gives back is not lost (COCO's w * h)
+        own_area = np.isfinite(ann.area) & ~np.isclose(ann.area, box_area, rtol=1e-6, atol=1e-6)
+    options.lose("area not stored", int((writable & own_area).sum()), "VOC has no area field")
     return writable
 
 
 def _annotation_xml(ds: Dataset, row: int, file_name: str, objects: list[str],
                     unknown_extra_keys: dict[str, int]) -> str:
     images = ds.images
-    extra = images.extra[row] if isinstance(images.extra[row], dict) else {}
-    for key in extra:
-        if key not in IMAGE_EXTRA_KEYS:
-            unknown_extra_keys[key] = unknown_extra_keys.get(key, 0) + 1
+    fields = image_fields(images.extra[row], ds.format == NAME)
+    for key in fields.unknown:
+        unknown_extra_keys[key] = unknown_extra_keys.get(key, 0) + 1
+    texts = fields.texts
     parts = ["<annotation>"]
-    if "folder" in extra:
-        parts.append(f"\t<folder>{escape(str(extra['folder']))}</folder>")
+    if "folder" in texts:
+        parts.append(f"\t<folder>{escape(texts['folder'])}</folder>")
     parts.append(f"\t<filename>{escape(file_name)}</filename>")
-    if "path" in extra:
-        parts.append(f"\t<path>{escape(str(extra['path']))}</path>")
-    parts += [f"\t{extra[tag]}" for tag in IMAGE_XML_TAGS if tag in extra]
+    if "path" in texts:
+        parts.append(f"\t<path>{escape(texts['path'])}</path>")
+    parts += [f"\t{fields.elements[tag]}" for tag in IMAGE_XML_TAGS if tag in fields.elements]
     width, height = int(images.width[row]), int(images.height[row])
-    if width or height or "depth" in extra:
-        depth = escape(str(extra.get("depth", "3")))
+    if width or height or "depth" in texts:
+        depth = escape(texts.get("depth", "3"))
         parts.append(f"\t<size>\n\t\t<width>{width}</width>\n\t\t<height>{height}</height>\n"
                      f"\t\t<depth>{depth}</depth>\n\t</size>")
-    if "segmented" in extra or ds.format != NAME:  # a VOC source without it stays without it
-        parts.append(f"\t<segmented>{escape(str(extra.get('segmented', '0')))}</segmented>")
+    if "segmented" in texts or ds.format != NAME:  # a VOC source without it stays without it
+        parts.append(f"\t<segmented>{escape(texts.get('segmented', '0'))}</segmented>")
     parts += objects
-    parts += [f"\t{fragment}" for fragment in extra.get("xml", [])]
+    parts += [f"\t{fragment}" for fragment in fields.fragments]
     parts.append("</annotation>\n")
     return "\n".join(parts)
 
 
-def _object_xmls(ds: Dataset, rows: np.ndarray, coords: np.ndarray,
+def _object_xmls(ds: Dataset, rows: np.ndarray, coords: np.ndarray, origin: float,
                  unknown_extra_keys: dict[str, int]) -> tuple[list[str], int]:
     """The ``<object>`` element of each annotation in ``rows`` (in that order), built column by
     column, and how many of them had a coordinate rounded."""
     ann = ds.annotations
-    texts, rounded = _coordinate_texts(coords[rows])
+    texts, changed = _coordinate_texts(coords[rows])
+    if changed.any():  # a value rounded here is lost only if the source's own numbers change
+        written = np.array(texts, np.float64).reshape(-1, 4)[changed] - [origin, origin, 0.0, 0.0]
+        changed[changed] = ~exact_round_trip(ds, rows[changed], written)
+    rounded = int(changed.sum())
     names = _object_names(ds, rows)
     extras = ann.extra[rows].tolist()
-    flags = ["".join(f"\t\t<{tag}>{v}</{tag}>\n" for tag, v in zip(FLAG_TAGS, values) if v != ABSENT_INT)
-             for values in zip(*(getattr(ann, tag)[rows].tolist() for tag in FLAG_TAGS))] if len(rows) else []
+    flag_rows = list(zip(*(getattr(ann, tag)[rows].tolist() for tag in FLAG_TAGS)))
+    own = ds.format == NAME
     out = []
-    for k, (name, flag_text, extra) in enumerate(zip(names, flags, extras)):
-        pose = tail = ""
-        if extra:
-            for key in extra:
-                if key not in ANNOTATION_EXTRA_KEYS:
-                    unknown_extra_keys[key] = unknown_extra_keys.get(key, 0) + 1
-            if "pose" in extra:
-                pose = f"\t\t<pose>{escape(str(extra['pose']))}</pose>\n"
-            tail = "".join(f"\t\t{fragment}\n" for fragment in extra.get("xml", []))
+    for k, (name, flag_values, extra) in enumerate(zip(names, flag_rows, extras)):
+        fields = object_fields(extra, flag_values, own)
+        for key in fields.unknown:
+            unknown_extra_keys[key] = unknown_extra_keys.get(key, 0) + 1
+        pose = f"\t\t<pose>{escape(fields.pose)}</pose>\n" if fields.pose is not None else ""
+        flag_text = "".join(f"\t\t<{tag}>{v}</{tag}>\n" for tag, v in zip(FLAG_TAGS, fields.flags) if v != ABSENT_INT)
+        tail = "".join(f"\t\t{fragment}\n" for fragment in fields.fragments)
         x1, y1, x2, y2 = texts[4 * k:4 * k + 4]
         out.append(f"\t<object>\n\t\t<name>{name}</name>\n{pose}{flag_text}\t\t<bndbox>\n"
                    f"\t\t\t<xmin>{x1}</xmin>\n\t\t\t<ymin>{y1}</ymin>\n\t\t\t<xmax>{x2}</xmax>\n"
@@ -193,31 +202,24 @@ def _object_xmls(ds: Dataset, rows: np.ndarray, coords: np.ndarray,
 
 
 def _object_names(ds: Dataset, rows: np.ndarray) -> list[str]:
-    """Escaped class name of each row: its category's, else the name the source gave."""
-    ann = ds.annotations
+    """Escaped class name of each row (of a known class: a row of an unknown one is a loss,
+    never a name made up here)."""
     escaped = [escape(name) for name in ds.categories.names]
-    names = []
-    for row, category in zip(rows.tolist(), ann.category[rows].tolist()):
-        if category >= 0:
-            names.append(escaped[category])
-        else:
-            extra = ann.extra[row] if isinstance(ann.extra[row], dict) else {}
-            names.append(escape(str(extra.get("name", f"class_{int(ann.class_id[row])}"))))
-    return names
+    return [escaped[category] for category in ds.annotations.category[rows].tolist()]
 
 
-def _coordinate_texts(coords: np.ndarray) -> tuple[list[str], int]:
+def _coordinate_texts(coords: np.ndarray) -> tuple[list[str], np.ndarray]:
     """VOC text of every coordinate (row-major): integers as such, others rounded to 3 decimals
-    without trailing zeros; and how many rows had a value rounded. One C-level format call for
+    without trailing zeros; and which rows had a value rounded. One C-level format call for
     all values, not one per value."""
     flat = coords.reshape(-1)
     if not len(flat):
-        return [], 0
+        return [], np.zeros(0, bool)
     changed = (np.abs(np.round(flat, 3) - flat) > ROUNDING_TOLERANCE) & (flat != np.floor(flat))
     # "%.3f" rounds each value exactly as Python's round(value, 3) does (np.round does not, on ties)
     text = ("%.3f\n" * len(flat)) % tuple(flat.tolist())
     text = _TRAILING_ZEROS.sub("", text).replace("-0\n", "0\n")
-    return text.split("\n")[:-1], int(changed.reshape(-1, 4).any(axis=1).sum())
+    return text.split("\n")[:-1], changed.reshape(-1, 4).any(axis=1)
 
 
 def _write_split_lists(ds: Dataset, dst: Path, names: list[str], options: WriteOptions) -> None:

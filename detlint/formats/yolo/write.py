@@ -12,13 +12,15 @@ from typing import Any
 import numpy as np
 
 from detlint import fileio, placing
+from detlint.formats.prewrite import NON_FINITE_BOX, UNKNOWN_CLASS, has_content, split_role
 from detlint.formats.protocol import WriteOptions
-from detlint.formats.yolo.paths import NAME, SPLIT_KEYS
+from detlint.formats.yolo.paths import NAME
 from detlint.model import Annotations, Dataset, cxcywh_of
 
 COORD_DECIMALS = 6
 YAML_OWN_KEYS = ("path", "train", "val", "test", "nc", "names")
 PLACE_BATCH = 256  # images placed per thread-pool task
+UNSPLIT = "unsplit"  # the folder of unsplit images beside named splits
 
 
 def write(ds: Dataset, dst: Path, options: WriteOptions) -> None:
@@ -31,8 +33,9 @@ def write(ds: Dataset, dst: Path, options: WriteOptions) -> None:
     labels: list[tuple[Path, str]] = []
     placements: list[tuple[Path, Path]] = []
     missing = 0
+    folders = _split_folders(ds)
     for i in range(len(ds.images)):
-        split = _safe_split(str(ds.images.split[i] or ""))
+        split = folders[str(ds.images.split[i] or "")]
         prefix = f"/{split}" if split else ""
         name = names_out[i]
         labels.append((dst / f"labels{prefix}/{os.path.splitext(name)[0]}.txt", label_texts[i]))
@@ -103,13 +106,15 @@ def _written(ds: Dataset, size_known: np.ndarray, options: WriteOptions) -> tupl
     every field a label line cannot hold, is a loss."""
     ann = ds.annotations
     boxless = ~ann.has_box | (ann.kind == Annotations.KIND_NONE)
-    unknown_class = ann.category < 0
+    non_finite = ~boxless & ~np.isfinite(ann.boxes).all(axis=1)
+    unknown_class = ~boxless & ~non_finite & (ann.category < 0)
     can_place = ann.normalized | size_known
-    write_mask = ~boxless & ~unknown_class & can_place
+    write_mask = ~boxless & ~non_finite & ~unknown_class & can_place
     options.lose("annotation without a box", int(boxless.sum()))
-    options.lose("annotation of an unknown class", int((~boxless & unknown_class).sum()))
+    options.lose(NON_FINITE_BOX, int(non_finite.sum()))
+    options.lose(UNKNOWN_CLASS, int(unknown_class.sum()))
     options.lose("box on an image of unknown size (cannot normalise)",
-                 int((~boxless & ~unknown_class & ~can_place).sum()))
+                 int((~boxless & ~non_finite & ~unknown_class & ~can_place).sum()))
     options.lose("iscrowd flag", int((write_mask & (ann.iscrowd == 1)).sum()), "crowd boxes written as boxes")
     for flag in ("difficult", "truncated", "occluded"):
         options.lose(f"{flag} flag", int((write_mask & (getattr(ann, flag) == 1)).sum()))
@@ -118,7 +123,7 @@ def _written(ds: Dataset, size_known: np.ndarray, options: WriteOptions) -> tupl
     has_other_seg = write_mask & ~polygon_rows & np.array([bool(s) for s in ann.segmentation], bool)
     options.lose("segmentation dropped", int(has_other_seg.sum()), "detection export writes boxes")
     if ds.format != NAME:
-        options.lose("annotation extra fields", int(sum(e is not None for e in ann.extra[write_mask])))
+        options.lose("annotation extra fields", sum(map(has_content, ann.extra[write_mask])))
     return write_mask, polygon_rows
 
 
@@ -153,7 +158,7 @@ def _data_yaml(ds: Dataset, options: WriteOptions) -> str:
     import yaml
 
     content: dict[str, Any] = {"path": "."}
-    _add_split_keys(content, ds)
+    _add_split_keys(content, ds, options)
     content["nc"] = len(ds.categories)
     content["names"] = list(ds.categories.names)
     source_yaml = ds.meta.get("yaml") if ds.format == NAME else None
@@ -162,21 +167,42 @@ def _data_yaml(ds: Dataset, options: WriteOptions) -> str:
             if key not in YAML_OWN_KEYS:
                 content[key] = value
     elif ds.format != NAME:
-        dropped = sum(1 for e in ds.categories.extra if e)
+        dropped = sum(map(has_content, ds.categories.extra))
         options.lose("category extra fields (e.g. supercategory)", dropped)
     return yaml.safe_dump(content, sort_keys=False, allow_unicode=True)
 
 
-def _add_split_keys(content: dict[str, Any], ds: Dataset) -> None:
-    """The data.yaml keys of the splits: ``train``/``val``/``test`` and any other split by name
-    (never one ``content`` already has)."""
-    splits = [_safe_split(str(split)) for split in ds.splits] or [""]
-    if "" in splits:  # unsplit images live directly in images/; trainers need train and val keys
-        content["train"] = content["val"] = "images"  # the reader reads such a pair once, unsplit
-    for split in splits:
-        if not split:
-            continue
-        key = "val" if split in ("valid", "validation") else split
-        if key in content and key in SPLIT_KEYS:
-            key = split  # e.g. both "val" and "valid": keep the second under its own name
-        content.setdefault(key, f"images/{split}")
+def _split_folders(ds: Dataset) -> dict[str, str]:
+    """The folder under ``images/`` and ``labels/`` of each split. Unsplit images live directly
+    in ``images/`` only when there is no other split: ultralytics reads a folder recursively,
+    so ``train: images`` would train on ``images/val`` too."""
+    splits = [str(split or "") for split in ds.splits] or [""]
+    return {split: _safe_split(split) or ("" if len(splits) == 1 else UNSPLIT) for split in splits}
+
+
+def _add_split_keys(content: dict[str, Any], ds: Dataset, options: WriteOptions) -> None:
+    """The data.yaml keys of the splits: ``train``/``val``/``test`` for the splits whose name
+    says that role (``train2017``, ``valid``; an only, unsplit set trains), any other split
+    under its own name. Never ``val:`` on the training images: what is missing is a note."""
+    renamed = []
+    for split, folder in _split_folders(ds).items():
+        role = split_role(folder) if folder else "train"
+        key = role if role and role not in content else folder
+        while key in content or key in YAML_OWN_KEYS and key != role:
+            key += "_"
+        content[key] = f"images/{folder}" if folder else "images"
+        if key != split:
+            renamed.append(f"{split or '(unsplit)'} -> {key}")
+    options.lose("split names changed to the data.yaml keys trainers read", len(renamed), ", ".join(renamed))
+    for role, what in (("train", "training"), ("val", "validation")):
+        if role not in content:
+            options.note(_missing_split_note(role, what))
+
+
+def _missing_split_note(role: str, what: str) -> str:
+    fix = ("convert again with --val-fraction 0.1 (a deterministic split of the training images by "
+           "a hash of each path), or add a val: folder of other images" if role == "val" else
+           "name one split train (or add a train: folder)")
+    return (f"data.yaml has no {role}: key (the source has no {what} split): ultralytics refuses to train "
+            f"(\"'train' and 'val' are required in all data YAMLs\") and `detlint check` reports it (F002). "
+            f"detlint never points val: at the training images, which would validate on them. To fix: {fix}.")

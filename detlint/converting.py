@@ -9,6 +9,7 @@ from pathlib import Path
 import orjson
 
 from detlint import formats
+from detlint.config import image_root_for
 from detlint.errors import UsageError
 from detlint.fileio import atomic_write_bytes, progress_enabled, remove_stale_staging, staged_folder
 from detlint.formats import load, save
@@ -71,11 +72,14 @@ def class_mapping(ds: Dataset, target: str) -> list[dict]:
 
 
 def convert(src: Path, dst: Path, target: str, source_format: str | None = None, voc_origin: int = 1,
-            to_voc_origin: int = 1, link_images: bool = True) -> ConversionReport:
+            to_voc_origin: int = 1, link_images: bool = True, image_root: Path | None = None) -> ConversionReport:
+    """``image_root``: where a COCO/VOC source's images are when not under it (else the config's)."""
     if not src.exists():
         raise UsageError(f"{src}: no such file or directory")
     _check_destination(src, dst)
-    ds = load(src, format=source_format, options=ReadOptions(voc_origin=voc_origin, progress=progress_enabled()))
+    options = ReadOptions(voc_origin=voc_origin, progress=progress_enabled(),
+                          image_root=image_root_for(src, image_root))
+    ds = load(src, format=source_format, options=options)
     options = WriteOptions(voc_origin=to_voc_origin, link_images=link_images)
     removed = remove_stale_staging(dst)
     with staged_folder(dst) as staging:

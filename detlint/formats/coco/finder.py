@@ -11,6 +11,7 @@ image root and its split folders; nothing else is read for images.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from pathlib import Path
 
 from detlint.boundary import Boundary
@@ -57,13 +58,14 @@ class ImageFinder:
         """``folders``, the one where most of ``names`` resolve first (stable for ties): a file
         whose images are in ``data/`` finds them there even when a few names also exist in the
         JSON's folder. Nested names count by their first component."""
-        bare = {n for n in names if n and "/" not in n and "\\" not in n}
-        heads = [n.replace("\\", "/").lstrip("/").split("/", 1)[0] for n in names
-                 if n and ("/" in n or "\\" in n)]
+        every = set(names)  # a listing holds no name with a separator: nested ones never match here
+        joined = "\n".join(every)
+        heads = Counter(n.replace("\\", "/").lstrip("/").split("/", 1)[0] for n in every if "/" in n or "\\" in n) \
+            if "/" in joined or "\\" in joined else Counter()
 
         def hits(folder: Path) -> int:
             listing = self._list(folder)
-            return len(bare & listing) + sum(1 for head in heads if head in listing)
+            return len(every & listing) + sum(count for head, count in heads.items() if head in listing)
 
         counts = {folder: hits(folder) for folder in folders}
         return sorted(folders, key=lambda folder: -counts[folder])

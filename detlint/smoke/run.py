@@ -17,7 +17,6 @@ from detlint.config import Config, image_root_for
 from detlint.engine import at_or_above, run_rules
 from detlint.errors import UsageError
 from detlint.findings import Finding
-from detlint.formats import ReadOptions
 from detlint.model import Dataset
 from detlint.smoke import diagnose
 from detlint.smoke.detector import (
@@ -135,5 +134,4 @@ def _load_and_check(dataset: Dataset | str | Path, check: bool, input_format: st
         result = check_dataset(Path(dataset), request)
         ds, findings = result.ds, result.findings
         return ds, findings
-    options = ReadOptions(image_root=image_root_for(Path(dataset), image_root))
-    return load(dataset, format=input_format, options=options), []
+    return load(dataset, format=input_format, image_root=image_root_for(Path(dataset), image_root)), []

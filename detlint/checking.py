@@ -48,6 +48,7 @@ class CheckRequest:
     baseline: Path | None = None
     write_baseline: Path | None = None
     use_cache: bool = True
+    image_root: Path | None = None  # --image-root: where COCO/VOC images are when not under the dataset
     datasets: list[dict] = field(default_factory=list)
 
 
@@ -56,7 +57,7 @@ def dataset_config(path: Path, request: CheckRequest) -> Config:
     select = request.select if request.select is not None else config.select
     return config.merged(select=select, ignore=(config.ignore + (request.ignore or [])) or None,
                          fail_on=request.fail_on, images=request.images, voc_origin=request.voc_origin,
-                         display_root=str(path))
+                         display_root=str(path), image_root=request.image_root)
 
 
 @dataclass
@@ -90,7 +91,7 @@ class _Run:
 
         return ReadOptions(voc_origin=self.config.voc_origin, classes=self.config.classes, progress=progress,
                            cache=ParseCache.open(enabled=self.request.use_cache), headers=self.headers,
-                           limits=self.config.limits)
+                           limits=self.config.limits, image_root=self.config.image_root)
 
     def rule_context(self) -> RuleContext:
         return RuleContext(options=self.config.options, images=self.config.images, cache=self.image_cache,
@@ -120,8 +121,8 @@ def _recheck(path: Path, run: _Run, passed: set[str] | None) -> tuple[Dataset, l
     """Findings for a re-check of a few passed files from the dataset's snapshot (see
     :mod:`detlint.incremental.snapshot`); None when it needs a full read."""
     request = run.request
-    if not passed or not request.use_cache or request.fix or request.diff:
-        return None
+    if not passed or not request.use_cache or request.fix or request.diff or run.config.image_root:
+        return None  # (a snapshot records no image root: a re-check with one reads everything)
     from detlint.incremental import snapshot
 
     found = snapshot.patched(path, _snapshot_key(run.config, request, path), passed, run.read_options(False),
@@ -141,7 +142,7 @@ def check_dataset(path: Path, request: CheckRequest, passed: set[str] | None = N
         return DatasetResult(path, fast[0], fast[1], config)
     started = time.time_ns()
     ds = run.read(path)
-    if passed and request.use_cache:
+    if passed and request.use_cache and config.image_root is None:
         from detlint.incremental import snapshot
 
         snapshot.save(ds, formats.format_of(ds), path, _snapshot_key(config, request, path), config.source,

@@ -13,7 +13,7 @@ from typing import Any, NoReturn, TextIO
 import click
 
 from detlint import __version__
-from detlint.clitypes import FORMAT_NAME
+from detlint.clitypes import FORMAT_NAME, image_root_option
 from detlint.errors import UsageError, out_of_memory
 from detlint.headers import IMAGE_LEVELS
 from detlint.report import REPORTERS
@@ -138,10 +138,11 @@ def _codes(option: str | None) -> list[str] | None:
 @click.option("--write-baseline", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Write all current findings to a baseline file.")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the image cache.")
+@image_root_option
 def check(paths: tuple[Path, ...], output_format: str | None, output: Path | None, fail_on: str | None,
           images: str | None, select: str | None, ignore: str | None, input_format: str | None,
           config_file: Path | None, voc_origin: str | None, fix: bool, unsafe_fixes: bool, diff: bool,
-          baseline: Path | None, write_baseline: Path | None, no_cache: bool) -> None:
+          baseline: Path | None, write_baseline: Path | None, no_cache: bool, image_root: Path | None) -> None:
     """Lint datasets: located findings, exit 1 when any is at or above --fail-on."""
     from detlint.checking import CheckRequest, check_all
 
@@ -150,7 +151,7 @@ def check(paths: tuple[Path, ...], output_format: str | None, output: Path | Non
         select=_codes(select), ignore=_codes(ignore), input_format=input_format, config_file=config_file,
         voc_origin=int(voc_origin) if voc_origin is not None else None, fix=(fix or unsafe_fixes) and not diff,
         unsafe_fixes=unsafe_fixes, diff=diff, baseline=baseline, write_baseline=write_baseline,
-        use_cache=not no_cache)
+        use_cache=not no_cache, image_root=image_root)
     result = check_all(request)
     _write_output(result.emit, output)
     sys.exit(result.exit_code)
@@ -170,8 +171,9 @@ def check(paths: tuple[Path, ...], output_format: str | None, output: Path | Non
 @click.option("--val-fraction", type=float, default=None,
               help="Make a val split of this share of the training (or unsplit) images, chosen by a hash "
                    "of each path (deterministic), for a source without one.")
+@image_root_option
 def convert(src: Path, dst: Path, target: str, source_format: str | None, voc_origin: str,
-            to_voc_origin: str, copy_images: bool, val_fraction: float | None) -> None:
+            to_voc_origin: str, copy_images: bool, val_fraction: float | None, image_root: Path | None) -> None:
     """Convert SRC to a new dataset DST in another format; every loss is reported.
 
     A source without a validation split converted to YOLO gets no val: key (ultralytics then
@@ -180,7 +182,7 @@ def convert(src: Path, dst: Path, target: str, source_format: str | None, voc_or
 
     report = run_convert(src, dst, target, source_format=source_format, voc_origin=int(voc_origin),
                          to_voc_origin=int(to_voc_origin), link_images=not copy_images,
-                         val_fraction=val_fraction)
+                         val_fraction=val_fraction, image_root=image_root)
     click.echo(_escaped_summary(report), err=True)
 
 
@@ -200,12 +202,15 @@ def _escaped_summary(report: Any) -> str:
 @click.option("--plot", "plot_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Also write a PNG with class counts, box centres and width/height (needs matplotlib).")
 @click.option("--format", "input_format", type=FORMAT_NAME, default=None)
-def stats(path: Path, output_format: str, plot_path: Path | None, input_format: str | None) -> None:
+@image_root_option
+def stats(path: Path, output_format: str, plot_path: Path | None, input_format: str | None,
+          image_root: Path | None) -> None:
     """Counts per split, class histogram, box size and aspect distributions."""
     from detlint import stats as stats_module
-    from detlint.formats import load
+    from detlint.config import image_root_for
+    from detlint.formats import ReadOptions, load
 
-    ds = load(path, format=input_format)
+    ds = load(path, format=input_format, options=ReadOptions(image_root=image_root_for(path, image_root)))
     result = stats_module.compute(ds)
     if output_format == "json":
         click.echo(json_text(result))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
@@ -34,3 +36,13 @@ class FormatName(click.ParamType):
 
 
 FORMAT_NAME = FormatName()
+
+
+_Command = TypeVar("_Command", bound=Callable[..., Any])
+
+
+def image_root_option(command: _Command) -> _Command:
+    """``--image-root DIR``, the same on every command that reads a dataset."""
+    return click.option("--image-root", "image_root", type=click.Path(path_type=Path, file_okay=False), default=None,
+                        help="Folder holding the dataset's images when they are not under it (COCO, VOC; "
+                             "default: the config's image-root). Images are read from there only.")(command)

@@ -13,6 +13,7 @@ Example (``detlint.toml``)::
     fail-on = "warning"
     min-box-size = 2
     voc-origin = 1
+    image-root = "../images"  # COCO/VOC images stored elsewhere (relative to this file)
     max-label-mib = 64        # a bigger YOLO .txt / VOC .xml is F001, not read
     max-document-mib = 8192   # likewise a COCO JSON, data.yaml or image list
     [per-file-ignores]
@@ -21,6 +22,7 @@ Example (``detlint.toml``)::
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +34,7 @@ from detlint.errors import UsageError
 CONFIG_FILES = ("detlint.toml", ".detlint.toml", "pyproject.toml")
 CONFIG_BYTES = 16 * MIB  # a config file larger than this is not one
 GENERAL_KEYS = {"select", "ignore", "per-file-ignores", "fail-on", "images", "baseline", "datasets",
-                "classes", "voc-origin", "max-label-mib", "max-document-mib"}
+                "classes", "voc-origin", "max-label-mib", "max-document-mib", "image-root"}
 
 
 @dataclass
@@ -51,6 +53,7 @@ class Config:
     source: Path | None = None  # the file it came from
     cache: Any = None
     display_root: str | None = None
+    image_root: Path | None = None  # where the images are, when not under the dataset (COCO, VOC)
 
     def merged(self, **overrides: Any) -> Config:
         """A copy with the non-None overrides applied (command-line flags win)."""
@@ -127,9 +130,21 @@ def from_table(table: dict, source: Path | None) -> Config:
         fail_on=table.get("fail-on", "error"), images=table.get("images", "header"), options=options,
         voc_origin=int(table.get("voc-origin", 1)), classes=table.get("classes"),
         baseline=table.get("baseline"), datasets=list(table.get("datasets", [])), source=source,
+        image_root=_config_path(table.get("image-root"), source),
         limits=Limits(label_bytes=int(table.get("max-label-mib", Limits.label_bytes // MIB)) * MIB,
                       document_bytes=int(table.get("max-document-mib", Limits.document_bytes // MIB)) * MIB),
     )
+
+
+def _config_path(value: str | None, source: Path | None) -> Path | None:
+    """A path the config names, relative to the config file; shown relative to the current
+    folder when it was written relative (messages print no absolute path the user did not)."""
+    if value is None:
+        return None
+    path = Path(value).expanduser()
+    if path.is_absolute() or source is None:
+        return path
+    return Path(os.path.relpath(source.parent / path))
 
 
 def load_config(start: Path, explicit: Path | None = None) -> Config:
@@ -146,6 +161,11 @@ def load_config(start: Path, explicit: Path | None = None) -> Config:
     path, table = found
     validate(table, path)
     return from_table(table, path)
+
+
+def image_root_for(path: Path, given: Path | None) -> Path | None:
+    """The image root a read of the dataset at ``path`` uses: the command line's, else its config's."""
+    return given if given is not None else load_config(path).image_root
 
 
 def parse_codes(text: str | None, source: str = "command line") -> list[str] | None:

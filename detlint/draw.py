@@ -263,10 +263,10 @@ def scene_for(ds, image_row: int, annotation_rows: Sequence[int] | np.ndarray,
     labels = [names[c] if 0 <= c < len(names) else f"?{int(k)}" for c, k in zip(categories, class_ids)]
     position = {int(r): i for i, r in enumerate(rows.tolist())}
     return Scene(
-        image_path=Path(ds.root) / relpath if relpath else None,
+        image_path=ds.image_dir / relpath if relpath else None,
         declared_size=(int(images.width[image_row]), int(images.height[image_row])) if image_row >= 0 else (0, 0),
         boxes=ann.boxes[rows], normalized=ann.normalized[rows], labels=labels, colour_keys=categories,
-        highlight=frozenset(position[r] for r in highlight_rows if r in position), root=Path(ds.root),
+        highlight=frozenset(position[r] for r in highlight_rows if r in position), root=ds.image_dir,
     )
 
 

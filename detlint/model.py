@@ -235,6 +235,15 @@ class Dataset:
     files: list[str] = field(default_factory=list)  # annotation source files, relative to root
     problems: list = field(default_factory=list)  # list[detlint.findings.Finding]
     meta: dict[str, Any] = field(default_factory=dict)  # per-format dataset-level extras
+    # where ``images.path`` resolves: None for the dataset root, else the image root the user
+    # named (``--image-root``), a second folder images alone may be read from
+    image_root: Path | None = None
+    image_folders: list[str] = field(default_factory=list)  # searched for images, as messages name them
+
+    @property
+    def image_dir(self) -> Path:
+        """The folder ``images.path`` is relative to (every image consumer joins and bounds by it)."""
+        return Path(self.root) if self.image_root is None else Path(self.image_root)
 
     def validate(self) -> Dataset:
         self.categories.validate()
@@ -285,7 +294,7 @@ class Dataset:
         part = Dataset(format=self.format, root=self.root, categories=self.categories,
                        images=take_images(self.images, image_rows), annotations=annotations,
                        files=self.files, problems=self.problems,
-                       meta=dict(self.meta))
+                       meta=dict(self.meta), image_root=self.image_root, image_folders=self.image_folders)
         return part, ann_rows
 
     def summary(self) -> dict[str, Any]:

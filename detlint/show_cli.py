@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from detlint.clitypes import FORMAT_NAME
+from detlint.clitypes import FORMAT_NAME, image_root_option
 from detlint.errors import UsageError
 from detlint.safetext import escape_text
 
@@ -39,13 +39,15 @@ def _pick_image(index: object, name: str) -> int:
               help="PNG to write (default: <stem>.detlint.png in the current folder).")
 @click.option("--format", "input_format", type=FORMAT_NAME, default=None,
               help="Input format (default: sniffed).")
-def show(path: Path, image: str, output: Path | None, input_format: str | None) -> None:
+@image_root_option
+def show(path: Path, image: str, output: Path | None, input_format: str | None, image_root: Path | None) -> None:
     """Draw IMAGE of the dataset at PATH with its boxes and class names into a PNG."""
     from detlint import draw
+    from detlint.config import image_root_for
     from detlint.fileio import atomic_write_bytes
-    from detlint.formats import load
+    from detlint.formats import ReadOptions, load
 
-    ds = load(path, format=input_format)
+    ds = load(path, format=input_format, options=ReadOptions(image_root=image_root_for(path, image_root)))
     index = draw.ImageIndex(ds)
     row = _pick_image(index, image)
     scene = draw.scene_for(ds, row, index.annotations_of(row))

@@ -90,7 +90,7 @@ class DetectionDataset(_TorchDataset):
         if dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {DTYPES}, not {dtype!r}")
         self.ds = _load_dataset(ds_or_path)
-        self._boundary = Boundary(Path(self.ds.root))  # images are read only from under the root
+        self._boundary = Boundary(self.ds.image_dir)  # images are read only from under their root
         self.split = split
         self.transforms = transforms
         self.label_offset = int(label_offset)
@@ -135,8 +135,8 @@ class DetectionDataset(_TorchDataset):
         path = str(self.ds.images.path[row] or "")
         if not path:
             name = self.ds.images.file_name[row]
-            raise FileNotFoundError(f"image {name!r} of sample {index} was not found under {self.ds.root}")
-        return self.ds.root / path
+            raise FileNotFoundError(f"image {name!r} of sample {index} was not found under {self.ds.image_dir}")
+        return self.ds.image_dir / path
 
     def _load_image(self, index: int) -> tv_tensors.Image:
         from PIL import Image, ImageOps

@@ -87,8 +87,23 @@ def load(path: str | Path, format: str | None = None, options: ReadOptions | Non
     if not path.exists():
         raise UsageError(f"{path}: no such file or directory")
     reader = get(format or sniff(path))
+    options = options or ReadOptions()
+    if options.image_root is not None:
+        _check_image_root(reader, options.image_root)
     with collector_paused():
-        return reader.read(path, options or ReadOptions()).validate()
+        return reader.read(path, options).validate()
+
+
+def _check_image_root(reader: Format, image_root: Path) -> None:
+    """A one-line usage error for an image root that is no folder, or one a format cannot use:
+    a format whose annotations do not name their image files finds each label from its image's
+    path (YOLO: ``images/`` -> ``labels/``), so its images cannot live anywhere else."""
+    if not image_root.is_dir():
+        raise UsageError(f"--image-root {image_root}: no such folder")
+    if Trait.NAMED_IMAGE_FILES not in reader.traits:
+        raise UsageError(f"--image-root: {reader.title} annotations do not name their image files (each "
+                         "label is found from its image's path), so the images cannot be stored elsewhere; "
+                         "name the image folders in the dataset's own description instead")
 
 
 def save(ds: Dataset, path: str | Path, format: str, options: WriteOptions | None = None) -> WriteOptions:

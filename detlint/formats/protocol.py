@@ -59,6 +59,9 @@ class ReadOptions:
     cache: ReadCache = field(default_factory=NoCache)  # the parse cache (NoCache: none)
     headers: HeaderMemo = field(default_factory=HeaderMemo)  # header records probed by this read
     limits: Limits = field(default_factory=Limits)  # the largest label / document file a read opens
+    # the folder the user named for the images (--image-root); None: they are under the dataset
+    # root. Only formats whose annotations name their image files use it (NAMED_IMAGE_FILES)
+    image_root: Path | None = None
     _boundaries: dict[str, Boundary] = field(default_factory=dict, repr=False, compare=False)
 
     def boundary(self, root: Path | str) -> Boundary:

@@ -334,7 +334,7 @@ def image_report(ds: Any, level: str, cache: ImageCache | None = None, memo: dic
 
 
 def _probe_dataset(ds: Any, level: str, cache: ImageCache | None, headers: HeaderMemo) -> ImageReport:
-    root = os.path.abspath(str(ds.root))
+    root = os.path.abspath(ds.image_dir)  # where images.path resolves
     paths = np.asarray(ds.images.path, dtype=object)
     unique = list(dict.fromkeys(p for p in paths.tolist() if p))
     absolute = [os.path.normpath(os.path.join(root, p)) for p in unique]

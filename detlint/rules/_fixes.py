@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 
@@ -118,10 +117,10 @@ def fill_image_size(ds: Dataset, image_rows: Iterable[int]) -> Dataset:
     """
     new = _copy(ds)
     images, ann = new.images, new.annotations
-    boundary = Boundary(Path(ds.root))
+    boundary = Boundary(ds.image_dir)
     for row in _rows(image_rows).tolist():
         path = str(images.path[row] or "")
-        size = header_size(Path(ds.root) / path, None, boundary) if path else None
+        size = header_size(ds.image_dir / path, None, boundary) if path else None
         if size is None:
             continue
         images.width[row], images.height[row] = size

@@ -18,6 +18,9 @@ One departure from ultralytics: its data.yaml ``path:`` may name any folder. det
 the dataset it was pointed at, so a ``path:`` outside the root is F008 and the yaml's own folder
 is the base. To check a dataset that lives elsewhere, run detlint on that folder.
 
+With ``--image-root DIR`` (COCO, VOC), images are read from under that folder instead, by the
+same rules: a name, symlink or folder link that leaves it is refused in the same way.
+
 Fix: store names relative to the dataset's image folder, and keep every file of the dataset
 inside its folder (copy it in rather than linking it).
 """

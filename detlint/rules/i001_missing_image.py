@@ -5,10 +5,25 @@ training, or the loader skips the sample and its labels silently. Also fires whe
 split folder does not exist (the resolved path is printed). A COCO or YOLO name that escapes the
 dataset root is F008 only; a YOLO label file without an image is I006.
 
+Where images are looked for: a COCO ``file_name`` is looked up in the JSON's folder, its
+parent, the dataset root, ``images/``, ``data/`` and the split's folders (``images/<split>``,
+``<split>/``, ``<split>2017/``, ``data/<split>``); each candidate folder is listed once and the
+one where most of the file's names resolve is searched first. A VOC image is looked up in
+``JPEGImages/``, the XML's folder and the root. Images stored outside the dataset folder (another
+disk, a shared image store) are found with ``--image-root DIR`` (or ``image-root`` in the config,
+relative to the config file): they are then looked up in that folder (and its split folders, or
+``JPEGImages/``) only, and read from nowhere else. A YOLO dataset takes no image root: ultralytics
+finds each label from its image's path (``images/`` -> ``labels/``), so the images cannot live
+apart from the labels.
+
+When images are missing, one more finding, at the annotation file, says how many and lists the
+folders searched (once per dataset, not in every message).
+
 Example: COCO ``"file_name": "000123.jpg"`` with no such file next to the JSON or under
 ``images/``.
 
-Fix: restore the image, fix the name, or remove the entry.
+Fix: restore the image, fix the name, remove the entry, or name the folder that holds the images
+with ``--image-root``.
 """
 
 from __future__ import annotations
@@ -46,7 +61,27 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     by_basename = format_of(ds).has(Trait.BASENAME_LOOKUP)
     unsafe = np.fromiter((not by_basename and bool(n) and safe_relative(n) is None
                           for n in images.file_name.tolist()), bool, len(images))
-    for row in np.flatnonzero((images.path == "") & ~orphan_label_entries(ds) & ~unsafe).tolist():
+    missing = np.flatnonzero((images.path == "") & ~orphan_label_entries(ds) & ~unsafe)
+    if len(missing) and ds.image_folders:
+        yield searched(ds, missing)
+    for row in missing.tolist():
         name = images.file_name[row] or "(no file name)"
         yield at_image(ds, row, CODE, f"image '{name}' not found: the DataLoader raises "
                        "FileNotFoundError when it reaches this entry", field_name="file_name")
+
+
+def searched(ds: Dataset, missing: np.ndarray) -> Finding:
+    """The one finding that says where the ``missing`` images were looked for (at the file that
+    declares the first of them)."""
+    first = int(missing[0])
+    file = ds.file_of(int(ds.images.src_file[first]))
+    count = f"{len(missing)} image{'s' if len(missing) != 1 else ''}"
+    folders = ", ".join(f"'{folder}'" for folder in ds.image_folders)
+    if ds.image_root is not None:
+        where = f"{folders} (the image root)"
+        hint = "check --image-root"
+    else:
+        where = f"{folders} (relative to the dataset root)"
+        hint = "if the images are stored elsewhere, name their folder with --image-root DIR"
+    return Finding(CODE, f"{count} not found; looked in {where}; {hint}", file=file,
+                   pointer=format_of(ds).locate(ds, "images", None, None) if file else None)

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from detlint.clitypes import FORMAT_NAME
+from detlint.clitypes import FORMAT_NAME, image_root_option
 from detlint.errors import UsageError
 from detlint.safetext import escape_text
 from detlint.smoke.detector import DEFAULT_MODEL, MODELS
@@ -59,9 +59,11 @@ def _model_options(values: tuple[str, ...]) -> dict[str, Any]:
               help="Extra torchvision builder argument, e.g. box_batch_size_per_image=64 (repeatable).")
 @click.option("--format", "input_format", type=FORMAT_NAME, default=None,
               help="Input format (default: sniffed).")
+@image_root_option
 def smoke(path: Path, split: str | None, device: str, steps: int, batch_size: int, model: str, image_size: int,
           output_format: str, no_check: bool, find_batch_size: bool, max_batch_size: int, num_workers: int,
-          lr: float, label_offset: int, model_option: tuple[str, ...], input_format: str | None) -> None:
+          lr: float, label_offset: int, model_option: tuple[str, ...], input_format: str | None,
+          image_root: Path | None) -> None:
     """Check PATH, then train a torchvision detector on it for a few steps and diagnose problems."""
     try:
         import torch  # noqa: F401
@@ -75,7 +77,8 @@ def smoke(path: Path, split: str | None, device: str, steps: int, batch_size: in
         report = run_smoke(path, split=split, device=device, steps=steps, batch_size=batch_size, model=model,
                            image_size=image_size, check=not no_check, find_batch_size=find_batch_size,
                            max_batch_size=max_batch_size, num_workers=num_workers, lr=lr,
-                           label_offset=label_offset, model_options=options, input_format=input_format)
+                           label_offset=label_offset, model_options=options, input_format=input_format,
+                           image_root=image_root)
     except (UsageError, KeyboardInterrupt, BrokenPipeError, OSError, MemoryError):
         raise  # the command group turns these into one-line messages and exit codes
     except Exception as error:  # noqa: BLE001 - a bug must still not print a traceback at the user

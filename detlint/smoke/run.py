@@ -13,7 +13,7 @@ from typing import Any
 
 from detlint import load
 from detlint.checking import CheckRequest, check_dataset
-from detlint.config import Config
+from detlint.config import Config, image_root_for
 from detlint.engine import at_or_above, run_rules
 from detlint.errors import UsageError
 from detlint.findings import Finding
@@ -36,12 +36,14 @@ def run_smoke(dataset: Dataset | str | Path, *, split: str | None = None, device
               check: bool = True, find_batch_size: bool = False, max_batch_size: int = 64,
               num_workers: int = 0, transforms: Callable | None = None, label_offset: int = 1,
               model_options: dict[str, Any] | None = None, lr: float = 1e-3,
-              input_format: str | None = None, progress: bool | None = None) -> SmokeReport:
+              input_format: str | None = None, progress: bool | None = None,
+              image_root: Path | None = None) -> SmokeReport:
     """Check, inspect and train ``dataset`` for ``steps`` steps; never raises for data problems.
 
     ``transforms`` replaces the default (resize the longer side to ``image_size``, then float in
     [0, 1]) and is called as ``transforms(image, target)``; a broken one is diagnosed.
     ``model_options`` go to the torchvision builder (e.g. ``box_batch_size_per_image``).
+    ``image_root``: where a COCO/VOC dataset's images are when not under it (``--image-root``).
     Raises :class:`UsageError` for bad arguments or an unreadable dataset path.
     """
     _validate_arguments(steps, batch_size, model, image_size, num_workers, max_batch_size, device)
@@ -54,7 +56,7 @@ def run_smoke(dataset: Dataset | str | Path, *, split: str | None = None, device
     name = str(dataset.root) if isinstance(dataset, Dataset) else str(dataset)
     report = SmokeReport(dataset=name, device=str(torch_device), model=model, batch_size=batch_size,
                          image_size=image_size)
-    ds = _checked_dataset(dataset, check, input_format, report)
+    ds = _checked_dataset(dataset, check, input_format, report, image_root)
     if ds is None:
         return report
     chosen_split = _choose_split(ds, split)
@@ -109,9 +111,9 @@ def _choose_split(ds: Dataset, split: str | None) -> str | None:
 
 
 def _checked_dataset(dataset: Dataset | str | Path, check: bool, input_format: str | None,
-                     report: SmokeReport) -> Dataset | None:
+                     report: SmokeReport, image_root: Path | None = None) -> Dataset | None:
     """The dataset to train on, or None when ``detlint check`` found errors (as diagnoses)."""
-    ds, findings = _load_and_check(dataset, check, input_format)
+    ds, findings = _load_and_check(dataset, check, input_format, image_root)
     report.checked = check
     if check:
         report.check_summary = {s: len([f for f in findings if f.severity == s])
@@ -121,14 +123,15 @@ def _checked_dataset(dataset: Dataset | str | Path, check: bool, input_format: s
     return None if errors else ds
 
 
-def _load_and_check(dataset: Dataset | str | Path, check: bool,
-                    input_format: str | None) -> tuple[Dataset, list[Finding]]:
+def _load_and_check(dataset: Dataset | str | Path, check: bool, input_format: str | None,
+                    image_root: Path | None = None) -> tuple[Dataset, list[Finding]]:
     """The loaded dataset and its ``detlint check`` findings (image headers; none without ``check``)."""
     if isinstance(dataset, Dataset):
         return dataset, (run_rules(dataset, Config(images="header")) if check else [])
     if check:
-        request = CheckRequest(paths=[Path(dataset)], images="header", input_format=input_format)
+        request = CheckRequest(paths=[Path(dataset)], images="header", input_format=input_format,
+                               image_root=image_root)
         result = check_dataset(Path(dataset), request)
         ds, findings = result.ds, result.findings
         return ds, findings
-    return load(dataset, format=input_format), []
+    return load(dataset, format=input_format, image_root=image_root_for(Path(dataset), image_root)), []

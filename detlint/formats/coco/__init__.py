@@ -2,11 +2,18 @@
 
 Layouts read:
 
-- one JSON beside its images (``annotations.json`` + ``images/`` or the images next to it);
-- ``annotations/instances_<split>.json`` with images in ``images/<split>/``, ``<split>/`` or
-  ``<split>2017/``;
+- one JSON beside its images (``annotations.json`` + ``images/``, ``data/`` (labelformat) or
+  the images next to it);
+- ``annotations/instances_<split>.json`` (or ``person_keypoints_``, ``captions_``,
+  ``panoptic_``, ``stuff_``, ``image_info_``: the split is all after the prefix, underscores
+  included; where it reads several ways, the reading with an image folder wins) with images in
+  ``images/<split>/``, ``<split>/``, ``<split>2017/`` or ``data/<split>/``;
 - Roboflow: ``<split>/_annotations.coco.json`` beside the split's images;
 - several JSON files in one folder: each file is a split named after it.
+
+Each file's candidate image folders are listed once and the one where most of its names resolve
+is searched first (:mod:`.finder`). Images stored elsewhere are read from ``ReadOptions.image_root``
+(``--image-root``) only, which the dataset records (``Dataset.image_dir``).
 
 ``file_name`` may be bare or nested. Sparse category ids, annotations without ``bbox`` (kept as
 annotations without geometry), RLE and polygon segmentation are all kept. A results list (a list
@@ -23,7 +30,7 @@ image, annotation or category, the top-level keys besides the three sections (``
 ``licenses``...) and each file's category id map. ``--fix`` edits the JSON by position, in the
 file's own indentation and key order.
 
-Modules: :mod:`.layout` (files, splits, image folders), :mod:`.parse` (JSON, messages),
+Modules: :mod:`.layout` (files, splits), :mod:`.finder` (image folders, file lookups), :mod:`.parse` (JSON, messages),
 :mod:`.columns` (bulk column building), :mod:`.tables` (one document's tables),
 :mod:`.slices` (a big file's annotations in slices, on a forked helper), :mod:`.read`,
 :mod:`.merge` (joining the files), :mod:`.write`, :mod:`.writeback` (``--fix``).

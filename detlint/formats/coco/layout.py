@@ -1,5 +1,5 @@
 """Where a COCO dataset's files are: its annotation JSON files (and sniffing them), the split
-each file holds, the folders its images may be in, and finding image files by name there."""
+each file holds and the folders named after a split (:mod:`.finder` looks for the images)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import re
 from pathlib import Path
 
 from detlint.boundary import Boundary, Refusal
-from detlint.fileio import relpath, safe_relative
 
 NAME = "coco"
 
@@ -94,106 +93,46 @@ def _is_split_word(name: str) -> bool:
     return name.rstrip("0123456789") in SPLIT_WORDS
 
 
-def split_name(json_path: Path, n_files: int) -> str:
+# COCO's own file names: instances_val2017, person_keypoints_train2017, captions_val2014,
+# panoptic_val2017, stuff_train2017, image_info_test-dev2017; the split is all that follows
+TASK_PREFIXES = ("instances_", "person_keypoints_", "captions_", "panoptic_", "stuff_", "image_info_")
+
+
+def split_name(json_path: Path, n_files: int, image_bases: tuple[Path, ...] = ()) -> str:
     """The split a COCO file holds: ``train/_annotations.coco.json`` -> train,
-    ``annotations/instances_val2017.json`` -> val2017, several loose files -> their stems."""
+    ``annotations/instances_val2017.json`` -> val2017,
+    ``instances_validation_holdout_2024_extra.json`` -> validation_holdout_2024_extra, several
+    loose files -> their stems. Where a name reads several ways (``a_b_val`` as ``a_b_val``,
+    ``b_val`` or ``val``), the first reading with an image folder under ``image_bases`` wins."""
     if json_path.name.endswith(".coco.json"):
         if n_files > 1 or _is_split_word(json_path.parent.name):
             return json_path.parent.name
         return ""
+    primary, readings = _split_readings(json_path, n_files)
+    for reading in dict.fromkeys([primary, *readings]) if primary else ():
+        if any(folder.is_dir() for base in image_bases for folder in split_folders(base, reading)):
+            return reading
+    return primary
+
+
+def _split_readings(json_path: Path, n_files: int) -> tuple[str, list[str]]:
+    """(the split a file name says by default, every reading of it: each underscore suffix)."""
     stem = json_path.stem
-    suffix = stem.rsplit("_", 1)[-1]
-    if _is_split_word(suffix) or json_path.parent.name == "annotations":
-        return suffix
-    return stem if n_files > 1 else ""
+    prefix = next((p for p in TASK_PREFIXES if stem.startswith(p) and len(stem) > len(p)), "")
+    rest = stem[len(prefix):]
+    parts = rest.split("_")
+    readings = ["_".join(parts[i:]) for i in range(len(parts))]
+    if prefix or json_path.parent.name == "annotations":
+        return rest if prefix or not _is_split_word(parts[-1]) else parts[-1], readings
+    if _is_split_word(parts[-1]):
+        return parts[-1], readings
+    return (stem, readings) if n_files > 1 else ("", [])
 
 
-def image_folders(root: Path, json_path: Path, split: str) -> list[Path]:
-    """The existing folders a split's images may be in, most likely first."""
-    folders = [json_path.parent, root]
+def split_folders(base: Path, split: str) -> list[Path]:
+    """The folders under ``base`` named after a split (``images/val``, ``val``, ``val2017``...)."""
+    folders: list[Path] = []
     for name in dict.fromkeys(filter(None, [split, split.removesuffix("2017")])):
-        folders += [root / "images" / name, root / name, root / f"{name}2017", root / "images" / f"{name}2017"]
-    folders.append(root / "images")
-    boundary = Boundary(root)
-    return [f for f in dict.fromkeys(folders) if f.is_dir() and boundary.contains_folder(f)]
-
-
-class ImageFinder:
-    """Finds image files by name under a few candidate folders, listing each folder once (one
-    finder per read: the listings are that read's view of the disk)."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self._listing: dict[Path, frozenset[str]] = {}
-        self._boundary = Boundary(root)
-        self._lowered: dict[Path, dict[str, str]] = {}
-
-    def _list(self, folder: Path) -> frozenset[str]:
-        """The names in ``folder`` (none where it lies outside the root, after symbolic links)."""
-        if folder not in self._listing:
-            try:
-                inside = self._boundary.contains_folder(folder)
-                self._listing[folder] = frozenset(os.listdir(folder)) if inside else frozenset()
-            except OSError:
-                self._listing[folder] = frozenset()
-        return self._listing[folder]
-
-    def _lower(self, folder: Path) -> dict[str, str]:
-        """Lower-cased name -> name, built only when a name is not found as written."""
-        if folder not in self._lowered:
-            self._lowered[folder] = {n.lower(): n for n in self._list(folder)}
-        return self._lowered[folder]
-
-    def _prefix(self, folder: Path) -> str:
-        rel = relpath(folder, self.root)
-        return "" if rel in ("", ".") else rel + "/"
-
-    def find_all(self, names: list[str], folders: list[Path]) -> tuple[list[str], list[bool]]:
-        """Path relative to the root ("" when not found) and found-only-by-case, per name.
-
-        Bare names, the common case, are set lookups in each folder's listing; nested names
-        go through :meth:`find`.
-        """
-        paths = [""] * len(names)
-        by_case = [False] * len(names)
-        pending = [i for i, name in enumerate(names) if name and "/" not in name and "\\" not in name]
-        nested = [i for i, name in enumerate(names) if name and ("/" in name or "\\" in name)]
-        for folder in folders:
-            if not pending:
-                break
-            listing = self._list(folder)
-            prefix = self._prefix(folder)
-            still = []
-            for i in pending:
-                if names[i] in listing:
-                    paths[i] = prefix + names[i]
-                else:
-                    still.append(i)
-            pending = still
-        for i in pending + nested:
-            paths[i], by_case[i] = self.find(names[i], folders)
-        return paths, by_case
-
-    def find(self, name: str, folders: list[Path]) -> tuple[str, bool]:
-        """(path relative to root or "", found only by ignoring case)."""
-        rel = safe_relative(name)
-        if rel is None:
-            return "", False
-        candidates = [rel] if "/" not in rel else [rel, rel.rsplit("/", 1)[1]]
-        for ignore_case in (False, True):
-            for folder in folders:
-                for candidate in candidates:
-                    found = self._match(folder, candidate, ignore_case)
-                    if found is not None:
-                        return found, ignore_case
-        return "", False
-
-    def _match(self, folder: Path, candidate: str, ignore_case: bool) -> str | None:
-        """``candidate`` (a relative name) under ``folder``, relative to the root; None if absent."""
-        sub, _, base = candidate.rpartition("/")
-        directory = folder / sub if sub else folder
-        if ignore_case:
-            real = self._lower(directory).get(base.lower())
-        else:
-            real = base if base in self._list(directory) else None
-        return None if real is None else relpath(directory / real, self.root)
+        folders += [base / "images" / name, base / name, base / f"{name}2017", base / "images" / f"{name}2017",
+                    base / "data" / name]
+    return folders

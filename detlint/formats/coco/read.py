@@ -20,9 +20,9 @@ from detlint.errors import NotADatasetError
 from detlint.fileio import read_bytes, relpath
 from detlint.findings import Finding
 from detlint.formats.coco import slices
+from detlint.formats.coco.finder import ImageFinder
 from detlint.formats.coco.layout import (
     NAME,
-    ImageFinder,
     annotation_files,
     dataset_root,
     refused_files,
@@ -52,11 +52,13 @@ def read(path: Path, options: ReadOptions) -> Dataset:
                  annotations=Annotations.empty(0))
     for refused, why in refused_files(path):  # not read: said where it lies
         ds.problems.append(Finding(why.code, f"file {why.message}", file=relpath(refused, root)))
-    finder = ImageFinder(root)
+    finder = ImageFinder(root, options.image_root)
+    ds.image_root = options.image_root
     parts, per_file_categories, file_indices = [], [], []
     offset = 0
     for json_path in files:
-        source = _Source(json_path, root, split_name(json_path, len(files)), finder, ds, boundary)
+        split = split_name(json_path, len(files), (finder.root,))
+        source = _Source(json_path, root, split, finder, ds, boundary)
         images, ann, image_ids, categories = read_file(source)
         link_images(images, ann, image_ids, offset)
         parts.append((images, ann))
@@ -68,6 +70,7 @@ def read(path: Path, options: ReadOptions) -> Dataset:
         link_categories(ann, mapping)
     ds.images = concat_images([p[0] for p in parts]) if len(parts) > 1 else parts[0][0]
     ds.annotations = Annotations.concat([p[1] for p in parts]) if len(parts) > 1 else parts[0][1]
+    ds.image_folders = list(dict.fromkeys(ds.image_folders))
     return ds
 
 

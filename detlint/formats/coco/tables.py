@@ -21,7 +21,8 @@ from detlint.formats.coco.columns import (
     key_columns,
     segmentation_column,
 )
-from detlint.formats.coco.layout import NAME, ImageFinder, image_folders
+from detlint.formats.coco.finder import ImageFinder
+from detlint.formats.coco.layout import NAME
 from detlint.formats.coco.parse import describe, problem
 from detlint.model import Annotations, Dataset, Images
 
@@ -50,7 +51,9 @@ def document_tables(data: Any, json_path: Path, root: Path, split: str, finder: 
     ds.meta.setdefault(NAME, {})[file] = {
         "split": split, "keys": list(data), "other": {k: v for k, v in data.items() if k not in SECTIONS}}
     categories = category_entries(data.get("categories"), file, file_index, problems)
-    images = image_table(data.get("images"), root, json_path, split, file, file_index, finder, problems)
+    folders = finder.folders(json_path, split)
+    ds.image_folders += [finder.shown(folder) for folder in folders]  # for I001: where they were looked for
+    images = image_table(data.get("images"), folders, split, file, file_index, finder, problems)
     annotations, image_ids = annotation_table(data.get("annotations"), file, file_index, problems, start)
     return images, annotations, image_ids, categories
 
@@ -92,7 +95,7 @@ def category_entries(items: Any, file: str, file_index: int, problems: list[Find
     return out
 
 
-def image_table(items: Any, root: Path, json_path: Path, split: str, file: str, file_index: int,
+def image_table(items: Any, folders: list[Path], split: str, file: str, file_index: int,
                 finder: ImageFinder, problems: list[Finding]) -> Images:
     kept, positions = dict_items(items, file, "images", problems)
     n = len(kept)
@@ -114,8 +117,7 @@ def image_table(items: Any, root: Path, json_path: Path, split: str, file: str, 
     images.src_file = np.full(n, file_index, np.int32)
     images.src_item = np.array(positions, dtype=np.int32).reshape(n)
     images.extra = extras(kept, KNOWN_IMAGE_KEYS, has_known)
-    folders = image_folders(root, json_path, split)
-    paths, by_case = finder.find_all(names, folders)
+    paths, by_case = finder.find_all(names, finder.ranked(names, folders))
     for i in np.flatnonzero(by_case).tolist():
         problems.append(Finding("F014", f"image '{names[i]}' exists only as '{paths[i]}' (case differs): "
                                 "works on macOS/Windows, missing on Linux", file=file,

@@ -82,7 +82,7 @@ def write(ds: Dataset, dst: Path, options: WriteOptions) -> None:
     category_ids = _category_ids(ds)
     categories = _category_entries(ds, category_ids)
     _lose_unwritable(ds, options)
-    source_root = SourceRoot(ds.root)
+    source_root = SourceRoot(ds.image_dir)
     for split in ds.splits:
         _write_split(ds, dst, split, categories, category_ids, options, source_root)
 
@@ -154,7 +154,7 @@ def _image_entries(ds: Dataset, image_rows: np.ndarray, image_dir: Path, options
             if attributes:
                 entry["attributes"] = attributes
         image_entries.append(entry)
-        source = ds.root / images.path[row] if images.path[row] else None
+        source = ds.image_dir / images.path[row] if images.path[row] else None
         placed.append(Placement.MISSING if source is None else
                       place_image(source, image_dir / name, source_root, options.link_images))
     options.lose("image extra fields COCO 'attributes' cannot hold (not written)", len(dropped),

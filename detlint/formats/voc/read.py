@@ -63,11 +63,26 @@ def read(path: Path, options: ReadOptions) -> Dataset:
         if result.problem is not None:
             result.problem.file = ds.files[file_index]
             ds.problems.append(result.problem)
-    finder = ImageFinder(root)
+    finder = ImageFinder(_image_dir(ds, layout, options.image_root))
     ds.images = _build_images(ds, layout, parsed, finder)
     ds.problems += unannotated_images(ds, layout, parsed, finder)
     ds.categories, ds.annotations = _build_annotations(ds, parsed, options)
     return ds
+
+
+def _image_dir(ds: Dataset, layout: Layout, image_root: Path | None) -> Path:
+    """Where the images are looked for: the layout's folders, or only the image root the user
+    named (and its ``JPEGImages/``), which the dataset then records (``Dataset.image_dir``)."""
+    if image_root is None:
+        return ds.root
+    folders = [os.fspath(image_root), os.path.join(image_root, "JPEGImages")]
+    for entry in layout.xmls:
+        entry.image_folders = folders
+    for listed in layout.listed_only:
+        listed.folder = folders[0]
+    ds.image_root = image_root
+    ds.image_folders = [Path(f).as_posix() for f in folders if os.path.isdir(f)]
+    return image_root
 
 
 def _folder_layout(root: Path) -> Layout:

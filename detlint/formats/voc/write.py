@@ -241,7 +241,7 @@ def _write_split_lists(ds: Dataset, dst: Path, names: list[str], options: WriteO
 
 
 def _place_images(ds: Dataset, dst: Path, names: list[str], options: WriteOptions) -> None:
-    root = Path(ds.root)
+    root = ds.image_dir  # where images.path resolves
     source_root = placing.SourceRoot(root)
 
     def place(row: int) -> placing.Placement:

@@ -41,14 +41,14 @@ def write(ds: Dataset, dst: Path, options: WriteOptions) -> None:
         labels.append((dst / f"labels{prefix}/{os.path.splitext(name)[0]}.txt", label_texts[i]))
         source = str(ds.images.path[i] or "")
         if source:
-            placements.append((ds.root / source, dst / f"images{prefix}/{name}"))
+            placements.append((ds.image_dir / source, dst / f"images{prefix}/{name}"))
         else:
             missing += 1
     # Label files are written from one thread: creating files in one folder from many threads
     # contends on the folder lock and was 3x slower (measured on ext4/overlayfs).
     for target, text in labels:
         fileio.atomic_write_text(target, text)
-    placed = _place_images(placements, placing.SourceRoot(ds.root), options.link_images)
+    placed = _place_images(placements, placing.SourceRoot(ds.image_dir), options.link_images)
     placed += [placing.Placement.MISSING] * missing
     options.lose_unplaced(placed, "image file missing (label written, image not copied)")
     fileio.atomic_write_text(dst / "data.yaml", _data_yaml(ds, options))

@@ -47,7 +47,7 @@ class Finding:
         return (self.code, self.file or "", obj)
 
     def sort_key(self) -> tuple:
-        return (self.dataset or "", self.file or "", self.line or 0, self.pointer or "", self.code,
+        return (self.dataset or "", self.file or "", self.line or 0, pointer_order(self.pointer), self.code,
                 self.message)
 
 
@@ -57,3 +57,12 @@ def json_pointer(*parts: object) -> str:
     if "~" not in text and text.count("/") == len(parts) - 1:  # no part needs escaping
         return "/" + text if parts else ""
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def pointer_order(pointer: str | None) -> tuple:
+    """A JSON pointer's sort key: array indices as numbers, so ``/categories/2`` comes before
+    ``/categories/10`` and ``/annotations/9/bbox`` before ``/annotations/10/bbox``."""
+    if not pointer:
+        return ()
+    # (0, n) for an index, (1, name) for a key: the two never compare with each other
+    return tuple((0, int(part)) if part.isascii() and part.isdigit() else (1, part) for part in pointer.split("/"))

@@ -194,7 +194,9 @@ def _escaped_summary(report: Any) -> str:
               help="Also write a PNG with class counts, box centres and width/height (needs matplotlib).")
 @click.option("--format", "input_format", type=FORMAT_NAME, default=None)
 def stats(path: Path, output_format: str, plot_path: Path | None, input_format: str | None) -> None:
-    """Counts per split, class histogram, box size and aspect distributions."""
+    """Counts per split, class histogram, box size and aspect distributions.
+
+    Exit 1, as ``check`` for F001, when a file could not be parsed (listed on stderr)."""
     from detlint import stats as stats_module
     from detlint.formats import load
 
@@ -209,6 +211,10 @@ def stats(path: Path, output_format: str, plot_path: Path | None, input_format: 
             stats_module.plot(ds, plot_path)
         except ImportError:
             raise UsageError("--plot needs matplotlib: pip install 'detlint[plot]'") from None
+    unreadable = stats_module.unreadable(ds)
+    if unreadable:
+        click.echo(stats_module.render_unreadable(unreadable, str(path)), err=True, nl=False)
+        sys.exit(1)
 
 
 @main.command()

@@ -21,6 +21,7 @@ Example (``detlint.toml``)::
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -144,8 +145,17 @@ def load_config(start: Path, explicit: Path | None = None) -> Config:
     if found is None:
         return Config()
     path, table = found
-    validate(table, path)
+    validate(table, _from_here(path))  # found from the resolved start: absolute, though the user gave none
     return from_table(table, path)
+
+
+def _from_here(path: Path) -> Path:
+    """``path`` relative to the current folder (``../pyproject.toml`` above it), so a message
+    naming the config prints no absolute path; as it is on another drive (Windows)."""
+    try:
+        return Path(os.path.relpath(path))
+    except ValueError:
+        return path
 
 
 def parse_codes(text: str | None, source: str = "command line") -> list[str] | None:

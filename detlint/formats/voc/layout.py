@@ -16,6 +16,7 @@ where there is one per file: layouts list 100k+ files, where a Path per file cos
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from detlint.findings import Finding
 SPLIT_PRIORITY = ("train", "val", "test")
 SNIFF_SAMPLE = 5  # XML files opened by sniff() before giving up on a folder
 SNIFF_BYTES = 4096
+_VOC_ROOT = re.compile(rb"<annotation[\s>/]")  # the element itself, not <annotations> (CVAT)
 
 
 # ------------------------------------------------------------------------------ quick looks
@@ -54,10 +56,10 @@ def sniff(path: Path) -> int:
 
 
 def looks_like_voc(path: Path | str) -> bool:
-    """Whether the file's first bytes hold an ``<annotation`` element (only a regular file inside
-    its folder is opened)."""
+    """Whether the file's first bytes hold an ``<annotation>`` element (only a regular file inside
+    its folder is opened); CVAT's ``<annotations>`` is another format."""
     head = Boundary(Path(path).parent).head(os.fspath(path), SNIFF_BYTES)
-    return isinstance(head, bytes) and b"<annotation" in head
+    return isinstance(head, bytes) and _VOC_ROOT.search(head) is not None
 
 
 def _folder_has_voc_xml(folder: Path) -> bool:

@@ -210,3 +210,28 @@ def test_a_config_error_names_the_config_relative(project: Path, monkeypatch: py
     result = invoke("check", "--no-cache")
     assert result.exit_code == 2
     assert result.stderr == "detlint: error: ../pyproject.toml: unknown config key 'bogus'\n"
+
+
+# --------------------------------------------------------------------------- counts in number
+
+
+def test_counted_agrees_in_number() -> None:
+    from detlint.safetext import counted
+
+    assert [counted(1, "box"), counted(0, "box"), counted(2, "class"), counted(1, "entry"), counted(3, "entry"),
+            counted(2, "day"), counted(2, "info", "info"), counted(2, "polygon row")] == [
+        "1 box", "0 boxes", "2 classes", "1 entry", "3 entries", "2 days", "2 info", "2 polygon rows"]
+
+
+def test_messages_with_a_count_of_one_are_singular(tmp_path: Path) -> None:
+    """F007 on one image, F013 with one polygon row, C006 with one name: 'image', 'row', 'entry'."""
+    root = make_yolo(tmp_path / "ds", {"a": "0 0.5 0.5 0.2 0.2\n0 0.5 0.5 0.2 0.2\n0 0.5 0.5 0.2 0.2\n",
+                                       "b": "0 30 20 8 8\n", "c": "0 0.1 0.1 0.5 0.1 0.5 0.5\n"}, ["cat"])
+    (root / "data.yaml").write_text("path: .\ntrain: images/train\nnc: 2\nnames: [cat]\n")
+    result = invoke("check", root, "--no-cache", "--select", "F007,F013,C006", "--output-format", "json")
+    messages = {f["code"]: f["message"] for f in json.loads(result.stdout)["findings"]}
+    assert "1 image of this dataset is affected" in messages["F007"], messages
+    assert "mixes 4 box rows and 1 polygon row:" in messages["F013"], messages
+    assert messages["C006"] == "nc is 2 but names has 1 entry", messages
+    concise = invoke("check", root, "--no-cache", "--select", "C006").stdout
+    assert concise.splitlines()[-1] == "Found 1 error.", concise

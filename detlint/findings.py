@@ -12,6 +12,7 @@ from typing import Any
 
 SEVERITIES = ("info", "warning", "error")
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
+INDEX_WIDTH = 20  # digits of the largest 64-bit index: pointers sort by number when padded to it
 
 
 @dataclass(frozen=True)
@@ -59,10 +60,12 @@ def json_pointer(*parts: object) -> str:
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
 
 
-def pointer_order(pointer: str | None) -> tuple:
+def pointer_order(pointer: str | None) -> str:
     """A JSON pointer's sort key: array indices as numbers, so ``/categories/2`` comes before
     ``/categories/10`` and ``/annotations/9/bbox`` before ``/annotations/10/bbox``."""
     if not pointer:
-        return ()
-    # (0, n) for an index, (1, name) for a key: the two never compare with each other
-    return tuple((0, int(part)) if part.isascii() and part.isdigit() else (1, part) for part in pointer.split("/"))
+        return ""
+    # Each index zero-padded to one width: a plain string compares fast (a sort of 200k COCO
+    # findings), where a tuple of (kind, value) pairs made the sort several times slower.
+    return "/".join([part.zfill(INDEX_WIDTH) if part.isdigit() and part.isascii() else part
+                     for part in pointer.split("/")])

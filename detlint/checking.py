@@ -262,4 +262,16 @@ def _configured_datasets(request: CheckRequest) -> list[Path]:
     if not config.datasets:
         raise UsageError("no PATH given and no 'datasets' in the config")
     base = config.source.parent if config.source else Path.cwd()
-    return [base / p for p in config.datasets]
+    return [_as_given(base, Path(p)) for p in config.datasets]
+
+
+def _as_given(base: Path, entry: Path) -> Path:
+    """A config's ``datasets`` entry as a path from the current folder: a relative entry stays
+    relative (``data/coco``, or ``../data/coco`` from below the config), so no report prints an
+    absolute path the user did not write."""
+    if entry.is_absolute():
+        return entry
+    try:
+        return Path(os.path.relpath(base / entry))
+    except ValueError:  # another drive (Windows): no relative path exists
+        return base / entry

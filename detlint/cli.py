@@ -205,7 +205,9 @@ def _escaped_summary(report: Any) -> str:
 @image_root_option
 def stats(path: Path, output_format: str, plot_path: Path | None, input_format: str | None,
           image_root: Path | None) -> None:
-    """Counts per split, class histogram, box size and aspect distributions."""
+    """Counts per split, class histogram, box size and aspect distributions.
+
+    Exit 1, as ``check`` for F001, when a file could not be parsed (listed on stderr)."""
     from detlint import stats as stats_module
     from detlint.config import image_root_for
     from detlint.formats import ReadOptions, load
@@ -221,6 +223,10 @@ def stats(path: Path, output_format: str, plot_path: Path | None, input_format: 
             stats_module.plot(ds, plot_path)
         except ImportError:
             raise UsageError("--plot needs matplotlib: pip install 'detlint[plot]'") from None
+    unreadable = stats_module.unreadable(ds)
+    if unreadable:
+        click.echo(stats_module.render_unreadable(unreadable, str(path)), err=True, nl=False)
+        sys.exit(1)
 
 
 @main.command()

@@ -159,13 +159,22 @@ def load_config(start: Path, explicit: Path | None = None) -> Config:
     if found is None:
         return Config()
     path, table = found
-    validate(table, path)
+    validate(table, _from_here(path))  # found from the resolved start: absolute, though the user gave none
     return from_table(table, path)
 
 
 def image_root_for(path: Path, given: Path | None) -> Path | None:
     """The image root a read of the dataset at ``path`` uses: the command line's, else its config's."""
     return given if given is not None else load_config(path).image_root
+
+
+def _from_here(path: Path) -> Path:
+    """``path`` relative to the current folder (``../pyproject.toml`` above it), so a message
+    naming the config prints no absolute path; as it is on another drive (Windows)."""
+    try:
+        return Path(os.path.relpath(path))
+    except ValueError:
+        return path
 
 
 def parse_codes(text: str | None, source: str = "command line") -> list[str] | None:

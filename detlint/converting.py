@@ -26,6 +26,7 @@ from detlint.formats import load, save
 from detlint.formats.prewrite import split_role, valid_text
 from detlint.formats.protocol import ReadOptions, WriteOptions
 from detlint.model import Dataset, take_images
+from detlint.safetext import counted
 
 REPORT_NAME = "detlint-conversion.json"
 
@@ -53,10 +54,10 @@ class ConversionReport:
         lines = [f"removed {path}: the staging folder of a convert that did not finish (its process is gone)"
                  for path in self.removed_staging]
         lines += [f"converted {self.source} ({self.source_format}) -> {self.target} ({self.target_format}): "
-                 f"{self.images} images, {self.annotations} annotations, {self.categories} classes"]
+                 f"{counted(self.images, 'image')}, {counted(self.annotations, 'annotation')}, "
+                 f"{counted(self.categories, 'class', 'classes')}"]
         if self.problems:
-            problems = "1 problem" if self.problems == 1 else f"{self.problems} problems"
-            lines.append(f"  {problems} met while reading (run `detlint check` on the source)")
+            lines.append(f"  {counted(self.problems, 'problem')} met while reading (run `detlint check` on the source)")
         for loss in self.losses:
             detail = f" ({loss['detail']})" if loss.get("detail") else ""
             lines.append(f"  lost: {loss['count']} x {loss['what']}{detail}")

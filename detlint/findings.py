@@ -12,6 +12,7 @@ from typing import Any
 
 SEVERITIES = ("info", "warning", "error")
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
+INDEX_WIDTH = 20  # digits of the largest 64-bit index: pointers sort by number when padded to it
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ class Finding:
         return (self.code, self.file or "", obj)
 
     def sort_key(self) -> tuple:
-        return (self.dataset or "", self.file or "", self.line or 0, self.pointer or "", self.code,
+        return (self.dataset or "", self.file or "", self.line or 0, pointer_order(self.pointer), self.code,
                 self.message)
 
 
@@ -57,3 +58,14 @@ def json_pointer(*parts: object) -> str:
     if "~" not in text and text.count("/") == len(parts) - 1:  # no part needs escaping
         return "/" + text if parts else ""
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def pointer_order(pointer: str | None) -> str:
+    """A JSON pointer's sort key: array indices as numbers, so ``/categories/2`` comes before
+    ``/categories/10`` and ``/annotations/9/bbox`` before ``/annotations/10/bbox``."""
+    if not pointer:
+        return ""
+    # Each index zero-padded to one width: a plain string compares fast (a sort of 200k COCO
+    # findings), where a tuple of (kind, value) pairs made the sort several times slower.
+    return "/".join([part.zfill(INDEX_WIDTH) if part.isdigit() and part.isascii() else part
+                     for part in pointer.split("/")])

@@ -22,6 +22,9 @@ surrogates; for a document holding one it falls back to the standard library. Ei
 characters JSON allows raw but terminals act on (C1 controls, bidi and other format characters,
 U+2028/U+2029, surrogates) are written as ``\\uXXXX`` escapes, so the document parses back to
 the original strings and its text holds no raw control character.
+
+:func:`counted` is the one way a count and its noun are printed (``1 box``, ``2 boxes``,
+``0 warnings``): every message that says how many of something agrees in number.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["escape_text", "json_text"]
+__all__ = ["counted", "escape_text", "json_text"]
 
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\"}
 # Characters JSON allows raw but a terminal or a log viewer acts on: DEL and C1 controls, bidi and
@@ -90,3 +93,23 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+_SIBILANT = ("s", "x", "z", "ch", "sh")
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """``n`` and ``noun`` agreeing in number: ``1 box``, ``0 boxes``, ``3 entries``, ``2 classes``.
+
+    English's regular plural of ``noun`` (``-es`` after a sibilant, ``-ies`` after a consonant
+    and ``y``), or ``plural`` where it is irregular (``counted(2, "info", "info")``)."""
+    if n == 1:
+        return f"{n} {noun}"
+    if plural is None:
+        if noun.endswith(_SIBILANT):
+            plural = noun + "es"
+        elif noun.endswith("y") and noun[-2:-1] not in ("a", "e", "i", "o", "u", ""):
+            plural = noun[:-1] + "ies"
+        else:
+            plural = noun + "s"
+    return f"{n} {plural}"

@@ -1,25 +1,38 @@
-"""Dataset statistics: counts per split, class histogram, box size and aspect distributions."""
+"""Dataset statistics: counts per split, class histogram, box size and aspect distributions.
+
+``boxes`` counts the annotations with a measurable pixel box (a polygon's outline included: the
+distributions measure them all); ``polygons`` how many of those are polygons, so the text says
+``(N boxes, M polygons)`` with the two apart. Distribution values are rounded to ``DECIMALS``
+places: a percentile between two integers is ``16.0``, not ``15.999999999999993``.
+The files the reader could not parse (F001, nothing read from them) are what the counts leave
+out: :func:`unreadable` lists them, located as ``check`` locates them, and ``detlint stats``
+prints them on stderr and exits 1, as ``check`` does for F001.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from detlint.findings import Finding
 from detlint.model import Annotations, Dataset
-from detlint.safetext import escape_text
+from detlint.safetext import counted, escape_text
 
 PERCENTILES = (0, 5, 25, 50, 75, 95, 100)
 SIZE_BUCKETS = (("small", 0, 32**2), ("medium", 32**2, 96**2), ("large", 96**2, np.inf))  # COCO's
+DECIMALS = 6  # pixel sizes and ratios: finer than any annotation tool writes, coarser than float noise
+SPLIT_WIDTH = 12  # the split column's least width; a longer name widens it
 
 
 def _distribution(values: np.ndarray) -> dict[str, float]:
     values = values[np.isfinite(values)]
     if not len(values):
         return {}
-    return {f"p{p}": float(v) for p, v in zip(PERCENTILES, np.percentile(values, PERCENTILES))} | {
-        "mean": float(values.mean())}
+    found = np.round(np.append(np.percentile(values, PERCENTILES), values.mean()), DECIMALS).tolist()
+    return {f"p{p}": v for p, v in zip(PERCENTILES, found)} | {"mean": found[-1]}
 
 
 def compute(ds: Dataset) -> dict[str, Any]:
@@ -42,7 +55,8 @@ def compute(ds: Dataset) -> dict[str, Any]:
         aspect = np.where(valid, w / h, np.nan)
     return {
         "path": str(ds.root), "format": ds.format, "images": len(images), "annotations": len(ann),
-        "boxes": int(is_box.sum()), "categories": len(ds.categories), "splits": splits,
+        "boxes": int(is_box.sum()), "polygons": int((is_box & (ann.kind == Annotations.KIND_POLYGON)).sum()),
+        "categories": len(ds.categories), "splits": splits,
         "classes": {name: int(c) for name, c in zip(ds.categories.names, counts.tolist())},
         "unknown_class_annotations": int((ann.category < 0).sum()),
         "boxes_per_image": _distribution(per_image.astype(np.float64)),
@@ -53,14 +67,46 @@ def compute(ds: Dataset) -> dict[str, Any]:
     }
 
 
+def unreadable(ds: Dataset) -> list[Finding]:
+    """The F001 findings (in report order) of the files nothing was read from: their
+    annotations are missing from every count. A file a lenient parser still read (COCO that is
+    not strict JSON) gave its rows, so it is counted, not listed."""
+    rows = (ds.categories.src_file, ds.annotations.src_file)  # an image row names its label file, read or not
+    read = {ds.file_of(int(i)) for i in np.unique(np.concatenate(rows)) if i >= 0}
+    return sorted((p for p in ds.problems if p.code == "F001" and p.file not in read), key=Finding.sort_key)
+
+
+def render_unreadable(findings: list[Finding], dataset: str) -> str:
+    """``check``'s concise lines for ``findings`` (paths as ``dataset`` was given), then what it
+    means for the statistics."""
+    from detlint.report import concise
+    from detlint.report._common import Paths
+
+    paths = Paths()
+    located = [dataclasses.replace(f, dataset=dataset) for f in findings]
+    lines = [escape_text(f"{concise.location(f, paths)}: {f.code} {f.message}") for f in located]
+    files = len({f.file for f in findings})
+    return "\n".join([*lines, f"stats leave out {counted(files, 'file')} that could not be read"]) + "\n"
+
+
+def _cell(n: int, noun: str, width: int) -> str:
+    """``n`` right-aligned in ``width`` and its noun in number, padded to its plural's width."""
+    number, word = counted(n, noun).split(" ", 1)
+    return f"{number:>{width}} {word:<{len(counted(2, noun)) - 2}}"
+
+
 def render_text(stats: dict[str, Any]) -> str:
     """The text report. Names (path, splits, classes) are escaped before the columns are aligned
     (``escape_text``): a newline or a lone surrogate in a class name neither breaks nor fakes a line."""
-    lines = [f"{escape_text(stats['path'])} ({stats['format']}): {stats['images']} images, {stats['annotations']} "
-             f"annotations ({stats['boxes']} boxes), {stats['categories']} classes", "", "splits:"]
-    for split, row in stats["splits"].items():
-        lines.append(f"  {escape_text(split):<12} {row['images']:>8} images {row['annotations']:>9} annotations "
-                     f"{row['unannotated_images']:>7} without annotations")
+    polygons = stats.get("polygons", 0)
+    lines = [f"{escape_text(stats['path'])} ({stats['format']}): {counted(stats['images'], 'image')}, "
+             f"{counted(stats['annotations'], 'annotation')} ({counted(stats['boxes'] - polygons, 'box')}, "
+             f"{counted(polygons, 'polygon')}), {counted(stats['categories'], 'class')}", "", "splits:"]
+    splits = {escape_text(split): row for split, row in stats["splits"].items()}
+    width = max((len(name) for name in splits), default=0)
+    for split, row in splits.items():
+        lines.append(f"  {split:<{max(width, SPLIT_WIDTH)}} {_cell(row['images'], 'image', 8)} "
+                     f"{_cell(row['annotations'], 'annotation', 9)} {row['unannotated_images']:>7} without annotations")
     lines += ["", "classes:"]
     classes = {escape_text(name): count for name, count in stats["classes"].items()}  # one to one: no merge
     total = max(sum(classes.values()), 1)

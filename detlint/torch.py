@@ -53,6 +53,7 @@ except ImportError as _error:  # pragma: no cover - exercised only without torch
 
 from detlint.boundary import Boundary
 from detlint.model import Annotations, Dataset
+from detlint.safetext import counted
 
 __all__ = ["DetectionDataset", "collate", "TRAINABLE_KINDS"]
 
@@ -200,8 +201,8 @@ class DetectionDataset(_TorchDataset):
 
     def __repr__(self) -> str:
         split = f", split={self.split!r}" if self.split is not None else ""
-        return (f"DetectionDataset({str(self.ds.root)!r}{split}, {len(self)} images, "
-                f"{self.num_classes} classes incl. offset {self.label_offset})")
+        return (f"DetectionDataset({str(self.ds.root)!r}{split}, {counted(len(self), 'image')}, "
+                f"{counted(self.num_classes, 'class')} incl. offset {self.label_offset})")
 
 
 def _describe(index: int, target: Any) -> str:

@@ -122,7 +122,7 @@ def test_f007_says_ultralytics_drops_the_whole_image_and_how_many() -> None:
     for finding in by_code(report, "F007"):
         assert "ultralytics" in finding["message"]
         assert "whole image" in finding["message"]
-        assert "2 image(s)" in finding["message"]
+        assert "2 images of this dataset are affected" in finding["message"]
         assert "pixel" in finding["message"]
     assert not by_code(report, "B002") and not by_code(report, "B003")
 
@@ -181,7 +181,7 @@ def test_b009_box_and_polygon_areas() -> None:
 def test_f013_mixed_box_and_polygon_rows() -> None:
     _, report = check(FIXTURES / "yolo_mixed")
     (finding,) = by_code(report, "F013")
-    assert "3 box rows and 1 polygon rows" in finding["message"]
+    assert "3 box rows and 1 polygon row:" in finding["message"]
 
 
 def test_f014_jpg_case() -> None:

@@ -173,7 +173,7 @@ def test_dataloader_workers_and_batch_size_search(clean: Path) -> None:
 def test_bundled_fixture_smokes() -> None:
     status, output = smoke(str(FIXTURES / "yolo_clean"), *FAST)
     assert status == 0, output
-    assert "OK: 2 training step(s) ran" in output
+    assert "OK: 2 training steps ran" in output
 
 
 def test_failing_sample_is_named(clean: Path) -> None:

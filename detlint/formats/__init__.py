@@ -14,6 +14,7 @@ from pathlib import Path
 
 from detlint.errors import NotADatasetError, UsageError
 from detlint.fileio import collector_paused
+from detlint.formats import foreign
 from detlint.formats.prewrite import prepared
 from detlint.formats.protocol import Claim, Format, FormatBase, ReadOptions, RootMark, Trait, WriteOptions
 from detlint.model import Dataset
@@ -77,7 +78,9 @@ def sniff(path: Path) -> str:
     if scores[best] <= 0:
         titles = [get(name).title for name in names()]
         known = ", ".join(titles[:-1]) + " or " + titles[-1] if len(titles) > 1 else titles[0]
-        raise NotADatasetError(f"{path}: not a {known} dataset (no annotation files found)")
+        looks = foreign.describe(path)  # another tool's export: say which, not just "nothing found"
+        raise NotADatasetError(f"{path}: not a {known} dataset "
+                               f"({'looks like ' + looks if looks else 'no annotation files found'})")
     return best
 
 

@@ -20,6 +20,7 @@ import orjson
 
 from detlint.formats.protocol import WriteOptions
 from detlint.model import Annotations, Dataset, take_images
+from detlint.safetext import counted
 
 _ROLE = re.compile(r"(train|validation|valid|val|test)(?![a-z])", re.IGNORECASE)
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -60,9 +61,9 @@ def check_links(ds: Dataset) -> None:
     if len(bad_image) or len(bad_class):
         row = int(bad_image[0] if len(bad_image) else bad_class[0])
         raise ValueError(f"refusing to write: annotation row {row} links image {int(ann.image[row])} "
-                         f"and class {int(ann.category[row])}, outside the {len(ds.images)} images and "
-                         f"{len(ds.categories)} classes ({len(bad_image)} bad image links, "
-                         f"{len(bad_class)} bad class links)")
+                         f"and class {int(ann.category[row])}, outside the {counted(len(ds.images), 'image')} and "
+                         f"{counted(len(ds.categories), 'class')} ({counted(len(bad_image), 'bad image link')}, "
+                         f"{counted(len(bad_class), 'bad class link')})")
 
 
 def _lose_unparsed(ds: Dataset, options: WriteOptions) -> None:

@@ -27,7 +27,7 @@ from typing import Any, TextIO
 
 from detlint.fileio import collector_paused
 from detlint.findings import SEVERITIES, SEVERITY_RANK, Finding
-from detlint.safetext import escape_text, json_text
+from detlint.safetext import counted, escape_text, json_text
 
 __all__ = [
     "SEVERITY_ORDER", "Counts", "Paths", "Report", "RuleInfo", "RuleTable", "collector_paused", "count",
@@ -137,9 +137,7 @@ def count(findings: Iterable[Finding], rules: RuleTable) -> Counts:
 
 
 def _plural(n: int, word: str) -> str:
-    if word == "info":
-        return f"{n} info"
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+    return counted(n, word, "info" if word == "info" else None)  # "info" is a mass noun
 
 
 def summary_line(counts: Counts, fail_on: str) -> str:

@@ -17,6 +17,7 @@ from detlint.findings import Finding
 from detlint.model import Dataset
 from detlint.rules._helpers import RuleContext, class_list_file
 from detlint.rules._options import Option, Options
+from detlint.safetext import counted
 
 CODE = "C007"
 NAME = "class-imbalance"
@@ -37,7 +38,7 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     ratio = counts[most] / counts[least]
     if ratio > limit:
         names = ds.categories.names
-        yield Finding(CODE, f"class '{names[most]}' has {counts[most]} annotations, '{names[least]}' only "
-                      f"{counts[least]} (ratio {ratio:.0f} > imbalance-ratio {limit:g}): the rare class is "
-                      "barely learned unless it is resampled or weighted",
+        yield Finding(CODE, f"class '{names[most]}' has {counted(int(counts[most]), 'annotation')}, "
+                      f"'{names[least]}' only {counts[least]} (ratio {ratio:.0f} > imbalance-ratio {limit:g}): "
+                      "the rare class is barely learned unless it is resampled or weighted",
                       file=class_list_file(ds))

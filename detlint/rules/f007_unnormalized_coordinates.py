@@ -26,6 +26,7 @@ from detlint.formats import Trait, format_of
 from detlint.model import Annotations, Dataset
 from detlint.rules._helpers import RuleContext, at_annotation
 from detlint.rules._options import Option, Options
+from detlint.safetext import counted
 
 CODE = "F007"
 NAME = "unnormalized-coordinates"
@@ -71,4 +72,5 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
         hint = " (they look like pixel coordinates)" if pixels else ""
         yield at_annotation(ds, row, CODE, f"values '{values}' are outside [0, 1]{hint}: ultralytics rejects "
                             "the whole image as corrupt ('non-normalized or out of bounds coordinates') and "
-                            f"trains without it; {n_images} image(s) of this dataset are affected")
+                            f"trains without it; {counted(n_images, 'image')} of this dataset "
+                            f"{'is' if n_images == 1 else 'are'} affected")

@@ -19,6 +19,7 @@ from detlint.findings import Finding
 from detlint.formats import Trait
 from detlint.model import Annotations, Dataset
 from detlint.rules._helpers import RuleContext, at_annotation
+from detlint.safetext import counted
 
 CODE = "F013"
 NAME = "mixed-label-kinds"
@@ -38,5 +39,6 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     rows = np.flatnonzero(kind == minority)
     first_per_file = rows[np.unique(ds.annotations.src_file[rows], return_index=True)[1]]
     for row in np.sort(first_per_file).tolist():
-        yield at_annotation(ds, row, CODE, f"the dataset mixes {n_box} box rows and {n_polygon} polygon rows: "
+        yield at_annotation(ds, row, CODE, f"the dataset mixes {counted(n_box, 'box row')} and "
+                            f"{counted(n_polygon, 'polygon row')}: "
                             "a detection trainer degrades the polygons, a segmentation trainer drops the boxes")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from detlint.findings import Finding
+from detlint.safetext import counted
 
 NAMES = {
     "T001": "integer-images", "T002": "unscaled-float-images", "T003": "wrong-channel-count",
@@ -157,7 +158,7 @@ def boxes_not_transformed(index: int, file: str | None, canvas: tuple[int, ...],
 
 
 def degenerate_boxes(index: int, file: str | None, count: int, first: Iterable[float]) -> Diagnosis:
-    return Diagnosis("T006", f"{count} box(es) with non-positive width/height or non-finite "
+    return Diagnosis("T006", f"{counted(count, 'box')} with non-positive width/height or non-finite "
                              f"coordinates after the transforms, e.g. {box_text(first)}; the "
                              "detector rejects them", sample=index, file=file,
                      fix="add v2.SanitizeBoundingBoxes() after geometric transforms, or fix the annotation "
@@ -167,7 +168,7 @@ def degenerate_boxes(index: int, file: str | None, count: int, first: Iterable[f
 def box_outside_image(index: int, file: str | None, first: Iterable[float], width: int, height: int,
                       outside: int, total: int) -> Diagnosis:
     return Diagnosis("T004", f"box {box_text(first)} extends past the transformed {width}x{height} "
-                             f"image ({outside} of {total} boxes)", sample=index, file=file,
+                             f"image ({outside} of {counted(total, 'box')})", sample=index, file=file,
                      fix=TRANSFORM_FIX + "; or clip the annotation (detlint check: B002)")
 
 
@@ -251,5 +252,6 @@ def non_finite_gradient(step: int, grad_norm: float) -> Diagnosis:
 
 
 def loss_diverging(first: float, last: float, steps: int) -> Diagnosis:
-    return Diagnosis("T020", f"the loss grew from {first:.4g} to {last:.4g} in {steps} steps", severity="warning",
+    return Diagnosis("T020", f"the loss grew from {first:.4g} to {last:.4g} in {counted(steps, 'step')}",
+                     severity="warning",
                      fix="lower the learning rate; check the image value range")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from detlint.safetext import escape_text, json_text
+from detlint.safetext import counted, escape_text, json_text
 from detlint.smoke.diagnose import Diagnosis
 from detlint.smoke.report import SmokeReport, Step
 
@@ -23,12 +23,12 @@ def render_text(report: SmokeReport) -> str:
     lines = [f"detlint smoke: {report.dataset}"]
     if report.checked:
         counts = report.check_summary
-        lines.append(f"  check: {counts.get('error', 0)} error(s), {counts.get('warning', 0)} warning(s), "
-                     f"{counts.get('info', 0)} info")
+        lines.append(f"  check: {counted(counts.get('error', 0), 'error')}, "
+                     f"{counted(counts.get('warning', 0), 'warning')}, {counts.get('info', 0)} info")
     if report.images:
         split = f"split {report.split!r}" if report.split is not None else "all images"
-        lines.append(f"  data: {split}, {report.images} image(s), {report.num_classes} model classes "
-                     "(incl. background)")
+        lines.append(f"  data: {split}, {counted(report.images, 'image')}, "
+                     f"{counted(report.num_classes, 'model class')} (incl. background)")
         lines.append(f"  model: {report.model} (random weights) on {report.device}, batch {report.batch_size}, "
                      f"image size {report.image_size}")
     lines += _inspection_lines(report.inspected)
@@ -47,9 +47,9 @@ def _inspection_lines(inspected: dict[str, Any]) -> list[str]:
         return []
     low, high = inspected.get("min_value"), inspected.get("max_value")
     values = f" in [{low:.3g}, {high:.3g}]" if low is not None and high is not None else ""
-    return [(f"  inspected {inspected['samples']} sample(s): {'/'.join(inspected['dtypes'])}{values}, "
-             f"channels {'/'.join(str(c) for c in inspected['channels'])}, {inspected['boxes']} box(es), "
-             f"{inspected['empty_targets']} empty target(s)")]
+    return [(f"  inspected {counted(inspected['samples'], 'sample')}: {'/'.join(inspected['dtypes'])}{values}, "
+             f"channels {'/'.join(str(c) for c in inspected['channels'])}, {counted(inspected['boxes'], 'box')}, "
+             f"{counted(inspected['empty_targets'], 'empty target')}")]
 
 
 def _step_line(step: Step, total: int) -> str:
@@ -100,8 +100,9 @@ def _diagnosis_lines(report: SmokeReport, diagnosis: Diagnosis) -> list[str]:
 def _verdict(report: SmokeReport) -> str:
     errors = [d for d in report.diagnoses if d.severity == "error"]
     if report.ok:
-        return f"OK: {len(report.steps)} training step(s) ran with finite losses."
+        return f"OK: {counted(len(report.steps), 'training step')} ran with finite losses."
     if report.checked and not report.steps and not report.images and errors and not errors[0].code.startswith("T"):
-        return (f"FAILED: detlint check found {len(errors)} error(s); smoke stopped before training "
+        return (f"FAILED: detlint check found {counted(len(errors), 'error')}; smoke stopped before training "
                 "(fix them, or pass --no-check to train anyway).")
-    return f"FAILED: {len(errors)} problem(s) that break or corrupt training."
+    verb = "breaks or corrupts" if len(errors) == 1 else "break or corrupt"
+    return f"FAILED: {counted(len(errors), 'problem')} that {verb} training."

@@ -25,6 +25,7 @@ from detlint.formats.coco.finder import ImageFinder
 from detlint.formats.coco.layout import NAME
 from detlint.formats.coco.parse import describe, problem
 from detlint.model import Annotations, Dataset, Images
+from detlint.safetext import counted
 
 KNOWN_ANNOTATION_KEYS = ("id", "image_id", "category_id", "bbox", "area", "iscrowd", "segmentation")
 KNOWN_IMAGE_KEYS = ("id", "file_name", "width", "height")
@@ -64,7 +65,7 @@ def _is_document(data: Any, file: str, problems: list[Finding]) -> bool:
         return False
     if isinstance(data, list):
         if data and all(isinstance(d, dict) and "score" in d for d in data[:100]):
-            raise NotADatasetError(f"{file}: a COCO results list ({len(data)} detections with scores), "
+            raise NotADatasetError(f"{file}: a COCO results list ({counted(len(data), 'detection')} with scores), "
                                    "not a dataset: pass the ground-truth annotation file")
         problems.append(problem("F002", "top level is a list, expected an object with 'images', "
                                 "'annotations' and 'categories'", file, ""))

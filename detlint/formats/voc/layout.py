@@ -39,6 +39,7 @@ _PER_CLASS_LINE = r"[ \t]*(?:\S+[ \t]+(?:-1|0|1)[ \t]*)?(?:#[^\n]*)?"
 PER_CLASS_TEXT = re.compile(rf"(?:{_PER_CLASS_LINE}\r?\n)*{_PER_CLASS_LINE}")
 SNIFF_SAMPLE = 5  # XML files opened by sniff() before giving up on a folder
 SNIFF_BYTES = 4096
+_VOC_ROOT = re.compile(rb"<annotation[\s>/]")  # the element itself, not <annotations> (CVAT)
 
 
 # ------------------------------------------------------------------------------ quick looks
@@ -67,10 +68,10 @@ def sniff(path: Path) -> int:
 
 
 def looks_like_voc(path: Path | str) -> bool:
-    """Whether the file's first bytes hold an ``<annotation`` element (only a regular file inside
-    its folder is opened)."""
+    """Whether the file's first bytes hold an ``<annotation>`` element (only a regular file inside
+    its folder is opened); CVAT's ``<annotations>`` is another format."""
     head = Boundary(Path(path).parent).head(os.fspath(path), SNIFF_BYTES)
-    return isinstance(head, bytes) and b"<annotation" in head
+    return isinstance(head, bytes) and _VOC_ROOT.search(head) is not None
 
 
 def _folder_has_voc_xml(folder: Path) -> bool:

@@ -16,6 +16,7 @@ from detlint.formats.yolo.layout import (
     resolve_listed,
 )
 from detlint.formats.yolo.listing import Walker
+from detlint.safetext import counted
 
 LIST_KEYS = ("train", "valid", "val", "test")
 
@@ -43,7 +44,7 @@ def darknet(root: Path, data_path: Path, walker: Walker) -> Layout:
     if layout.names is not None and declared_classes and declared_classes.isdigit() \
             and int(declared_classes) != len(layout.names):
         layout.problems.append(Finding(
-            "C006", f"classes = {declared_classes} but {layout.names_file} has {len(layout.names)} names",
+            "C006", f"classes = {declared_classes} but {layout.names_file} has {counted(len(layout.names), 'name')}",
             file=rel, line=_line_of(text, "classes")))
     for key in LIST_KEYS:
         if config.get(key):

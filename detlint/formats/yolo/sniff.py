@@ -7,6 +7,7 @@ from pathlib import Path
 
 from detlint import fileio
 from detlint.boundary import MIB, Boundary
+from detlint.formats import foreign
 from detlint.formats.yolo.discover import YAML_SUFFIXES, find_darknet, find_yaml
 from detlint.formats.yolo.parse import is_number
 from detlint.formats.yolo.paths import NAMES_KEY, is_label_name
@@ -26,7 +27,7 @@ def sniff(path: Path) -> int:
         if find_yaml(path) is not None or find_darknet(path) is not None:
             return 90
         if (path / "images").is_dir() and (path / "labels").is_dir():
-            return 70
+            return 0 if _kitti_labels(path / "labels") else 70
         return 40 if _has_label_beside_image(path) else 0
     except OSError:
         return 0
@@ -51,6 +52,19 @@ def _looks_like_label(path: Path) -> bool:
     lines = [line.split() for line in text.splitlines()[:20] if line.strip()]
     return bool(lines) and all((len(t) == 5 or (len(t) >= 7 and len(t) % 2 == 1))
                                and all(is_number(x) for x in t) for t in lines)
+
+
+def _kitti_labels(labels: Path) -> bool:
+    """Whether the first label files under ``labels/`` are all KITTI's (a class name, then 14 or
+    15 numbers): an images/labels layout without a data.yaml that another tool wrote. A YOLO
+    line starts with a class index, so a YOLO set, broken lines and all, stays YOLO."""
+    boundary = Boundary(labels)
+    texts = []
+    for file in foreign.first_files(labels, ".txt"):
+        head = boundary.head(file, foreign.HEAD_BYTES)
+        if isinstance(head, bytes) and head.strip():
+            texts.append(head.decode("utf-8", errors="replace"))
+    return bool(texts) and all(foreign.kitti_head(text) for text in texts)
 
 
 def _has_label_beside_image(root: Path, limit: int = SNIFF_LIMIT) -> bool:

@@ -25,6 +25,7 @@ from detlint.formats.yolo.layout import (
 )
 from detlint.formats.yolo.listing import Walker
 from detlint.formats.yolo.paths import SPLIT_ALIASES, SPLIT_KEYS
+from detlint.safetext import counted
 
 
 def ultralytics(root: Path, yaml_path: Path, walker: Walker) -> Layout:
@@ -140,7 +141,7 @@ def _names_from_yaml(layout: Layout, data: dict, yaml_rel: str, key_lines: dict[
     layout.names_file = yaml_rel
     nc = data.get("nc")
     if nc is not None and (not isinstance(nc, int) or nc != len(layout.names)):
-        layout.problems.append(Finding("C006", f"nc is {nc!r} but names has {len(layout.names)} entries",
+        layout.problems.append(Finding("C006", f"nc is {nc!r} but names has {counted(len(layout.names), 'entry')}",
                                        file=yaml_rel, line=key_lines.get("nc")))
 
 

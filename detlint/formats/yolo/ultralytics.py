@@ -1,8 +1,13 @@
 """The ultralytics ``data.yaml`` layout: its class names, its splits, and where they really are.
 
-Any ``*.yaml`` at the root with a ``names`` key: ``train`` / ``val`` / ``test`` each a folder, a
-list of folders, or a ``.txt`` list of image paths; an optional ``path:`` base; ``names`` as a
-list or a ``{index: name}`` mapping; ``nc``. Roboflow exports write ``../train/images``
+Any ``*.yaml`` at the root with a ``names`` key: ``train`` / ``val`` (or ``validation``, as
+ultralytics renames it) / ``test``, each a folder (read recursively), an image file, a list file
+of image paths, or a list of those; an optional ``path:`` base; ``names`` as a list or a
+``{index: name}`` mapping (each class located at its own line); ``nc``. Two keys reaching the
+same images are two splits: the reader keeps each image once and reports the leak
+(:mod:`.leakage`). A yaml without ``train:`` or ``val:`` is F002 (ultralytics'
+``check_det_dataset`` refuses it), and so is an image file as an entry (ultralytics reads a named
+file as a list of paths). Roboflow exports write ``../train/images``
 (relative to a split folder) and sometimes absolute paths from the exporting machine
 (``/Users/...``): when a declared folder does not exist the reader falls back to the
 conventional ``<root>/<split>/images`` or ``<root>/images/<split>`` (``val`` and ``valid`` are

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from helpers import write_image
 
 from detlint.cli import main
-from helpers import write_image
 
 LEVELS = ["none", "header", "decode"]
 

@@ -26,7 +26,7 @@ def separate_splits(layout: Layout) -> None:
     dropped: dict[int, list[int]] = {}
     root = str(layout.root)
     for number, group in enumerate(layout.images):
-        prefix = os.path.join(os.path.realpath(group.folder), "")
+        prefix = os.path.join(_real(group.folder), "")
         for index, name in enumerate(group.names):
             kept = first.setdefault(prefix + name, (group, index))
             if kept[0].split == group.split:
@@ -39,6 +39,14 @@ def separate_splits(layout: Layout) -> None:
     for number, indices in dropped.items():
         _drop(layout.images[number], indices)
     layout.images = [group for group in layout.images if group.names]
+
+
+def _real(folder: str) -> str:
+    """``folder``'s real path; as written where it has none (a NUL byte in a listed path)."""
+    try:
+        return os.path.realpath(folder)
+    except (OSError, ValueError):
+        return os.path.normpath(folder)
 
 
 def _leak(kept: tuple[ImageGroup, int], again: tuple[ImageGroup, int], image: str) -> Finding:

@@ -35,6 +35,17 @@ def _distribution(values: np.ndarray) -> dict[str, float]:
     return {f"p{p}": v for p, v in zip(PERCENTILES, found)} | {"mean": found[-1]}
 
 
+def _also_in_splits(ds: Dataset) -> dict[str, list[int]]:
+    """The image rows each split also holds: one row per image file, in the first split that
+    reaches it, the others in ``extra["also_in_splits"]`` (a leak, S001), counted in each."""
+    also: dict[str, list[int]] = {}
+    for row, extra in enumerate(ds.images.extra.tolist()):
+        if extra and isinstance(extra, dict) and extra.get("also_in_splits"):
+            for split in extra["also_in_splits"]:
+                also.setdefault(str(split), []).append(row)
+    return also
+
+
 def compute(ds: Dataset) -> dict[str, Any]:
     ann, images = ds.annotations, ds.images
     boxes = ann.boxes
@@ -43,11 +54,11 @@ def compute(ds: Dataset) -> dict[str, Any]:
     valid = is_box & np.isfinite(w) & np.isfinite(h) & (w > 0) & (h > 0)
     area = w * h
     splits = {}
-    for split in ds.splits:
-        in_split = images.split == split
-        rows = np.flatnonzero(in_split)
+    also = _also_in_splits(ds)
+    for split in dict.fromkeys(ds.splits + list(also)):
+        rows = np.union1d(np.flatnonzero(images.split == split), also.get(split, []))
         ann_in = np.isin(ann.image, rows)
-        splits[split or "(all)"] = {"images": int(in_split.sum()), "annotations": int(ann_in.sum()),
+        splits[split or "(all)"] = {"images": len(rows), "annotations": int(ann_in.sum()),
                                     "unannotated_images": int(len(rows) - len(np.unique(ann.image[ann_in])))}
     counts = np.bincount(ann.category[ann.category >= 0], minlength=len(ds.categories))
     per_image = np.bincount(ann.image[ann.image >= 0], minlength=len(images)) if len(images) else np.zeros(0)

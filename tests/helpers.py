@@ -29,9 +29,14 @@ def write_image(path: Path, size: tuple[int, int] = (64, 48), mode: str = "RGB",
 
 def make_yolo(root: Path, labels: dict[str, str], names: list[str], size: tuple[int, int] = (64, 48),
               split: str = "train", noise: bool = False) -> Path:
-    """A YOLO dataset: one image per label file name, ``labels`` maps stem to the file text."""
+    """A YOLO dataset: one image per label file name, ``labels`` maps stem to the file text. Its
+    data.yaml also names an (empty) ``holdout`` folder as ``val:`` or ``train:`` when ``split`` is
+    neither: ultralytics requires both keys (F002 otherwise), and one folder in both leaks (S001)."""
     root.mkdir(parents=True, exist_ok=True)
-    (root / "data.yaml").write_text(f"path: .\n{split}: images/{split}\nnc: {len(names)}\nnames: [{', '.join(names)}]\n")
+    other = "train" if split == "val" else "val"
+    (root / "images" / "holdout").mkdir(parents=True, exist_ok=True)
+    (root / "data.yaml").write_text(f"path: .\n{split}: images/{split}\n{other}: images/holdout\nnc: {len(names)}\n"
+                                    f"names: [{', '.join(names)}]\n")
     for stem, text in labels.items():
         seed = len(stem) + sum(map(ord, stem)) if noise else None
         write_image(root / "images" / split / f"{stem}.png", size, noise_seed=seed)

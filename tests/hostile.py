@@ -101,10 +101,13 @@ def coco_doc(files: list[str], names: list[str] | None = None) -> dict:
             "categories": [{"id": i + 1, "name": n} for i, n in enumerate(names)]}
 
 
-def yolo_base(world: World, yaml: str | None = "names: [cat]\ntrain: images/train\nval: images/train\n") -> None:
-    """A valid one-image YOLO dataset (images/train + labels/train), with ``yaml`` as its data.yaml."""
+def yolo_base(world: World, yaml: str | None = "names: [cat]\ntrain: images/train\nval: images/val\n") -> None:
+    """A valid YOLO dataset (images/train + labels/train, one more image in images/val + labels/val:
+    ultralytics needs a val split, and train's images in it would leak), with ``yaml`` as its data.yaml."""
     world.write("images/train/a.jpg", jpeg_bytes())
     world.write("labels/train/a.txt", "0 0.5 0.5 0.2 0.2\n")
+    world.write("images/val/b.jpg", jpeg_bytes((24, 32)))  # other bytes: no copy of a.jpg
+    world.write("labels/val/b.txt", "0 0.5 0.5 0.2 0.2\n")
     if yaml is not None:
         world.write("data.yaml", yaml)
 

@@ -212,4 +212,7 @@ def test_property_coco_yolo_coco_keeps_boxes(images: list[tuple[int, int, list[l
         (root / "annotations.json").write_text(json.dumps(doc))
         convert(root, Path(folder) / "yolo", "yolo")
         convert(Path(folder) / "yolo", Path(folder) / "back", "coco")
-        assert_same_boxes(detlint.load(root), detlint.load(Path(folder) / "back"), 1e-3)
+        back = detlint.load(Path(folder) / "back")
+        # ultralytics has no unsplit set (train: is required): the unsplit images come back in a split
+        back.images.split[:] = ""
+        assert_same_boxes(detlint.load(root), back, 1e-3)

@@ -61,8 +61,8 @@ def yolo_image_link(w: World) -> None:
 
 
 def yolo_images_folder_link(w: World) -> None:
-    yolo_base(w, "names: [cat]\ntrain: images/train\nval: images/val\n")
-    w.link("images/val", w.outside / "etc")
+    yolo_base(w, "names: [cat]\ntrain: images/train\nval: images/linked\n")
+    w.link("images/linked", w.outside / "etc")
 
 
 def yolo_train_folder_abs(w: World) -> None:

@@ -22,10 +22,13 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _yolo(root: Path, bad: bool = False) -> Path:
-    """data.yaml + images/ + labels/ with two images; ``bad`` plants an out-of-image box in b.txt."""
+    """data.yaml + images/ + labels/ with two images, one per split (train.txt, val.txt: ultralytics
+    needs both keys); ``bad`` plants an out-of-image box in b.txt."""
     (root / "images").mkdir(parents=True, exist_ok=True)
     (root / "labels").mkdir(exist_ok=True)
-    (root / "data.yaml").write_text("path: .\ntrain: images\nnames: [cat, dog]\n")
+    (root / "data.yaml").write_text("path: .\ntrain: train.txt\nval: val.txt\nnames: [cat, dog]\n")
+    (root / "train.txt").write_text("images/a.jpg\n")
+    (root / "val.txt").write_text("images/b.jpg\n")
     for name in ("a", "b"):
         Image.new("RGB", (32, 24), "gray").save(root / "images" / f"{name}.jpg")
     (root / "labels" / "a.txt").write_text("0 0.5 0.5 0.2 0.2\n1 0.95 0.5 0.3 0.2\n")  # B002 in a.txt

@@ -1,4 +1,4 @@
-"""schema-violation (F002): a COCO file whose structure breaks the COCO schema.
+"""schema-violation (F002): a dataset description whose structure its trainers refuse.
 
 Why it matters: pycocotools, torchvision and most trainers index the JSON by key and crash
 with a bare ``KeyError``/``TypeError`` deep in a DataLoader worker, or accept the value and
@@ -10,9 +10,17 @@ not 4 numbers; annotations without ``bbox``, ``area``, ``iscrowd`` or ``id``. Th
 validated in bulk and jsonschema runs only on the entries that fail, so the message is
 jsonschema's own, located by a JSON pointer.
 
-Example: ``{"id": "7", "image_id": 1, "category_id": 2, "bbox": [1, 2, 3]}``.
+A YOLO ``data.yaml`` is held to what ultralytics requires before it trains: both ``train:`` and
+``val:`` (or ``validation:``) keys, else ``check_det_dataset`` raises "'train' and 'val' are
+required in all data YAMLs"; and no image file as a split entry (ultralytics reads a named file as
+a list of image paths, so training stops with "Error loading data from ..."). Located at the
+data.yaml line.
 
-Fix: re-export with a tool that writes the schema, or correct the listed entries.
+Example: ``{"id": "7", "image_id": 1, "category_id": 2, "bbox": [1, 2, 3]}``; a data.yaml with
+``train: images/train`` and no ``val:``.
+
+Fix: re-export with a tool that writes the schema, or correct the listed entries; give the
+data.yaml a ``val:`` folder of its own (not the training images: that is S001).
 """
 
 from __future__ import annotations

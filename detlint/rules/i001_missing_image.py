@@ -2,8 +2,11 @@
 
 Why it matters: the DataLoader raises ``FileNotFoundError`` in a worker, minutes or hours into
 training, or the loader skips the sample and its labels silently. Also fires when a data.yaml
-split folder does not exist (the resolved path is printed). A COCO or YOLO name that escapes the
-dataset root is F008 only; a YOLO label file without an image is I006.
+split entry (folder, image or list file) or an obj.data list does not exist (the resolved path
+is printed): that is a structural problem of the dataset description, reported at every image
+level, ``--images none`` included; the image files themselves are checked from ``header`` on.
+A COCO or YOLO name that escapes the dataset root is F008 only; a YOLO label file without an
+image is I006.
 
 Where images are looked for: a COCO ``file_name`` is looked up in the JSON's folder, its
 parent, the dataset root, ``images/``, ``data/`` and the split's folders (``images/<split>``,
@@ -44,7 +47,8 @@ SEVERITY = "error"
 SCOPE = "image"  # its findings about an image depend on that image and its rows only
 FIX = None
 OPTIONS: dict = {}
-IMAGES = "header"
+# no IMAGES level: the description's own findings come at every level; check() looks at the
+# image files only from "header" on
 
 
 def orphan_label_entries(ds: Dataset) -> np.ndarray:
@@ -54,6 +58,9 @@ def orphan_label_entries(ds: Dataset) -> np.ndarray:
 
 
 def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
+    if ctx.images == "none":  # the dataset description's findings only: no image is looked at
+        yield from (p for p in reader_problems(ds, CODE) if p.image is None)
+        return
     yield from reader_problems(ds, CODE)
     images = ds.images
     # a COCO or YOLO name that escapes the root is F008's business (the VOC reader still looks

@@ -1,12 +1,23 @@
 """split-leakage (S001): the same image is in two splits.
 
 Why it matters: a validation or test image that is also in train measures memory, not
-generalisation: the metrics look better than the model is. Detected by path at every image
-level, and by content hash (identical bytes under different names) with ``--images decode``.
+generalisation: the metrics look better than the model is. Detected at every image level
+(``--images none`` too) by path, whatever the format:
 
-Example: ``images/train/0001.jpg`` listed in both ``train.txt`` and ``val.txt``.
+- through the dataset description: a data.yaml whose ``val:`` names ``train:``'s folder (or an
+  overlapping folder, or a list entry reaching a file a folder holds), two list files
+  (``train.txt``/``val.txt``, ``ImageSets/Main/*.txt``) naming one image. The image is read
+  once, in the first split that reaches it; the finding points at the description line that
+  puts it in the other split and names both places;
+- by two image entries of different splits resolving to one file (e.g. two COCO JSONs);
 
-Fix: remove the image from one split (usually keep it in train).
+and, with ``--images decode``, by content hash (identical bytes under different names).
+
+Example: ``images/train/0001.jpg`` listed in both ``train.txt`` and ``val.txt``, or
+``train: images`` and ``val: images`` in data.yaml.
+
+Fix: remove the image from one split (usually keep it in train); for a dataset without a
+validation split, make one of its own rather than pointing ``val:`` at the training images.
 """
 
 from __future__ import annotations
@@ -25,15 +36,22 @@ OPTIONS: dict = {}
 
 
 def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
-    yield from reader_problems(ds, CODE)
+    described = list(reader_problems(ds, CODE))
+    yield from described
+    # an image the reader already reported (kept once, its other splits in also_in_splits) is
+    # not reported again by path or content
+    leaked = {p.image for p in described if p.image}
     reported: set[int] = set()
     first_split: dict[str, tuple[str, int]] = {}
     images = ds.images
     splits = images.split.tolist()
+    paths = images.path.tolist()
     if len(set(splits)) < 2:
         return
-    for row, (split, path) in enumerate(zip(splits, images.path.tolist())):
-        if not path:
+    if leaked:
+        reported.update(row for row, path in enumerate(paths) if path in leaked)
+    for row, (split, path) in enumerate(zip(splits, paths)):
+        if not path or row in reported:
             continue
         if path in first_split and first_split[path][0] != split:
             reported.add(row)

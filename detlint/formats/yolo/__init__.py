@@ -11,14 +11,15 @@ is F006 at its line (:mod:`.parse`). Each image's label is its path with the las
 folder replaced by ``labels`` and a ``.txt`` extension, else the ``.txt`` beside it (F014 when
 only case differs; :mod:`.pairing`). A label without an image is I006, kept on a synthetic image
 entry; sizes come from the image headers, rows stay normalised where a size is unknown
-(:mod:`.read`).
+(:mod:`.read`). An image the description puts in two splits is read once, in the first, and is
+an S001 at the line that adds it again (:mod:`.leakage`).
 
 The writer produces the ultralytics layout (:mod:`.write`); ``--fix`` rewrites only the changed
 label lines (:mod:`.writeback`); a re-check re-reads only the changed label files
 (:mod:`.reparse`).
 
 Modules, bottom up: ``paths`` (names, path strings), ``listing`` (folder listings, the walker),
-``layout``, ``ultralytics``, ``darknet``, ``discover``, ``parse``, ``pairing``, ``read``,
+``layout``, ``ultralytics``, ``darknet``, ``discover``, ``leakage``, ``parse``, ``pairing``, ``read``,
 ``reparse``, ``sniff``, ``write``, ``writeback``.
 """
 

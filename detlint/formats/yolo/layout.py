@@ -35,6 +35,11 @@ class ImageGroup:
     names: list[str]  # file names within ``folder``
     exists: bool = True  # False: listed in a .txt list but not on disk
     walked: bool = False  # names come from a folder listing (so each has an image extension)
+    # where the dataset description puts these images in their split: the file and line of the
+    # data.yaml key or obj.data line, or of the list file (``lines``: each name's own line there)
+    source: tuple[str, int] = ("", 0)
+    lines: list[int] | None = None
+    also_in_splits: dict[int, list[str]] = field(default_factory=dict)  # by index in ``names``
 
     @property
     def prefix(self) -> str:
@@ -120,19 +125,20 @@ def load_names_file(layout: Layout, path: Path) -> None:
 # ------------------------------------------------------------------------------- image folders
 
 
-def walked_images(listings: list[Listing], split: str | None) -> list[ImageGroup]:
-    return [ImageGroup(split or "", listing.folder, listing.images, walked=True)
+def walked_images(listings: list[Listing], split: str | None, source: tuple[str, int] = ("", 0)) -> list[ImageGroup]:
+    return [ImageGroup(split or "", listing.folder, listing.images, walked=True, source=source)
             for listing in listings if listing.images]
 
 
-def add_image_folder(layout: Layout, split: str, folder: Path, walker: Walker) -> None:
+def add_image_folder(layout: Layout, split: str, folder: Path, walker: Walker,
+                     source: tuple[str, int] = ("", 0)) -> None:
     """The images under ``folder``, and the label candidates beside them and in its ``labels``
     counterpart (each only where it lies inside the root)."""
     if layout.outside(folder, f"{split or 'image'} folder {fileio.relpath(Path(folder), layout.root)!r}"):
         return
     listings = walker.walk(str(folder))
     layout.add_listings(listings)
-    layout.images += walked_images(listings, split)
+    layout.images += walked_images(listings, split, source)
     for listing in listings:  # labels beside images
         if listing.images:
             layout.label_pool.update(listing.prefix + name for name in listing.labels)
@@ -181,7 +187,7 @@ def add_image_list(layout: Layout, split: str, list_file: Path) -> None:
     for number, line in enumerate(text.splitlines(), 1):
         entry = line.strip()
         if entry and not entry.startswith("#"):
-            folders_seen.add(_add_listed(layout, split, entry, list_file, rel_list, number))
+            folders_seen.add(_add_listed(layout, split, entry, list_file, (rel_list, number)))
     folders_seen.discard("")
     for folder in folders_seen:
         for candidate in (folder, labels_counterpart(folder)):
@@ -190,9 +196,10 @@ def add_image_list(layout: Layout, split: str, list_file: Path) -> None:
                                          if is_label_name(name))
 
 
-def _add_listed(layout: Layout, split: str, entry: str, list_file: Path, rel_list: str, number: int) -> str:
-    """Add the image of one list line to ``layout``; returns its folder ("" when it is outside
-    the root, and not added)."""
+def _add_listed(layout: Layout, split: str, entry: str, list_file: Path, where: tuple[str, int]) -> str:
+    """Add the image of one list line (``where``: the list's relative path and the line) to
+    ``layout``; returns its folder ("" when it is outside the root, and not added)."""
+    rel_list, number = where
     path = resolve_listed(layout.root, list_file, entry)
     if not _inside(path, layout.root) or not layout.boundary.contains(path):
         layout.problems.append(Finding("F008", f"image path {entry!r} is outside the dataset root; not read",
@@ -206,13 +213,21 @@ def _add_listed(layout: Layout, split: str, entry: str, list_file: Path, rel_lis
                 "F014", f"image {entry!r} exists only as {matched.name!r} (case differs)",
                 file=rel_list, line=number, image=fileio.relpath(matched, layout.root)))
             path, exists = matched, True
+    add_listed_image(layout, split, path, exists, where)
+    return str(path.parent)
+
+
+def add_listed_image(layout: Layout, split: str, path: Path, exists: bool, where: tuple[str, int]) -> None:
+    """One image a list names (a list file's line, a data.yaml entry) at ``where`` (file, line):
+    consecutive images of one folder and split share a group."""
     folder, name = os.path.split(str(path))
     last = layout.images[-1] if layout.images else None
-    if last is not None and not last.walked and (last.split, last.folder, last.exists) == (split, folder, exists):
+    if last is not None and not last.walked and last.lines is not None and last.source[0] == where[0] \
+            and (last.split, last.folder, last.exists) == (split, folder, exists):
         last.names.append(name)
+        last.lines.append(where[1])
     else:
-        layout.images.append(ImageGroup(split, folder, [name], exists))
-    return str(path.parent)
+        layout.images.append(ImageGroup(split, folder, [name], exists, source=where, lines=[where[1]]))
 
 
 def resolve_listed(root: Path, list_file: Path, entry: str) -> Path:

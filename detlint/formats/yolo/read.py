@@ -25,6 +25,7 @@ from detlint.findings import Finding
 from detlint.formats.protocol import ReadOptions
 from detlint.formats.yolo.discover import discover, root_of
 from detlint.formats.yolo.layout import Layout
+from detlint.formats.yolo.leakage import separate_splits
 from detlint.formats.yolo.listing import ListingCache, Walker
 from detlint.formats.yolo.pairing import pair_labels
 from detlint.formats.yolo.parse import ROW_COLUMNS, Rows, parse_labels, rows_of
@@ -43,6 +44,7 @@ def read(path: Path, options: ReadOptions) -> Dataset:
     store = cache.load(NAME, root_str)
     walker = ListingCache(store, cache) if cache.enabled else Walker()
     layout = discover(path, root, walker)
+    separate_splits(layout)
     label_of_image, orphans = pair_labels(layout)
     if not layout.images and not orphans and not layout.label_pool:
         raise NotADatasetError(f"{path}: no YOLO images or label files found")
@@ -92,6 +94,7 @@ def _images(layout: Layout, orphans: list[str], label_index: np.ndarray,
         images.path[:n_real] = [p if e else "" for p, e in zip(rel_paths, exists)]
     images.split[:n_real] = [group.split for group in layout.images for _ in group.names]
     images.src_file[:n_real + len(orphans)] = label_index
+    _also_in_splits(layout, images)
     for i, orphan in enumerate(orphans):
         orphan_rel = rel(orphan, root_str)
         implied_image = swap_component(orphan, "labels", "images", skip_last=True) or orphan
@@ -100,6 +103,15 @@ def _images(layout: Layout, orphans: list[str], label_index: np.ndarray,
         images.extra[n_real + i] = {"orphan_label": orphan_rel}
         problems.append(Finding("I006", f"label file {orphan_rel} has no image", file=orphan_rel))
     return images, image_paths, exists
+
+
+def _also_in_splits(layout: Layout, images: Images) -> None:
+    """``extra["also_in_splits"]`` of the images the description puts in more than one split."""
+    start = 0
+    for group in layout.images:
+        for index, splits in group.also_in_splits.items():
+            images.extra[start + index] = {"also_in_splits": list(splits)}
+        start += len(group.names)
 
 
 def _label_file_index(label_of_image: list[str | None], paired: list[str], unique_labels: list[str],

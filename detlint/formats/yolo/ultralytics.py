@@ -1,8 +1,13 @@
 """The ultralytics ``data.yaml`` layout: its class names, its splits, and where they really are.
 
-Any ``*.yaml`` at the root with a ``names`` key: ``train`` / ``val`` / ``test`` each a folder, a
-list of folders, or a ``.txt`` list of image paths; an optional ``path:`` base; ``names`` as a
-list or a ``{index: name}`` mapping; ``nc``. Roboflow exports write ``../train/images``
+Any ``*.yaml`` at the root with a ``names`` key: ``train`` / ``val`` (or ``validation``, as
+ultralytics renames it) / ``test``, each a folder (read recursively), an image file, a list file
+of image paths, or a list of those; an optional ``path:`` base; ``names`` as a list or a
+``{index: name}`` mapping (each class located at its own line); ``nc``. Two keys reaching the
+same images are two splits: the reader keeps each image once and reports the leak
+(:mod:`.leakage`). A yaml without ``train:`` or ``val:`` is F002 (ultralytics'
+``check_det_dataset`` refuses it), and so is an image file as an entry (ultralytics reads a named
+file as a list of paths). Roboflow exports write ``../train/images``
 (relative to a split folder) and sometimes absolute paths from the exporting machine
 (``/Users/...``): when a declared folder does not exist the reader falls back to the
 conventional ``<root>/<split>/images`` or ``<root>/images/<split>`` (``val`` and ``valid`` are
@@ -16,11 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from detlint import fileio
+from detlint.fileio import is_image
 from detlint.findings import Finding
 from detlint.formats.yolo.layout import (
     Layout,
     add_image_folder,
     add_image_list,
+    add_listed_image,
     folders,
 )
 from detlint.formats.yolo.listing import Walker
@@ -43,12 +50,13 @@ def ultralytics(root: Path, yaml_path: Path, walker: Walker) -> Layout:
     key_lines, name_lines = _yaml_key_lines(text or "")
     _names_from_yaml(layout, data, yaml_rel, key_lines, name_lines)
     base_dir = _base_dir(layout, yaml_path, data.get("path"), key_lines.get("path"))
+    _require_train_and_val(layout, data, yaml_rel, key_lines)
     found_any = False
-    for key, value in _declared_splits(data).items():
+    for key, (yaml_key, value) in _declared_splits(data).items():
         entries = value if isinstance(value, list) else [value]
-        for entry in entries:
-            found_any |= _add_yaml_split(layout, key, str(entry), (base_dir, yaml_path, yaml_rel),
-                                         key_lines.get(key or "train"), walker)
+        for i, entry in enumerate(entries):
+            line = key_lines.get(f"{yaml_key}/{i}", key_lines.get(yaml_key))
+            found_any |= _add_yaml_split(layout, key, str(entry), (base_dir, yaml_path, yaml_rel), line, walker)
     if not found_any and not layout.images:
         layout.adopt(folders(root, Layout(root=root, kind="folders"), walker))
     return layout
@@ -87,15 +95,34 @@ def _base_dir(layout: Layout, yaml_path: Path, declared_base: object, line: int 
     return yaml_path.parent
 
 
-def _declared_splits(data: dict) -> dict[str, Any]:
-    """The split keys the yaml sets, by key; ``{"": value}`` when every one names the same images."""
-    declared = {key: data.get(key) for key in SPLIT_KEYS if data.get(key) not in (None, "")}
-    values = list(declared.values())
-    if len(values) > 1 and all(value == values[0] for value in values):
-        # every split key names the same images (ultralytics needs a val key, so an unsplit
-        # dataset says `train: images` and `val: images`): one unsplit set, read once
-        return {"": values[0]}
+def _declared_splits(data: dict) -> dict[str, tuple[str, Any]]:
+    """The splits the yaml sets: split name -> (its yaml key, its value). Two keys naming the same
+    images are two splits (the reader reports the leak); ``validation:`` is ``val`` where no
+    ``val:`` is set, as ultralytics renames it."""
+    declared: dict[str, tuple[str, Any]] = {}
+    for key in SPLIT_KEYS:
+        yaml_key = "validation" if key == "val" and "val" not in data and "validation" in data else key
+        if data.get(yaml_key) not in (None, ""):
+            declared[key] = (yaml_key, data[yaml_key])
     return declared
+
+
+def _require_train_and_val(layout: Layout, data: dict, yaml_rel: str, key_lines: dict[str, int]) -> None:
+    """F002 where ``train:`` or ``val:`` is missing: ultralytics refuses such a yaml before training
+    (``check_det_dataset``; it accepts ``validation:`` for ``val:``)."""
+    missing = [key for key in ("train", "val") if key not in data and not (key == "val" and "validation" in data)]
+    if not missing:
+        return
+    keys = " and no ".join(f"'{key}:'" for key in missing)
+    add = "; ".join(f"add '{key}: <folder of {WHAT[key]} images>'" for key in missing)
+    line = next((key_lines[key] for key in ("train", "val", "validation", "names") if key in key_lines), 1)
+    layout.problems.append(Finding(
+        "F002", f"{yaml_rel} has no {keys} key: ultralytics' check_det_dataset raises \"'train' and 'val' are "
+                f"required in all data YAMLs\" before training starts; {add} (a folder of its own: the same "
+                f"images in train and val is split leakage, S001)", file=yaml_rel, line=line))
+
+
+WHAT = {"train": "training", "val": "validation"}
 
 
 def _yaml_key_lines(text: str) -> tuple[dict[str, int], dict[Any, int]]:
@@ -111,14 +138,30 @@ def _yaml_key_lines(text: str) -> tuple[dict[str, int], dict[Any, int]]:
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             top[str(key.value)] = key.start_mark.line + 1
+            if isinstance(value, yaml.SequenceNode):  # a split list: each entry's own line, "train/0"
+                top.update((f"{key.value}/{i}", item.start_mark.line + 1) for i, item in enumerate(value.value))
             if key.value == "names":
                 if isinstance(value, yaml.MappingNode):
-                    for sub_key, _ in value.value:
-                        names[sub_key.value] = sub_key.start_mark.line + 1
+                    constructor = yaml.SafeLoader("")
+                    for sub_key, _ in value.value:  # keyed by the typed key (int 0, not the text "0")
+                        names[_typed_key(constructor, sub_key)] = sub_key.start_mark.line + 1
                 elif isinstance(value, yaml.SequenceNode):
                     for i, item in enumerate(value.value):
                         names[i] = item.start_mark.line + 1
     return top, names
+
+
+def _typed_key(constructor: Any, node: Any) -> Any:
+    """A mapping key as ``safe_load`` types it (a scalar: ``0`` is an int), else its text."""
+    import yaml
+
+    if not isinstance(node, yaml.ScalarNode):
+        return node.value
+    try:
+        key = constructor.construct_object(node)
+    except (yaml.YAMLError, ValueError, TypeError):
+        return node.value
+    return key if isinstance(key, (str, int, float, bool)) or key is None else node.value
 
 
 def _names_from_yaml(layout: Layout, data: dict, yaml_rel: str, key_lines: dict[str, int],
@@ -198,23 +241,39 @@ def _add_yaml_split(layout: Layout, key: str, declared: str, where: tuple[Path, 
         resolved = beside_yaml if beside_yaml.exists() else resolved
     if resolved.exists() and layout.outside(resolved, f"{key or 'train'}: {declared!r}", yaml_rel, line):
         return False
-    if resolved.is_file() and resolved.suffix.lower() == ".txt":
+    source = (yaml_rel, line or 0)
+    if resolved.is_file() and is_image(resolved.name):
+        _add_image_entry(layout, key, declared, resolved, source)
+        return True
+    if resolved.is_file():  # ultralytics reads any other file as a list of image paths
         add_image_list(layout, key, resolved)
         return True
     if resolved.is_dir():
-        add_image_folder(layout, key, resolved, walker)
+        add_image_folder(layout, key, resolved, walker, source)
         return True
     fallback = next((c for c in _fallback_folders(root, key, declared) if c.is_dir()), None)
     shown = os.path.normpath(str(resolved))
     shown = f" (resolved to {shown})" if shown != declared else ""
     if fallback is None:
         layout.problems.append(Finding(
-            "I001", f"{key}: folder {declared!r} does not exist{shown}; "
+            "I001", f"{key}: {declared!r} does not exist{shown} (no such folder, image or list file); "
                     f"no conventional {key}/images or images/{key} folder either",
             file=yaml_rel, line=line))
         return False
     layout.problems.append(Finding(
-        "I001", f"{key}: folder {declared!r} does not exist{shown}; "
+        "I001", f"{key}: {declared!r} does not exist{shown} (no such folder, image or list file); "
                 f"using {fileio.relpath(fallback, root)} instead", file=yaml_rel, line=line))
-    add_image_folder(layout, key, fallback, walker)
+    add_image_folder(layout, key, fallback, walker, source)
     return True
+
+
+def _add_image_entry(layout: Layout, key: str, declared: str, image: Path, source: tuple[str, int]) -> None:
+    """An image file named as a split entry: read as an image of that split, and an F002, since
+    ultralytics' ``get_img_files`` opens every file entry as a text list of image paths (an image
+    fails to decode as UTF-8 and training stops with "Error loading data from ...")."""
+    add_listed_image(layout, key, image, True, source)
+    layout.problems.append(Finding(
+        "F002", f"{key}: {declared!r} is an image file; ultralytics reads a file named in data.yaml as a list of "
+                f"image paths, so training stops with \"Error loading data from ...\": name its folder, or list "
+                f"the images in a .txt file (one path a line) and name that file", file=source[0],
+        line=source[1] or None, image=fileio.relpath(image, layout.root)))

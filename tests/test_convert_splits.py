@@ -28,8 +28,10 @@ def trainer_images(root: Path, key: str) -> set[str]:
 
 
 def unsplit_yolo(root: Path, stems: list[str]) -> Path:
+    """A bare ``images/`` + ``labels/`` set with ``classes.txt``: no split at all (a data.yaml
+    naming one folder as train and val would be a leak, S001, not an unsplit set)."""
     (root / "labels").mkdir(parents=True)
-    (root / "data.yaml").write_text("path: .\ntrain: images\nval: images\nnc: 1\nnames: [cat]\n")
+    (root / "classes.txt").write_text("cat\n")
     for stem in stems:
         write_image(root / "images" / f"{stem}.png", (32, 24))
         (root / "labels" / f"{stem}.txt").write_text("0 0.5 0.5 0.25 0.25\n")

@@ -95,14 +95,30 @@ def _images(layout: Layout, orphans: list[str], label_index: np.ndarray,
     images.split[:n_real] = [group.split for group in layout.images for _ in group.names]
     images.src_file[:n_real + len(orphans)] = label_index
     _also_in_splits(layout, images)
+    walked_split = {group.folder: group.split for group in reversed(layout.images) if group.walked}
     for i, orphan in enumerate(orphans):
         orphan_rel = rel(orphan, root_str)
         implied_image = swap_component(orphan, "labels", "images", skip_last=True) or orphan
         images.file_name[n_real + i] = rel(os.path.splitext(implied_image)[0], root_str)
-        images.split[n_real + i] = split_of(tuple(orphan_rel.split("/")))
+        images.split[n_real + i] = _orphan_split(implied_image, walked_split, orphan_rel)
         images.extra[n_real + i] = {"orphan_label": orphan_rel}
         problems.append(Finding("I006", f"label file {orphan_rel} has no image", file=orphan_rel))
     return images, image_paths, exists
+
+
+def _orphan_split(implied_image: str, walked_split: dict[str, str], orphan_rel: str) -> str:
+    """The split of the image folder a label without an image belongs to: the nearest walked
+    folder above the image it implies (``train: images`` puts ``labels/a.txt`` in train), else
+    the split its path names."""
+    folder = os.path.dirname(implied_image)
+    while folder:
+        if folder in walked_split:
+            return walked_split[folder]
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    return split_of(tuple(orphan_rel.split("/")))
 
 
 def _also_in_splits(layout: Layout, images: Images) -> None:

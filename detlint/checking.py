@@ -69,6 +69,8 @@ class DatasetResult:
     findings: list[Finding]
     config: Config
     diff: str = ""
+    fixed: int = 0  # findings its fixes resolved (--fix) or would resolve (--diff)
+    fixed_files: int = 0  # source files they changed (or would change)
 
     def failing(self, fail_on: str | None) -> bool:
         """Whether a finding is at or above ``fail_on`` (the command line's), else the dataset's own."""
@@ -151,12 +153,14 @@ def check_dataset(path: Path, request: CheckRequest, passed: set[str] | None = N
         from detlint.fixes import apply_fixes
 
         outcome = apply_fixes(ds, findings, unsafe=request.unsafe_fixes, write=not request.diff)
+        fixed = {"fixed": sum(outcome.applied.values()) if outcome.changed else 0, "fixed_files": len(outcome.files)}
         if request.diff:
-            return DatasetResult(path, ds, findings, config, diff=outcome.diff)
+            return DatasetResult(path, ds, findings, config, diff=outcome.diff, **fixed)
         if outcome.changed:
             run = _Run(request, config, image_cache=run.image_cache)
             ds = run.read(path)
             findings = run.rules(ds)
+        return DatasetResult(path, ds, findings, config, **fixed)
     return DatasetResult(path, ds, findings, config)
 
 
@@ -182,6 +186,7 @@ class CheckResult:
     output_format: str = "concise"
     report: Report | None = None  # None with --diff
     diff: str = ""
+    fix_summary: str = ""  # --fix / --diff: what was (would be) fixed, for stderr
 
     def emit(self, stream: TextIO) -> None:
         """Write the report (or the diff, newline-terminated) to ``stream``."""
@@ -227,13 +232,34 @@ def check_all(request: CheckRequest) -> CheckResult:
     all_findings = [f for result in results for f in result.findings]
     if request.write_baseline is not None:
         write_baseline(request.write_baseline, all_findings)
-    if request.diff:
-        return CheckResult(exit_code=0, diff="".join(result.diff for result in results))
+    if request.diff:  # as ruff: exit 1 when applying the fixes would change a file
+        would_change = any(result.fixed_files for result in results)
+        return CheckResult(exit_code=1 if would_change else 0, diff="".join(result.diff for result in results),
+                           fix_summary=fix_summary(results, all_findings, request))
     report = Report(findings=all_findings, datasets=[r.ds.summary() | {"path": str(r.path)} for r in results],
                     fail_on=_shown_fail_on(request, results), loaded=[r.ds for r in results])
     failing = any(result.failing(request.fail_on) for result in results)
     exit_code = 1 if failing and request.write_baseline is None else 0
-    return CheckResult(exit_code=exit_code, output_format=request.output_format or "concise", report=report)
+    return CheckResult(exit_code=exit_code, output_format=request.output_format or "concise", report=report,
+                       fix_summary=fix_summary(results, all_findings, request) if request.fix else "")
+
+
+def _counted(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def fix_summary(results: list[DatasetResult], findings: list[Finding], request: CheckRequest) -> str:
+    """"fixed N findings in M files, K remaining" (``--fix``; ``--diff``: "would fix N findings in M
+    files"), with the unsafe fixes still on offer when ``--unsafe-fixes`` was not given."""
+    fixed, files = sum(r.fixed for r in results), sum(r.fixed_files for r in results)
+    if request.diff:
+        text = f"would fix {_counted(fixed, 'finding')} in {_counted(files, 'file')}"
+    else:
+        text = f"fixed {_counted(fixed, 'finding')} in {_counted(files, 'file')}, {len(findings)} remaining"
+    unsafe = 0 if request.unsafe_fixes else sum(1 for f in findings if f.fix and f.fix.applicability == "unsafe")
+    if unsafe:
+        text += f" ({unsafe} fixable with --unsafe-fixes)"
+    return text
 
 
 def _without_baseline(findings: list[Finding], config: Config, request: CheckRequest) -> list[Finding]:

@@ -117,7 +117,7 @@ def test_yolo_without_fix_nothing_changes(yolo_root: Path) -> None:
 def test_yolo_diff_writes_nothing_and_prints_a_diff(yolo_root: Path) -> None:
     before = {p: p.read_bytes() for p in yolo_root.rglob("*") if p.is_file()}
     result = CliRunner().invoke(main, ["check", str(yolo_root), "--diff", "--unsafe-fixes", "--no-cache"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # as ruff: it would change something
     assert {p: p.read_bytes() for p in yolo_root.rglob("*") if p.is_file()} == before
     out = result.output
     assert "--- a/labels/train/a.txt\n+++ b/labels/train/a.txt\n" in out
@@ -189,7 +189,7 @@ def test_voc_crlf_and_diff(voc_root: Path) -> None:
     crlf = (VOC_HEAD + "".join(VOC_OBJECTS) + VOC_TAIL).replace("\n", "\r\n").encode()
     (voc_root / "a.xml").write_bytes(crlf)
     text, status = check(voc_root, diff=True, unsafe_fixes=True)
-    assert status == 0
+    assert status == 1  # it would change something
     assert (voc_root / "a.xml").read_bytes() == crlf
     assert "--- a/a.xml" in text and "-\t\t<name>dog</name>" in text
     check(voc_root, fix=True, unsafe_fixes=True, select=["B001", "B003", "B004"])

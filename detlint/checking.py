@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+import numpy as np
 import orjson
 
 from detlint import formats
@@ -19,7 +20,7 @@ from detlint.config import Config, load_config
 from detlint.engine import at_or_above, run_rules
 from detlint.errors import UsageError
 from detlint.fileio import atomic_write_bytes, progress_enabled
-from detlint.findings import Finding
+from detlint.findings import BASELINE_VERSION, Finding, baseline_keys
 from detlint.formats import ReadOptions, load
 from detlint.headers import HeaderMemo
 from detlint.model import Dataset
@@ -164,17 +165,70 @@ def check_dataset(path: Path, request: CheckRequest, passed: set[str] | None = N
     return DatasetResult(path, ds, findings, config)
 
 
-def load_baseline(path: Path) -> set[tuple[str, str, str]]:
+@dataclass
+class Baseline:
+    """The findings a baseline file accepts: keys of its ``version`` (1: ``Finding.key``, as
+    written before version 2; 2: :func:`detlint.findings.baseline_keys`)."""
+
+    version: int
+    keys: set[tuple[str, ...]]
+
+    def accepts(self, findings: list[Finding], ds: Dataset) -> list[bool]:
+        if self.version < BASELINE_VERSION:
+            return [f.key() in self.keys for f in findings]
+        return [key in self.keys for key in baseline_keys(findings, object_keys(findings, ds))]
+
+
+def load_baseline(path: Path) -> Baseline:
     try:
         data = orjson.loads(read_file(path, Limits().document_bytes))
-        return {tuple(entry) for entry in data["findings"]}  # type: ignore[misc]
-    except (OSError, orjson.JSONDecodeError, KeyError, TypeError) as error:
+        version = data.get("version", 1)
+        if not isinstance(version, int) or version > BASELINE_VERSION:
+            raise TypeError(f"unknown version {version!r}")
+        return Baseline(version, {tuple(entry) for entry in data["findings"]})
+    except (OSError, orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as error:
         raise UsageError(f"{path}: not a detlint baseline ({error})") from None
 
 
-def write_baseline(path: Path, findings: list[Finding]) -> None:
-    keys = sorted({f.key() for f in findings})
-    atomic_write_bytes(path, orjson.dumps({"tool": "detlint", "findings": keys}, option=orjson.OPT_INDENT_2))
+def write_baseline(path: Path, results: list[DatasetResult]) -> None:
+    keys = sorted({key for r in results for key in baseline_keys(r.findings, object_keys(r.findings, r.ds))})
+    atomic_write_bytes(path, orjson.dumps({"tool": "detlint", "version": BASELINE_VERSION, "findings": keys},
+                                          option=orjson.OPT_INDENT_2))
+
+
+def object_keys(findings: list[Finding], ds: Dataset) -> list[str]:
+    """What each finding is about, in terms that survive inserting, deleting and reordering other
+    rows: an annotation's image, class and box (the source's own numbers, rounded to float32);
+    a box-less annotation's declared id; an image's path; a class's name; else the message."""
+    ann, images, names = ds.annotations, ds.images, ds.categories.names
+    declared_ids = formats.format_of(ds).has(formats.Trait.DECLARED_IDS)
+    out = []
+    for finding in findings:
+        row, image_row, category = (finding.data.get(k) for k in ("row", "image_row", "category"))
+        if isinstance(row, int) and 0 <= row < len(ann):
+            if ann.has_box[row] and ann.kind[row] != ann.KIND_NONE:
+                out.append(f"box:{_image_key(images, int(ann.image[row]))}|{_class_key(ds, row)}|"
+                           + ",".join(np.format_float_positional(v, unique=True, trim="-")
+                                      for v in ann.raw[row].astype(np.float32)))
+            else:
+                out.append(f"id:{int(ann.id[row])}" if declared_ids else f"message:{finding.message}")
+        elif isinstance(image_row, int) and 0 <= image_row < len(images):
+            out.append(f"image:{_image_key(images, image_row)}")
+        elif isinstance(category, int) and 0 <= category < len(names):
+            out.append(f"class:{names[category]}")
+        else:
+            out.append(f"message:{finding.message}")
+    return out
+
+
+def _image_key(images: Any, row: int) -> str:
+    return str(images.path[row] or images.file_name[row] or "") if 0 <= row < len(images) else ""
+
+
+def _class_key(ds: Dataset, row: int) -> str:
+    category = int(ds.annotations.category[row])
+    names = ds.categories.names
+    return names[category] if 0 <= category < len(names) else f"#{int(ds.annotations.class_id[row])}"
 
 
 @dataclass
@@ -227,11 +281,11 @@ def check_all(request: CheckRequest) -> CheckResult:
     for target in plan_targets(request.paths, use_cache=request.use_cache):
         passed = target.passed if not target.class_map_passed else None
         result = check_dataset(target.path, request, passed)
-        result.findings = _without_baseline(target.keep(result.findings, result.ds.root), result.config, request)
+        result.findings = _without_baseline(target.keep(result.findings, result.ds.root), result, request)
         results.append(result)
     all_findings = [f for result in results for f in result.findings]
     if request.write_baseline is not None:
-        write_baseline(request.write_baseline, all_findings)
+        write_baseline(request.write_baseline, results)
     if request.diff:  # as ruff: exit 1 when applying the fixes would change a file
         would_change = any(result.fixed_files for result in results)
         return CheckResult(exit_code=1 if would_change else 0, diff="".join(result.diff for result in results),
@@ -262,15 +316,16 @@ def fix_summary(results: list[DatasetResult], findings: list[Finding], request: 
     return text
 
 
-def _without_baseline(findings: list[Finding], config: Config, request: CheckRequest) -> list[Finding]:
-    """``findings`` less those in the baseline that governs their dataset."""
+def _without_baseline(findings: list[Finding], result: DatasetResult, request: CheckRequest) -> list[Finding]:
+    """``findings`` (of ``result``'s dataset) less those in the baseline that governs it."""
+    config = result.config
     baseline = request.baseline or (Path(config.baseline) if config.baseline else None)
     if baseline is None or request.write_baseline is not None:
         return findings
     if not (baseline.is_absolute() or request.baseline) and config.source:
         baseline = config.source.parent / baseline
-    known = load_baseline(baseline)
-    return [f for f in findings if f.key() not in known]
+    accepted = load_baseline(baseline).accepts(findings, result.ds)
+    return [f for f, known in zip(findings, accepted) if not known]
 
 
 def _shown_fail_on(request: CheckRequest, results: list[DatasetResult]) -> str:

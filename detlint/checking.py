@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+import numpy as np
 import orjson
 
 from detlint import formats
@@ -19,7 +20,7 @@ from detlint.config import Config, load_config
 from detlint.engine import at_or_above, run_rules
 from detlint.errors import UsageError
 from detlint.fileio import atomic_write_bytes, progress_enabled
-from detlint.findings import Finding
+from detlint.findings import BASELINE_VERSION, Finding, baseline_keys
 from detlint.formats import ReadOptions, load
 from detlint.headers import HeaderMemo
 from detlint.model import Dataset
@@ -70,6 +71,8 @@ class DatasetResult:
     findings: list[Finding]
     config: Config
     diff: str = ""
+    fixed: int = 0  # findings its fixes resolved (--fix) or would resolve (--diff)
+    fixed_files: int = 0  # source files they changed (or would change)
 
     def failing(self, fail_on: str | None) -> bool:
         """Whether a finding is at or above ``fail_on`` (the command line's), else the dataset's own."""
@@ -152,26 +155,81 @@ def check_dataset(path: Path, request: CheckRequest, passed: set[str] | None = N
         from detlint.fixes import apply_fixes
 
         outcome = apply_fixes(ds, findings, unsafe=request.unsafe_fixes, write=not request.diff)
+        fixed = {"fixed": sum(outcome.applied.values()) if outcome.changed else 0, "fixed_files": len(outcome.files)}
         if request.diff:
-            return DatasetResult(path, ds, findings, config, diff=outcome.diff)
+            return DatasetResult(path, ds, findings, config, diff=outcome.diff, **fixed)
         if outcome.changed:
             run = _Run(request, config, image_cache=run.image_cache)
             ds = run.read(path)
             findings = run.rules(ds)
+        return DatasetResult(path, ds, findings, config, **fixed)
     return DatasetResult(path, ds, findings, config)
 
 
-def load_baseline(path: Path) -> set[tuple[str, str, str]]:
+@dataclass
+class Baseline:
+    """The findings a baseline file accepts: keys of its ``version`` (1: ``Finding.key``, as
+    written before version 2; 2: :func:`detlint.findings.baseline_keys`)."""
+
+    version: int
+    keys: set[tuple[str, ...]]
+
+    def accepts(self, findings: list[Finding], ds: Dataset) -> list[bool]:
+        if self.version < BASELINE_VERSION:
+            return [f.key() in self.keys for f in findings]
+        return [key in self.keys for key in baseline_keys(findings, object_keys(findings, ds))]
+
+
+def load_baseline(path: Path) -> Baseline:
     try:
         data = orjson.loads(read_file(path, Limits().document_bytes))
-        return {tuple(entry) for entry in data["findings"]}  # type: ignore[misc]
-    except (OSError, orjson.JSONDecodeError, KeyError, TypeError) as error:
+        version = data.get("version", 1)
+        if not isinstance(version, int) or version > BASELINE_VERSION:
+            raise TypeError(f"unknown version {version!r}")
+        return Baseline(version, {tuple(entry) for entry in data["findings"]})
+    except (OSError, orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as error:
         raise UsageError(f"{path}: not a detlint baseline ({error})") from None
 
 
-def write_baseline(path: Path, findings: list[Finding]) -> None:
-    keys = sorted({f.key() for f in findings})
-    atomic_write_bytes(path, orjson.dumps({"tool": "detlint", "findings": keys}, option=orjson.OPT_INDENT_2))
+def write_baseline(path: Path, results: list[DatasetResult]) -> None:
+    keys = sorted({key for r in results for key in baseline_keys(r.findings, object_keys(r.findings, r.ds))})
+    atomic_write_bytes(path, orjson.dumps({"tool": "detlint", "version": BASELINE_VERSION, "findings": keys},
+                                          option=orjson.OPT_INDENT_2))
+
+
+def object_keys(findings: list[Finding], ds: Dataset) -> list[str]:
+    """What each finding is about, in terms that survive inserting, deleting and reordering other
+    rows: an annotation's image, class and box (the source's own numbers, rounded to float32);
+    a box-less annotation's declared id; an image's path; a class's name; else the message."""
+    ann, images, names = ds.annotations, ds.images, ds.categories.names
+    declared_ids = formats.format_of(ds).has(formats.Trait.DECLARED_IDS)
+    out = []
+    for finding in findings:
+        row, image_row, category = (finding.data.get(k) for k in ("row", "image_row", "category"))
+        if isinstance(row, int) and 0 <= row < len(ann):
+            if ann.has_box[row] and ann.kind[row] != ann.KIND_NONE:
+                out.append(f"box:{_image_key(images, int(ann.image[row]))}|{_class_key(ds, row)}|"
+                           + ",".join(np.format_float_positional(v, unique=True, trim="-")
+                                      for v in ann.raw[row].astype(np.float32)))
+            else:
+                out.append(f"id:{int(ann.id[row])}" if declared_ids else f"message:{finding.message}")
+        elif isinstance(image_row, int) and 0 <= image_row < len(images):
+            out.append(f"image:{_image_key(images, image_row)}")
+        elif isinstance(category, int) and 0 <= category < len(names):
+            out.append(f"class:{names[category]}")
+        else:
+            out.append(f"message:{finding.message}")
+    return out
+
+
+def _image_key(images: Any, row: int) -> str:
+    return str(images.path[row] or images.file_name[row] or "") if 0 <= row < len(images) else ""
+
+
+def _class_key(ds: Dataset, row: int) -> str:
+    category = int(ds.annotations.category[row])
+    names = ds.categories.names
+    return names[category] if 0 <= category < len(names) else f"#{int(ds.annotations.class_id[row])}"
 
 
 @dataclass
@@ -183,6 +241,7 @@ class CheckResult:
     output_format: str = "concise"
     report: Report | None = None  # None with --diff
     diff: str = ""
+    fix_summary: str = ""  # --fix / --diff: what was (would be) fixed, for stderr
 
     def emit(self, stream: TextIO) -> None:
         """Write the report (or the diff, newline-terminated) to ``stream``."""
@@ -223,29 +282,51 @@ def check_all(request: CheckRequest) -> CheckResult:
     for target in plan_targets(request.paths, use_cache=request.use_cache):
         passed = target.passed if not target.class_map_passed else None
         result = check_dataset(target.path, request, passed)
-        result.findings = _without_baseline(target.keep(result.findings, result.ds.root), result.config, request)
+        result.findings = _without_baseline(target.keep(result.findings, result.ds.root), result, request)
         results.append(result)
     all_findings = [f for result in results for f in result.findings]
     if request.write_baseline is not None:
-        write_baseline(request.write_baseline, all_findings)
-    if request.diff:
-        return CheckResult(exit_code=0, diff="".join(result.diff for result in results))
+        write_baseline(request.write_baseline, results)
+    if request.diff:  # as ruff: exit 1 when applying the fixes would change a file
+        would_change = any(result.fixed_files for result in results)
+        return CheckResult(exit_code=1 if would_change else 0, diff="".join(result.diff for result in results),
+                           fix_summary=fix_summary(results, all_findings, request))
     report = Report(findings=all_findings, datasets=[r.ds.summary() | {"path": str(r.path)} for r in results],
                     fail_on=_shown_fail_on(request, results), loaded=[r.ds for r in results])
     failing = any(result.failing(request.fail_on) for result in results)
     exit_code = 1 if failing and request.write_baseline is None else 0
-    return CheckResult(exit_code=exit_code, output_format=request.output_format or "concise", report=report)
+    return CheckResult(exit_code=exit_code, output_format=request.output_format or "concise", report=report,
+                       fix_summary=fix_summary(results, all_findings, request) if request.fix else "")
 
 
-def _without_baseline(findings: list[Finding], config: Config, request: CheckRequest) -> list[Finding]:
-    """``findings`` less those in the baseline that governs their dataset."""
+def _counted(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def fix_summary(results: list[DatasetResult], findings: list[Finding], request: CheckRequest) -> str:
+    """"fixed N findings in M files, K remaining" (``--fix``; ``--diff``: "would fix N findings in M
+    files"), with the unsafe fixes still on offer when ``--unsafe-fixes`` was not given."""
+    fixed, files = sum(r.fixed for r in results), sum(r.fixed_files for r in results)
+    if request.diff:
+        text = f"would fix {_counted(fixed, 'finding')} in {_counted(files, 'file')}"
+    else:
+        text = f"fixed {_counted(fixed, 'finding')} in {_counted(files, 'file')}, {len(findings)} remaining"
+    unsafe = 0 if request.unsafe_fixes else sum(1 for f in findings if f.fix and f.fix.applicability == "unsafe")
+    if unsafe:
+        text += f" ({unsafe} fixable with --unsafe-fixes)"
+    return text
+
+
+def _without_baseline(findings: list[Finding], result: DatasetResult, request: CheckRequest) -> list[Finding]:
+    """``findings`` (of ``result``'s dataset) less those in the baseline that governs it."""
+    config = result.config
     baseline = request.baseline or (Path(config.baseline) if config.baseline else None)
     if baseline is None or request.write_baseline is not None:
         return findings
     if not (baseline.is_absolute() or request.baseline) and config.source:
         baseline = config.source.parent / baseline
-    known = load_baseline(baseline)
-    return [f for f in findings if f.key() not in known]
+    accepted = load_baseline(baseline).accepts(findings, result.ds)
+    return [f for f, known in zip(findings, accepted) if not known]
 
 
 def _shown_fail_on(request: CheckRequest, results: list[DatasetResult]) -> str:

@@ -130,9 +130,11 @@ def _codes(option: str | None) -> list[str] | None:
               help="Config file (default: nearest detlint.toml, .detlint.toml or pyproject.toml).")
 @click.option("--voc-origin", type=click.Choice(("0", "1")), default=None,
               help="VOC pixel convention: 1 = devkit 1-based inclusive (default), 0 = 0-based.")
-@click.option("--fix", is_flag=True, help="Apply safe fixes to the source files (atomically).")
+@click.option("--fix", is_flag=True, help="Apply safe fixes to the source files (atomically); stderr then says "
+              "'fixed N findings in M files, K remaining'.")
 @click.option("--unsafe-fixes", is_flag=True, help="Also apply unsafe fixes (with --fix, or alone).")
-@click.option("--diff", is_flag=True, help="Show what --fix would change, without writing.")
+@click.option("--diff", is_flag=True, help="Show what --fix would change, without writing; exit 1 when it would "
+              "change a file, 0 when not.")
 @click.option("--baseline", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Report only findings not in this baseline file.")
 @click.option("--write-baseline", type=click.Path(path_type=Path, dir_okay=False), default=None,
@@ -154,6 +156,8 @@ def check(paths: tuple[Path, ...], output_format: str | None, output: Path | Non
         use_cache=not no_cache, image_root=image_root)
     result = check_all(request)
     _write_output(result.emit, output)
+    if result.fix_summary:
+        click.echo(result.fix_summary, err=True)
     sys.exit(result.exit_code)
 
 

@@ -175,6 +175,13 @@ def _unique_anchors(a: list[str], a1: int, a2: int, b: list[str], b1: int, b2: i
     return chain[::-1]
 
 
+def line_edits(old: str, new: str) -> tuple[list[str], list[tuple[int, int, list[str]]]]:
+    """``old``'s lines and the line edits that turn it into ``new`` (for a change made by byte
+    ranges, shown as a diff)."""
+    a, b = split_lines(old), split_lines(new)
+    return a, [(a1, a2, b[b1:b2]) for _, a1, a2, b1, b2 in _opcodes(a, b)]
+
+
 def merge_serialised(original: str, base: str, edited: str) -> tuple[list[str], list[tuple[int, int, list[str]]]]:
     """Edits to ``original`` that carry the change ``base`` -> ``edited`` over to it.
 

@@ -43,7 +43,8 @@ class Finding:
         return self
 
     def key(self) -> tuple[str, str, str]:
-        """Identity for baselines: stable across runs and unrelated edits."""
+        """Identity in baselines of version 1 (line, position or id): still read, never written
+        (see :func:`baseline_keys`)."""
         obj = self.annotation or self.pointer or self.image or ""
         return (self.code, self.file or "", obj)
 
@@ -69,3 +70,20 @@ def pointer_order(pointer: str | None) -> str:
     # findings), where a tuple of (kind, value) pairs made the sort several times slower.
     return "/".join([part.zfill(INDEX_WIDTH) if part.isdigit() and part.isascii() else part
                      for part in pointer.split("/")])
+
+
+BASELINE_VERSION = 2  # keys name the object (image, class, box), not its line or position
+
+
+def baseline_keys(findings: list[Finding], objects: list[str]) -> list[tuple[str, str, str]]:
+    """Baseline identity of each finding: (code, file, object), ``objects[i]`` naming what
+    ``findings[i]`` is about, with an ordinal among findings of the same code, file and object
+    (two identical broken rows are two entries; a third one is new)."""
+    seen: dict[tuple[str, str, str], int] = {}
+    keys = []
+    for finding, obj in zip(findings, objects):
+        base = (finding.code, finding.file or "", obj)
+        ordinal = seen.get(base, 0)
+        seen[base] = ordinal + 1
+        keys.append((base[0], base[1], f"{obj}#{ordinal}"))
+    return keys

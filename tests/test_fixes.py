@@ -28,7 +28,8 @@ from detlint.rules._fixes import (
     renumber_ids,
 )
 
-FIXED_SAFE = {"B001", "B003", "B004"}
+FIXED_SAFE = {"B001"}  # a zero-size box: nothing to keep
+DROPPED_UNSAFE = {"B003", "B004"}  # real objects misplaced or mistyped: only with --unsafe-fixes
 
 
 # ------------------------------------------------------------------------------------ helpers
@@ -87,11 +88,11 @@ def test_yolo_safe_fix_drops_only_the_broken_lines(yolo_root: Path) -> None:
     label = yolo_root / "labels" / "train" / "a.txt"
     other = (yolo_root / "labels" / "train" / "b.txt").read_bytes()
     images = image_hashes(yolo_root)
-    assert FIXED_SAFE | {"B002"} <= set(codes(yolo_root))
+    assert FIXED_SAFE | DROPPED_UNSAFE | {"B002"} <= set(codes(yolo_root))
     remaining = fixed_codes(yolo_root, fix=True)
     assert not FIXED_SAFE & set(remaining)
-    assert "B002" in remaining  # unsafe: needs --unsafe-fixes
-    expected = [YOLO_LINES[i] for i in (0, 2, 3, 6)]
+    assert DROPPED_UNSAFE | {"B002"} <= set(remaining)  # unsafe: needs --unsafe-fixes
+    expected = [YOLO_LINES[i] for i in (0, 2, 3, 4, 5, 6)]
     assert label.read_text() == "".join(expected)
     assert (yolo_root / "labels" / "train" / "b.txt").read_bytes() == other
     assert image_hashes(yolo_root) == images
@@ -100,7 +101,7 @@ def test_yolo_safe_fix_drops_only_the_broken_lines(yolo_root: Path) -> None:
 def test_yolo_unsafe_fix_clips_the_box(yolo_root: Path) -> None:
     images = image_hashes(yolo_root)
     remaining = fixed_codes(yolo_root, fix=True, unsafe_fixes=True)
-    assert not (FIXED_SAFE | {"B002"}) & set(remaining)
+    assert not (FIXED_SAFE | DROPPED_UNSAFE | {"B002"}) & set(remaining)
     lines = (yolo_root / "labels" / "train" / "a.txt").read_text().splitlines(keepends=True)
     # x from 0.85 to 1.0 after clipping: cx 0.925, w 0.15; the class token stays as written
     assert lines == [YOLO_LINES[0], "1 0.925000 0.500000 0.150000 0.200000\n", YOLO_LINES[3], YOLO_LINES[6]]
@@ -116,7 +117,7 @@ def test_yolo_without_fix_nothing_changes(yolo_root: Path) -> None:
 def test_yolo_diff_writes_nothing_and_prints_a_diff(yolo_root: Path) -> None:
     before = {p: p.read_bytes() for p in yolo_root.rglob("*") if p.is_file()}
     result = CliRunner().invoke(main, ["check", str(yolo_root), "--diff", "--unsafe-fixes", "--no-cache"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # as ruff: it would change something
     assert {p: p.read_bytes() for p in yolo_root.rglob("*") if p.is_file()} == before
     out = result.output
     assert "--- a/labels/train/a.txt\n+++ b/labels/train/a.txt\n" in out
@@ -163,14 +164,14 @@ def voc_root(tmp_path: Path) -> Path:
     return root
 
 
-def test_voc_safe_fix_removes_objects_and_keeps_everything_else(voc_root: Path) -> None:
+def test_voc_safe_fix_removes_no_real_object_and_keeps_everything_else(voc_root: Path) -> None:
     images = image_hashes(voc_root)
-    assert FIXED_SAFE | {"B002", "F011"} <= set(codes(voc_root))
+    assert FIXED_SAFE | DROPPED_UNSAFE | {"B002", "F011"} <= set(codes(voc_root))
     remaining = fixed_codes(voc_root, fix=True)
-    assert not (FIXED_SAFE | {"F011"}) & set(remaining)
-    assert "B002" in remaining
-    kept = [VOC_OBJECTS[i] for i in (0, 2, 5)]
-    assert (voc_root / "a.xml").read_text() == VOC_HEAD + "".join(kept) + VOC_TAIL
+    assert "F011" not in remaining
+    # swapped corners (B001), a typo (B004) and a box outside (B003) are real objects: kept
+    assert FIXED_SAFE | DROPPED_UNSAFE | {"B002"} <= set(remaining)
+    assert (voc_root / "a.xml").read_text() == VOC_HEAD + "".join(VOC_OBJECTS) + VOC_TAIL
     # F011: the size comes from the image header; only those two lines change
     assert (voc_root / "b.xml").read_text().splitlines()[3:5] == ["    <width>64</width>", "    <height>48</height>"]
     assert image_hashes(voc_root) == images
@@ -178,7 +179,7 @@ def test_voc_safe_fix_removes_objects_and_keeps_everything_else(voc_root: Path) 
 
 def test_voc_unsafe_fix_clips_in_the_file_convention(voc_root: Path) -> None:
     remaining = fixed_codes(voc_root, fix=True, unsafe_fixes=True)
-    assert not (FIXED_SAFE | {"B002"}) & set(remaining)
+    assert not (FIXED_SAFE | DROPPED_UNSAFE | {"B002"}) & set(remaining)
     clipped = VOC_OBJECTS[2].replace("<xmax>110</xmax>", "<xmax>100</xmax>")
     kept = [VOC_OBJECTS[0], clipped, VOC_OBJECTS[5]]
     assert (voc_root / "a.xml").read_text() == VOC_HEAD + "".join(kept) + VOC_TAIL
@@ -187,11 +188,11 @@ def test_voc_unsafe_fix_clips_in_the_file_convention(voc_root: Path) -> None:
 def test_voc_crlf_and_diff(voc_root: Path) -> None:
     crlf = (VOC_HEAD + "".join(VOC_OBJECTS) + VOC_TAIL).replace("\n", "\r\n").encode()
     (voc_root / "a.xml").write_bytes(crlf)
-    text, status = check(voc_root, diff=True)
-    assert status == 0
+    text, status = check(voc_root, diff=True, unsafe_fixes=True)
+    assert status == 1  # it would change something
     assert (voc_root / "a.xml").read_bytes() == crlf
     assert "--- a/a.xml" in text and "-\t\t<name>dog</name>" in text
-    check(voc_root, fix=True)
+    check(voc_root, fix=True, unsafe_fixes=True, select=["B001", "B003", "B004"])
     expected = (VOC_HEAD + "".join(VOC_OBJECTS[i] for i in (0, 2, 5)) + VOC_TAIL).replace("\n", "\r\n")
     assert (voc_root / "a.xml").read_bytes() == expected.encode()
 
@@ -243,6 +244,9 @@ def coco_root(tmp_path: Path) -> Path:
     return root
 
 
+KEPT_SAFE = [1, 3, 4, 5, 6, 7]  # the safe fixes drop the zero-width box (2) only
+
+
 def annotation_ids(root: Path) -> list[int]:
     return [a["id"] for a in json.loads((root / "annotations.json").read_text())["annotations"]]
 
@@ -250,18 +254,18 @@ def annotation_ids(root: Path) -> list[int]:
 def test_coco_safe_fix(coco_root: Path) -> None:
     images = image_hashes(coco_root)
     original = (coco_root / "annotations.json").read_text()
-    assert FIXED_SAFE | {"B002", "B009", "F011"} <= set(codes(coco_root))
+    assert FIXED_SAFE | DROPPED_UNSAFE | {"B002", "B009", "F011"} <= set(codes(coco_root))
     remaining = fixed_codes(coco_root, fix=True)
     assert not (FIXED_SAFE | {"B009", "F011"}) & set(remaining)
-    assert "B002" in remaining
-    assert annotation_ids(coco_root) == [1, 3, 6, 7]
+    assert DROPPED_UNSAFE | {"B002"} <= set(remaining)
+    assert annotation_ids(coco_root) == KEPT_SAFE
     document = json.loads((coco_root / "annotations.json").read_text())
-    assert document["annotations"][2]["area"] == 100  # B009: the box area
-    assert document["annotations"][2]["note"] == "é"
+    assert document["annotations"][4]["area"] == 100  # B009: the box area
+    assert document["annotations"][4]["note"] == "é"
     assert (document["images"][1]["width"], document["images"][1]["height"]) == (64, 48)
     expected = coco_document()
-    expected["annotations"] = [a for a in expected["annotations"] if a["id"] in (1, 3, 6, 7)]
-    expected["annotations"][2]["area"] = 100
+    expected["annotations"] = [a for a in expected["annotations"] if a["id"] in KEPT_SAFE]
+    expected["annotations"][4]["area"] = 100
     expected["images"][1].update(width=64, height=48)
     # the same text json.dump would write: every line the fixes did not touch is unchanged
     assert (coco_root / "annotations.json").read_text() == json.dumps(expected, indent=2, ensure_ascii=False) + "\n"
@@ -271,7 +275,7 @@ def test_coco_safe_fix(coco_root: Path) -> None:
 
 def test_coco_unsafe_fix_clips_and_updates_the_box_area(coco_root: Path) -> None:
     remaining = fixed_codes(coco_root, fix=True, unsafe_fixes=True)
-    assert not (FIXED_SAFE | {"B002", "B009", "F011"}) & set(remaining)
+    assert not (FIXED_SAFE | DROPPED_UNSAFE | {"B002", "B009", "F011"}) & set(remaining)
     clipped = json.loads((coco_root / "annotations.json").read_text())["annotations"][1]
     assert clipped["bbox"] == [60.5, 10, 39.5, 20]
     assert clipped["area"] == 790  # it was the box's area, so it follows the clipped box
@@ -283,8 +287,8 @@ def test_coco_keeps_four_space_indent_and_key_order(coco_root: Path) -> None:
     check(coco_root, fix=True)
     text = (coco_root / "annotations.json").read_text()
     expected = coco_document()
-    expected["annotations"] = [a for a in expected["annotations"] if a["id"] in (1, 3, 6, 7)]
-    expected["annotations"][2]["area"] = 100
+    expected["annotations"] = [a for a in expected["annotations"] if a["id"] in KEPT_SAFE]
+    expected["annotations"][4]["area"] = 100
     expected["images"][1].update(width=64, height=48)
     assert text == json.dumps(expected, indent=4)
 
@@ -295,7 +299,7 @@ def test_coco_one_line_json_and_its_diff(coco_root: Path) -> None:
     assert "annotations[1]: dropped" in text and "images[1].width: 0 -> 64" in text
     check(coco_root, fix=True)
     data = (coco_root / "annotations.json").read_bytes()
-    assert b"\n" not in data and annotation_ids(coco_root) == [1, 3, 6, 7]
+    assert b"\n" not in data and annotation_ids(coco_root) == KEPT_SAFE
 
 
 def test_coco_ids_renumbered_only_with_unsafe_fixes(coco_root: Path) -> None:
@@ -357,7 +361,7 @@ def test_apply_fixes_reports_counts_and_files_without_writing(coco_root: Path) -
     before = (coco_root / "annotations.json").read_bytes()
     outcome = apply_fixes(ds, run_rules(ds), unsafe=False, write=False)
     assert outcome.changed and outcome.files == ["annotations.json"]
-    assert outcome.applied == {"F011": 1, "B009": 1, "B001": 1, "B003": 1, "B004": 1}
+    assert outcome.applied == {"F011": 1, "B009": 1, "B001": 1}
     assert (coco_root / "annotations.json").read_bytes() == before
     assert outcome.diff.startswith("--- a/annotations.json\n+++ b/annotations.json\n@@ ")
 

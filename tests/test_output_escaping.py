@@ -182,7 +182,7 @@ def test_diff_headers_escape_the_file_name(tmp_path: Path) -> None:
     stem = "a\n::error file=x::pwned"
     root = make_yolo(tmp_path / "yolo", {stem: "0 0.5 0.5 0.0 0.2\n0 0.5 0.5 0.2 0.2\n"}, ["cat"])
     result = invoke("check", root, "--diff", "--no-cache")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # --diff: 1 when it would change a file
     assert_safe_lines(result.stdout)
     assert f"--- a/labels/train/{escape_text(stem)}.txt\n" in result.stdout
     assert "\n-0 0.5 0.5 0.0 0.2\n 0 0.5 0.5 0.2 0.2\n" in result.stdout  # content lines as they are

@@ -7,7 +7,9 @@ trainer does not.
 
 Example: ``[700, 20, 760, 80]`` in a 640 x 480 image.
 
-Fix (safe): drop the annotation.
+Fix (unsafe): drop the annotation. Every cause above but the first is a real object in the
+wrong frame (a declared size smaller than the image, see I003; a rotation): dropping it loses
+the object, so the drop waits for ``--unsafe-fixes``.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ CODE = "B003"
 NAME = "box-outside-image"
 SEVERITY = "error"
 SCOPE = "image"  # its findings about an image depend on that image and its rows only
-FIX = "safe"
+FIX = "unsafe"
 OPTIONS: dict = {}
 
 
@@ -48,7 +50,7 @@ def check_mask(ds: Dataset, ctx: RuleContext) -> np.ndarray:
 def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     ann = ds.annotations
     w, h = image_sizes(ds, ctx)
-    fix = Fix("safe", "drop the annotation")
+    fix = Fix("unsafe", "drop the annotation (a misplaced real object is lost)")
     for row in np.flatnonzero(check_mask(ds, ctx)).tolist():
         yield at_annotation(ds, row, CODE, f"box {box_text(ann.boxes[row])} lies entirely outside the "
                             f"{w[row]:g} x {h[row]:g} image: clipping leaves a zero-area box (torchvision "

@@ -7,7 +7,9 @@ or string values, and from JSON written by Python with ``NaN``/``Infinity`` toke
 Example: COCO ``"bbox": [10, NaN, 20, 30]``; YOLO ``0 0.5 nan 0.2 0.2``. A COCO ``bbox`` that is
 not a list of four values at all is F002 only.
 
-Fix (safe): drop the annotation.
+Fix (unsafe): drop the annotation. A box with one unreadable value (``<xmax>abc</xmax>``, a
+``null``) is usually a real object with a typo: dropping it turns the typo into a missing label,
+so the drop waits for ``--unsafe-fixes`` (correcting the value by hand keeps the object).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ CODE = "B004"
 NAME = "non-finite-box"
 SEVERITY = "error"
 SCOPE = "image"  # its findings about an image depend on that image and its rows only
-FIX = "safe"
+FIX = "unsafe"
 OPTIONS: dict = {}
 
 
@@ -44,7 +46,7 @@ def _reported_as_schema_violation(ds: Dataset) -> np.ndarray:
 
 def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     raw = ds.annotations.raw
-    fix = Fix("safe", "drop the annotation")
+    fix = Fix("unsafe", "drop the annotation (a real object with a typo is lost)")
     for row in np.flatnonzero(non_finite_mask(ds) & ~_reported_as_schema_violation(ds)).tolist():
         values = ", ".join(str(float(v)) for v in raw[row])
         yield at_annotation(ds, row, CODE, f"box has a non-finite or non-numeric coordinate ({values}): "

@@ -10,8 +10,9 @@ Example: ``[10, 10, 50, 50]`` and ``[10, 10, 50, 50.5]``, both "car", in one ima
 
 COCO crowd regions (``iscrowd: 1``) are left out: they overlap the objects they contain.
 
-Fix: drop the later copy; safe for an exact copy, unsafe for a near copy (it might be two
-objects).
+Fix: drop the later copy; safe for an exact copy (same box and same mask: the earlier one keeps
+the object), unsafe for a near copy (it might be two objects) and for the same box with a
+different mask.
 """
 
 from __future__ import annotations
@@ -57,14 +58,31 @@ def duplicate_pairs(ds: Dataset, threshold: float, ctx: RuleContext) -> tuple[np
     return s.rows[copies][by_row], s.rows[originals][by_row], iou_values[by_row]
 
 
+def _same_masks(ds: Dataset, copies: np.ndarray, originals: np.ndarray) -> np.ndarray:
+    """Whether each pair has the same segmentation (two masks in one box are two objects:
+    dropping one would lose it). Compared as JSON-like values; the pairs are few."""
+    seg = ds.annotations.segmentation
+    return np.array([_plain(seg[a]) == _plain(seg[b]) for a, b in zip(copies.tolist(), originals.tolist())],
+                    bool).reshape(len(copies))
+
+
+def _plain(value: object) -> object:
+    return value.tolist() if isinstance(value, np.ndarray) else value
+
+
 def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     threshold = float(ctx.get(OPTIONS, "duplicate-iou"))
     copies, originals, ious = duplicate_pairs(ds, threshold, ctx)
     boxes = ds.annotations.boxes
-    exacts = (boxes[copies] == boxes[originals]).all(axis=1).tolist()
-    for b, a, value, exact in zip(copies.tolist(), originals.tolist(), ious.tolist(), exacts):
-        fix = Fix("safe" if exact else "unsafe", "drop the later copy")
+    exacts = (boxes[copies] == boxes[originals]).all(axis=1)
+    same_masks = np.ones(len(copies), bool)
+    same_masks[exacts] = _same_masks(ds, copies[exacts], originals[exacts])
+    for b, a, value, exact, same_mask in zip(copies.tolist(), originals.tolist(), ious.tolist(), exacts.tolist(),
+                                             same_masks.tolist()):
+        fix = Fix("safe" if exact and same_mask else "unsafe", "drop the later copy")
         what = "an exact copy of" if exact else f"a near copy (IoU {value:.3f}) of"
+        if not same_mask:
+            what = "the same box, with another mask, as"
         yield at_annotation(ds, b, CODE, f"box {box_text(boxes[b])} is {what} annotation "
                             f"{annotation_key(ds, a)} (same image, same class): the object counts twice in "
                             "the loss, and evaluation counts the copy as a missed object", fix,

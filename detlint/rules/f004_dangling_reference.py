@@ -6,7 +6,9 @@ files that renumbered one side only.
 
 Example: ``"image_id": 999`` when no entry of ``images`` has id 999.
 
-Fix (safe): drop the annotation; it cannot belong anywhere.
+Fix (unsafe): drop the annotation. No loader can use it as it is, but it is usually a real
+object whose reference is wrong (a typo, or a merge that renumbered the other side): dropping it
+loses that object, so the drop waits for ``--unsafe-fixes``.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ CODE = "F004"
 NAME = "dangling-reference"
 SEVERITY = "error"
 SCOPE = "image"  # its findings about an image depend on that image and its rows only
-FIX = "safe"
+FIX = "unsafe"
 OPTIONS: dict = {}
 
 
@@ -38,7 +40,7 @@ def dangling_mask(ds: Dataset) -> np.ndarray:
 
 def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     ann = ds.annotations
-    fix = Fix("safe", "drop the annotation")
+    fix = Fix("unsafe", "drop the annotation (the object it labels is lost)")
     for row in np.flatnonzero(dangling_mask(ds)).tolist():
         if ann.image[row] < 0:
             yield at_annotation(ds, row, CODE, "image_id refers to no image in this file: pycocotools "

@@ -1,11 +1,14 @@
 """COCO write-back for ``--fix``: the JSON is edited by position (``annotations[i]`` dropped or
-changed, ``images[i]`` width/height/id set, categories merged) and dumped in the file's style
-(2-space orjson, another indent through ``json``, or one line), merged back line by line.
-A one-line file gets notes (a list of the changes) instead of a line diff."""
+changed, ``images[i]`` width/height/id set, categories merged) and dumped in the file's own
+style (indent, item and key separators, ASCII escapes, final newline: learned from the file),
+then merged back line by line, or object by object in a one-line file, so that what no fix
+touched keeps its bytes. A one-line file gets notes (a list of the changes) instead of a line
+diff."""
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,7 +16,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from detlint.edits import FileChange, apply_edits, differs, merge_serialised, row_diff
+from detlint.edits import FileChange, apply_edits, differs, merge_serialised, row_diff, split_lines
 from detlint.model import Dataset
 
 COORD_DECIMALS = 6  # rounding of computed numbers
@@ -95,22 +98,36 @@ def _plan_images(old: Dataset, new: Dataset, plans: _Plans) -> None:
 
 @dataclass(frozen=True)
 class _JsonStyle:
+    """How the source file was written, so that what a fix re-serialises looks like the rest."""
+
     indent: int | str | None  # None: one line
+    item_separator: str  # "," or ", " (Python's json default on one line)
+    key_separator: str  # ": " or ":"
     ensure_ascii: bool
-    spaced: bool  # ", " and ": " separators on one line (Python's json default)
     strict: bool  # orjson parsed it (else NaN/Infinity tokens: Python's json writes them back)
     final_newline: bool
 
     def dump(self, document: Any) -> str:
-        if self.strict and self.indent == 2 and not self.ensure_ascii:
+        separators = (self.item_separator, self.key_separator)
+        if self.strict and self.indent == 2 and not self.ensure_ascii and separators == (",", ": "):
             text = orjson.dumps(document, option=orjson.OPT_INDENT_2).decode()
-        elif self.strict and self.indent is None and not self.spaced and not self.ensure_ascii:
+        elif self.strict and self.indent is None and not self.ensure_ascii and separators == (",", ":"):
             text = orjson.dumps(document).decode()
         else:
-            separators = (",", ": ") if self.indent is not None or self.spaced else (",", ":")
-            text = json.dumps(document, indent=self.indent, ensure_ascii=self.ensure_ascii,
-                              separators=separators)
+            text = json.dumps(document, indent=self.indent, ensure_ascii=self.ensure_ascii, separators=separators)
         return text + "\n" if self.final_newline else text
+
+
+STYLE_SAMPLE = 1 << 16  # characters read to learn the style: the first separators decide it
+_SEPARATOR = re.compile(r'"(?:[^"\\]|\\.)*"|([ \t]*)([,:])([ \t]*)')  # strings are skipped whole
+
+
+def _separator(head: str, mark: str, default: str) -> str:
+    """The first ``mark`` (``,`` or ``:``) outside a string, with the blanks around it on its line."""
+    for match in _SEPARATOR.finditer(head):
+        if match.group(2) == mark:
+            return match.group(1) + mark + match.group(3)
+    return default
 
 
 def _json_style(text: str, strict: bool) -> _JsonStyle:
@@ -120,10 +137,24 @@ def _json_style(text: str, strict: bool) -> _JsonStyle:
     indent: int | str | None = None
     if text.rstrip().count("\n") >= 1 and indent_text:
         indent = len(indent_text) if set(indent_text) == {" "} else indent_text
-    head = text[:1 << 16]
-    return _JsonStyle(indent=indent, ensure_ascii="\\u" in head and text.isascii(),
-                      spaced=indent is None and ('", "' in head or '": ' in head), strict=strict,
-                      final_newline=text.endswith("\n"))
+    head = text[:STYLE_SAMPLE]
+    item = _separator(head, ",", "," if indent is not None else ", ")
+    return _JsonStyle(indent=indent, item_separator=item.lstrip(" \t") if indent is not None else item,
+                      key_separator=_separator(head, ":", ": "), ensure_ascii="\\u" in head and text.isascii(),
+                      strict=strict, final_newline=text.endswith("\n"))
+
+
+def _merge_one_line(original: str, base: str, edited: str) -> str:
+    """``original`` (one line) with the change ``base`` -> ``edited``, touching only the objects
+    that changed: the three texts are cut before each ``{`` (a one-line JSON holds no newline,
+    so the cuts come out again exactly) and merged like lines."""
+    body = original.rstrip("\r\n")
+
+    def cut(text: str) -> str:
+        return text.rstrip("\r\n").replace("{", "\n{")
+
+    lines, edits = merge_serialised(cut(body), cut(base), cut(edited))
+    return apply_edits(lines, edits).replace("\n", "") + original[len(body):]
 
 
 def _edit_coco_file(root: Path, rel: str, plan: _CocoPlan, merged: dict[str, str]) -> FileChange | None:
@@ -145,10 +176,14 @@ def _edit_coco_file(root: Path, rel: str, plan: _CocoPlan, merged: dict[str, str
     if not notes:
         return None
     edited = style.dump(document)
-    lines, edits = merge_serialised(original, base, edited)
-    new_bytes = (b"\xef\xbb\xbf" if bom else b"") + apply_edits(lines, edits).encode("utf-8")
-    one_line = style.indent is None
-    return FileChange(rel, data, new_bytes, lines, edits, notes=notes if one_line else [])
+    one_line = style.indent is None and "\n" not in original.rstrip("\r\n")
+    if one_line:  # the diff lists the changes (notes): a line diff would show the whole file
+        lines, edits, new_text = split_lines(original), [], _merge_one_line(original, base, edited)
+    else:
+        lines, edits = merge_serialised(original, base, edited)
+        new_text = apply_edits(lines, edits)
+    new_bytes = (b"\xef\xbb\xbf" if bom else b"") + new_text.encode("utf-8")
+    return FileChange(rel, data, new_bytes, lines, edits, notes=notes if style.indent is None else [])
 
 
 def _edit_coco_document(document: dict, plan: _CocoPlan, merged: dict[str, str]) -> list[str]:

@@ -3,8 +3,10 @@ fixed dataset says.
 
 The XML is edited with lxml (``<object>`` removed, ``<name>`` renamed, ``<bndbox>`` values
 written in the file's own convention, ``<size>`` set or added). lxml re-serialises the whole
-document, so its output is merged back line by line: lines the fix did not touch keep their
-original bytes (quotes, ``<x></x>`` vs ``<x/>``, the XML declaration, CRLF).
+document, so the file is edited by byte ranges instead (:mod:`detlint.formats.voc.spans`): only
+the elements a fix changed are rewritten, every other byte stays (quotes, ``<x></x>`` vs
+``<x/>``, the XML declaration, CRLF, objects on one line). Where the text cannot be mapped onto
+the tree with certainty, lxml's output is merged back line by line.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ from detlint.edits import (
     RowDiff,
     apply_edits,
     changed_box_rows,
+    line_edits,
     merge_serialised,
     row_diff,
 )
+from detlint.formats.voc import spans
 from detlint.model import Dataset
 
 VOC_DECIMALS = 3
@@ -102,10 +106,14 @@ def _edit_voc_file(root: Path, rel: str, plan: _Plan, decimals: int) -> FileChan
     bom = data.startswith(b"\xef\xbb\xbf")
     original = data.decode("utf-8-sig" if bom else encoding)
     base = etree.tostring(document, encoding="unicode")
+    before = spans.record(document.getroot(), original)
     _apply(document.getroot(), plan, decimals)
-    edited = etree.tostring(document, encoding="unicode")
-    lines, edits = merge_serialised(original, base, edited)
-    new_text = apply_edits(lines, edits)
+    new_text = spans.edited_text(document.getroot(), original, before, parser, encoding) if before else None
+    if new_text is not None:
+        lines, edits = line_edits(original, new_text)
+    else:
+        lines, edits = merge_serialised(original, base, etree.tostring(document, encoding="unicode"))
+        new_text = apply_edits(lines, edits)
     new_bytes = (b"\xef\xbb\xbf" if bom else b"") + new_text.encode(encoding, errors="xmlcharrefreplace")
     return FileChange(rel, data, new_bytes, lines, edits)
 

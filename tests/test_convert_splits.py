@@ -126,3 +126,19 @@ def test_unsplit_images_beside_splits_are_not_read_into_train(tmp_path: Path) ->
     detlint.save(both, tmp_path / "out", format="yolo")
     train, val = trainer_images(tmp_path / "out", "train"), trainer_images(tmp_path / "out", "val")
     assert len(train) == 1 and len(val) == 1 and not train & val  # the unsplit image is in neither
+
+
+@pytest.mark.parametrize("target", ["coco", "yolo", "voc"])
+def test_an_image_in_two_splits_is_a_listed_loss_where_the_target_keeps_one(tmp_path: Path, target: str) -> None:
+    src = tmp_path / "src"
+    unsplit_yolo(src, ["a", "b"])
+    (src / "classes.txt").unlink()
+    (src / "data.yaml").write_text("train: images\nval: images\nnames: [cat]\n")  # a leak: S001 per image
+    report = convert(src, tmp_path / "out", target)
+    lost = [loss for loss in report.losses if "more than one split" in loss["what"]]
+    if target == "voc":  # ImageSets lists hold an image in both splits, as the source has it
+        assert not lost
+        lists = tmp_path / "out" / "ImageSets" / "Main"
+        assert (lists / "train.txt").read_text().split() == (lists / "val.txt").read_text().split() == ["a", "b"]
+    else:
+        assert [(loss["count"], loss["detail"]) for loss in lost] == [(2, "also in val (2)")]

@@ -12,6 +12,7 @@ writers, and :func:`check_links` refuses a dataset in which one still reaches a 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import replace
 from typing import Any
 
@@ -49,6 +50,21 @@ def prepared(ds: Dataset, options: WriteOptions) -> Dataset:
     ds = _no_nul_names(ds, options)
     check_links(ds)
     return ds
+
+
+def lose_other_splits(ds: Dataset, options: WriteOptions) -> None:
+    """For a writer that puts each image in one split: the images the source has in several
+    (S001, ``extra["also_in_splits"]``) are written in their first split only, a listed change."""
+    others: Counter[str] = Counter()
+    images = 0
+    for extra in ds.images.extra:
+        splits = extra.get("also_in_splits") if extra else None
+        if splits:
+            images += 1
+            others.update(str(split) for split in splits)
+    detail = "also in " + ", ".join(f"{split} ({count})" for split, count in sorted(others.items()))
+    options.lose("images in more than one split (S001), written in their first split only", images,
+                 detail if images else "")
 
 
 def check_links(ds: Dataset) -> None:

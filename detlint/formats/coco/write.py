@@ -14,7 +14,7 @@ import orjson
 
 from detlint.fileio import atomic_write_bytes, safe_relative
 from detlint.formats.coco.layout import NAME
-from detlint.formats.prewrite import NON_FINITE_BOX, UNKNOWN_CLASS
+from detlint.formats.prewrite import NON_FINITE_BOX, UNKNOWN_CLASS, lose_other_splits
 from detlint.formats.protocol import WriteOptions
 from detlint.model import Annotations, Dataset, xywh_of
 from detlint.placing import Placement, SourceRoot, place_image
@@ -82,6 +82,7 @@ def write(ds: Dataset, dst: Path, options: WriteOptions) -> None:
     category_ids = _category_ids(ds)
     categories = _category_entries(ds, category_ids)
     _lose_unwritable(ds, options)
+    lose_other_splits(ds, options)
     source_root = SourceRoot(ds.image_dir)
     for split in ds.splits:
         _write_split(ds, dst, split, categories, category_ids, options, source_root)

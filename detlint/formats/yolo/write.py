@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from detlint import fileio, placing
-from detlint.formats.prewrite import NON_FINITE_BOX, UNKNOWN_CLASS, has_content, split_role
+from detlint.formats.prewrite import NON_FINITE_BOX, UNKNOWN_CLASS, has_content, lose_other_splits, split_role
 from detlint.formats.protocol import WriteOptions
 from detlint.formats.yolo.paths import NAME
 from detlint.model import Annotations, Dataset, cxcywh_of
@@ -28,6 +28,7 @@ def write(ds: Dataset, dst: Path, options: WriteOptions) -> None:
     dst = Path(dst)
     dst.mkdir(parents=True, exist_ok=True)
     names_out = _unique_names(ds, options)
+    lose_other_splits(ds, options)
     label_texts = _label_texts(ds, options)
 
     labels: list[tuple[Path, str]] = []

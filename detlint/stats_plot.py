@@ -1,5 +1,5 @@
-"""The boxes the statistics measure, and ``detlint stats --plot``: one PNG of class counts, box
-centres and box width against height.
+"""The boxes the statistics measure, ``detlint stats --plot`` (one PNG of class counts, box
+centres and box width against height) and the stats panels of the HTML report.
 
 :func:`measured_boxes` is the one selection of boxes behind every number and picture of a box's
 size: ``stats.compute`` (the text and JSON report), :func:`plot` and the HTML report's panels,
@@ -20,6 +20,7 @@ from detlint.safetext import escape_text
 
 TOP_CLASSES = 30  # bars of their own; the rest share one "other" bar so the labels stay readable
 BAR_INCHES = 0.22  # figure height per bar: room for one 8 pt label
+MAX_CLASSES_PLOTTED = 40  # bars of the HTML report's class panel
 MARKER_SIZE = 12.0  # scatter marker area in pt^2 (about 4 px across at 100 dpi)
 
 
@@ -115,3 +116,62 @@ def plot(ds: Dataset, path: Path) -> None:
     fig.savefig(buffer, format="png", dpi=100)
     plt.close(fig)
     atomic_write_bytes(path, buffer.getvalue())
+
+
+# -- the HTML report's panels ---------------------------------------------------------------------
+
+def _figure_png(fig: Any, plt: Any) -> bytes:
+    buffer = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buffer, format="png", dpi=80)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def _plain_log_ticks(ax: Any, low: float, high: float) -> None:
+    """Ticks of a log axis at 1, 2, 4, 8, ... px written as plain numbers (``32``, not ``10^1.5``)."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
+
+    ticks = [2.0 ** k for k in range(int(np.floor(np.log2(low))), int(np.ceil(np.log2(high))) + 1)]
+    ticks = [t for t in ticks if low <= t <= high] or [low, high]
+    ticks = ticks[::-(-len(ticks) // 8)]  # at most 8 labels: 1, 4, 16, ... over a wide range
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def panels(ds: Dataset, plt: Any) -> list[tuple[str, bytes]]:
+    """(title, PNG) for the HTML report: the class histogram, box-size distribution and box centres."""
+    ann = ds.annotations
+    panels = []
+    counts = np.bincount(ann.category[ann.category >= 0], minlength=len(ds.categories))
+    if len(ds.categories):
+        order = np.argsort(-counts, kind="stable")[:MAX_CLASSES_PLOTTED]
+        fig, ax = plt.subplots(figsize=(5, max(2.5, 0.18 * len(order) + 1)))
+        ax.barh([escape_text(ds.categories.names[i]) for i in order][::-1], counts[order][::-1], color="#3b82f6")
+        ax.set_xlabel("annotations")
+        panels.append(("annotations per class" + (f" (top {MAX_CLASSES_PLOTTED})" if len(counts) > len(order)
+                                                  else ""), _figure_png(fig, plt)))
+    measured = measured_boxes(ann)  # the boxes of ``detlint stats``, no zero-width one
+    rows = np.flatnonzero(measured.valid)
+    if len(rows):
+        side = np.sqrt(measured.width[rows] * measured.height[rows])
+        fig, ax = plt.subplots(figsize=(5, 3.2))
+        bins = np.geomspace(max(side.min(), 0.1), max(side.max(), 1.0) * 1.01, 40)
+        ax.hist(side, bins=bins, color="#10b981")
+        _plain_log_ticks(ax, bins[0], bins[-1])
+        for threshold in (32, 96):  # COCO's small / medium / large
+            ax.axvline(threshold, color="#6b7280", linestyle="--", linewidth=1)
+        ax.set_xlabel("sqrt(box area) in px (dashed: COCO small/medium/large)")
+        ax.set_ylabel("boxes")
+        panels.append(("box-size distribution", _figure_png(fig, plt)))
+    cx, cy = box_centres(ds, rows)
+    if len(cx):
+        fig, ax = plt.subplots(figsize=(4, 3.6))
+        ax.hist2d(cx, cy, bins=40, range=[[0, 1], [0, 1]], cmap="viridis", cmin=1)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(1, 0)  # image orientation: y grows downwards
+        ax.set_xlabel("x / width")
+        ax.set_ylabel("y / height")
+        panels.append(("box centres (normalised; outside [0, 1] not shown)", _figure_png(fig, plt)))
+    return panels

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -122,6 +122,17 @@ def render(scene: Scene, max_side: int | None = None,
     ``loaded`` is the result of :func:`load_image` when the caller draws one image several
     times (one thumbnail per finding); by default the image is read here.
     """
+    return render_each(scene, [scene.highlight], max_side, loaded)[0]
+
+
+def render_each(scene: Scene, highlights: Sequence[frozenset[int]], max_side: int | None = None,
+                loaded: tuple[Image.Image, tuple[int, int]] | None | bool = False) -> list[Image.Image]:
+    """One picture per set of highlighted boxes (``scene.highlight`` is ignored).
+
+    The image and every box are drawn once; each picture is a copy with only its highlighted
+    boxes drawn again on top. A card per finding on an image with thousands of boxes then costs
+    a copy each, not a redraw of every box and label (5,000 boxes x 100 cards took 25 s).
+    """
     if loaded is False:
         loaded = load_image(scene.image_path, max_side, scene.root)
     picture, size = loaded if loaded is not None else (None, _placeholder_size(scene))
@@ -149,8 +160,24 @@ def render(scene: Scene, max_side: int | None = None,
         _dashed_rectangle(draw, declared_box, DECLARED_COLOUR, line)
     if picture is None:
         _caption(draw, image_box, "image missing or unreadable", font)
-    _draw_boxes(draw, scene, boxes, scale, offset, line, font)
-    return canvas
+    pen = _Pen(scale, offset, line, font)
+    _draw_boxes(draw, scene, boxes, pen, range(len(boxes)), frozenset())
+    pictures = []
+    for highlight in highlights:
+        copy = canvas.copy() if len(highlights) > 1 else canvas
+        _draw_boxes(ImageDraw.Draw(copy), scene, boxes, pen, sorted(highlight), highlight)
+        pictures.append(copy)
+    return pictures
+
+
+@dataclass(frozen=True)
+class _Pen:
+    """How boxes land on one canvas: scale and offset from image pixels, line width, label font."""
+
+    scale: float
+    offset: tuple[float, float]
+    line: int
+    font: ImageFont.ImageFont
 
 
 def _placeholder_size(scene: Scene) -> tuple[int, int]:
@@ -186,15 +213,18 @@ def _paste_image(canvas: Image.Image, picture: Image.Image | None, size: tuple[i
     canvas.paste(picture, (left, top))
 
 
-def _draw_boxes(draw: ImageDraw.ImageDraw, scene: Scene, boxes: np.ndarray, scale: float,
-                offset: tuple[float, float], line: int, font: ImageFont.ImageFont) -> None:
-    order = [i for i in range(len(boxes)) if i not in scene.highlight] + sorted(scene.highlight)
-    for i in order:
+def _draw_boxes(draw: ImageDraw.ImageDraw, scene: Scene, boxes: np.ndarray, pen: _Pen, which: Iterable[int],
+                highlight: frozenset[int]) -> None:
+    """Boxes ``which`` in order; those in ``highlight`` thick in the signal colour."""
+    line = pen.line
+    for i in which:
+        if not 0 <= i < len(boxes):
+            continue
         box = boxes[i]
         if not np.isfinite(box).all():
             continue
-        rect = _rect(_to_canvas(box, scale, offset))
-        highlighted = i in scene.highlight
+        rect = _rect(_to_canvas(box, pen.scale, pen.offset))
+        highlighted = i in highlight
         key = scene.colour_keys[i] if i < len(scene.colour_keys) else 0
         colour = HIGHLIGHT_COLOUR if highlighted else PALETTE[key % len(PALETTE)] if key >= 0 else (255, 255, 255)
         width = line * 3 if highlighted else line
@@ -207,7 +237,7 @@ def _draw_boxes(draw: ImageDraw.ImageDraw, scene: Scene, boxes: np.ndarray, scal
             draw.ellipse([cx - r, cy - r, cx + r, cy + r], outline=colour, width=line * 2)
         label = scene.labels[i] if i < len(scene.labels) else ""
         if label:
-            _label(draw, rect, label, colour, font)
+            _label(draw, rect, label, colour, pen.font)
 
 
 def _label(draw: ImageDraw.ImageDraw, rect: list[float], text: str, colour: tuple[int, int, int],
@@ -255,8 +285,7 @@ def scene_for(ds, image_row: int, annotation_rows: Sequence[int] | np.ndarray,
               highlight_rows: Sequence[int] = ()) -> Scene:
     """The scene of one image of a Dataset: its file, declared size and the given annotations."""
     images, ann, names = ds.images, ds.annotations, ds.categories.names
-    rows = np.asarray(annotation_rows, np.int64)
-    rows = rows[(ann.kind[rows] != ann.KIND_NONE) & ann.has_box[rows]] if len(rows) else rows
+    rows = drawn_rows(ds, annotation_rows)
     relpath = str(images.path[image_row] or "") if image_row >= 0 else ""
     categories = ann.category[rows].tolist()
     class_ids = ann.class_id[rows].tolist()
@@ -268,6 +297,14 @@ def scene_for(ds, image_row: int, annotation_rows: Sequence[int] | np.ndarray,
         boxes=ann.boxes[rows], normalized=ann.normalized[rows], labels=labels, colour_keys=categories,
         highlight=frozenset(position[r] for r in highlight_rows if r in position), root=ds.image_dir,
     )
+
+
+def drawn_rows(ds, annotation_rows: Sequence[int] | np.ndarray) -> np.ndarray:
+    """The annotation rows a scene draws (those with a box), in order: box ``i`` of the scene is
+    row ``drawn_rows(...)[i]``."""
+    ann = ds.annotations
+    rows = np.asarray(annotation_rows, np.int64)
+    return rows[(ann.kind[rows] != ann.KIND_NONE) & ann.has_box[rows]] if len(rows) else rows
 
 
 class ImageIndex:

@@ -20,6 +20,7 @@ import numpy as np
 from detlint.findings import Finding
 from detlint.model import Annotations, Dataset
 from detlint.safetext import counted, escape_text
+from detlint.stats_plot import measured_boxes
 
 PERCENTILES = (0, 5, 25, 50, 75, 95, 100)
 SIZE_BUCKETS = (("small", 0, 32**2), ("medium", 32**2, 96**2), ("large", 96**2, np.inf))  # COCO's
@@ -48,10 +49,8 @@ def _also_in_splits(ds: Dataset) -> dict[str, list[int]]:
 
 def compute(ds: Dataset) -> dict[str, Any]:
     ann, images = ds.annotations, ds.images
-    boxes = ann.boxes
-    is_box = ann.has_box & (ann.kind != Annotations.KIND_NONE) & ~ann.normalized
-    w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
-    valid = is_box & np.isfinite(w) & np.isfinite(h) & (w > 0) & (h > 0)
+    measured = measured_boxes(ann)  # the plot draws exactly these boxes
+    is_box, valid, w, h = measured.is_box, measured.valid, measured.width, measured.height
     area = w * h
     splits = {}
     also = _also_in_splits(ds)
@@ -139,40 +138,8 @@ def render_text(stats: dict[str, Any]) -> str:
 
 
 def plot(ds: Dataset, path: Path) -> None:
-    """Class counts, box-centre heat map and width/height scatter in one PNG (needs matplotlib)."""
-    import matplotlib
+    """Class counts, box-centre heat map and width/height scatter in one PNG (needs matplotlib);
+    lives in :mod:`detlint.stats_plot`."""
+    from detlint.stats_plot import plot as _plot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    ann, images = ds.annotations, ds.images
-    stats = compute(ds)
-    fig, axes = plt.subplots(1, 3, figsize=(16, 5))
-    names = list(stats["classes"])[:50]
-    axes[0].barh([escape_text(n) for n in names][::-1], [stats["classes"][n] for n in names][::-1])
-    axes[0].set_title("annotations per class")
-    valid = ann.has_box & np.isfinite(ann.boxes).all(axis=1) & (ann.image >= 0)
-    boxes = ann.boxes[valid]
-    w_img = np.where(ann.normalized[valid], 1.0, images.width[ann.image[valid]].astype(float))
-    h_img = np.where(ann.normalized[valid], 1.0, images.height[ann.image[valid]].astype(float))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cx = (boxes[:, 0] + boxes[:, 2]) / 2 / w_img
-        cy = (boxes[:, 1] + boxes[:, 3]) / 2 / h_img
-    ok = np.isfinite(cx) & np.isfinite(cy)
-    axes[1].hist2d(cx[ok], cy[ok], bins=50, range=[[0, 1], [0, 1]], cmap="viridis")
-    axes[1].invert_yaxis()
-    axes[1].set_title("box centres (normalised)")
-    bw, bh = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
-    axes[2].scatter(bw, bh, s=1, alpha=0.3)
-    axes[2].set_xlabel("width (px)")
-    axes[2].set_ylabel("height (px)")
-    axes[2].set_title("box width vs height")
-    fig.tight_layout()
-    import io
-
-    from detlint.fileio import atomic_write_bytes
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
-    plt.close(fig)
-    atomic_write_bytes(path, buffer.getvalue())
+    _plot(ds, path)

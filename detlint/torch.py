@@ -17,8 +17,19 @@ background class, as torchvision's detectors expect: build them with
 ``num_classes = len(ds.categories) + 1``. Use ``label_offset=0`` for models without a background
 class.
 
+``classes`` lists the class names in label order: the name of label ``l`` is
+``classes[l - label_offset]`` (``classes[l - 1]`` by default).
+
+``split`` picks the images: a split name, or None for every image. By default it is the
+``train`` split where the dataset has one, else every image (as ``detlint smoke`` chooses). A
+dataset without splits (one COCO JSON, a flat VOC folder, a YOLO set without ``train:``/``val:``)
+is all training data, so ``split="train"`` takes every image there too; any other name that is
+not a split of the dataset raises ``ValueError`` naming the splits it has.
+
 Only annotations that can train are kept: kind box or polygon (a polygon row trains as its
-bounding box), finite coordinates, a known category. ``detlint check`` reports the others.
+bounding box), finite coordinates, a known category. ``detlint check`` reports the others;
+``unknown_class_rows`` holds the annotation rows of the chosen images left out for an unknown
+class, so ``detlint smoke --no-check`` can say what it did not train on.
 Images without any such annotation give empty ``(0, 4)`` boxes and ``(0,)`` labels (negative
 samples; torchvision's detectors accept them).
 
@@ -55,10 +66,21 @@ from detlint.boundary import Boundary
 from detlint.model import Annotations, Dataset
 from detlint.safetext import counted
 
-__all__ = ["DetectionDataset", "collate", "TRAINABLE_KINDS"]
+__all__ = ["DEFAULT_SPLIT", "DetectionDataset", "collate", "TRAINABLE_KINDS"]
 
 TRAINABLE_KINDS = (Annotations.KIND_BOX, Annotations.KIND_POLYGON)
 DTYPES = ("uint8", "float")
+TRAIN_SPLIT = "train"
+
+
+class _DefaultSplit:
+    """The default ``split``: ``train`` where the dataset has it, else every image."""
+
+    def __repr__(self) -> str:
+        return "DEFAULT_SPLIT"
+
+
+DEFAULT_SPLIT = _DefaultSplit()
 
 Target = dict[str, Any]
 Transforms = Callable[[Any, Target], tuple[Any, Target]]
@@ -72,39 +94,60 @@ def _load_dataset(ds_or_path: Dataset | str | Path) -> Dataset:
     return load(ds_or_path)
 
 
+def _usable_box(ds: Dataset) -> np.ndarray:
+    ann = ds.annotations
+    return np.isin(ann.kind, TRAINABLE_KINDS) & ann.has_box & np.isfinite(ann.boxes).all(axis=1)
+
+
+def _known_class(ds: Dataset) -> np.ndarray:
+    category = ds.annotations.category
+    return (category >= 0) & (category < len(ds.categories))
+
+
 def trainable_mask(ds: Dataset) -> np.ndarray:
     """Annotations a detector can train on: box/polygon, finite box, known category."""
-    ann = ds.annotations
-    n_categories = len(ds.categories)
-    return (np.isin(ann.kind, TRAINABLE_KINDS) & ann.has_box & np.isfinite(ann.boxes).all(axis=1)
-            & (ann.category >= 0) & (ann.category < n_categories))
+    return _usable_box(ds) & _known_class(ds)
 
 
 class DetectionDataset(_TorchDataset):
     """A detlint dataset (or a path to one) as a torchvision detection dataset.
 
-    ``split`` selects one split (``Images.split``); None takes every image.
+    ``split`` selects one split (``Images.split``); by default ``train`` where the dataset has
+    it, else every image; None takes every image, and so does ``"train"`` on a dataset without
+    splits. ``classes[label - label_offset]`` is a label's class name.
     """
 
-    def __init__(self, ds_or_path: Dataset | str | Path, split: str | None = None,
+    def __init__(self, ds_or_path: Dataset | str | Path, split: str | None | _DefaultSplit = DEFAULT_SPLIT,
                  transforms: Transforms | None = None, label_offset: int = 1, dtype: str = "uint8"):
         if dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {DTYPES}, not {dtype!r}")
         self.ds = _load_dataset(ds_or_path)
         self._boundary = Boundary(self.ds.image_dir)  # images are read only from under their root
-        self.split = split
+        self.split = self._resolve_split(split)
         self.transforms = transforms
         self.label_offset = int(label_offset)
         self.dtype = dtype
-        self.image_indices = self._select_images(split)
+        self.image_indices = self._select_images(self.split)
         self._index_annotations()
+
+    def _resolve_split(self, split: str | None | _DefaultSplit) -> str | None:
+        """The split name to take, or None for every image; ValueError for a split that is not there."""
+        named = [s for s in self.ds.splits if s]
+        if isinstance(split, _DefaultSplit):
+            return TRAIN_SPLIT if TRAIN_SPLIT in named else None
+        if split is None or split in named:
+            return split
+        if not named:
+            if split == TRAIN_SPLIT:  # an unsplit dataset is all training data
+                return None
+            raise ValueError(f"no split {split!r}: {self.ds.root} has no splits; leave split out (or None) "
+                             f"to take all {len(self.ds.images)} images")
+        known = ", ".join(repr(s) for s in named)
+        raise ValueError(f"no split {split!r} in {self.ds.root} (splits: {known})")
 
     def _select_images(self, split: str | None) -> np.ndarray:
         if split is None:
             return np.arange(len(self.ds.images), dtype=np.int64)
-        if split not in self.ds.splits:
-            known = ", ".join(repr(s) for s in self.ds.splits)
-            raise ValueError(f"no split {split!r} in {self.ds.root} (splits: {known})")
         return np.flatnonzero(self.ds.images.split == split)
 
     def _index_annotations(self) -> None:
@@ -116,6 +159,14 @@ class DetectionDataset(_TorchDataset):
         sorted_images = ann.image[rows]
         self._starts = np.searchsorted(sorted_images, self.image_indices, side="left")
         self._ends = np.searchsorted(sorted_images, self.image_indices, side="right")
+        chosen = np.zeros(len(self.ds.images) + 1, bool)  # the extra slot: image -1 is never chosen
+        chosen[self.image_indices] = True
+        self.unknown_class_rows = np.flatnonzero(_usable_box(self.ds) & ~_known_class(self.ds) & chosen[ann.image])
+
+    @property
+    def classes(self) -> list[str]:
+        """Class names in label order: ``classes[label - label_offset]`` names a label."""
+        return [str(name) for name in self.ds.categories.names]
 
     @property
     def num_classes(self) -> int:

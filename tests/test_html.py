@@ -273,3 +273,100 @@ def test_chromium_renders_the_report(defects: Path, tmp_path: Path) -> None:
     assert len(_cards(rendered)) == len(_json_findings(defects))
     # the filter script ran and counted the cards
     assert rendered.xpath("//span[@id='f-count']")[0].text_content().startswith(str(len(_cards(rendered))))
+
+
+# -- layout, legend, source lines, axes and drawing cost (#15 item 29) ---------------------------
+
+
+def _layout_in_chromium(report: Path, tmp_path: Path, width: int) -> list[list[float]]:
+    """[left, top, width] of every card as Chromium lays the report out in a ``width`` px window."""
+    probe = tmp_path / "probe.html"
+    script = ("<script>document.body.setAttribute('data-rects', JSON.stringify(Array.from("
+              "document.querySelectorAll('article.card')).map(function(c){var r=c.getBoundingClientRect();"
+              "return [r.left, r.top, r.width];})));</script></body>")
+    probe.write_text(report.read_text(encoding="utf-8").replace("</body>", script), encoding="utf-8")
+    dom = _chromium(tmp_path, f"--window-size={width},2000", "--dump-dom", probe.resolve().as_uri()).stdout
+    return json.loads(lxml.html.fromstring(dom).xpath("//body/@data-rects")[0])
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (apt-get install chromium)")
+def test_cards_of_several_rules_share_the_page_width(defects: Path, tmp_path: Path) -> None:
+    _, out = _html_report(defects, tmp_path)
+    rects = _layout_in_chromium(out, tmp_path, 1280)
+    assert len(rects) == len(_json_findings(defects)) >= 5
+    lefts = {round(left) for left, _, _ in rects}
+    assert len(lefts) >= 3, f"one rule per row leaves the page empty: {rects}"
+    assert max(left + width for left, _, width in rects) > 1280 * 0.7
+
+
+def test_legend_says_how_the_offending_box_is_drawn(defects: Path, clean: Path, tmp_path: Path) -> None:
+    _, out = _html_report(defects, tmp_path)
+    legend = lxml.html.fromstring(out.read_bytes()).xpath("//*[@id='legend']")
+    assert len(legend) == 1
+    assert "the finding's box" in legend[0].text_content()
+    assert "rgb({},{},{})".format(*draw.HIGHLIGHT_COLOUR) in lxml.html.tostring(legend[0]).decode()
+    _, out = _html_report(clean, tmp_path)
+    assert not lxml.html.fromstring(out.read_bytes()).xpath("//*[@id='legend']")  # no pictures, no legend
+
+
+def test_finding_without_a_box_shows_its_source_line(tmp_path: Path) -> None:
+    root = _yolo(tmp_path / "bad", ["cat"], 1, {
+        "a": "0 0.5 0.5 0.2 0.2\n0 <script>alert(1)</script> 0.5 0.2 0.2\n",  # line 2: F006
+    }, {"a": (64, 48)})
+    (root / "labels" / "train" / "b.txt").write_bytes(b"0 0.5 0.5 0.2\x1b[31m 0.2\n")  # control character
+    _image(root / "images" / "train" / "b.jpg", (64, 48), (10, 10, 10))
+    _, out = _html_report(root, tmp_path)
+    text = out.read_text(encoding="utf-8")
+    doc = lxml.html.fromstring(text.encode())
+    malformed = [c for c in _cards(doc) if c.get("data-code") == "F006"]
+    assert len(malformed) == 2
+    sources = {card.xpath(".//pre[@class='src']")[0].text_content() for card in malformed}
+    assert not [card for card in malformed if card.xpath(".//img")]  # the line instead of a thumbnail
+    assert any("2 | 0 <script>alert(1)</script> 0.5 0.2 0.2" in s for s in sources)
+    assert any("\\x1b[31m" in s for s in sources) and "\x1b" not in text
+    assert len(doc.xpath("//script")) == 1  # the report's own filter script only
+    boxed = next(c for c in _cards(doc) if c.get("data-code") not in ("F006",) and c.xpath(".//img"))
+    assert not boxed.xpath(".//pre[@class='src']")
+
+
+def test_box_size_axis_has_plain_tick_labels(defects: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    matplotlib = pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+
+    saved: list = []
+    real_savefig = Figure.savefig
+
+    def keep(fig: Figure, *args: object, **kwargs: object) -> None:
+        real_savefig(fig, *args, **kwargs)
+        saved.append(fig)
+
+    monkeypatch.setattr(Figure, "savefig", keep)
+    _html_report(defects, tmp_path)
+    axes = [ax for fig in saved for ax in fig.axes if ax.get_xlabel().startswith("sqrt(box area)")]
+    assert len(axes) == 1
+    labels = [label.get_text() for label in axes[0].get_xticklabels() if label.get_text()]
+    assert len(labels) >= 2
+    assert all(label.replace(".", "", 1).isdigit() for label in labels), labels
+    assert matplotlib.__version__
+
+
+def test_every_box_is_drawn_once_per_image_not_once_per_card(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    # 300 boxes of one image, each tiny and extreme (B005 + B007): 100 cards of one picture.
+    rows = "".join(f"0 {0.1 + (i % 30) / 40:.4f} {0.1 + (i // 30) / 12:.4f} 0.001 0.06\n" for i in range(300))
+    root = _yolo(tmp_path / "dense", ["cat"], 1, {"a": rows}, {"a": (640, 480)})
+    labels: list[str] = []
+    real_label = draw._label
+
+    def count_label(canvas: object, rect: object, text: str, *rest: object) -> None:
+        labels.append(text)
+        real_label(canvas, rect, text, *rest)
+
+    monkeypatch.setattr(draw, "_label", count_label)
+    _, out = _html_report(root, tmp_path)
+    cards = _cards(lxml.html.fromstring(out.read_bytes()))
+    assert len(cards) >= 2 * html_report.MAX_CARDS_PER_RULE
+    assert len(labels) <= 300 + len(cards)  # was 300 per card: 30,000 labels drawn, 25 s for 5,000 boxes
+    pictures = [_thumbnail(card) for card in cards if card.get("data-code") == "B007"][:3]
+    assert all(_magenta_pixels(p) > 5 for p in pictures)
+    assert len({p.tobytes() for p in pictures}) == 3  # each card highlights its own box

@@ -104,6 +104,20 @@ def test_no_check_lets_the_adapter_skip_unknown_classes(tmp_path: Path) -> None:
                      ["cat", "dog"])
     report = light_smoke(root, check=False, steps=1)
     assert report.ok and report.inspected["boxes"] == 2 and not report.checked
+    # ... and says so: which file, which line, how many boxes (#15 item 18)
+    left_out = [d for d in report.diagnoses if d.code == "T007"]
+    assert len(left_out) == 1 and left_out[0].severity == "warning"
+    assert (left_out[0].file, left_out[0].line, left_out[0].count) == ("labels/train/b.txt", 2, 1)
+    assert "1 box in 1 file" in left_out[0].message and "class 5" in left_out[0].message
+
+
+def test_no_check_names_every_left_out_box_in_the_text_output(tmp_path: Path) -> None:
+    root = make_yolo(tmp_path / "bad", {"a": "0 0.5 0.5 0.2 0.2\n7 0.5 0.5 0.3 0.3\n",
+                                        "b": "1 0.5 0.5 0.2 0.2\n5 0.5 0.5 0.3 0.3\n9 0.2 0.2 0.1 0.1\n"},
+                     ["cat", "dog"])
+    status, output = smoke(str(root), *FAST, "--steps", "1", "--no-check")
+    assert status == 0, output
+    assert "T007" in output and "3 boxes in 2 files" in output and "labels/train/a.txt" in output
 
 
 class ResizeImageOnly:

@@ -163,6 +163,59 @@ def test_only_trainable_annotations_are_kept(tmp_path: Path) -> None:
     assert target["iscrowd"].tolist() == [1, 0]
 
 
+def test_classes_name_the_labels(yolo: Path) -> None:
+    dataset = DetectionDataset(yolo)
+    assert dataset.classes == ["cat", "dog"]
+    _, target = sample_by_file(dataset, "a.png")
+    assert [dataset.classes[label - 1] for label in target["labels"].tolist()] == ["cat", "dog"]
+    shifted = DetectionDataset(yolo, label_offset=0)
+    _, target = sample_by_file(shifted, "a.png")
+    assert [shifted.classes[label] for label in target["labels"].tolist()] == ["cat", "dog"]
+
+
+def unsplit_yolo(root: Path) -> Path:
+    """images/ + labels/ + classes.txt: no data.yaml, no splits."""
+    for stem, text in {"a": "0 0.5 0.5 0.2 0.2\n", "b": "1 0.5 0.5 0.4 0.4\n"}.items():
+        write_image(root / "images" / f"{stem}.png", (64, 48))
+        (root / "labels").mkdir(parents=True, exist_ok=True)
+        (root / "labels" / f"{stem}.txt").write_text(text)
+    (root / "classes.txt").write_text("cat\ndog\n")
+    return root
+
+
+def test_an_unsplit_dataset_trains_on_every_image_by_default(tmp_path: Path) -> None:
+    root = unsplit_yolo(tmp_path / "flat")
+    assert detlint.load(root).splits == [""]
+    assert len(DetectionDataset(root)) == 2
+    assert len(DetectionDataset(root, split="train")) == 2  # as the README writes it
+    assert len(DetectionDataset(root, split=None)) == 2
+    with pytest.raises(ValueError, match=r"no split 'val': .* has no splits; leave split out \(or None\) to take all 2 images"):
+        DetectionDataset(root, split="val")
+
+
+def test_the_default_split_is_train_where_there_are_splits(tmp_path: Path) -> None:
+    root = make_yolo(tmp_path / "split", {"a": "0 0.5 0.5 0.2 0.2\n", "b": ""}, ["cat"])
+    make_yolo(root, {"v": "0 0.5 0.5 0.2 0.2\n"}, ["cat"], split="val")
+    (root / "data.yaml").write_text("path: .\ntrain: images/train\nval: images/val\nnames: [cat]\n")
+    assert len(DetectionDataset(root)) == 2 and len(DetectionDataset(root, split="val")) == 1
+    assert len(DetectionDataset(root, split=None)) == 3
+    with pytest.raises(ValueError, match=r"no split 'test' in .* \(splits: 'train', 'val'\)"):
+        DetectionDataset(root, split="test")
+    only_val = make_yolo(tmp_path / "val_only", {"v": "0 0.5 0.5 0.2 0.2\n", "w": ""}, ["cat"], split="val")
+    assert len(DetectionDataset(only_val)) == 2  # no train split: the default takes every image
+    with pytest.raises(ValueError, match=r"no split 'train' in .* \(splits: 'val'\)"):
+        DetectionDataset(only_val, split="train")
+
+
+def test_unknown_class_rows_of_the_chosen_images_are_listed(tmp_path: Path) -> None:
+    root = make_yolo(tmp_path / "unknown", {"a": "0 0.5 0.5 0.2 0.2\n4 0.5 0.5 0.2 0.2\n", "b": "3 0.5 0.5 0.2 0.2\n"},
+                     ["cat"])
+    dataset = DetectionDataset(root)
+    ann = dataset.ds.annotations
+    assert sorted(ann.class_id[dataset.unknown_class_rows].tolist()) == [3, 4]
+    assert sum(len(dataset[i][1]["labels"]) for i in range(len(dataset))) == 1
+
+
 def test_unknown_split_and_dtype_are_rejected(yolo: Path) -> None:
     with pytest.raises(ValueError, match="no split 'nope'"):
         DetectionDataset(yolo, split="nope")

@@ -7,17 +7,20 @@ inline, pictures are ``data:`` URIs. It holds
   and the exit status under ``--fail-on``;
 - the stats panels of each dataset (class histogram, box-size distribution, box centres) as PNG
   images when matplotlib is installed (a note otherwise);
-- filters by severity, code and split;
+- filters by severity, code and split, and a legend of how the pictures are drawn;
 - one section per rule (its one-line documentation), with a card per finding: a JPEG thumbnail
   of the image with every box of that image and its class name, the finding's box highlighted,
   the image border drawn and the canvas padded so boxes past the edge show; then the location
-  (``file:line`` or ``file#pointer``), the message and the fix. Findings without an image (a
-  class-map problem, a parse error) get a card without a picture.
+  (``file:line`` or ``file#pointer``), the message and the fix. A finding that points at a
+  source line but at no box (a malformed label line, a parse error, a class-map entry) shows that
+  line under a caret instead, escaped as in ``--output-format full``; one with neither gets a
+  card without a picture. Sections of few cards share a row, so the cards fill the page width.
 
 Size and time are bounded: at most ``DETLINT_HTML_MAX_CARDS`` cards per rule (default
 :data:`MAX_CARDS_PER_RULE`; the rest are counted as "N more not shown"), thumbnails of
 ``DETLINT_HTML_THUMB_SIZE`` px (default :data:`THUMB_SIZE`) at JPEG quality
-:data:`JPEG_QUALITY`, drawn in a thread pool (Pillow decodes without the GIL). A report of
+:data:`JPEG_QUALITY`, drawn in a thread pool (Pillow decodes without the GIL); an image and its boxes are drawn
+once, and each of its cards adds only its highlight (``draw.render_each``). A report of
 10,000 findings over 30 rules stays under ~50 MB.
 
 Thumbnails need the Dataset objects (``Report.loaded``, same order as ``Report.datasets``); a
@@ -28,7 +31,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import os
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -50,13 +52,15 @@ from detlint.report._common import (
     summary_line,
 )
 from detlint.report.concise import location
+from detlint.report.full import SourceLines
+from detlint.report.full import _snippet as source_snippet
+from detlint.stats_plot import panels as stats_panels
 
 MAX_CARDS_PER_RULE = 50
 THUMB_SIZE = 256
 JPEG_QUALITY = 70
 ENV_MAX_CARDS = "DETLINT_HTML_MAX_CARDS"
 ENV_THUMB_SIZE = "DETLINT_HTML_THUMB_SIZE"
-MAX_CLASSES_PLOTTED = 40
 
 
 def _env_int(name: str, default: int, minimum: int) -> int:
@@ -102,6 +106,7 @@ class Card:
     highlight: tuple[int, ...]
     split: str
     thumbnail: str | None = None  # data URI
+    source: list[str] | None = None  # the offending source line under a caret, for a finding without a box
 
 
 def _views(report: Report) -> dict[str, DatasetView]:
@@ -127,24 +132,37 @@ def _card(finding: Finding, views: dict[str, DatasetView]) -> Card:
     return Card(finding, view, image_row, highlight, split)
 
 
+def _read_sources(cards: list[Card], paths: Paths) -> None:
+    """Fill ``card.source`` for findings that point at a line but at no box (a malformed label
+    line, a parse error, a class-map entry): that line says more than a picture of the image."""
+    sources = SourceLines()
+    for card in cards:
+        finding = card.finding
+        if card.highlight or not finding.line or finding.pointer:
+            continue
+        text = sources.line(finding, paths, finding.line)
+        if text is not None:
+            card.source = source_snippet(text, finding.line, finding.column)
+
+
 def _draw_thumbnails(cards: list[Card], thumb_size: int) -> None:
     """Fill ``card.thumbnail``: one task per image, which is decoded once for all its cards."""
     by_image: dict[tuple[int, int], list[Card]] = {}
     for card in cards:
-        if card.view is not None and card.image_row >= 0:
+        if card.view is not None and card.image_row >= 0 and card.source is None:
             by_image.setdefault((id(card.view), card.image_row), []).append(card)
     if not by_image:
         return
     from detlint import draw
 
     def work(group: list[Card]) -> None:
+        # The image and its boxes are drawn once; each card copies that and adds its highlight.
         view, image_row = group[0].view, group[0].image_row
         rows = view.index.annotations_of(image_row)
         scene = draw.scene_for(view.ds, image_row, rows)
-        loaded = draw.load_image(scene.image_path, thumb_size, scene.root)
-        for card in group:
-            scene = draw.scene_for(view.ds, image_row, rows, card.highlight)
-            picture = draw.render(scene, thumb_size, loaded=loaded)
+        position = {row: i for i, row in enumerate(draw.drawn_rows(view.ds, rows).tolist())}
+        highlights = [frozenset(position[r] for r in card.highlight if r in position) for card in group]
+        for card, picture in zip(group, draw.render_each(scene, highlights, thumb_size)):
             data = base64.b64encode(draw.encode(picture, "JPEG", JPEG_QUALITY)).decode("ascii")
             card.thumbnail = "data:image/jpeg;base64," + data
 
@@ -181,7 +199,9 @@ def emit(report: Report, stream: TextIO) -> None:
     groups = _group_by_rule(findings, rules)
     views = _views(report)
     shown = {code: [_card(f, views) for f in group[:max_cards]] for code, group in groups}
-    _draw_thumbnails([card for cards in shown.values() for card in cards], thumb_size)
+    every_card = [card for cards in shown.values() for card in cards]
+    _read_sources(every_card, paths)
+    _draw_thumbnails(every_card, thumb_size)
     splits = sorted({card.split for cards in shown.values() for card in cards if card.split})
     stream.write(_HEAD.replace("%CSS%", _CSS))
     for part in _body(report, findings, groups, shown, splits, rules, paths):
@@ -197,6 +217,7 @@ def _body(report: Report, findings: list[Finding], groups: list[tuple[str, list[
     yield _summary(report, findings, groups, shown, rules)
     yield _stats_section(report)
     yield _filters(groups, splits)
+    yield _legend(shown)
     yield "<main id='findings'>"
     for code, group in groups:
         yield _rule_section(code, group, shown[code], rules, paths)
@@ -262,13 +283,38 @@ def _filters(groups: list[tuple[str, list[Finding]]], splits: list[str]) -> str:
             f"<span class='muted' id='f-count'></span></nav>")
 
 
+def _rgb(colour: tuple[int, int, int]) -> str:
+    return "rgb({},{},{})".format(*colour)
+
+
+def _legend(shown: dict[str, list[Card]]) -> str:
+    """How a thumbnail is drawn (colours from :mod:`detlint.draw`), above the cards that have one."""
+    if not any(card.thumbnail for cards in shown.values() for card in cards):
+        return ""
+    from detlint import draw
+
+    keys = [
+        (f"border:3px solid {_rgb(draw.HIGHLIGHT_COLOUR)};outline:2px solid #000",
+         "the finding's box (thick, dark halo; a ring around a box too small to see)"),
+        (f"border:1px solid {_rgb(draw.PALETTE[0])}", "the image's other boxes, coloured and labelled by class"),
+        (f"border:1px solid {_rgb(draw.BORDER_COLOUR)};background:{_rgb(draw.PAD_COLOUR)}",
+         "the image's edge; the dark margin around it is padding, so a box past the edge shows"),
+        (f"border:1px dashed {_rgb(draw.DECLARED_COLOUR)}", "the size the annotation declares, where the file differs"),
+        (f"background:{_rgb(draw.PLACEHOLDER_COLOUR)}", "grey: the image is missing or does not decode"),
+    ]
+    items = "".join(f"<span><i style='{style}'></i>{_esc(text)}</span>" for style, text in keys)
+    return f"<p id='legend'><strong>In the pictures</strong> {items}</p>"
+
+
 def _rule_section(code: str, group: list[Finding], cards: list[Card], rules: RuleTable, paths: Paths) -> str:
     rule = rules[code]
     more = len(group) - len(cards)
     more_note = (f"<p class='more'>{more} more not shown (raise {ENV_MAX_CARDS}, now {len(cards)} per rule, "
                  f"or use --output-format concise for the full list)</p>" if more else "")
     body = "".join(_card_html(card, rule.severity, paths) for card in cards)
-    return (f"<section class='rule' id='rule-{_esc(code)}' data-code='{_esc(code)}' "
+    # --cards sizes the section to its cards, so sections of few cards share a row (see .rule)
+    return (f"<section class='rule' style='--cards:{max(1, len(cards))}' id='rule-{_esc(code)}' "
+            f"data-code='{_esc(code)}' "
             f"data-severity='{_esc(rule.severity)}'><h2><span class='badge {_esc(rule.severity)}'>"
             f"{_esc(rule.severity)}</span> {_esc(code)} {_esc(rule.name)} <small>{len(group)} finding"
             f"{'s' if len(group) != 1 else ''}</small></h2><p class='doc'>{_doc_html(rule.summary)}</p>"
@@ -280,6 +326,8 @@ def _card_html(card: Card, severity: str, paths: Paths) -> str:
     if card.thumbnail:
         alt = f"{finding.image or 'image'} with its boxes"
         picture = f"<img src='{card.thumbnail}' alt='{_esc(alt)}'>"
+    elif card.source:  # each line escaped twice: as in the text reports, then for HTML
+        picture = "<pre class='src'>" + "\n".join(html.escape(line, quote=True) for line in card.source) + "</pre>"
     else:
         picture = "<div class='noimg'>no image</div>"
     facts = [f"image: {finding.image}" if finding.image else "",
@@ -310,62 +358,10 @@ def _stats_section(report: Report) -> str:
     for summary, ds in zip(report.datasets, report.loaded):
         panels = "".join(f"<figure><img src='data:image/png;base64,{base64.b64encode(png).decode('ascii')}' "
                          f"alt='{_esc(title)}'><figcaption>{_esc(title)}</figcaption></figure>"
-                         for title, png in _panels(ds, plt))
+                         for title, png in stats_panels(ds, plt))
         blocks.append(f"<h3><code>{_esc(summary.get('path', ds.root))}</code></h3><div class='panels'>"
                       f"{panels or '<p class=muted>no boxes to plot</p>'}</div>")
     return f"<section id='stats'><h2>Statistics</h2>{''.join(blocks)}</section>"
-
-
-def _figure_png(fig: Any, plt: Any) -> bytes:
-    buffer = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buffer, format="png", dpi=80)
-    plt.close(fig)
-    return buffer.getvalue()
-
-
-def _panels(ds: Any, plt: Any) -> list[tuple[str, bytes]]:
-    """(title, PNG) for the class histogram, box-size distribution and box centres."""
-    ann, images = ds.annotations, ds.images
-    panels = []
-    counts = np.bincount(ann.category[ann.category >= 0], minlength=len(ds.categories))
-    if len(ds.categories):
-        order = np.argsort(-counts, kind="stable")[:MAX_CLASSES_PLOTTED]
-        fig, ax = plt.subplots(figsize=(5, max(2.5, 0.18 * len(order) + 1)))
-        ax.barh([escape_text(ds.categories.names[i]) for i in order][::-1], counts[order][::-1], color="#3b82f6")
-        ax.set_xlabel("annotations")
-        panels.append(("annotations per class" + (f" (top {MAX_CLASSES_PLOTTED})" if len(counts) > len(order)
-                                                  else ""), _figure_png(fig, plt)))
-    usable = ann.has_box & (ann.kind != ann.KIND_NONE) & np.isfinite(ann.boxes).all(axis=1) & (ann.image >= 0)
-    boxes = ann.boxes[usable]
-    width = np.where(ann.normalized[usable], 1.0, images.width[ann.image[usable]].astype(np.float64))
-    height = np.where(ann.normalized[usable], 1.0, images.height[ann.image[usable]].astype(np.float64))
-    box_w, box_h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
-    pixel = ~ann.normalized[usable] & (box_w > 0) & (box_h > 0)
-    if pixel.any():
-        side = np.sqrt(box_w[pixel] * box_h[pixel])
-        fig, ax = plt.subplots(figsize=(5, 3.2))
-        bins = np.geomspace(max(side.min(), 0.1), max(side.max(), 1.0) * 1.01, 40)
-        ax.hist(side, bins=bins, color="#10b981")
-        ax.set_xscale("log")
-        for threshold in (32, 96):  # COCO's small / medium / large
-            ax.axvline(threshold, color="#6b7280", linestyle="--", linewidth=1)
-        ax.set_xlabel("sqrt(box area) in px (dashed: COCO small/medium/large)")
-        ax.set_ylabel("boxes")
-        panels.append(("box-size distribution", _figure_png(fig, plt)))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cx = (boxes[:, 0] + boxes[:, 2]) / 2 / width
-        cy = (boxes[:, 1] + boxes[:, 3]) / 2 / height
-    finite = np.isfinite(cx) & np.isfinite(cy)
-    if finite.any():
-        fig, ax = plt.subplots(figsize=(4, 3.6))
-        ax.hist2d(cx[finite], cy[finite], bins=40, range=[[0, 1], [0, 1]], cmap="viridis", cmin=1)
-        ax.set_xlim(0, 1)
-        ax.set_ylim(1, 0)  # image orientation: y grows downwards
-        ax.set_xlabel("x / width")
-        ax.set_ylabel("y / height")
-        panels.append(("box centres (normalised; outside [0, 1] not shown)", _figure_png(fig, plt)))
-    return panels
 
 
 _HEAD = """<!DOCTYPE html>
@@ -411,6 +407,13 @@ background:repeating-linear-gradient(45deg,#f1f5f9,#f1f5f9 8px,#e2e8f0 8px,#e2e8
 .fix{margin:4px 0;color:#15803d}
 .body .muted{margin:4px 0;font-size:12px;overflow-wrap:anywhere}
 .more{color:var(--muted);font-style:italic}
+#findings{display:flex;flex-wrap:wrap;gap:0 24px;align-items:flex-start}
+.rule{flex:1 1 calc(var(--cards,1) * 282px - 12px);min-width:min(270px,100%);max-width:100%}
+.empty{flex-basis:100%}
+#legend{display:flex;flex-wrap:wrap;gap:6px 18px;align-items:center;font-size:12.5px;color:var(--muted);margin:8px 0}
+#legend i{display:inline-block;width:22px;height:14px;margin-right:6px;vertical-align:middle;box-sizing:border-box}
+pre.src{margin:0;padding:8px 10px;background:#0f172a;color:#e2e8f0;font:12px/1.4 ui-monospace,SFMono-Regular,
+Menlo,Consolas,monospace;overflow-x:auto;white-space:pre}
 .panels{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}
 figure{margin:0;background:var(--card);border:1px solid var(--line);padding:6px}
 figcaption{color:var(--muted);font-size:12px;text-align:center}

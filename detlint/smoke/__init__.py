@@ -23,7 +23,8 @@ T003   wrong-channel-count          not 3 channels (grayscale, RGBA) or not CHW
 T004   box-outside-image            a box extends past the transformed image
 T005   boxes-not-transformed        the transform resized the image but not the boxes
 T006   degenerate-box               width/height <= 0 or non-finite after the transform
-T007   label-out-of-range           a label >= num_classes or < 0
+T007   label-out-of-range           a label >= num_classes or < 0; as a warning, boxes of a class
+                                    outside the class list left out of training (``--no-check``)
 T008   background-label             a label equal to the background index 0
 T009   empty-targets                samples without boxes (info; warning when all are)
 T010   malformed-sample             not (image, dict), boxes not (N, 4), labels length

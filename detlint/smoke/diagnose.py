@@ -90,6 +90,18 @@ def check_error(finding: Finding) -> Diagnosis:
     return Diagnosis(finding.code, finding.message, file=finding.file or finding.image, line=finding.line, fix=fix)
 
 
+def unknown_classes_left_out(boxes: int, files: int, file: str | None, line: int | None, class_id: int,
+                             num_categories: int) -> Diagnosis:
+    """T007 before training: boxes whose class is not in the class list, which the adapter leaves
+    out (``detlint check`` would have stopped on them as C001; ``--no-check`` trains without them)."""
+    where = f"{file}:{line}" if file and line else file or "the annotations"
+    return Diagnosis("T007", f"{boxes} box{'es' if boxes != 1 else ''} in {files} file{'s' if files != 1 else ''} "
+                             f"have a class outside the {num_categories} declared classes and were left out of "
+                             f"training (first: class {class_id} at {where})", severity="warning", file=file,
+                     line=line, count=boxes,
+                     fix="add the class to the class list or correct the label (detlint check: C001)")
+
+
 def empty_split(split: str | None) -> Diagnosis:
     where = f"split {split!r}" if split is not None else "the dataset"
     return Diagnosis("T019", f"{where} has no images to train on", fix="point smoke at a split with images (--split)")

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from detlint import load
 from detlint.checking import CheckRequest, check_dataset
 from detlint.config import Config, image_root_for
@@ -63,6 +65,7 @@ def run_smoke(dataset: Dataset | str | Path, *, split: str | None = None, device
     data = adapter.DetectionDataset(ds, split=chosen_split, transforms=transforms or default_transforms(image_size),
                                     label_offset=label_offset)
     report.split, report.images, report.num_classes = chosen_split, len(data), data.num_classes
+    report.diagnoses.extend(_left_out(data))
     if len(data) == 0:
         report.diagnoses.append(diagnose.empty_split(chosen_split))
         return report
@@ -92,6 +95,19 @@ def _validate_arguments(steps: int, batch_size: int, model: str, image_size: int
         raise UsageError(f"unknown model {model!r} (choose from {', '.join(MODELS)})")
     if device not in DEVICES:
         raise UsageError(f"unknown device {device!r} (choose from {', '.join(DEVICES)})")
+
+
+def _left_out(data: Any) -> list[diagnose.Diagnosis]:
+    """A diagnosis for the boxes the adapter drops for an unknown class (none when there are none)."""
+    rows = data.unknown_class_rows
+    if not len(rows):
+        return []
+    ds, first = data.ds, int(rows[0])
+    ann = ds.annotations
+    line = int(ann.src_line[first])
+    return [diagnose.unknown_classes_left_out(len(rows), len(np.unique(ann.src_file[rows])),
+                                              ds.file_of(int(ann.src_file[first])), line if line > 0 else None,
+                                              int(ann.class_id[first]), len(ds.categories))]
 
 
 def _choose_split(ds: Dataset, split: str | None) -> str | None:

@@ -82,6 +82,7 @@ def figure(ds: Dataset) -> Any:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     ann = ds.annotations
     counts = np.bincount(ann.category[ann.category >= 0], minlength=len(ds.categories))
@@ -89,6 +90,7 @@ def figure(ds: Dataset) -> Any:
     fig, axes = plt.subplots(1, 3, figsize=(16, max(5.0, BAR_INCHES * len(labels) + 1.2)))
     axes[0].barh(labels[::-1], values[::-1], color="#3b82f6")
     axes[0].tick_params(axis="y", labelsize=8)
+    axes[0].xaxis.set_major_locator(MaxNLocator(integer=True))  # counts: no 0.25 ticks
     axes[0].set_title("annotations per class")
     measured = measured_boxes(ann)
     rows = np.flatnonzero(measured.valid)

@@ -36,6 +36,7 @@ _UNPARSED = {
     "F001": "annotation files that could not be parsed (no annotations read from them)",
     "F006": "label lines that could not be parsed (not converted)",
     "F008": "files or listed entries outside the dataset root (not read)",
+    "I005": "images without an annotation file (no trainer sees them), not converted",
 }
 
 

@@ -142,3 +142,22 @@ def test_an_image_in_two_splits_is_a_listed_loss_where_the_target_keeps_one(tmp_
         assert (lists / "train.txt").read_text().split() == (lists / "val.txt").read_text().split() == ["a", "b"]
     else:
         assert [(loss["count"], loss["detail"]) for loss in lost] == [(2, "also in val (2)")]
+
+
+def test_a_file_two_coco_split_files_list_is_s001_naming_both_and_a_convert_note(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    for name in ("a", "b"):
+        write_image(src / "images" / f"{name}.png", (32, 24))
+    for split, names in (("train", ["a", "b"]), ("val", ["a"])):  # one images/ folder: a.png in both
+        doc = {"images": [{"id": k + 1, "file_name": f"{n}.png", "width": 32, "height": 24} for k, n in enumerate(names)],
+               "annotations": [{"id": k + 1, "image_id": k + 1, "category_id": 1, "bbox": [1, 1, 8, 8], "area": 64,
+                                "iscrowd": 0} for k in range(len(names))],
+               "categories": [{"id": 1, "name": "cat"}]}
+        (src / "annotations").mkdir(exist_ok=True)
+        (src / "annotations" / f"instances_{split}.json").write_text(json.dumps(doc))
+    checked = CliRunner().invoke(main, ["check", str(src), "--no-cache", "--output-format", "json"])
+    [leak] = [f for f in json.loads(checked.stdout)["findings"] if f["code"] == "S001"]
+    assert "(annotations/instances_val.json#/images/0)" in leak["message"]
+    assert "(annotations/instances_train.json#/images/0)" in leak["message"] and "remove it from one split" in leak["message"]
+    report = convert(src, tmp_path / "out", "yolo")
+    assert any("1 image of the source is in more than one split (S001" in note for note in report.notes)

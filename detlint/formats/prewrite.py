@@ -44,6 +44,7 @@ def prepared(ds: Dataset, options: WriteOptions) -> Dataset:
     """``ds`` as a writer may take it (a new dataset: ``ds`` itself is left as it is); every
     change recorded with ``options.lose``."""
     _lose_unparsed(ds, options)
+    _note_shared_images(ds, options)
     ds = _linked_only(ds, options)
     ds = _known_classes_only(ds, options)
     ds = _finite_boxes_only(ds, options)
@@ -51,6 +52,21 @@ def prepared(ds: Dataset, options: WriteOptions) -> Dataset:
     ds = _no_nul_names(ds, options)
     check_links(ds)
     return ds
+
+
+def _note_shared_images(ds: Dataset, options: WriteOptions) -> None:
+    """A file that two splits' entries name (two COCO split files listing it) is written in each
+    split, as the source has it: say so, since the output's folders no longer show it."""
+    first_split: dict[str, str] = {}
+    shared: set[str] = set()
+    for path, split in zip(ds.images.path.tolist(), ds.images.split.tolist()):
+        if path and first_split.setdefault(path, split) != split:
+            shared.add(path)
+    if shared:
+        example = sorted(shared)[0]
+        options.note(f"{counted(len(shared), 'image')} of the source {'is' if len(shared) == 1 else 'are'} in "
+                     f"more than one split (S001, e.g. '{example}') and so in the output, as separate files "
+                     "with the same pixels; remove them from one split first (`detlint check` lists them)")
 
 
 def lose_other_splits(ds: Dataset, options: WriteOptions) -> None:

@@ -33,6 +33,7 @@ NAME = "split-leakage"
 SEVERITY = "error"
 FIX = None
 OPTIONS: dict = {}
+CONSEQUENCE = "evaluating on a training image measures memory, not generalisation; remove it from one split"
 
 
 def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
@@ -55,10 +56,20 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
             continue
         if path in first_split and first_split[path][0] != split:
             reported.add(row)
-            yield at_image(ds, row, CODE, f"'{path}' is in split '{split}' and in split '{first_split[path][0]}'")
+            earlier_split, earlier = first_split[path]
+            yield at_image(ds, row, CODE, f"'{path}' is in split '{split}' ({_where(ds, row)}) and in split "
+                           f"'{earlier_split}' ({_where(ds, earlier)}): {CONSEQUENCE}")
         first_split.setdefault(path, (split, row))
     if ctx.images == "decode":
         yield from _same_content(ds, ctx, reported)
+
+
+def _where(ds: Dataset, row: int) -> str:
+    """Where the dataset puts image ``row`` in its split: ``file#pointer``, ``file:line`` or the file."""
+    entry = at_image(ds, row, CODE, "")
+    if entry.pointer:
+        return f"{entry.file}#{entry.pointer}"
+    return f"{entry.file}:{entry.line}" if entry.line else str(entry.file)
 
 
 def _same_content(ds: Dataset, ctx: RuleContext, reported: set[int]) -> Iterator[Finding]:

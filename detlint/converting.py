@@ -128,7 +128,8 @@ def with_val_split(ds: Dataset, fraction: float, options: WriteOptions) -> Datas
     pool_split = next((s for s in splits if split_role(s) == "train"), "" if "" in splits else None)
     pool = np.flatnonzero(ds.images.split == pool_split) if pool_split is not None else np.zeros(0, int)
     if len(pool) < 2:
-        raise UsageError("--val-fraction: no training or unsplit images to split (two at least)")
+        raise UsageError(f"--val-fraction: the source has {counted(len(pool), 'training or unsplit image')}; "
+                         "a split needs two at least")
     keys = [str(ds.images.path[i] or ds.images.file_name[i]) for i in pool.tolist()]
     ranks = np.array([int.from_bytes(hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest(),
                                      "big") for key in keys], np.uint64)
@@ -145,7 +146,7 @@ def with_val_split(ds: Dataset, fraction: float, options: WriteOptions) -> Datas
     split[pool] = pool_split or "train"
     split[chosen] = "val"
     images.split = split
-    options.note(f"split by --val-fraction {fraction}: {count} of the {len(pool)} "
-                 f"{'training' if pool_split else 'unsplit'} images are the val split (chosen by a hash of "
-                 "each image's path: the same file always lands in the same split)")
+    kind, verb = "training" if pool_split else "unsplit", "is" if count == 1 else "are"
+    options.note(f"split by --val-fraction {fraction}: {count} of the {len(pool)} {kind} images {verb} the val "
+                 "split (chosen by a hash of each image's path: the same file always lands in the same split)")
     return replace(ds, images=images).validate()

@@ -161,3 +161,12 @@ def test_a_file_two_coco_split_files_list_is_s001_naming_both_and_a_convert_note
     assert "(annotations/instances_train.json#/images/0)" in leak["message"] and "remove it from one split" in leak["message"]
     report = convert(src, tmp_path / "out", "yolo")
     assert any("1 image of the source is in more than one split (S001" in note for note in report.notes)
+
+
+def test_val_fraction_messages_agree_in_number(tmp_path: Path) -> None:
+    report = convert(unsplit_yolo(tmp_path / "two", ["a", "b"]), tmp_path / "out", "yolo", val_fraction=0.5)
+    assert any("1 of the 2 unsplit images is the val split" in note for note in report.notes), report.notes
+    result = CliRunner().invoke(main, ["convert", str(unsplit_yolo(tmp_path / "one", ["a"])), str(tmp_path / "o"),
+                                       "--to", "yolo", "--val-fraction", "0.5"])
+    assert result.exit_code == 2
+    assert "the source has 1 training or unsplit image; a split needs two at least" in result.stderr

@@ -214,3 +214,12 @@ def test_missing_path_and_cuda_without_gpu_exit_2(tmp_path: Path) -> None:
     if not torch.cuda.is_available():
         with pytest.raises(UsageError, match="no CUDA device"):
             run_smoke(tmp_path, device="cuda")
+
+
+def test_unknown_class_diagnosis_agrees_in_number() -> None:
+    from detlint.smoke.diagnose import unknown_classes_left_out
+
+    one = unknown_classes_left_out(1, 1, "labels/a.txt", 3, 7, 1).message
+    assert one.startswith("1 box in 1 file has a class outside the 1 declared class and was left out")
+    many = unknown_classes_left_out(2, 2, "labels/a.txt", 3, 7, 3).message
+    assert many.startswith("2 boxes in 2 files have a class outside the 3 declared classes and were left out")

@@ -95,9 +95,11 @@ def unknown_classes_left_out(boxes: int, files: int, file: str | None, line: int
     """T007 before training: boxes whose class is not in the class list, which the adapter leaves
     out (``detlint check`` would have stopped on them as C001; ``--no-check`` trains without them)."""
     where = f"{file}:{line}" if file and line else file or "the annotations"
-    return Diagnosis("T007", f"{boxes} box{'es' if boxes != 1 else ''} in {files} file{'s' if files != 1 else ''} "
-                             f"have a class outside the {num_categories} declared classes and were left out of "
-                             f"training (first: class {class_id} at {where})", severity="warning", file=file,
+    verb = "has" if boxes == 1 else "have"
+    return Diagnosis("T007", f"{counted(boxes, 'box')} in {counted(files, 'file')} {verb} a class outside the "
+                             f"{counted(num_categories, 'declared class', 'declared classes')} and "
+                             f"{'was' if boxes == 1 else 'were'} left out of training (first: class {class_id} "
+                             f"at {where})", severity="warning", file=file,
                      line=line, count=boxes,
                      fix="add the class to the class list or correct the label (detlint check: C001)")
 

@@ -70,7 +70,7 @@ def _toml_load(path: Path) -> dict:
     try:
         return tomllib.loads(read_file(path, CONFIG_BYTES).decode("utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-        raise UsageError(f"{path}: cannot read config: {error}") from None
+        raise UsageError(f"{_from_here(path)}: cannot read config: {error}") from None
 
 
 def find_config(start: Path) -> tuple[Path, dict] | None:
@@ -142,9 +142,11 @@ def _config_path(value: str | None, source: Path | None) -> Path | None:
     if value is None:
         return None
     path = Path(value).expanduser()
-    if path.is_absolute() or source is None:
-        return path
-    return Path(os.path.relpath(source.parent / path))
+    if not path.is_absolute() and source is not None:
+        path = Path(os.path.relpath(source.parent / path))
+    if source is not None and not path.is_dir():  # the config's own error, not a flag's
+        raise UsageError(f"{_from_here(source)}: image-root '{value}': no such folder")
+    return path
 
 
 def load_config(start: Path, explicit: Path | None = None) -> Config:

@@ -270,3 +270,18 @@ def test_an_existing_image_folder_decides_between_readings(tmp_path: Path, folde
     images_in(tmp_path / "images" / folder, NAMES)
     split = folder if folder != "extra" else "holdout_val2017"
     assert detlint.load(tmp_path).splits == [split]
+
+
+def test_config_errors_name_the_config_relative_not_a_flag(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    project = tmp_path / "proj"
+    write_image(project / "ds" / "data" / "a.png")
+    (project / "ds" / "train.json").write_text(json.dumps({"images": [], "annotations": [], "categories": []}))
+    monkeypatch.chdir(project / "ds")
+    (project / "detlint.toml").write_text('image-root = "nowhere"\n')
+    result = CliRunner().invoke(main, ["check", "."])
+    assert result.exit_code == 2
+    assert result.stderr == "detlint: error: ../detlint.toml: image-root 'nowhere': no such folder\n"
+    (project / "detlint.toml").write_text('datasets = ["ds"\n')  # not TOML
+    result = CliRunner().invoke(main, ["check", "."])
+    assert result.exit_code == 2 and result.stderr.startswith("detlint: error: ../detlint.toml: cannot read config:")
+    assert str(tmp_path) not in result.stderr

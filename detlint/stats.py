@@ -66,6 +66,7 @@ def compute(ds: Dataset) -> dict[str, Any]:
     return {
         "path": str(ds.root), "format": ds.format, "images": len(images), "annotations": len(ann),
         "boxes": int(is_box.sum()), "polygons": int((is_box & (ann.kind == Annotations.KIND_POLYGON)).sum()),
+        "measured_boxes": int(valid.sum()),  # what the distributions and the plot measure
         "categories": len(ds.categories), "splits": splits,
         "classes": {name: int(c) for name, c in zip(ds.categories.names, counts.tolist())},
         "unknown_class_annotations": int((ann.category < 0).sum()),
@@ -128,6 +129,10 @@ def render_text(stats: dict[str, Any]) -> str:
     if stats["unknown_class_annotations"]:
         lines.append(f"  {'(unknown)':<{width}} {stats['unknown_class_annotations']:>8}")
     lines += ["", "distributions (p0 p5 p25 p50 p75 p95 p100):"]
+    left_out = stats["boxes"] - stats.get("measured_boxes", stats["boxes"])
+    if left_out:
+        lines[-1] = (f"distributions (p0 p5 p25 p50 p75 p95 p100) of {stats['measured_boxes']} boxes; "
+                     f"{left_out} of zero size or non-finite left out:")
     for key in ("boxes_per_image", "box_width", "box_height", "box_aspect_ratio"):
         dist = stats[key]
         values = " ".join(f"{dist[f'p{p}']:.4g}" for p in PERCENTILES) if dist else "-"

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from detlint.model import Annotations, Dataset
-from detlint.safetext import escape_text
+from detlint.safetext import counted, escape_text
 
 TOP_CLASSES = 30  # bars of their own; the rest share one "other" bar so the labels stay readable
 BAR_INCHES = 0.22  # figure height per bar: room for one 8 pt label
@@ -53,7 +53,9 @@ def class_bars(names: list[str], counts: np.ndarray, top: int = TOP_CLASSES) -> 
     values = [int(counts[i]) for i in order[:top]]
     rest = order[top:]
     if len(rest):
-        labels.append(f"other ({len(rest)} classes)")
+        unused = int((counts[rest] == 0).sum())
+        used = counted(len(rest) - unused, "class", "classes")
+        labels.append(f"other ({used}, {unused} unused)" if unused else f"other ({used})")
         values.append(int(counts[rest].sum()))
     return labels, values
 
@@ -68,6 +70,15 @@ def box_centres(ds: Dataset, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         cy = (boxes[:, 1] + boxes[:, 3]) / 2 / images.height[ann.image[rows]].astype(np.float64)
     finite = np.isfinite(cx) & np.isfinite(cy)
     return cx[finite], cy[finite]
+
+
+def scatter_count(measured: MeasuredBoxes) -> str:
+    """How many boxes the size plots show, and how many boxes they leave out (zero or negative
+    size, non-finite), in the words of ``detlint stats``."""
+    shown, boxes = int(measured.valid.sum()), int(measured.is_box.sum())
+    if shown == boxes:
+        return counted(shown, "box")
+    return f"{shown} of {counted(boxes, 'box')}; {boxes - shown} of zero size or non-finite left out"
 
 
 def scatter_style(n: int) -> dict[str, float]:
@@ -88,7 +99,10 @@ def figure(ds: Dataset) -> Any:
     counts = np.bincount(ann.category[ann.category >= 0], minlength=len(ds.categories))
     labels, values = class_bars(list(ds.categories.names), counts)
     fig, axes = plt.subplots(1, 3, figsize=(16, max(5.0, BAR_INCHES * len(labels) + 1.2)))
-    axes[0].barh(labels[::-1], values[::-1], color="#3b82f6")
+    colours = ["#3b82f6"] * len(labels)
+    if len(labels) > TOP_CLASSES:  # the bar of many classes together, told apart from the others
+        colours[-1] = "#9ca3af"
+    axes[0].barh(labels[::-1], values[::-1], color=colours[::-1])
     axes[0].tick_params(axis="y", labelsize=8)
     axes[0].xaxis.set_major_locator(MaxNLocator(integer=True))  # counts: no 0.25 ticks
     axes[0].set_title("annotations per class")
@@ -99,10 +113,12 @@ def figure(ds: Dataset) -> Any:
     axes[1].set_xlim(0, 1)
     axes[1].set_ylim(1, 0)  # image orientation: y grows downwards
     axes[1].set_title("box centres (normalised)")
-    axes[2].scatter(measured.width[rows], measured.height[rows], **scatter_style(len(rows)))
+    # rounded to 1e-6 px: float noise in equal sizes would give an axis offset like 1e-11+1.28e1
+    axes[2].scatter(np.round(measured.width[rows], 6), np.round(measured.height[rows], 6),
+                    **scatter_style(len(rows)))
     axes[2].set_xlabel("width (px)")
     axes[2].set_ylabel("height (px)")
-    axes[2].set_title(f"box width vs height ({len(rows)} box{'es' if len(rows) != 1 else ''})")
+    axes[2].set_title(f"box width vs height\n({scatter_count(measured)})", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -144,6 +160,8 @@ def _plain_log_ticks(ax: Any, low: float, high: float) -> None:
 
 def panels(ds: Dataset, plt: Any) -> list[tuple[str, bytes]]:
     """(title, PNG) for the HTML report: the class histogram, box-size distribution and box centres."""
+    from matplotlib.ticker import MaxNLocator
+
     ann = ds.annotations
     panels = []
     counts = np.bincount(ann.category[ann.category >= 0], minlength=len(ds.categories))
@@ -152,6 +170,7 @@ def panels(ds: Dataset, plt: Any) -> list[tuple[str, bytes]]:
         fig, ax = plt.subplots(figsize=(5, max(2.5, 0.18 * len(order) + 1)))
         ax.barh([escape_text(ds.categories.names[i]) for i in order][::-1], counts[order][::-1], color="#3b82f6")
         ax.set_xlabel("annotations")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         panels.append(("annotations per class" + (f" (top {MAX_CLASSES_PLOTTED})" if len(counts) > len(order)
                                                   else ""), _figure_png(fig, plt)))
     measured = measured_boxes(ann)  # the boxes of ``detlint stats``, no zero-width one
@@ -159,13 +178,16 @@ def panels(ds: Dataset, plt: Any) -> list[tuple[str, bytes]]:
     if len(rows):
         side = np.sqrt(measured.width[rows] * measured.height[rows])
         fig, ax = plt.subplots(figsize=(5, 3.2))
-        bins = np.geomspace(max(side.min(), 0.1), max(side.max(), 1.0) * 1.01, 40)
+        # at least one octave either side: boxes of one size would give a range of a few
+        # hundredths with overlapping tick labels and no visible bar
+        bins = np.geomspace(max(side.min() / 2, 0.1), max(side.max() * 2, 1.0), 40)
         ax.hist(side, bins=bins, color="#10b981")
         _plain_log_ticks(ax, bins[0], bins[-1])
         for threshold in (32, 96):  # COCO's small / medium / large
             ax.axvline(threshold, color="#6b7280", linestyle="--", linewidth=1)
         ax.set_xlabel("sqrt(box area) in px (dashed: COCO small/medium/large)")
         ax.set_ylabel("boxes")
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         panels.append(("box-size distribution", _figure_png(fig, plt)))
     cx, cy = box_centres(ds, rows)
     if len(cx):

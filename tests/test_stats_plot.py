@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 matplotlib = pytest.importorskip("matplotlib")
@@ -102,3 +103,50 @@ def test_many_boxes_get_a_lower_alpha(tmp_path: Path, figures: list) -> None:
     few_scatter, many_scatter = scatter_of(figures[-2]), scatter_of(figures[-1])
     assert len(many_scatter.get_offsets()) == 1000
     assert many_scatter.get_alpha() < few_scatter.get_alpha()
+
+
+def test_boxes_of_one_size_plot_without_float_noise_and_counts_agree(tmp_path: Path, figures: list) -> None:
+    # 640 x 0.02 = 12.8 px is 12.800000000000011 in floats: the axis must not read 1e-11+1.28e1
+    labels = {f"img{k}": "0 0.5 0.5 0.02 0.02\n0 0.3 0.3 0.02 0.02\n" for k in range(3)}
+    labels["img0"] += "0 0.5 0.5 0 0.1\n"  # zero width: not measured
+    root = make_yolo(tmp_path / "yolo", labels, ["a", "b"], size=(640, 480))
+    result = CliRunner().invoke(main, ["stats", str(root), "--plot", str(tmp_path / "p.png")])
+    assert result.exit_code == 0, result.output
+    assert "distributions (p0 p5 p25 p50 p75 p95 p100) of 6 boxes; 1 of zero size or non-finite left out:" \
+        in result.stdout
+    [fig] = [f for f in figures if f is not None]
+    ax = next(ax for ax in fig.axes if ax.get_title().startswith("box width vs height"))
+    assert "(6 of 7 boxes; 1 of zero size or non-finite left out)" in ax.get_title()
+    FigureCanvasAgg(fig).draw()
+    assert ax.xaxis.get_major_formatter().get_offset() == "" and ax.yaxis.get_major_formatter().get_offset() == ""
+
+
+def test_other_bar_says_how_many_of_its_classes_are_unused() -> None:
+    from detlint.stats_plot import class_bars
+
+    counts = np.array([5] * 30 + [2, 0, 0])
+    labels, values = class_bars([f"c{k}" for k in range(33)], counts)
+    assert labels[-1] == "other (1 class, 2 unused)" and values[-1] == 2
+
+
+def test_html_size_panel_of_one_box_size_has_readable_ticks(tmp_path: Path) -> None:
+    from detlint.stats_plot import panels
+
+    labels = {f"img{k}": "0 0.5 0.5 0.02 0.02\n" for k in range(3)}
+    ds = detlint.load(make_yolo(tmp_path / "yolo", labels, ["a"], size=(640, 480)))
+    fig_axes: list = []
+    real_close = plt.close
+
+    def keep(fig: object = None) -> None:
+        fig_axes.append(fig.axes[0])
+        real_close(fig)
+
+    original, plt.close = plt.close, keep
+    try:
+        panels(ds, plt)
+    finally:
+        plt.close = original
+    size_axes = fig_axes[1]
+    ticks = [t for t in size_axes.get_xticks() if size_axes.get_xlim()[0] <= t <= size_axes.get_xlim()[1]]
+    assert len(ticks) >= 2 and all(float(t).is_integer() for t in ticks)
+    assert all(float(t).is_integer() for t in size_axes.get_yticks())

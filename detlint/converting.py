@@ -54,7 +54,7 @@ class ConversionReport:
         lines = [f"removed {path}: the staging folder of a convert that did not finish (its process is gone)"
                  for path in self.removed_staging]
         lines += [f"converted {self.source} ({self.source_format}) -> {self.target} ({self.target_format}): "
-                 f"{counted(self.images, 'image')}, {counted(self.annotations, 'annotation')}, "
+                 f"read {counted(self.images, 'image')}, {counted(self.annotations, 'annotation')}, "
                  f"{counted(self.categories, 'class', 'classes')}"]
         if self.problems:
             lines.append(f"  {counted(self.problems, 'problem')} met while reading (run `detlint check` on the source)")

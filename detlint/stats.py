@@ -4,9 +4,9 @@
 distributions measure them all); ``polygons`` how many of those are polygons, so the text says
 ``(N boxes, M polygons)`` with the two apart. Distribution values are rounded to ``DECIMALS``
 places: a percentile between two integers is ``16.0``, not ``15.999999999999993``.
-The files the reader could not parse (F001, nothing read from them) are what the counts leave
-out: :func:`unreadable` lists them, located as ``check`` locates them, and ``detlint stats``
-prints them on stderr and exits 1, as ``check`` does for F001.
+The files the reader could not parse (F001, nothing read from them) and the label lines it could not
+parse (F006) are what the counts leave out: :func:`unreadable` lists them, located as ``check``
+locates them, and ``detlint stats`` prints them on stderr and exits 1, as ``check`` does for F001.
 """
 
 from __future__ import annotations
@@ -79,12 +79,13 @@ def compute(ds: Dataset) -> dict[str, Any]:
 
 
 def unreadable(ds: Dataset) -> list[Finding]:
-    """The F001 findings (in report order) of the files nothing was read from: their
-    annotations are missing from every count. A file a lenient parser still read (COCO that is
-    not strict JSON) gave its rows, so it is counted, not listed."""
+    """The F001 findings (in report order) of the files nothing was read from, and the F006 of the
+    label lines not parsed: their annotations are missing from every count. A file a lenient parser
+    still read (COCO that is not strict JSON) gave its rows, so it is counted, not listed."""
     rows = (ds.categories.src_file, ds.annotations.src_file)  # an image row names its label file, read or not
     read = {ds.file_of(int(i)) for i in np.unique(np.concatenate(rows)) if i >= 0}
-    return sorted((p for p in ds.problems if p.code == "F001" and p.file not in read), key=Finding.sort_key)
+    return sorted((p for p in ds.problems if (p.code == "F001" and p.file not in read) or p.code == "F006"),
+                  key=Finding.sort_key)
 
 
 def render_unreadable(findings: list[Finding], dataset: str) -> str:
@@ -96,8 +97,11 @@ def render_unreadable(findings: list[Finding], dataset: str) -> str:
     paths = Paths()
     located = [dataclasses.replace(f, dataset=dataset) for f in findings]
     lines = [escape_text(f"{concise.location(f, paths)}: {f.code} {f.message}") for f in located]
-    files = len({f.file for f in findings})
-    return "\n".join([*lines, f"stats leave out {counted(files, 'file')} that could not be read"]) + "\n"
+    files = len({f.file for f in findings if f.code == "F001"})
+    rows = sum(f.code == "F006" for f in findings)
+    parts = ([f"{counted(files, 'file')} that could not be read"] if files else []) + \
+            ([f"{counted(rows, 'label line')} that could not be parsed"] if rows else [])
+    return "\n".join([*lines, f"stats leave out {' and '.join(parts)}"]) + "\n"
 
 
 def _cell(n: int, noun: str, width: int) -> str:

@@ -173,6 +173,17 @@ def test_stats_says_which_files_it_could_not_read(tmp_path: Path, monkeypatch: p
         assert result.stdout.startswith("coco (coco): 1 image, 1 annotation")
 
 
+def test_stats_says_which_label_lines_it_could_not_parse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_yolo(tmp_path / "ds", {"a": BOX + "0 0.5 zero 0.1 0.1\n", "b": BOX}, ["cat"])
+    monkeypatch.chdir(tmp_path)
+    check = invoke("check", "ds", "--select", "F006", "--no-cache")
+    located = [line for line in check.stdout.splitlines() if " F006 " in line]
+    assert check.exit_code == 1 and len(located) == 1, check.output
+    result = invoke("stats", "ds")
+    assert result.exit_code == 1 and result.stdout.startswith("ds (yolo): 2 images, 2 annotations")
+    assert result.stderr.splitlines() == [*located, "stats leave out 1 label line that could not be parsed"]
+
+
 def test_stats_of_a_clean_dataset_still_exits_0(yolo: Path) -> None:
     result = invoke("stats", yolo)
     assert result.exit_code == 0 and result.stderr == "", result.output

@@ -298,3 +298,11 @@ def test_member_root_is_above_the_annotations_folder(tmp_path: Path) -> None:
     assert voc.member_root(tmp_path / "VOC2012" / "Annotations" / "train" / "a.xml") == root
     assert voc.member_root(tmp_path / "VOC2012" / "a.xml") is None  # flat: markers decide
     assert voc.member_root(tmp_path / "VOC2012" / "Annotations" / "a.txt") is None
+
+
+def test_a_truncated_xml_is_f001_without_lxmls_repeated_location(tmp_path: Path) -> None:
+    (tmp_path / "Annotations").mkdir()
+    (tmp_path / "Annotations" / "a.xml").write_text("<annotation><filename>a.jpg</filename>\n<size>")
+    [problem] = [p for p in voc.read(tmp_path, ReadOptions(progress=False)).problems if p.code == "F001"]
+    assert problem.line == 2 and problem.message.startswith("XML does not parse: ")
+    assert ", line" not in problem.message and "column" not in problem.message

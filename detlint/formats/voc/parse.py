@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -107,13 +108,17 @@ def parse_content(data: bytes | Finding, tree: _TreeParser) -> ParsedXml:
     return tree.parse(data)
 
 
+_LOCATION_SUFFIX = re.compile(r", line \d+, column \d+$")
+
+
 def _parse_tree(data: bytes, parser: etree.XMLParser) -> ParsedXml:
     """The general path: lxml builds the tree (and reports the exact syntax error)."""
     try:
         root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as exc:
         line, column = exc.lineno, exc.offset
-        message = exc.msg or str(exc)
+        # lxml appends ", line L, column C" to libxml2's text; the finding carries them already
+        message = _LOCATION_SUFFIX.sub("", exc.msg or str(exc))
         return ParsedXml(problem=Finding("F001", f"XML does not parse: {message}",
                                          line=line or 1, column=column or None))
     except (ValueError, etree.LxmlError) as exc:  # e.g. an encoding declaration lxml refuses

@@ -193,7 +193,7 @@ def _add_split_keys(content: dict[str, Any], ds: Dataset, options: WriteOptions)
             key += "_"
         content[key] = f"images/{folder}" if folder else "images"
         if key != split:
-            renamed.append(f"{split or '(unsplit)'} -> {key}")
+            renamed.append(f"{split or 'the unsplit images'} -> {key}")
     options.lose("split names changed to the data.yaml keys trainers read", len(renamed), ", ".join(renamed))
     for role, what in (("train", "training"), ("val", "validation")):
         if role not in content:

@@ -3,8 +3,6 @@ reporter. Exit codes: 0 clean, 1 findings at or above ``--fail-on``, 2 usage or 
 
 from __future__ import annotations
 
-import logging
-import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -19,14 +17,23 @@ from detlint.headers import IMAGE_LEVELS
 from detlint.report import REPORTERS
 from detlint.safetext import escape_text, json_text
 
-log = logging.getLogger("detlint")
-
 SEVERITY_CHOICES = ("error", "warning", "info")
 MAX_COMMAND_SHOWN = 300  # characters of the command line an error message quotes
 
 
 class DetlintGroup(click.Group):
-    """Turns every failure into a one-line message and exit 2: never a traceback for bad input."""
+    """Turns every failure into a one-line message and exit 2: never a traceback for bad input.
+
+    ``smoke`` and ``show`` are imported when named (or listed by ``--help``): ``--version`` and
+    ``check`` load neither module."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in _LAZY_COMMANDS and cmd_name not in self.commands:
+            self.add_command(_LAZY_COMMANDS[cmd_name](), cmd_name)
+        return super().get_command(ctx, cmd_name)
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         kwargs.setdefault("standalone_mode", True)
@@ -51,7 +58,9 @@ class DetlintGroup(click.Group):
         except OSError as error:
             _fail(f"detlint: error: {error}")
         except Exception as error:  # a bug in detlint: still one line for the user
-            log.debug("internal error", exc_info=True)
+            import logging
+
+            logging.getLogger("detlint").debug("internal error", exc_info=True)
             _fail(f"detlint: internal error: {type(error).__name__}: {error} "
                   "(run with -vv for the traceback, and please report it)")
 
@@ -67,22 +76,25 @@ def _command_line(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
     short: pre-commit passes hundreds of files)."""
     argv = kwargs.get("args", args[0] if args else None)
     argv = sys.argv[1:] if argv is None else argv
+    import shlex
+
     line = shlex.join(["detlint", *map(str, argv)])
     return line if len(line) <= MAX_COMMAND_SHOWN else line[:MAX_COMMAND_SHOWN - 4] + " ..."
 
 
-class _EscapingFormatter(logging.Formatter):
-    """Log messages quote paths and names: escaped, each stays one line (a traceback after it
-    keeps its own lines)."""
-
-    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
-        return escape_text(super().formatMessage(record))
-
-
 def _setup_logging(verbose: int) -> None:
+    import logging  # here: ``--version`` and ``--help`` never log
+
+    class EscapingFormatter(logging.Formatter):
+        """Log messages quote paths and names: escaped, each stays one line (a traceback after it
+        keeps its own lines)."""
+
+        def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+            return escape_text(super().formatMessage(record))
+
     level = logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_EscapingFormatter("detlint: %(message)s"))
+    handler.setFormatter(EscapingFormatter("detlint: %(message)s"))
     logging.basicConfig(level=level, handlers=[handler])
 
 
@@ -257,16 +269,20 @@ def rule(code: str | None, show_all: bool) -> None:
         click.echo("\nOptions (config keys): " + ", ".join(f"{k} = {v!r}" for k, v in module.OPTIONS.items()))
 
 
-def _register_commands() -> None:
-    """The commands that live in their own modules (they import torch or Pillow only when run)."""
-    from detlint.show_cli import show
+def _smoke_command() -> click.Command:
     from detlint.smoke.cli import smoke
 
-    main.add_command(smoke, "smoke")
-    main.add_command(show, "show")
+    return smoke
 
 
-_register_commands()
+def _show_command() -> click.Command:
+    from detlint.show_cli import show
+
+    return show
+
+
+# The commands that live in their own modules, loaded by DetlintGroup.get_command when named.
+_LAZY_COMMANDS: dict[str, Callable[[], click.Command]] = {"smoke": _smoke_command, "show": _show_command}
 
 
 if __name__ == "__main__":  # pragma: no cover

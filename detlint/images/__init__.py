@@ -33,7 +33,7 @@ import os
 import time
 import warnings
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -149,6 +149,8 @@ def _run_batches(fn: Callable[[list[str]], list], paths: list[str], batch: int, 
         return list(progress_bar(iter(fn(paths)), total=len(paths), desc=desc))
     chunks = _batches(paths, batch)
     if executor == "process":
+        from concurrent.futures import ProcessPoolExecutor  # here: multiprocessing only when decoding
+
         try:
             # Workers die with this process, even SIGKILLed (see detlint.subprocs).
             with ProcessPoolExecutor(max_workers=min(workers, len(chunks)), initializer=bind_to_parent,

@@ -44,9 +44,6 @@ import numpy as np
 
 from detlint.edits import FileChange
 from detlint.findings import json_pointer
-from detlint.formats.coco import read as _read
-from detlint.formats.coco import write as _write
-from detlint.formats.coco import writeback as _writeback
 from detlint.formats.coco.layout import NAME, annotation_files, refused_files, sniff
 from detlint.formats.protocol import Claim, FormatBase, ReadOptions, Trait, WriteOptions
 from detlint.model import Dataset, xywh_of
@@ -65,14 +62,21 @@ class CocoFormat(FormatBase):
     def sniff(self, path: Path) -> int:
         return sniff(path)
 
+    # The reader, writer and --fix modules are imported on use: sniffing a VOC or YOLO folder needs none.
     def read(self, path: Path, options: ReadOptions) -> Dataset:
-        return _read.read(path, options)
+        from detlint.formats.coco import read
+
+        return read.read(path, options)
 
     def write(self, ds: Dataset, dst: Path, options: WriteOptions) -> None:
-        _write.write(ds, dst, options)
+        from detlint.formats.coco import write
+
+        write.write(ds, dst, options)
 
     def write_back(self, old: Dataset, new: Dataset) -> list[FileChange]:
-        return _writeback.changes(old, new)
+        from detlint.formats.coco import writeback
+
+        return writeback.changes(old, new)
 
     def dataset_files(self, ds: Dataset) -> list[str]:
         """Every file: each JSON describes its whole split (images, classes and annotations)."""
@@ -86,7 +90,9 @@ class CocoFormat(FormatBase):
 
     def raw_from_boxes(self, ds: Dataset, rows: np.ndarray) -> np.ndarray:
         """``x y w h``, rounded as the writer rounds."""
-        return np.round(xywh_of(ds.annotations.boxes[rows]), _writeback.COORD_DECIMALS)
+        from detlint.formats.coco.writeback import COORD_DECIMALS
+
+        return np.round(xywh_of(ds.annotations.boxes[rows]), COORD_DECIMALS)
 
     def class_list_file(self, ds: Dataset) -> str | None:
         """The (first) JSON document: it declares the categories."""

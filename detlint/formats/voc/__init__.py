@@ -51,7 +51,7 @@ import numpy as np
 
 from detlint.edits import FileChange
 from detlint.formats.protocol import Claim, FormatBase, ReadOptions, Trait, WriteOptions
-from detlint.formats.voc import layout, read, reparse, write
+from detlint.formats.voc import layout  # the rest on use: sniffing a COCO or YOLO folder imports no lxml
 from detlint.formats.voc.layout import looks_like_voc
 from detlint.formats.voc.record import NAME
 from detlint.model import Dataset
@@ -72,9 +72,13 @@ class VocFormat(FormatBase):
         return layout.sniff(path)
 
     def read(self, path: Path, options: ReadOptions) -> Dataset:
+        from detlint.formats.voc import read
+
         return read.read(path, options)
 
     def write(self, ds: Dataset, dst: Path, options: WriteOptions) -> None:
+        from detlint.formats.voc import write
+
         write.write(ds, dst, options)
 
     def write_back(self, old: Dataset, new: Dataset) -> list[FileChange]:
@@ -89,9 +93,13 @@ class VocFormat(FormatBase):
         return ds.annotations.boxes[rows] + np.array([origin, origin, 0.0, 0.0])
 
     def dataset_files(self, ds: Dataset) -> list[str]:
+        from detlint.formats.voc import read
+
         return read.dataset_files(ds)
 
     def reparse(self, ds: Dataset, files: list[int], options: ReadOptions) -> Reparsed | None:
+        from detlint.formats.voc import reparse
+
         return reparse.reparse(ds, files, options)
 
     def claim(self, path: Path) -> Claim | None:

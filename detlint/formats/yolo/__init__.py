@@ -31,7 +31,7 @@ import numpy as np
 
 from detlint.edits import FileChange
 from detlint.formats.protocol import Claim, FormatBase, ReadOptions, RootMark, Trait, WriteOptions
-from detlint.formats.yolo import discover, markers, read, reparse, sniff, write, writeback
+from detlint.formats.yolo import discover, markers, sniff  # the rest on use: sniffing another format's folder
 from detlint.formats.yolo.paths import CLASS_MAP_NAMES, NAME
 from detlint.model import Dataset, cxcywh_of
 from detlint.readcache import Reparsed
@@ -50,12 +50,18 @@ class YoloFormat(FormatBase):
         return sniff.sniff(path)
 
     def read(self, path: Path, options: ReadOptions) -> Dataset:
+        from detlint.formats.yolo import read
+
         return read.read(path, options)
 
     def write(self, ds: Dataset, dst: Path, options: WriteOptions) -> None:
+        from detlint.formats.yolo import write
+
         write.write(ds, dst, options)
 
     def write_back(self, old: Dataset, new: Dataset) -> list[FileChange]:
+        from detlint.formats.yolo import writeback
+
         return writeback.write_back(old, new)
 
     def dataset_files(self, ds: Dataset) -> list[str]:
@@ -64,6 +70,8 @@ class YoloFormat(FormatBase):
         return super().dataset_files(ds)
 
     def reparse(self, ds: Dataset, files: list[int], options: ReadOptions) -> Reparsed | None:
+        from detlint.formats.yolo import reparse
+
         return reparse.reparse(ds, files, options)
 
     def raw_from_boxes(self, ds: Dataset, rows: np.ndarray) -> np.ndarray:

@@ -421,3 +421,19 @@ def test_voc_split_lists_not_read_are_located_findings(tmp_path: Path) -> None:
     located = {(f["file"], f["code"]) for f in json.loads(run.stdout)["findings"]}
     assert {("ImageSets/Main/train.txt", "F001"), ("ImageSets/Main/val.txt", "F008"),
             ("ImageSets/Main/test.txt", "F008"), ("ImageSets/Main/extra.txt", "F001")} <= located
+
+
+def test_a_coco_json_with_a_bom_is_read_and_fixed_keeping_it(tmp_path: Path) -> None:
+    """A UTF-8 BOM before the ``{`` (Windows tools write one): the dataset was "not a COCO
+    dataset" (the sniffer looked for ``{`` at the first byte)."""
+    world = World(tmp_path)
+    world.write("images/a.jpg", jpeg_bytes())
+    doc = coco_doc(["a.jpg"])
+    doc["images"][0]["width"] = 40  # I003: the safe fix takes the real size
+    world.write("annotations.json", b"\xef\xbb\xbf" + json.dumps(doc, indent=2).encode())
+    found = _codes(world, tmp_path)
+    assert "I003" in found and any("BOM" in m for m in found["F001"])
+    run = run_detlint(["check", "ds", "--fix"], tmp_path, trace=False)
+    assert not breaches(world, run) and "fixed 1 finding" in run.stderr, run.text()  # F001 (the BOM) stays
+    data = (world.ds / "annotations.json").read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf") and json.loads(data[3:])["images"][0]["width"] == 32

@@ -437,3 +437,17 @@ def test_a_coco_json_with_a_bom_is_read_and_fixed_keeping_it(tmp_path: Path) -> 
     assert not breaches(world, run) and "fixed 1 finding" in run.stderr, run.text()  # F001 (the BOM) stays
     data = (world.ds / "annotations.json").read_bytes()
     assert data.startswith(b"\xef\xbb\xbf") and json.loads(data[3:])["images"][0]["width"] == 32
+
+
+@pytest.mark.parametrize("entry", ["list.lst", "x.jpg", "zero.txt"])
+def test_a_yolo_split_entry_that_is_no_regular_file_is_f001_without_fallback(entry: str, tmp_path: Path) -> None:
+    """A data.yaml entry naming a FIFO or a device: refused on that file (it was "does not exist",
+    and the conventional images/train folder was read in its place)."""
+    world = World(tmp_path)
+    yolo_base(world, f"names: [cat]\ntrain: {entry}\nval: images/val\n")
+    if entry == "zero.txt":
+        world.link(entry, "/dev/zero")
+    else:
+        world.fifo(entry)
+    found = _codes(world, tmp_path)
+    assert "I001" not in found and ("F001" in found or "F008" in found), found

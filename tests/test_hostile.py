@@ -393,3 +393,61 @@ def test_a_json_named_on_the_command_line_that_links_out_is_not_passed(tmp_path:
     world.link("annotations.json", world.outside / "secret.json")
     run = run_detlint(["check", "ds/annotations.json"], tmp_path)
     assert run.returncode == 2 and not breaches(world, run), run.text()
+
+
+def test_voc_split_list_names_that_read_many_ways_end_in_time(tmp_path: Path) -> None:
+    """``a``, ``aa`` and ``aaa...ab``: the union reading of the long name is tried once per suffix,
+    not in each of its exponentially many decompositions (the read hung)."""
+    world = World(tmp_path)
+    world.write("JPEGImages/a.jpg", jpeg_bytes())
+    world.write("Annotations/a.xml", voc_xml("a.jpg"))
+    for name in ("a", "aa", "a" * 60 + "b"):
+        world.write(f"ImageSets/Main/{name}.txt", "a\n")
+    assert "S001" in _codes(world, tmp_path)
+
+
+def test_voc_split_lists_not_read_are_located_findings(tmp_path: Path) -> None:
+    """A split list that is a FIFO, /dev/zero, a link out of the root or not UTF-8 is refused with
+    a finding on the list, not silently left out (its images would change split unannounced)."""
+    world = World(tmp_path)
+    world.write("JPEGImages/a.jpg", jpeg_bytes())
+    world.write("Annotations/a.xml", voc_xml("a.jpg"))
+    world.fifo("ImageSets/Main/train.txt")
+    world.link("ImageSets/Main/val.txt", "/dev/zero")
+    world.link("ImageSets/Main/test.txt", world.outside / "secret.txt")
+    world.write("ImageSets/Main/extra.txt", b"a\n\xff\n")
+    run = run_detlint(["check", "ds", "--output-format", "json"], tmp_path, trace=False)
+    assert not breaches(world, run) and run.returncode == 1, run.stderr
+    located = {(f["file"], f["code"]) for f in json.loads(run.stdout)["findings"]}
+    assert {("ImageSets/Main/train.txt", "F001"), ("ImageSets/Main/val.txt", "F008"),
+            ("ImageSets/Main/test.txt", "F008"), ("ImageSets/Main/extra.txt", "F001")} <= located
+
+
+def test_a_coco_json_with_a_bom_is_read_and_fixed_keeping_it(tmp_path: Path) -> None:
+    """A UTF-8 BOM before the ``{`` (Windows tools write one): the dataset was "not a COCO
+    dataset" (the sniffer looked for ``{`` at the first byte)."""
+    world = World(tmp_path)
+    world.write("images/a.jpg", jpeg_bytes())
+    doc = coco_doc(["a.jpg"])
+    doc["images"][0]["width"] = 40  # I003: the safe fix takes the real size
+    world.write("annotations.json", b"\xef\xbb\xbf" + json.dumps(doc, indent=2).encode())
+    found = _codes(world, tmp_path)
+    assert "I003" in found and any("BOM" in m for m in found["F001"])
+    run = run_detlint(["check", "ds", "--fix"], tmp_path, trace=False)
+    assert not breaches(world, run) and "fixed 1 finding" in run.stderr, run.text()  # F001 (the BOM) stays
+    data = (world.ds / "annotations.json").read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf") and json.loads(data[3:])["images"][0]["width"] == 32
+
+
+@pytest.mark.parametrize("entry", ["list.lst", "x.jpg", "zero.txt"])
+def test_a_yolo_split_entry_that_is_no_regular_file_is_f001_without_fallback(entry: str, tmp_path: Path) -> None:
+    """A data.yaml entry naming a FIFO or a device: refused on that file (it was "does not exist",
+    and the conventional images/train folder was read in its place)."""
+    world = World(tmp_path)
+    yolo_base(world, f"names: [cat]\ntrain: {entry}\nval: images/val\n")
+    if entry == "zero.txt":
+        world.link(entry, "/dev/zero")
+    else:
+        world.fifo(entry)
+    found = _codes(world, tmp_path)
+    assert "I001" not in found and ("F001" in found or "F008" in found), found

@@ -30,7 +30,7 @@ def looks_like_coco(path: Path, boundary: Boundary | None = None) -> int:
         return 0
     finally:
         os.close(opened[0])
-    stripped = head.lstrip()
+    stripped = head.removeprefix(b"\xef\xbb\xbf").lstrip()  # a BOM (Windows tools write one)
     if stripped.startswith(b"["):
         return 1 if b"image_id" in head else 0
     if not stripped.startswith(b"{"):

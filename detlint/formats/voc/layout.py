@@ -228,7 +228,7 @@ def _split_memberships(devkit: Path, root: Path, by_stem: _Stems, layout: Layout
     lower_stems = {stem.lower(): stem for stem in sorted(by_stem)}
     members = _Memberships()
     boundary = Boundary(root)
-    for split_list in split_lists(devkit / "ImageSets" / "Main", boundary):
+    for split_list in split_lists(devkit / "ImageSets" / "Main", boundary, layout.problems, root):
         list_file = fileio.relpath(split_list.path, root)
         layout.split_files.append(list_file)
         for image_id, line in split_list.entries:
@@ -266,16 +266,24 @@ def _add_membership(members: _Memberships, stem: str, split_list: SplitList, whe
     splits.append(split_list.name)
 
 
-def split_lists(imagesets: Path, boundary: Boundary) -> list[SplitList]:
+def split_lists(imagesets: Path, boundary: Boundary, problems: list[Finding] | None = None,
+                root: Path | None = None) -> list[SplitList]:
     """The split lists of an ``ImageSets/Main`` folder (every ``.txt`` but the per-class lists),
-    in the order their splits are kept: train, val, test, the others by name, then the unions."""
+    in the order their splits are kept: train, val, test, the others by name, then the unions.
+    A list that is not read (a FIFO, a device, a link out of the root, not UTF-8, over the
+    limit) is a finding in ``problems`` (its file relative to ``root``), never silently no split."""
     try:
-        files = sorted(p for p in imagesets.iterdir() if p.suffix.lower() == ".txt" and p.is_file())
+        files = sorted(p for p in imagesets.iterdir() if p.suffix.lower() == ".txt" and not p.is_dir())
     except OSError:
         return []
     lists = []
     for path in files:
-        text, _, _ = fileio.read_text(path, boundary, boundary.limits.document_bytes)
+        text, problem, _ = fileio.read_text(path, boundary, boundary.limits.document_bytes)
+        if problem is not None and problems is not None:
+            problem.file = fileio.relpath(path, root if root is not None else boundary.root)
+            problem.message = f"split list {problem.message}" if problem.message.startswith("file ") else \
+                f"split list: {problem.message}"
+            problems.append(problem)
         if text is not None and not is_per_class_list(path.stem, text):
             lists.append(SplitList(path.stem, path, _list_entries(text)))
     _mark_unions(lists)
@@ -318,17 +326,27 @@ def _mark_unions(lists: list[SplitList]) -> None:
 
 def _name_parts(name: str, others: set[str]) -> list[str]:
     """The names in ``others`` that ``name`` is made of (at least two, joined by one of
-    :data:`NAME_JOINERS`), longest first; [] where there are none."""
+    :data:`NAME_JOINERS`), longest first; [] where there are none. Each suffix is tried once
+    (memoised): list names are the dataset's, and ``a``, ``aa`` with ``aaa...ab`` would otherwise
+    be tried in exponentially many ways."""
+    ordered = sorted(others, key=len, reverse=True)
+    memo: dict[str, list[str] | None] = {}
+
     def pieces(rest: str) -> list[str] | None:
-        for other in sorted((o for o in others if rest.startswith(o)), key=len, reverse=True):
+        if rest in memo:
+            return memo[rest]
+        memo[rest] = None
+        for other in (o for o in ordered if rest.startswith(o)):
             tail = rest[len(other):]
             if not tail:
-                return [other]
+                memo[rest] = [other]
+                return memo[rest]
             for joiner in NAME_JOINERS:
                 if tail.startswith(joiner) and len(tail) > len(joiner):
                     found = pieces(tail[len(joiner):])
                     if found is not None:
-                        return [other, *found]
+                        memo[rest] = [other, *found]
+                        return memo[rest]
         return None
 
     found = pieces(name)

@@ -245,11 +245,11 @@ def _add_yaml_split(layout: Layout, key: str, declared: str, where: tuple[Path, 
     if resolved.is_file() and is_image(resolved.name):
         _add_image_entry(layout, key, declared, resolved, source)
         return True
-    if resolved.is_file():  # ultralytics reads any other file as a list of image paths
-        add_image_list(layout, key, resolved)
-        return True
     if resolved.is_dir():
         add_image_folder(layout, key, resolved, walker, source)
+        return True
+    if resolved.exists():  # ultralytics reads any other file as a list of image paths; a FIFO or a
+        add_image_list(layout, key, resolved)  # device is refused there (F001), not "does not exist"
         return True
     fallback = next((c for c in _fallback_folders(root, key, declared) if c.is_dir()), None)
     shown = os.path.normpath(str(resolved))

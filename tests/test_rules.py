@@ -283,3 +283,34 @@ def test_b009_bulk_mask_areas_equal_one_by_one() -> None:
             w, h = 71, 51  # the box's extent
         one = segmentation_area(segmentation, h, w)
         assert got[k] == (one if one is not None else 70.0 * 50.0), k
+
+
+def test_b009_mask_areas_past_pycocotools_batch_limit() -> None:
+    """More polygons on one canvas than pycocotools' area() takes at once (255 with numpy 2):
+    each row still gets its own mask area, never its box's."""
+    from detlint.model import Annotations, Categories, Dataset, Images
+    from detlint.rules.b009_area_mismatch import AREA_BATCH, expected_areas, segmentation_area
+
+    n = 2 * AREA_BATCH + 7
+    images = Images.empty(1)
+    images.width[:], images.height[:] = 64, 48
+    ann = Annotations.empty(n)
+    ann.image = np.zeros(n, np.int32)
+    ann.boxes = np.tile([0.0, 0.0, 60.0, 40.0], (n, 1))
+    ann.segmentation = np.empty(n, dtype=object)
+    ann.segmentation[:] = [[[1.0, 1.0, 2.0 + k % 50, 1.0, 1.0, 2.0 + k % 30]] for k in range(n)]
+    ds = Dataset(format="coco", root=Path("."), categories=Categories.build(["a"]), images=images, annotations=ann)
+    got = expected_areas(ds, np.arange(n))
+    assert got.tolist() == [segmentation_area(s, 48, 64) for s in ann.segmentation]
+    assert (got < 60.0 * 40.0).all()
+
+
+def test_bulk_locations_equal_one_by_one() -> None:
+    """``at_annotations`` locates each row as ``at_annotation`` does (COCO pointers and ids)."""
+    import detlint
+    from detlint.rules._helpers import at_annotation, at_annotations
+
+    ds = detlint.load(FIXTURES / "coco_boxes")
+    rows = list(range(len(ds.annotations)))
+    bulk = at_annotations(ds, rows, "B009", [f"m{r}" for r in rows], None, "area", [{"row": r} for r in rows])
+    assert bulk == [at_annotation(ds, r, "B009", f"m{r}", None, field_name="area") for r in rows]

@@ -46,6 +46,33 @@ def at_annotation(ds: Dataset, row: int, code: str, message: str, fix: Fix | Non
                    data=data or {"row": int(row)})
 
 
+def at_annotations(ds: Dataset, rows: list[int], code: str, messages: list[str], fix: Fix | None,
+                   field_name: str | None, data: list[dict]) -> list[Finding]:
+    """``at_annotation`` for many rows at once (a rule that fires on every box): the columns are
+    read as Python values once and the format looked up once, not per finding."""
+    ann = ds.annotations
+    if not rows:
+        return []
+    items = ann.src_item[rows].tolist()
+    lines = ann.src_line[rows].tolist()
+    files = [ds.file_of(i) for i in ann.src_file[rows].tolist()]
+    images = _image_names(ds, ann.image[rows])
+    fmt = format_of(ds)
+    keys = list(map(str, (ann.id if fmt.has(Trait.DECLARED_IDS) else ann.src_item)[rows].tolist()))
+    return [Finding(code, message, file=file, line=line or None,
+                    pointer=fmt.locate(ds, "annotations", item, field_name) if item >= 0 else None,
+                    image=image, annotation=key, fix=fix, data=extra)
+            for message, file, line, item, image, key, extra
+            in zip(messages, files, lines, items, images, keys, data)]
+
+
+def _image_names(ds: Dataset, image_rows: np.ndarray) -> list[str | None]:
+    """``image_name`` of each row, each distinct image named once."""
+    distinct, which = np.unique(image_rows, return_inverse=True)
+    names = [image_name(ds, int(r)) for r in distinct.tolist()]
+    return [names[k] for k in which.ravel().tolist()]
+
+
 def at_image(ds: Dataset, row: int, code: str, message: str, fix: Fix | None = None,
              field_name: str | None = None, data: dict | None = None) -> Finding:
     """A finding located at one image entry (its declaring file, or the image itself)."""

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from detlint.boundary import MIB, Limits, read_file
+from detlint.boundary import MIB, Limits, read_file, within
 from detlint.errors import UsageError
 
 CONFIG_FILES = ("detlint.toml", ".detlint.toml", "pyproject.toml")
@@ -162,7 +162,24 @@ def load_config(start: Path, explicit: Path | None = None) -> Config:
         return Config()
     path, table = found
     validate(table, _from_here(path))  # found from the resolved start: absolute, though the user gave none
-    return from_table(table, path)
+    config = from_table(table, path)
+    _refuse_widening(config, start)
+    return config
+
+
+def _refuse_widening(config: Config, start: Path) -> None:
+    """A config found inside the dataset is the dataset's own data (a pull request can change
+    it): its ``image-root`` may not lead out of the dataset, or the dataset would widen its own
+    boundary. A config above the dataset, ``--config`` or ``--image-root`` is the user's choice."""
+    if config.image_root is None or config.source is None:
+        return
+    dataset = os.path.realpath(start if start.is_dir() else start.parent)
+    if not within(os.path.realpath(config.source), dataset):
+        return
+    if not within(os.path.realpath(config.image_root), dataset):
+        raise UsageError(f"{_from_here(config.source)}: image-root leads out of the dataset the config is in "
+                         f"(to {config.image_root}); a dataset's own config may not widen what detlint reads: pass "
+                         "--image-root on the command line, or put the setting in a config above the dataset")
 
 
 def image_root_for(path: Path, given: Path | None) -> Path | None:

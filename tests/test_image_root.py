@@ -166,12 +166,31 @@ def test_image_root_is_the_only_other_folder_read(apart: tuple[Path, Path], tmp_
 def test_image_root_from_the_config_is_relative_to_it(apart: tuple[Path, Path], tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     dataset, _ = apart
-    (dataset / "detlint.toml").write_text('image-root = "../store"\n')
+    (tmp_path / "detlint.toml").write_text('image-root = "store"\n')  # a project config above the dataset
     monkeypatch.chdir(tmp_path / "store")  # the config's folder decides, not the current one
     status, findings = check_json(dataset)
     assert status == 0, findings
     result = run("stats", dataset, "--output-format", "json")
     assert result.exit_code == 0 and json.loads(result.stdout)["splits"]["val2017"]["images"] == 3
+
+
+@pytest.mark.parametrize("command", ["check", "stats", "show", "convert"])
+def test_a_datasets_own_config_may_not_lead_images_out_of_it(apart: tuple[Path, Path], tmp_path: Path,
+                                                             command: str) -> None:
+    """A config inside the dataset is data (a pull request can change it): it may not widen
+    what detlint reads. The same folder named on the command line is the user's choice."""
+    dataset, store = apart
+    (dataset / "detlint.toml").write_text('image-root = "../store"\n')
+    args = {"check": ["--no-cache"], "stats": [], "show": ["a.jpg"], "convert": [tmp_path / "out", "--to", "yolo"]}
+    result = run(command, dataset, *args[command])
+    assert result.exit_code == 2 and result.stdout == ""
+    assert "ann/detlint.toml: image-root leads out of the dataset the config is in" in result.stderr
+    assert result.stderr.count("\n") == 1
+    (dataset / "inside").mkdir()
+    (dataset / "detlint.toml").write_text('image-root = "inside"\n')  # within the dataset: allowed
+    assert run("check", dataset, "--no-cache").exit_code in (0, 1)
+    status, _ = check_json(dataset, "--image-root", store)  # the flag wins over the config
+    assert status == 0
 
 
 def test_image_root_on_convert_show_and_stats(apart: tuple[Path, Path], tmp_path: Path) -> None:

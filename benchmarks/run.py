@@ -120,6 +120,7 @@ def run_scale(scale: str, args: argparse.Namespace) -> dict:
             summary = summarize(runs[tool])
             if summary["status"] == "ok" and fmt:
                 _check_counts(summary, expected["layouts"][fmt])
+            summary["date"] = now[:10]  # rows of earlier runs stay beside new ones: say which is which
             results.setdefault(task, {})[tool] = summary
             print(f"  {scale} {task:16s} {tool:12s} {_line(summary)}", flush=True)
         RESULTS.mkdir(parents=True, exist_ok=True)

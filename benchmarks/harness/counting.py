@@ -45,7 +45,7 @@ def _count_output(target: str, out: Path) -> dict:
     """Images and boxes a conversion wrote, counted the same way for every tool (not timed)."""
     images = boxes = 0
     if target == "coco":
-        import orjson  # the parent runs in detlint's environment
+        import orjson  # run.py --count runs in detlint's environment
 
         for path in out.rglob("*.json"):
             if path.name == "detlint-conversion.json":

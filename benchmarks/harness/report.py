@@ -15,8 +15,8 @@ def _mib(value: float) -> str:
 
 def table(doc: dict) -> list[str]:
     truth_ = doc["truth"]
-    lines = ["| task | tool | wall s (median) | op s | CPU s | peak RSS MiB | n | counts |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"]
+    lines = ["| task | tool | wall s (median) | op s | CPU s | peak RSS MiB | n | counts | measured |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |"]
     for task, by_tool in doc["results"].items():
         for tool in TASKS.get(task, (None, tuple(by_tool)))[1]:
             s = by_tool.get(tool)
@@ -24,11 +24,11 @@ def table(doc: dict) -> list[str]:
                 continue
             name = f"{tool} (floor)" if tool in FLOOR_TOOLS else tool
             if s["status"] != "ok":
-                lines.append(f"| {TASK_TITLES.get(task, task)} | {name} | {s['status'][:160].replace('|', '/')} | | | | | |")
+                lines.append(f"| {TASK_TITLES.get(task, task)} | {name} | {s['status'][:160].replace('|', '/')} | | | | | | {s.get('date', 'before')} |")
                 continue
             counts = _counts(s)
             lines.append(f"| {TASK_TITLES.get(task, task)} | {name} | {s['wall_s']:.2f} | {s['op_s']:.2f} | {s['cpu_s']:.2f} | "
-                         f"{_mib(s['peak_rss'])} | {s['n']} | {counts} |")
+                         f"{_mib(s['peak_rss'])} | {s['n']} | {counts} | {s.get('date', 'before')} |")
     lines.append("")
     layouts = truth_.get("layouts", {})
     if doc["scale"] == "worst":
@@ -127,7 +127,9 @@ def _preamble(docs: dict) -> list[str]:
              "a loaded machine; peak RSS is the child's `ru_maxrss`, plus the peak of its helper processes if it "
              "started any (detlint forks one for a big COCO file; both peaks are added as if they coincided, and "
              "pages the two share are counted twice). Verdicts use wall time; where CPU time gives another verdict "
-             "it is said. Tools of one task run round-robin per repeat (A, B, C, A, B, C, ...).", ""]
+             "it is said. Tools of one task run round-robin per repeat (A, B, C, A, B, C, ...). **measured** is the "
+             "date of the run a row comes from (`before`: a run before 2026-12-07, which did not record it); "
+             "ratios between rows of different dates compare different machine loads.", ""]
     if any_doc:
         m = any_doc["machine"]
         lines += ["## Machine", "",

@@ -1,6 +1,7 @@
 """Side-by-side benchmark: detlint against the tools a user would pick instead.
 
-    python benchmarks/run.py --scale full,worst --data /work/main/benchmarks/data   # the issue-21 table
+    python benchmarks/run.py --scale full,worst --data /work/main/benchmarks/data --single-run-over 60 \
+        --tools detlint,orjson,pycocotools,hotcoco,panlabel,globox   # the issue-21 table
     python benchmarks/run.py                      # 10k and full scale, every task, median of 3
     python benchmarks/run.py --scale 10k --repeat 3
     python benchmarks/run.py --scale full --tasks load_coco,check_coco

@@ -34,7 +34,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-from run import _rss_now  # benchmarks/run.py: one reader of a child's RSS
+from harness.measure import _rss_now  # one reader of a child's RSS
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data" / "dense"

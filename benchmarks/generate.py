@@ -8,6 +8,8 @@ Writes, under OUT:
   coco_poly/annotations/instances_train.json (4-12 point polygons)
   voc/Annotations/*.xml + ImageSets/Main/train.txt
   yolo/data.yaml + labels/train/*.txt
+  coco_preds/annotations/instances_train.json (only when named in --formats: K predictions-like
+      boxes per image, jittered copies of its objects with a score; no images)
   images/ (four real small JPEGs, one per image size) hard-linked under each layout
 
 COCO-like statistics: ~7.3 boxes per image (Poisson), 80 classes with COCO's sparse ids
@@ -112,6 +114,39 @@ def write_coco(path: Path, t: dict, names: list[str], polygons: bool) -> None:
     path.write_bytes(orjson.dumps(doc))
 
 
+def write_coco_preds(path: Path, t: dict, names: list[str], per_image: int) -> None:
+    """``per_image`` boxes per image as a detector's raw output looks before NMS: jittered copies of
+    the image's objects (about 14 per object at K=100, so near-duplicates abound), 10% with another
+    class, each with a ``score``; an image without objects gets boxes anywhere. Valid COCO."""
+    rng = np.random.default_rng(3)
+    n_images = len(t["widths"])
+    counts = np.bincount(t["image_of"], minlength=n_images)
+    starts = np.cumsum(counts) - counts
+    image_of = np.repeat(np.arange(n_images), per_image)
+    W, H = t["widths"][image_of].astype(float), t["heights"][image_of].astype(float)
+    pick = starts[image_of] + (rng.random(len(image_of)) * np.maximum(counts[image_of], 1)).astype(int)
+    has = counts[image_of] > 0
+    pick = np.where(has, np.minimum(pick, len(t["x"]) - 1), 0)
+    w = np.where(has, t["w"][pick], 60.0) * np.exp(rng.normal(0, 0.08, len(pick)))
+    h = np.where(has, t["h"][pick], 60.0) * np.exp(rng.normal(0, 0.08, len(pick)))
+    x = np.where(has, t["x"][pick], rng.random(len(pick)) * W * 0.9) + rng.normal(0, 0.04, len(pick)) * w
+    y = np.where(has, t["y"][pick], rng.random(len(pick)) * H * 0.9) + rng.normal(0, 0.04, len(pick)) * h
+    w, h = np.clip(w, 1, W - 1).round(2), np.clip(h, 1, H - 1).round(2)
+    x, y = np.clip(x, 0, W - w).round(2), np.clip(y, 0, H - h).round(2)
+    classes = np.where(rng.random(len(pick)) < 0.9, t["classes"][pick], rng.integers(0, 80, len(pick)))
+    scores = rng.random(len(pick)).round(4)
+    images = [{"id": i + 1, "file_name": n, "width": int(a), "height": int(b)}
+              for i, (n, a, b) in enumerate(zip(names, t["widths"].tolist(), t["heights"].tolist()))]
+    annotations = [{"id": k + 1, "image_id": img + 1, "category_id": COCO_IDS[c], "bbox": [a, b, d, e],
+                    "area": round(d * e, 2), "iscrowd": 0, "segmentation": [], "score": s}
+                   for k, (img, a, b, d, e, c, s) in enumerate(zip(
+                       image_of.tolist(), x.tolist(), y.tolist(), w.tolist(), h.tolist(), classes.tolist(),
+                       scores.tolist()))]
+    categories = [{"id": cid, "name": f"class_{cid}", "supercategory": "thing"} for cid in COCO_IDS]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(orjson.dumps({"images": images, "annotations": annotations, "categories": categories}))
+
+
 def _split_by_image(t: dict) -> list[tuple[int, int]]:
     counts = np.bincount(t["image_of"], minlength=len(t["widths"]))
     ends = np.cumsum(counts)
@@ -158,7 +193,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=10_000)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/data/10k"))
-    parser.add_argument("--formats", default="coco,coco_poly,voc,yolo")
+    parser.add_argument("--formats", default="coco,coco_poly,voc,yolo",
+                        help="comma-separated; coco_preds (predictions-like COCO) only when named")
+    parser.add_argument("--predictions-per-image", type=int, default=100,
+                        help="boxes per image of the coco_preds layout (10k images x 100 = 1M)")
     args = parser.parse_args()
     t = make_tables(args.images)
     formats = args.formats.split(",")
@@ -179,6 +217,9 @@ def main() -> None:
         if not link.exists():
             link.symlink_to(Path("../../coco/images/train"))
         write_coco(poly_root / "annotations" / "instances_train.json", t, names, polygons=True)
+    if "coco_preds" in formats:
+        write_coco_preds(args.out / "coco_preds" / "annotations" / "instances_train.json", t, names,
+                         args.predictions_per_image)
     if "voc" in formats:
         write_voc(args.out / "voc", t, names)
     if "yolo" in formats:

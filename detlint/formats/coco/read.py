@@ -1,4 +1,4 @@
-"""Reading a COCO dataset: each annotation file parsed whole, or, when big, its annotations
+"""Reading a COCO dataset: each annotation file parsed whole, or, when over one slice, its annotations
 array slice by slice (:mod:`.slices`) while the rest of the document is built; then the files
 joined into one :class:`~detlint.model.Dataset`.
 

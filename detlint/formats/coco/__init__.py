@@ -19,9 +19,12 @@ is searched first (:mod:`.finder`). Images stored elsewhere are read from ``Read
 annotations without geometry), RLE and polygon segmentation are all kept. A results list (a list
 of detections, not a dataset) is refused with a one-line message.
 
-Parsing uses orjson; a syntax error becomes a located F001 (line, column). JSON that only
-Python's lenient parser accepts (bare ``NaN``, ``Infinity``, ``1e400``) is read anyway and
-reported as F001 at the first offending token, so the non-finite values then show up as B004.
+Parsing uses orjson, and msgspec for the annotations of a file over ``slices.SLICE_BYTES``
+(typed records, no dict per annotation: :mod:`.typed`; any annotation that does not fit the
+well-formed kind sends its slice down the orjson path, so results never differ); a syntax error
+becomes a located F001 (line, column). JSON that only Python's lenient parser accepts (bare
+``NaN``, ``Infinity``, ``1e400``) is read anyway and reported as F001 at the first offending
+token, so the non-finite values then show up as B004.
 Items that break the fast column building are checked one by one and reported as F002 with
 jsonschema's message for that item only.
 
@@ -31,8 +34,9 @@ image, annotation or category, the top-level keys besides the three sections (``
 file's own indentation and key order.
 
 Modules: :mod:`.layout` (files, splits), :mod:`.finder` (image folders, file lookups), :mod:`.parse` (JSON, messages),
-:mod:`.columns` (bulk column building), :mod:`.tables` (one document's tables),
-:mod:`.slices` (a big file's annotations in slices, on a forked helper), :mod:`.read`,
+:mod:`.columns` (bulk column building), :mod:`.typed` (typed annotation records),
+:mod:`.tables` (one document's tables), :mod:`.slices` (a file's annotations in slices, on a
+forked helper when big), :mod:`.read`,
 :mod:`.merge` (joining the files), :mod:`.write`, :mod:`.writeback` (``--fix``).
 """
 

@@ -5,6 +5,7 @@ located F002 for that item alone. Unknown keys are kept per item for round trips
 from __future__ import annotations
 
 import operator
+from collections.abc import Callable, Sequence
 from itertools import chain
 from typing import Any
 
@@ -24,7 +25,7 @@ def is_number(value: Any) -> bool:
 
 
 def int_column(values: list, file: str, section: str, key: str, problems: list[Finding],
-               positions: list[int], default: int = -1, required: bool = True) -> np.ndarray:
+               positions: Sequence[int], default: int = -1, required: bool = True) -> np.ndarray:
     """int64 column; absent (when not required) or malformed values become ``default``;
     ``positions``: each value's item position in the section, for the findings' pointers."""
     if set(map(type, values)) <= {int}:
@@ -67,7 +68,7 @@ def to_float(value: Any) -> float:
         return np.inf if value > 0 else -np.inf
 
 
-def flag_column(values: list, file: str, positions: list[int], problems: list[Finding]) -> np.ndarray:
+def flag_column(values: list, file: str, positions: Sequence[int], problems: list[Finding]) -> np.ndarray:
     """int8 column of a 0/1 flag (``iscrowd``); absent -> ABSENT_INT, anything else is F002."""
     if set(map(type, values)) <= {int} and set(values) <= {0, 1}:
         return np.array(values, dtype=np.int8).reshape(len(values))
@@ -150,7 +151,7 @@ def extras(items: list[dict], known: tuple[str, ...], has_known: bool) -> np.nda
     return out
 
 
-def bbox_columns(values: list, file: str, positions: list[int],
+def bbox_columns(values: list, file: str, positions: Sequence[int],
                  problems: list[Finding]) -> tuple[np.ndarray, np.ndarray]:
     """(raw xywh float64[N,4] with NaN where unusable, has_box bool[N])."""
     n = len(values)
@@ -177,18 +178,19 @@ def bbox_columns(values: list, file: str, positions: list[int],
 
 
 
-def segmentation_column(values: list, items: list[dict], file: str, positions: list[int],
+def segmentation_column(values: list, has_key: Callable[[int], bool], file: str, positions: Sequence[int],
                         problems: list[Finding]) -> np.ndarray:
     """The ``segmentation`` values as an object column; one that is neither polygons (a list)
     nor an RLE (an object) is F002, ``null`` included (pycocotools' annToRLE and torchvision's
-    mask conversion fail on it); an absent key is fine (a box-only annotation)."""
+    mask conversion fail on it); an absent key is fine (a box-only annotation): ``has_key(i)``
+    tells them apart."""
     column = np.empty(len(values), dtype=object)
     column[:] = values
     kinds = set(map(type, values))
     if kinds <= {list, dict}:
         return column
     for i, value in enumerate(values):
-        if isinstance(value, (list, dict)) or (value is None and "segmentation" not in items[i]):
+        if isinstance(value, (list, dict)) or (value is None and not has_key(i)):
             continue
         shown = "null" if value is None else describe(value)
         problems.append(problem("F002", f"segmentation is {shown}, expected a list of polygons or an RLE object",

@@ -1,4 +1,4 @@
-"""Reading a COCO dataset: each annotation file parsed whole, or, when big, its annotations
+"""Reading a COCO dataset: each annotation file parsed whole, or, when over one slice, its annotations
 array slice by slice (:mod:`.slices`) while the rest of the document is built; then the files
 joined into one :class:`~detlint.model.Dataset`.
 
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 
 from detlint.boundary import Boundary
 from detlint.errors import NotADatasetError
@@ -35,6 +36,7 @@ from detlint.formats.coco.tables import (
     annotation_table,
     document_tables,
     empty_tables,
+    typed_annotation_table,
 )
 from detlint.formats.protocol import ReadOptions
 from detlint.model import Annotations, Categories, Dataset, Images, concat_images
@@ -147,10 +149,16 @@ class _SlicedRead:
         if not sliced.usable:
             return None
 
-        def build(items: list) -> SliceResult:
-            found: list[Finding] = []
-            ann, image_ids = annotation_table(items, file, file_index, found)  # positions from 0: shifted later
-            return ann, image_ids, found, len(items)
+        def build(text: bytes) -> SliceResult | None:
+            found: list[Finding] = []  # positions from 0: shifted later
+            table = typed_annotation_table(text, file, file_index, found)
+            if table is not None:
+                return *table, found, len(table[0])
+            try:  # not all well formed: the tolerant path, item by item where needed
+                items = orjson.loads(text)
+            except orjson.JSONDecodeError:
+                return None
+            return *annotation_table(items, file, file_index, found), found, len(items)
 
         job = slices.SliceJob(sliced, build)
         document = sliced.rest()  # whole only if every slice parses: checked in _finish

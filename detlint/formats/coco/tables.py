@@ -3,6 +3,7 @@ disk) and annotations, and what else the document holds (kept for round trips)."
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -132,23 +133,61 @@ def annotation_table(items: Any, file: str, file_index: int, problems: list[Find
     """The annotation table, and each annotation's image_id (linked to rows later); ``start``:
     the position of the first item in the file's annotations array."""
     kept, positions = dict_items(items, file, "annotations", problems, start)
-    n = len(kept)
-    ann = Annotations.empty(n)
     columns, has_known = key_columns(kept, KNOWN_ANNOTATION_KEYS)
-    ann.id = int_column(columns["id"], file, "annotations", "id", problems, positions)
+    extra = extras(kept, KNOWN_ANNOTATION_KEYS, has_known)
+    return annotation_columns(columns, extra, positions, lambda i: "segmentation" in kept[i],
+                              file, file_index, problems)
+
+
+def typed_annotation_table(chunk: bytes, file: str, file_index: int,
+                           problems: list[Finding]) -> tuple[Annotations, np.ndarray] | None:
+    """:func:`annotation_table` of a JSON array of annotations decoded typed (:mod:`.typed`,
+    positions from 0), or None when one annotation is not of the well-formed kind."""
+    from detlint.formats.coco import typed  # msgspec: imported when a COCO file is read
+
+    items = typed.decode_items(chunk)
+    found = typed.key_columns(items) if items is not None else None
+    if found is None:
+        return None
+    columns, has_segmentation = found
+    n = len(items)
+    del items
+    return annotation_columns(columns, np.full(n, None, dtype=object), np.arange(n),
+                              lambda i: bool(has_segmentation[i]), file, file_index, problems)
+
+
+def annotation_columns(columns: dict[str, Any], extra: np.ndarray, positions: Sequence[int],
+                       has_segmentation: Callable[[int], bool], file: str, file_index: int,
+                       problems: list[Finding]) -> tuple[Annotations, np.ndarray]:
+    """The table from each known key's values (None where absent), or its column where the
+    typed decode made one (nothing left to check); ``has_segmentation(i)``: whether item ``i``
+    has the key (absent is fine, ``null`` is not)."""
+    n = len(extra)
+    ann = Annotations.empty(n)
+    ann.id = _ints(columns["id"], file, "id", problems, positions)
     ann.src_item = np.array(positions, dtype=np.int32).reshape(n)
     ann.src_file = np.full(n, file_index, np.int32)
-    ann.extra = extras(kept, KNOWN_ANNOTATION_KEYS, has_known)
-    image_ids = int_column(columns["image_id"], file, "annotations", "image_id", problems, positions)
-    ann.class_id = int_column(columns["category_id"], file, "annotations", "category_id", problems,
-                              positions)
-    raw, has_box = bbox_columns(columns["bbox"], file, positions, problems)
+    ann.extra = extra
+    image_ids = _ints(columns["image_id"], file, "image_id", problems, positions)
+    ann.class_id = _ints(columns["category_id"], file, "category_id", problems, positions)
+    boxes = columns["bbox"]
+    raw, has_box = ((boxes, np.ones(n, bool)) if isinstance(boxes, np.ndarray)
+                    else bbox_columns(boxes, file, positions, problems))
     ann.raw, ann.has_box = raw, has_box
     ann.boxes = (np.column_stack([raw[:, 0], raw[:, 1], raw[:, 0] + raw[:, 2], raw[:, 1] + raw[:, 3]]) if n
                  else np.zeros((0, 4)))
     ann.kind = np.where(has_box, Annotations.KIND_BOX, Annotations.KIND_NONE).astype(np.uint8)
-    ann.area = float_column(columns["area"])
-    ann.iscrowd = flag_column(columns["iscrowd"], file, positions, problems)
-    ann.segmentation = segmentation_column(columns["segmentation"], kept, file, positions, problems)
+    area = columns["area"]
+    ann.area = area if isinstance(area, np.ndarray) else float_column(area)
+    iscrowd = columns["iscrowd"]
+    ann.iscrowd = iscrowd if isinstance(iscrowd, np.ndarray) else flag_column(iscrowd, file, positions, problems)
+    ann.segmentation = segmentation_column(columns["segmentation"], has_segmentation, file, positions, problems)
     return ann, image_ids
 
+
+def _ints(values: np.ndarray | list, file: str, key: str, problems: list[Finding],
+          positions: Sequence[int]) -> np.ndarray:
+    """An annotation key's int64 column: an array already typed, or checked item by item."""
+    if isinstance(values, np.ndarray):
+        return values
+    return int_column(values, file, "annotations", key, problems, positions)

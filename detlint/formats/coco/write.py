@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from detlint.fileio import atomic_write_bytes, safe_relative
+from detlint.fileio import atomic_write_bytes, batch_map, safe_relative
 from detlint.formats.coco.layout import NAME
 from detlint.formats.prewrite import NON_FINITE_BOX, UNKNOWN_CLASS, lose_other_splits
 from detlint.formats.protocol import WriteOptions
@@ -141,8 +141,9 @@ def _image_entries(ds: Dataset, image_rows: np.ndarray, image_dir: Path, options
     new_id = {int(row): k + 1 for k, row in enumerate(image_rows)}
     keep_ids = ds.format == NAME and len(np.unique(images.id[image_rows])) == len(image_rows)
     image_entries = []
-    placed = []
+    sources: list[tuple[str, str]] = []
     dropped: list[str] = []
+    image_root, folder = os.fspath(ds.image_dir), os.fspath(image_dir)
     for row, name in zip(image_rows, names):
         image_id = int(images.id[row]) if keep_ids else new_id[int(row)]
         new_id[int(row)] = image_id
@@ -155,12 +156,22 @@ def _image_entries(ds: Dataset, image_rows: np.ndarray, image_dir: Path, options
             if attributes:
                 entry["attributes"] = attributes
         image_entries.append(entry)
-        source = ds.image_dir / images.path[row] if images.path[row] else None
-        placed.append(Placement.MISSING if source is None else
-                      place_image(source, image_dir / name, source_root, options.link_images))
+        sources.append((os.path.join(image_root, str(images.path[row])) if images.path[row] else "",
+                        f"{folder}/{name}"))
+    placed = _place_images(sources, source_root, options.link_images)
     options.lose("image extra fields COCO 'attributes' cannot hold (not written)", len(dropped),
                  ", ".join(sorted(set(dropped))[:5]))
     return image_entries, new_id, placed
+
+
+def _place_images(sources: list[tuple[str, str]], root: SourceRoot, link: bool) -> list[Placement]:
+    """Place each (source, target) image ("" source: missing), on threads only where storage
+    is slow (:func:`batch_map`)."""
+
+    def place(batch: list[tuple[str, str]]) -> list[Placement]:
+        return [place_image(source, target, root, link) if source else Placement.MISSING for source, target in batch]
+
+    return batch_map(place, sources, workers=8, desc="images", progress=False)
 
 
 def _kept_attributes(extra: dict, internal: frozenset[str], dropped: list[str]) -> dict:

@@ -167,7 +167,7 @@ FORMAT_CHUNK = 65536  # lines per format call: the arguments tuple stays a few M
 
 def _box_lines(category: np.ndarray, boxes: np.ndarray) -> bytes:
     """``class cx cy w h`` lines: one C-level ``%`` per chunk of rows, not one f-string per box
-    (863k boxes: 0.6 s against 1.9 s); ``%.6f`` rounds exactly as the f-string did."""
+    (863k boxes: 0.55 s of CPU against 1.2 s); ``%.6f`` rounds exactly as the f-string did."""
     values = np.column_stack([category.astype(np.float64), boxes]) if len(category) else np.zeros((0, 5))
     chunks = [(BOX_LINE * len(part)) % tuple(part.ravel().tolist())
               for part in np.array_split(values, range(FORMAT_CHUNK, len(values), FORMAT_CHUNK))]

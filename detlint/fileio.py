@@ -59,12 +59,15 @@ _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 
 
+def _staged(path: Path | str) -> bool:
+    """Whether ``path`` lies in a folder being written from scratch (:func:`staged_folder`)."""
+    return bool(_STAGING) and os.path.abspath(path).startswith(tuple(_STAGING))
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write to a temporary file in the same folder, then rename over ``path``."""
-    if _STAGING and os.path.abspath(path).startswith(tuple(_STAGING)):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "wb") as fh:
-            fh.write(data)
+    if _staged(path):
+        write_files([(os.fspath(path), data)])
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _write_temp(path, data)
@@ -73,6 +76,40 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     except BaseException:
         _unlink_quietly(tmp)
         raise
+
+
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0) \
+    | getattr(os, "O_BINARY", 0)
+
+
+def write_files(files: Iterable[tuple[str, bytes]]) -> None:
+    """Write each ``(path, data)``, making missing folders. In a staged folder (renamed into
+    place whole) with one ``open``/``write``/``close`` a file and one ``makedirs`` a folder (no
+    temporary file, rename, file object or ``mkdir`` per file); elsewhere each file atomically
+    (:func:`atomic_write_bytes`). One thread: creating a file here is kernel time (20-500 us
+    each on the shared ext4; 118k files 21-59 s), and threads did not lower it."""
+    staged: dict[str, bool] = {}  # folder -> in a staged folder (made by now)
+    for path, data in files:
+        folder = os.path.dirname(path)
+        in_staging = staged.get(folder)
+        if in_staging is None:
+            in_staging = staged[folder] = _staged(path)
+            if in_staging:
+                os.makedirs(folder, exist_ok=True)
+        if not in_staging:
+            atomic_write_bytes(Path(path), data)
+            continue
+        fd = os.open(path, _NEW_FILE, 0o666)
+        try:
+            _write_all(fd, data)
+        finally:
+            os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def _write_temp(path: Path, data: bytes) -> str:

@@ -97,6 +97,32 @@ def test_place_image_refuses_fifos_and_escaping_paths(tmp_path: Path) -> None:
     assert (out / "a.png").read_bytes() == (root / "a.png").read_bytes()
 
 
+def test_an_image_that_cannot_be_linked_is_copied_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A source file at the hard-link limit (EMLINK) is copied once; its other entries are
+    links of that copy, as they were links of one file in the source. ``--copy`` copies each."""
+    root = tmp_path / "root"
+    write_image(root / "a.png")
+    os.link(root / "a.png", root / "b.png")  # two entries of one file
+    write_image(root / "c.png", size=(5, 4))
+    real_link = os.link
+
+    def saturated(src: str, dst: str, **kwargs: object) -> None:
+        if os.fspath(src).startswith(os.fspath(root.resolve())):
+            raise OSError(31, "Too many links")
+        real_link(src, dst, **kwargs)
+
+    monkeypatch.setattr(os, "link", saturated)
+    for link, shared in ((True, 1), (False, 0)):
+        out, source_root = tmp_path / f"out-{link}", SourceRoot(root)
+        for name in ("a.png", "b.png", "c.png"):
+            assert place_image(root / name, out / name, source_root, link=link) is Placement.PLACED
+        placed = {name: os.lstat(out / name) for name in ("a.png", "b.png", "c.png")}
+        assert [placed[name].st_nlink for name in placed] == [1 + shared, 1 + shared, 1]
+        assert (placed["a.png"].st_ino == placed["b.png"].st_ino) is bool(shared)
+        assert placed["a.png"].st_ino != os.stat(root / "a.png").st_ino
+        assert all((out / name).read_bytes() == (root / name).read_bytes() for name in placed)
+
+
 def coco_with_dangling(root: Path, images: object = "default") -> Path:
     """A COCO dataset of two images; annotation 3 references image 99, which does not exist."""
     write_image(root / "images" / "1.png", (40, 30))

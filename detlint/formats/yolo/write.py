@@ -31,41 +31,37 @@ def write(ds: Dataset, dst: Path, options: WriteOptions) -> None:
     lose_other_splits(ds, options)
     label_texts = _label_texts(ds, options)
 
-    labels: list[tuple[Path, str]] = []
-    placements: list[tuple[Path, Path]] = []
-    missing = 0
+    root, image_dir = os.fspath(dst), os.fspath(ds.image_dir)
     folders = _split_folders(ds)
-    for i in range(len(ds.images)):
-        split = folders[str(ds.images.split[i] or "")]
-        prefix = f"/{split}" if split else ""
-        name = names_out[i]
-        labels.append((dst / f"labels{prefix}/{os.path.splitext(name)[0]}.txt", label_texts[i]))
-        source = str(ds.images.path[i] or "")
+    labels: list[tuple[str, bytes]] = []
+    placements: list[tuple[str, str]] = []
+    missing = 0
+    for split, name, source, text in zip(ds.images.split.tolist(), names_out, ds.images.path.tolist(), label_texts):
+        folder = folders[str(split or "")]
+        prefix = f"/{folder}" if folder else ""
+        labels.append((f"{root}/labels{prefix}/{os.path.splitext(name)[0]}.txt", text))
         if source:
-            placements.append((ds.image_dir / source, dst / f"images{prefix}/{name}"))
+            placements.append((os.path.join(image_dir, str(source)), f"{root}/images{prefix}/{name}"))
         else:
             missing += 1
     # Label files are written from one thread: creating files in one folder from many threads
     # contends on the folder lock and was 3x slower (measured on ext4/overlayfs).
-    for target, text in labels:
-        fileio.atomic_write_text(target, text)
+    fileio.write_files(labels)
     placed = _place_images(placements, placing.SourceRoot(ds.image_dir), options.link_images)
     placed += [placing.Placement.MISSING] * missing
     options.lose_unplaced(placed, "image file missing (label written, image not copied)")
     fileio.atomic_write_text(dst / "data.yaml", _data_yaml(ds, options))
 
 
-def _place_images(placements: list[tuple[Path, Path]], root: placing.SourceRoot,
+def _place_images(placements: list[tuple[str, str]], root: placing.SourceRoot,
                   link: bool) -> list[placing.Placement]:
-    """Place every (source, target) image (copies, when links fail, benefit from threads); what
-    became of each."""
+    """Place every (source, target) image, on threads only where storage is slow
+    (:func:`fileio.batch_map`); what became of each."""
 
-    def place(batch: list[tuple[Path, Path]]) -> list[placing.Placement]:
+    def place(batch: list[tuple[str, str]]) -> list[placing.Placement]:
         return [placing.place_image(source, target, root, link=link) for source, target in batch]
 
-    batches = [placements[i:i + PLACE_BATCH] for i in range(0, len(placements), PLACE_BATCH)]
-    return [result for part in fileio.thread_map(place, batches, workers=8, desc="images", progress=False)
-            for result in part]
+    return fileio.batch_map(place, placements, workers=8, desc="images", progress=False)
 
 
 def _safe_split(split: str) -> str:
@@ -128,31 +124,54 @@ def _written(ds: Dataset, size_known: np.ndarray, options: WriteOptions) -> tupl
     return write_mask, polygon_rows
 
 
-def _label_texts(ds: Dataset, options: WriteOptions) -> list[str]:
-    """The label file text of every image (empty for images without rows)."""
+def _label_texts(ds: Dataset, options: WriteOptions) -> list[bytes]:
+    """The label file bytes of every image (empty for images without rows): all lines
+    formatted at once, then cut per image at the line ends."""
     ann = ds.annotations
     n_images = len(ds.images)
     if not len(ann):
-        return [""] * n_images
+        return [b""] * n_images
     width = ds.images.width.astype(np.float64)[ann.image]
     height = ds.images.height.astype(np.float64)[ann.image]
     write_mask, polygon_rows = _written(ds, (width > 0) & (height > 0), options)
     scale = np.where(ann.normalized[:, None], 1.0, np.stack([width, height, width, height], axis=1))
     with np.errstate(divide="ignore", invalid="ignore"):  # unknown sizes give NaN rows, never written
-        cx, cy, w, h = cxcywh_of(ann.boxes / scale).T
+        boxes = cxcywh_of(ann.boxes / scale)
     index = np.flatnonzero(write_mask)
     index = index[np.lexsort((ann.src_item[index], ann.image[index]))] if ds.format == NAME else \
         index[np.argsort(ann.image[index], kind="stable")]
-    lines: list[list[str]] = [[] for _ in range(n_images)]
-    category = ann.category
-    for i in index:
-        if polygon_rows[i]:
-            points = " ".join(_fmt(np.asarray(ann.segmentation[i], np.float64)))
-            lines[ann.image[i]].append(f"{category[i]} {points}")
-        else:
-            lines[ann.image[i]].append(
-                f"{category[i]} {cx[i]:.6f} {cy[i]:.6f} {w[i]:.6f} {h[i]:.6f}")
-    return ["".join(line + "\n" for line in rows) for rows in lines]
+    text = _lines(ann, index, boxes, polygon_rows[index])
+    line_ends = np.flatnonzero(np.frombuffer(text, np.uint8) == ord("\n")) + 1
+    # the byte offset where each image's lines start: its first line's (rows are sorted by image)
+    first_line = np.searchsorted(ann.image[index], np.arange(n_images + 1))
+    offsets = np.concatenate([[0], line_ends])[first_line].tolist()
+    return [text[start:end] for start, end in zip(offsets, offsets[1:])]
+
+
+def _lines(ann: Annotations, index: np.ndarray, boxes: np.ndarray, polygon: np.ndarray) -> bytes:
+    """The label lines of rows ``index`` (cx, cy, w, h in ``boxes``; polygons where ``polygon``),
+    in that order, one per row."""
+    box_text = _box_lines(ann.category[index[~polygon]], boxes[index[~polygon]])
+    if not polygon.any():
+        return box_text
+    lines = np.empty(len(index), dtype=object)
+    lines[~polygon] = box_text.split(b"\n")[:-1]
+    lines[polygon] = [f"{ann.category[i]} {' '.join(_fmt(np.asarray(ann.segmentation[i], np.float64)))}".encode()
+                      for i in index[polygon].tolist()]
+    return b"\n".join(lines.tolist()) + b"\n"
+
+
+BOX_LINE = f"%d %.{COORD_DECIMALS}f %.{COORD_DECIMALS}f %.{COORD_DECIMALS}f %.{COORD_DECIMALS}f\n"
+FORMAT_CHUNK = 65536  # lines per format call: the arguments tuple stays a few MB
+
+
+def _box_lines(category: np.ndarray, boxes: np.ndarray) -> bytes:
+    """``class cx cy w h`` lines: one C-level ``%`` per chunk of rows, not one f-string per box
+    (863k boxes: 0.55 s of CPU against 1.2 s); ``%.6f`` rounds exactly as the f-string did."""
+    values = np.column_stack([category.astype(np.float64), boxes]) if len(category) else np.zeros((0, 5))
+    chunks = [(BOX_LINE * len(part)) % tuple(part.ravel().tolist())
+              for part in np.array_split(values, range(FORMAT_CHUNK, len(values), FORMAT_CHUNK))]
+    return "".join(chunks).encode()
 
 
 def _data_yaml(ds: Dataset, options: WriteOptions) -> str:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -34,59 +35,18 @@ __all__ = ["REPORTERS", "Report", "emit", "open_output", "render"]
 Reporter = Callable[["Report", TextIO], None]
 
 
-def _concise(report: Report, stream: TextIO) -> None:
-    from detlint.report import concise
-
-    concise.emit(report, stream)
-
-
-def _full(report: Report, stream: TextIO) -> None:
-    from detlint.report import full
-
-    full.emit(report, stream)
-
-
-def _json(report: Report, stream: TextIO) -> None:
-    from detlint.report import json_report
-
-    json_report.emit(report, stream)
-
-
-def _sarif(report: Report, stream: TextIO) -> None:
-    from detlint.report import sarif
-
-    sarif.emit(report, stream)
-
-
-def _github(report: Report, stream: TextIO) -> None:
-    from detlint.report import github
-
-    github.emit(report, stream)
-
-
-def _gitlab(report: Report, stream: TextIO) -> None:
-    from detlint.report import gitlab
-
-    gitlab.emit(report, stream)
-
-
-def _html(report: Report, stream: TextIO) -> None:
-    from detlint.report import html
-
-    html.emit(report, stream)
+def _lazy(module: str) -> Reporter:
+    """A reporter that imports ``detlint.report.<module>`` when it first runs."""
+    def emit_lazily(report: Report, stream: TextIO) -> None:
+        import_module(f"detlint.report.{module}").emit(report, stream)
+    return emit_lazily
 
 
 # Each reporter's module is imported when it runs: the CLI reads this table's keys at start-up,
 # and html alone pulls in numpy and the drawing code (~0.1 s of a 0.15 s ``detlint --version``).
-REPORTERS: dict[str, Reporter] = {
-    "concise": _concise,
-    "full": _full,
-    "json": _json,
-    "sarif": _sarif,
-    "github": _github,
-    "gitlab": _gitlab,
-    "html": _html,
-}
+REPORTERS: dict[str, Reporter] = {name: _lazy(module) for name, module in (
+    ("concise", "concise"), ("full", "full"), ("json", "json_report"), ("sarif", "sarif"),
+    ("github", "github"), ("gitlab", "gitlab"), ("html", "html"))}
 
 
 def __getattr__(name: str) -> Any:

@@ -21,6 +21,7 @@ splits), I005 (an image without XML). Everything else is left to the rules.
 from __future__ import annotations
 
 import os
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -222,7 +223,7 @@ def _build_annotations(ds: Dataset, parsed: list[ParsedXml],
     if options.classes is not None:
         class_names = list(options.classes)
     else:
-        class_names = sorted({name for i in files for name in parsed[i].names if name})
+        class_names = sorted(set(chain.from_iterable(parsed[i].names for i in files)) - {""})
     categories = Categories.build(class_names, src_file=-1)
     rows = annotation_rows([parsed[i] for i in files], files, [image_of_file[i] for i in files],
                            {name: i for i, name in enumerate(class_names)}, options)
@@ -233,14 +234,15 @@ def annotation_rows(parsed: list[ParsedXml], files: list[int], image_rows: list[
                     index_of: dict[str, int], options: ReadOptions) -> Annotations:
     """The objects of the parsed XML files ``files`` (indices into ``ds.files``), which declare
     the images ``image_rows``; ``index_of`` maps a class name to its category."""
-    names = [name for result in parsed for name in result.names]
+    # chain.from_iterable flattens at C speed: these lists have one entry per object (863k)
+    names = list(chain.from_iterable(result.names for result in parsed))
     n = len(names)
     ann = Annotations.empty(n)
     if not n:
         return ann
     category = np.fromiter((index_of.get(name, -1) for name in names), np.int32, n)
-    raw = np.array([v for result in parsed for v in result.coords], np.float64).reshape(n, 4)
-    flags = np.array([v for result in parsed for v in result.flags], np.int8).reshape(n, 3)
+    raw = np.fromiter(chain.from_iterable(result.coords for result in parsed), np.float64, 4 * n).reshape(n, 4)
+    flags = np.fromiter(chain.from_iterable(result.flags for result in parsed), np.int8, 3 * n).reshape(n, 3)
     origin = float(options.voc_origin)
     ann.raw = raw
     ann.boxes = raw - np.array([origin, origin, 0.0, 0.0])
@@ -250,9 +252,10 @@ def annotation_rows(parsed: list[ParsedXml], files: list[int], image_rows: list[
     counts = [len(result.names) for result in parsed]
     ann.image = np.repeat(np.array(image_rows, np.int32), counts)
     ann.src_file = np.repeat(np.array(files, np.int32), counts)
-    ann.src_line = np.array([line for result in parsed for line in result.lines], np.int32)
-    ann.src_item = np.concatenate([np.arange(c, dtype=np.int32) for c in counts])
-    extras = [extra for result in parsed for extra in result.extras]
+    ann.src_line = np.fromiter(chain.from_iterable(result.lines for result in parsed), np.int32, n)
+    starts = np.repeat(np.cumsum(counts) - counts, counts)  # each row's first object, per row
+    ann.src_item = (np.arange(n) - starts).astype(np.int32)  # one arange per file costs 118k calls
+    extras = list(chain.from_iterable(result.extras for result in parsed))
     for row in np.flatnonzero(category < 0).tolist():
         extras[row] = {**(extras[row] or {}), "name": names[row]}
     ann.extra = np.empty(n, dtype=object)

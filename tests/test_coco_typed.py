@@ -4,6 +4,7 @@ gives (columns, located F001/F002 findings), and the clean slices around it stay
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -107,3 +108,20 @@ def test_a_clean_file_is_read_typed(tmp_path: Path, monkeypatch: pytest.MonkeyPa
                             lambda items, *a, **k: by_dicts.append(len(items)) or real(items, *a, **k))
     _same(tolerant, detlint.load(path))
     assert sum(by_dicts) < 10, by_dicts
+
+
+def test_a_big_file_is_read_whole_in_one_read_and_cut_at_its_opened_size(tmp_path: Path) -> None:
+    """The read path hands the reader the file's exact bytes (one read of the known size, more
+    reads only when the first one is short), never more than the size asked for."""
+    from detlint.boundary import Boundary, read_fd
+
+    path = tmp_path / "big.json"
+    payload = bytes(range(256)) * 5000  # 1.28 MB: far over one 64 KB read
+    path.write_bytes(payload)
+    assert Boundary(tmp_path).read(str(path)) == payload
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        assert read_fd(fd, 70_000) == payload[:70_000]
+        assert read_fd(fd, len(payload)) == payload[70_000:]  # a short read: what is left, then EOF
+    finally:
+        os.close(fd)

@@ -125,3 +125,8 @@ def test_a_big_file_is_read_whole_in_one_read_and_cut_at_its_opened_size(tmp_pat
         assert read_fd(fd, len(payload)) == payload[70_000:]  # a short read: what is left, then EOF
     finally:
         os.close(fd)
+
+
+@pytest.mark.skipif(not Path("/proc/loadavg").exists(), reason="Linux /proc only")
+def test_the_helper_gate_counts_the_tasks_running_now_this_one_included() -> None:
+    assert slices._running_now() >= 1

@@ -9,7 +9,8 @@ on the full-scale file: 0.9 s against 1.9 s of CPU for 863,720 annotations).
 The typed decode is only ever a shortcut for the well-formed case: it refuses (returns None)
 anything it does not read exactly as the tolerant path would: an unknown key other than
 ``score`` (kept as an extra there; a score is read raw into the same extra), a missing id, a
-float or a bool where an integer belongs, an integer outside 64 bits, a bbox that is not four numbers, a ``null`` id, and any JSON orjson would refuse.
+float or a bool where an integer belongs, an integer outside 64 bits, a bbox that is not four
+numbers, a ``null`` id, and any JSON orjson would refuse.
 The caller then parses the same text with orjson and builds the columns from the dicts, with
 the same located F002 findings as ever. What it accepts, it reads to the same values: numbers
 become the same float64 and int64 columns, and each ``segmentation`` is kept as its raw JSON

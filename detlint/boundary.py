@@ -33,7 +33,7 @@ MIB = 1 << 20
 _FLAGS = (os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
           | getattr(os, "O_CLOEXEC", 0))
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-_CHUNK = 1 << 16
+_MAX_READ = 0x7FFFF000  # the most one read(2) returns on Linux
 
 
 @dataclass(frozen=True)
@@ -185,10 +185,12 @@ def read_fd(fd: int, size: int) -> bytes:
     is cut at the size it had when it was opened)."""
     if size <= 0:
         return b""
-    chunks = [os.read(fd, min(size, _CHUNK))]
+    # one read of the known size: a regular file gives it all at once, in the bytes object
+    # returned (64 KB reads joined copied a 120 MB COCO file once more: 0.27 s of 3 s)
+    chunks = [os.read(fd, min(size, _MAX_READ))]
     total = len(chunks[0])
-    while chunks[-1] and total < size:
-        chunks.append(os.read(fd, min(_CHUNK, size - total)))
+    while chunks[-1] and total < size:  # short reads: a file shrinking, or over _MAX_READ
+        chunks.append(os.read(fd, min(_MAX_READ, size - total)))
         total += len(chunks[-1])
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 

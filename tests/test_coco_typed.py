@@ -4,6 +4,7 @@ gives (columns, located F001/F002 findings), and the clean slices around it stay
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +47,13 @@ DEVIANTS = {
                            '"segmentation":[[18446744073709551616,2,3,4,5,6]]}',
     "lone surrogate in RLE": '{"id":%d,"image_id":1,"category_id":1,"bbox":[1,2,3,4],'
                              '"segmentation":{"counts":"\\ud800","size":[1,1]}}',
-    "unknown key": '{"id":%d,"image_id":1,"category_id":1,"bbox":[1,2,3,4],"score":0.5}',
+    "score": '{"id":%d,"image_id":1,"category_id":1,"bbox":[1,2,3,4],"score":0.5}',
+    "int score": '{"id":%d,"image_id":1,"category_id":1,"bbox":[1,2,3,4],"score":1}',
+    "null score": '{"id":%d,"image_id":1,"category_id":1,"bbox":[1,2,3,4],"score":null}',
+    "text score": '{"id":%d,"image_id":1,"category_id":1,"bbox":[1,2,3,4],"score":"0.5"}',
+    "object score": '{"id":%d,"image_id":1,"category_id":1,"bbox":[1,2,3,4],"score":{"a":[1e400]}}',
+    "unknown key": '{"id":%d,"image_id":1,"category_id":1,"bbox":[1,2,3,4],"note":"x"}',
+    "score and unknown key": '{"id":%d,"image_id":1,"category_id":1,"bbox":[1,2,3,4],"score":0.5,"note":1}',
     "duplicate key": '{"id":%d,"image_id":1,"category_id":1,"category_id":2,"bbox":[1,2,3,4]}',
     "not an object": '[%d]',
 }
@@ -107,3 +114,47 @@ def test_a_clean_file_is_read_typed(tmp_path: Path, monkeypatch: pytest.MonkeyPa
                             lambda items, *a, **k: by_dicts.append(len(items)) or real(items, *a, **k))
     _same(tolerant, detlint.load(path))
     assert sum(by_dicts) < 10, by_dicts
+
+
+def test_a_big_file_is_read_whole_in_one_read_and_cut_at_its_opened_size(tmp_path: Path) -> None:
+    """The read path hands the reader the file's exact bytes (one read of the known size, more
+    reads only when the first one is short), never more than the size asked for."""
+    from detlint.boundary import Boundary, read_fd
+
+    path = tmp_path / "big.json"
+    payload = bytes(range(256)) * 5000  # 1.28 MB: far over one 64 KB read
+    path.write_bytes(payload)
+    assert Boundary(tmp_path).read(str(path)) == payload
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        assert read_fd(fd, 70_000) == payload[:70_000]
+        assert read_fd(fd, len(payload)) == payload[70_000:]  # a short read: what is left, then EOF
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.skipif(not Path("/proc/loadavg").exists(), reason="Linux /proc only")
+def test_the_helper_gate_counts_the_tasks_running_now_this_one_included() -> None:
+    assert slices._running_now() >= 1
+
+
+def test_a_predictions_like_file_is_read_typed_with_its_scores_kept(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A score on every annotation (a predictions-like file) is the extra the dict path keeps,
+    not a deviation that sends each slice to orjson and dicts."""
+    scored = CLEAN.replace('"segmentation":[]', '"segmentation":[],"score":0.25')
+    path = tmp_path / "annotations.json"
+    path.write_text('{"images":[{"id":1,"file_name":"a.jpg","width":20,"height":10}],"annotations":['
+                    + ",\n".join(scored % k for k in range(1, 80)) + '],"categories":[{"id":1,"name":"cat"}]}',
+                    encoding="utf-8")
+    monkeypatch.setattr(slices, "MIN_BYTES", 1 << 40)
+    tolerant = detlint.load(path)
+    monkeypatch.setattr(slices, "MIN_BYTES", 0)
+    monkeypatch.setattr(slices, "SLICE_BYTES", 900)
+    decoded: list[bool] = []
+    real = typed.decode_items
+    monkeypatch.setattr(typed, "decode_items", lambda chunk: decoded.append(real(chunk) is not None) or real(chunk))
+    sliced = detlint.load(path)
+    _same(tolerant, sliced)
+    assert decoded and all(decoded), decoded
+    assert sliced.annotations.extra.tolist() == [{"score": 0.25}] * 79

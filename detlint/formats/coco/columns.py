@@ -136,6 +136,10 @@ def extras(items: list[dict], known: tuple[str, ...], has_known: bool) -> np.nda
         # C-level passes, not a dict comprehension per item
         extra_keys = [k for k in items[0] if k not in known]
         try:
+            if len(extra_keys) == 1:  # COCO's "license": one-key dicts, no zip per item (2x faster)
+                key = extra_keys[0]
+                out[:] = [{key: v} for v in map(operator.itemgetter(key), items)]
+                return out
             values = [list(map(operator.itemgetter(k), items)) for k in extra_keys]
         except KeyError:
             values = None

@@ -152,7 +152,7 @@ def typed_annotation_table(chunk: bytes, file: str, file_index: int,
     columns, has_segmentation = found
     n = len(items)
     del items
-    return annotation_columns(columns, np.full(n, None, dtype=object), np.arange(n),
+    return annotation_columns(columns, columns.pop("extra"), np.arange(n),
                               lambda i: bool(has_segmentation[i]), file, file_index, problems)
 
 

@@ -17,15 +17,13 @@ different mask.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 
 from detlint.findings import Finding, Fix
 from detlint.model import Dataset
 from detlint.rules._duplicates import Sorted, iou, nearest_copies
 from detlint.rules._fixes import DropRows
-from detlint.rules._helpers import RuleContext, annotation_key, at_annotation, box_text, finite_box_mask
+from detlint.rules._helpers import RuleContext, annotation_keys, at_annotations, finite_box_mask
 from detlint.rules._options import Option, Options
 
 CODE = "B006"
@@ -70,23 +68,29 @@ def _plain(value: object) -> object:
     return value.tolist() if isinstance(value, np.ndarray) else value
 
 
-def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
+_SAFE, _UNSAFE = Fix("safe", "drop the later copy"), Fix("unsafe", "drop the later copy")
+_MESSAGE = ("box [%.1f, %.1f, %.1f, %.1f] is %s annotation %s (same image, same class): the object counts twice "
+            "in the loss, and evaluation counts the copy as a missed object")  # box_text's rounding, in one format
+
+
+def check(ds: Dataset, ctx: RuleContext) -> list[Finding]:
     threshold = float(ctx.get(OPTIONS, "duplicate-iou"))
     copies, originals, ious = duplicate_pairs(ds, threshold, ctx)
     boxes = ds.annotations.boxes
     exacts = (boxes[copies] == boxes[originals]).all(axis=1)
     same_masks = np.ones(len(copies), bool)
     same_masks[exacts] = _same_masks(ds, copies[exacts], originals[exacts])
-    for b, a, value, exact, same_mask in zip(copies.tolist(), originals.tolist(), ious.tolist(), exacts.tolist(),
-                                             same_masks.tolist()):
-        fix = Fix("safe" if exact and same_mask else "unsafe", "drop the later copy")
-        what = "an exact copy of" if exact else f"a near copy (IoU {value:.3f}) of"
-        if not same_mask:
-            what = "the same box, with another mask, as"
-        yield at_annotation(ds, b, CODE, f"box {box_text(boxes[b])} is {what} annotation "
-                            f"{annotation_key(ds, a)} (same image, same class): the object counts twice in "
-                            "the loss, and evaluation counts the copy as a missed object", fix,
-                            data={"row": b, "duplicate_of": a})
+    # a rule that may fire on every box: each message is one format of Python values (the boxes
+    # are finite: candidates only), no per-finding numpy scalar or lookup
+    whats = [("an exact copy of" if exact else f"a near copy (IoU {value:.3f}) of") if same_mask
+             else "the same box, with another mask, as"
+             for value, exact, same_mask in zip(ious.tolist(), exacts.tolist(), same_masks.tolist())]
+    messages = [_MESSAGE % (*box, what, key)
+                for box, what, key in zip(boxes[copies].tolist(), whats, annotation_keys(ds, originals))]
+    fixes = [_SAFE if safe else _UNSAFE for safe in (exacts & same_masks).tolist()]
+    rows, duplicate_of = copies.tolist(), originals.tolist()
+    data = [{"row": b, "duplicate_of": a} for b, a in zip(rows, duplicate_of)]
+    return at_annotations(ds, rows, CODE, messages, fixes, "bbox", data)
 
 
 fix = DropRows()  # drop the copy

@@ -44,16 +44,27 @@ def duplicate_pairs(ds: Dataset, threshold: float, ctx: RuleContext) -> tuple[np
     # crowd regions (COCO iscrowd=1) overlap the objects they contain by design
     candidates = np.flatnonzero(finite_box_mask(ds, ctx) & (ann.image >= 0) & (ann.iscrowd != 1))
     boxes = ann.boxes[candidates]
-    order = np.lexsort((boxes[:, 0], ann.category[candidates], ann.image[candidates]))
+    group = ann.image[candidates].astype(np.int64) * (len(ds.categories) + 2) + ann.category[candidates]
+    order = _group_x1_order(group, boxes[:, 0])
     rows = candidates[order]
-    group = ann.image[rows].astype(np.int64) * (len(ds.categories) + 2) + ann.category[rows]
-    s = Sorted(rows.astype(np.int64), boxes[order], group, threshold)
+    s = Sorted(rows.astype(np.int64), boxes[order], group[order], threshold)
     found = nearest_copies(s)
     copies = np.flatnonzero(found >= 0)
     originals = found[copies]
     iou_values = iou(s.boxes[originals], s.boxes[copies])
     by_row = np.argsort(s.rows[copies], kind="stable")
     return s.rows[copies][by_row], s.rows[originals][by_row], iou_values[by_row]
+
+
+def _group_x1_order(group: np.ndarray, x1: np.ndarray) -> np.ndarray:
+    """The (group, x1, position) order: ``np.lexsort((x1, group))``, in half its time on big
+    columns (x1 replaced by its stable rank, so that one key holds both and no two are equal)."""
+    n = len(x1)
+    if not n or int(group.max()) >= (1 << 62) // n:  # the packed key would overflow
+        return np.lexsort((x1, group))
+    rank = np.empty(n, np.int64)
+    rank[np.argsort(x1, kind="stable")] = np.arange(n)
+    return np.argsort(group * n + rank)
 
 
 def _same_masks(ds: Dataset, copies: np.ndarray, originals: np.ndarray) -> np.ndarray:

@@ -85,7 +85,7 @@ def brute_force(xywh: np.ndarray, threshold: float) -> dict[int, int]:
     return result
 
 
-@pytest.mark.parametrize("variant", ["clusters", "stripe", "nested"])
+@pytest.mark.parametrize("variant", ["clusters", "stripe", "nested", "jitter"])
 def test_duplicate_box_matches_all_pairs_on_one_crowded_image(tmp_path: Path, variant: str) -> None:
     rng = np.random.default_rng(len(variant))
     n = 600
@@ -96,6 +96,8 @@ def test_duplicate_box_matches_all_pairs_on_one_crowded_image(tmp_path: Path, va
     elif variant == "stripe":  # one x1 for all: a sweep along x1 alone would compare every pair
         xywh = np.column_stack([np.full(n, 10.0), rng.uniform(0, 900, n).round(0), np.full(n, 50.0),
                                 np.full(n, 40.0)])
+    elif variant == "jitter":  # one object jittered (the worst-case benchmark): the sweep runs long, the grid ends it
+        xywh = np.column_stack([rng.uniform(0, 40, (n, 2)), rng.uniform(400, 480, (n, 2))])
     else:  # boxes sharing a corner, growing slowly
         side = np.round(np.linspace(50, 400, n) * rng.uniform(0.99, 1.01, n), 2)
         xywh = np.column_stack([np.zeros(n), np.zeros(n), side, side])

@@ -28,7 +28,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-SWEEP_OFFSETS = 32
+SWEEP_OFFSETS = 32  # offsets the sweep always takes
+SWEEP_WINDOW = 16  # past them, offsets per check of whether the sweep still pays
+SWEEP_PAYS = 0.03  # share of the open boxes a window must answer for the sweep to go on
+SWEEP_BUDGET = 512  # most sweep steps per box, whatever it answers
 QUERY_CHUNK = 16_384  # grid queries per batch: bounds the memory of the scan items
 MAX_ROUND = 4096  # longest run a scan item takes in one round
 _MARGIN = 1.01  # widens the grid so that float rounding never moves a duplicate out of reach
@@ -48,6 +51,9 @@ class Sorted:
         self.x1, self.y1 = self.boxes[:, 0], self.boxes[:, 1]
         self.w, self.h = self.boxes[:, 2] - self.x1, self.boxes[:, 3] - self.y1
         self.positive = (self.w > 0) & (self.h > 0)
+        # contiguous columns: the searches gather single values, which a [N, 4] row layout slows
+        self.columns = tuple(np.ascontiguousarray(self.boxes[:, k]) for k in range(4))
+        self.area = (self.columns[2] - self.columns[0]) * (self.columns[3] - self.columns[1])
         # grid geometry: a threshold of 1 (exact copies only) still needs cells of some size
         self.t = min(self.threshold, 1 - 1e-6)
 
@@ -55,8 +61,25 @@ class Sorted:
         """Whether the box at position ``a`` is an earlier copy of the one at ``b``."""
         ok = (self.group[a] == self.group[b]) & (self.rows[a] < self.rows[b])
         pairs = np.flatnonzero(ok)  # the IoU (most of the cost) only where it can matter
-        ok[pairs] = iou(self.boxes[a[pairs]], self.boxes[b[pairs]]) >= self.threshold
+        ok[pairs] = self.iou_at(a[pairs], b[pairs]) >= self.threshold
         return ok
+
+    def qualifies_same_group(self, b: np.ndarray, a: np.ndarray) -> np.ndarray:
+        """``qualifies`` for pairs already known to share a group."""
+        ok = self.rows[a] < self.rows[b]
+        pairs = np.flatnonzero(ok)
+        ok[pairs] = self.iou_at(a[pairs], b[pairs]) >= self.threshold
+        return ok
+
+    def iou_at(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """``iou`` of the boxes at positions ``a`` and ``b``, from the contiguous columns (the
+        same values: only a zero's sign may differ)."""
+        x1, y1, x2, y2 = self.columns
+        iw = np.maximum(np.minimum(x2[a], x2[b]) - np.maximum(x1[a], x1[b]), 0)
+        ih = np.maximum(np.minimum(y2[a], y2[b]) - np.maximum(y1[a], y1[b]), 0)
+        inter = iw * ih
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return inter / (self.area[a] + self.area[b] - inter)
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -81,27 +104,51 @@ def nearest_copies(s: Sorted) -> np.ndarray:
 # ----------------------------------------------------------------------------- pass 1: sweep
 
 def _sweep(s: Sorted, found: np.ndarray) -> np.ndarray:
-    """Answer what offsets up to SWEEP_OFFSETS answer; the positions still open and in reach."""
+    """Answer what the offsets swept answer; the positions still open and in reach.
+
+    Offsets 1..SWEEP_OFFSETS always; past them the sweep goes on while it pays (a window of
+    SWEEP_WINDOW offsets answers at least SWEEP_PAYS of the open boxes: a grid query costs
+    about as much as 1 / SWEEP_PAYS sweep steps) and stops once it has done SWEEP_BUDGET steps
+    per box, so that boxes in reach of each other but never duplicates (one column of boxes)
+    stay linear."""
     n = len(s.rows)
     slack = (1 - s.t) * s.w * _MARGIN
     reach = (slack / s.t, slack)  # left: a has the smaller x1 (and w_a <= w_b / t); right: b has
+    first, last = _group_bounds(s.group)
+    x1 = np.ascontiguousarray(s.x1)
     active = np.flatnonzero(s.positive)
     alive = [np.ones(len(active), bool), np.ones(len(active), bool)]  # left, right
-    for d in range(1, SWEEP_OFFSETS + 1):
-        if not len(active):
+    budget, window_open = SWEEP_BUDGET * n, len(active)
+    for d in itertools.count(1):
+        if not len(active) or budget <= 0:
             break
+        if d > SWEEP_OFFSETS and d % SWEEP_WINDOW == 1:
+            if window_open - len(active) < SWEEP_PAYS * window_open:
+                break  # the last window answered too few: the grid is cheaper for the rest
+            window_open = len(active)
+        budget -= 2 * len(active)
         hit = np.zeros(len(active), bool)
         for side, other in ((0, active - d), (1, active + d)):
-            inside = (other >= 0) & (other < n)
+            # positions of one group are contiguous: inside it means the same image and class
+            within = other >= first[active] if side == 0 else other <= last[active]
             other = np.clip(other, 0, n - 1)
-            gap = np.abs(s.x1[other] - s.x1[active])
-            alive[side] &= inside & (s.group[other] == s.group[active]) & (gap <= reach[side][active])
-            new = alive[side] & ~hit & s.qualifies(active, other)
+            alive[side] &= within & (np.abs(x1[other] - x1[active]) <= reach[side][active])
+            ask = np.flatnonzero(alive[side] & ~hit)
+            new = ask[s.qualifies_same_group(active[ask], other[ask])]
             found[active[new]] = other[new]
-            hit |= new
+            hit[new] = True
         keep = ~hit & (alive[0] | alive[1])
         active, alive = active[keep], [alive[0][keep], alive[1][keep]]
     return active
+
+
+def _group_bounds(group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per position, the first and last position of its group (groups are contiguous)."""
+    n = len(group)
+    starts = np.flatnonzero(np.concatenate([[True], group[1:] != group[:-1]])) if n else np.zeros(0, np.int64)
+    sizes = np.diff(np.append(starts, n))
+    first = np.repeat(starts, sizes)
+    return first, first + np.repeat(sizes, sizes) - 1
 
 
 # ------------------------------------------------------------------------------ pass 2: grid

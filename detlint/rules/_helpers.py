@@ -46,10 +46,11 @@ def at_annotation(ds: Dataset, row: int, code: str, message: str, fix: Fix | Non
                    data=data or {"row": int(row)})
 
 
-def at_annotations(ds: Dataset, rows: list[int], code: str, messages: list[str], fix: Fix | None,
+def at_annotations(ds: Dataset, rows: list[int], code: str, messages: list[str], fix: Fix | None | list[Fix | None],
                    field_name: str | None, data: list[dict]) -> list[Finding]:
     """``at_annotation`` for many rows at once (a rule that fires on every box): the columns are
-    read as Python values once and the format looked up once, not per finding."""
+    read as Python values once and the format looked up once, not per finding. ``fix`` is one
+    for all, or one per row."""
     ann = ds.annotations
     if not rows:
         return []
@@ -58,12 +59,19 @@ def at_annotations(ds: Dataset, rows: list[int], code: str, messages: list[str],
     files = [ds.file_of(i) for i in ann.src_file[rows].tolist()]
     images = _image_names(ds, ann.image[rows])
     fmt = format_of(ds)
-    keys = list(map(str, (ann.id if fmt.has(Trait.DECLARED_IDS) else ann.src_item)[rows].tolist()))
+    keys = annotation_keys(ds, rows)
+    fixes = fix if isinstance(fix, list) else repeat(fix)
     return [Finding(code, message, file=file, line=line or None,
                     pointer=fmt.locate(ds, "annotations", item, field_name) if item >= 0 else None,
-                    image=image, annotation=key, fix=fix, data=extra)
-            for message, file, line, item, image, key, extra
-            in zip(messages, files, lines, items, images, keys, data)]
+                    image=image, annotation=key, fix=one_fix, data=extra)
+            for message, file, line, item, image, key, one_fix, extra
+            in zip(messages, files, lines, items, images, keys, fixes, data)]
+
+
+def annotation_keys(ds: Dataset, rows: list[int] | np.ndarray) -> list[str]:
+    """``annotation_key`` of many rows."""
+    ann = ds.annotations
+    return list(map(str, (ann.id if format_of(ds).has(Trait.DECLARED_IDS) else ann.src_item)[rows].tolist()))
 
 
 def _image_names(ds: Dataset, image_rows: np.ndarray) -> list[str | None]:

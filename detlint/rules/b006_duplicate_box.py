@@ -17,15 +17,13 @@ different mask.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 
 from detlint.findings import Finding, Fix
 from detlint.model import Dataset
 from detlint.rules._duplicates import Sorted, iou, nearest_copies
 from detlint.rules._fixes import DropRows
-from detlint.rules._helpers import RuleContext, annotation_key, at_annotation, box_text, finite_box_mask
+from detlint.rules._helpers import RuleContext, annotation_keys, at_annotations, finite_box_mask
 from detlint.rules._options import Option, Options
 
 CODE = "B006"
@@ -46,16 +44,27 @@ def duplicate_pairs(ds: Dataset, threshold: float, ctx: RuleContext) -> tuple[np
     # crowd regions (COCO iscrowd=1) overlap the objects they contain by design
     candidates = np.flatnonzero(finite_box_mask(ds, ctx) & (ann.image >= 0) & (ann.iscrowd != 1))
     boxes = ann.boxes[candidates]
-    order = np.lexsort((boxes[:, 0], ann.category[candidates], ann.image[candidates]))
+    group = ann.image[candidates].astype(np.int64) * (len(ds.categories) + 2) + ann.category[candidates]
+    order = _group_x1_order(group, boxes[:, 0])
     rows = candidates[order]
-    group = ann.image[rows].astype(np.int64) * (len(ds.categories) + 2) + ann.category[rows]
-    s = Sorted(rows.astype(np.int64), boxes[order], group, threshold)
+    s = Sorted(rows.astype(np.int64), boxes[order], group[order], threshold)
     found = nearest_copies(s)
     copies = np.flatnonzero(found >= 0)
     originals = found[copies]
     iou_values = iou(s.boxes[originals], s.boxes[copies])
     by_row = np.argsort(s.rows[copies], kind="stable")
     return s.rows[copies][by_row], s.rows[originals][by_row], iou_values[by_row]
+
+
+def _group_x1_order(group: np.ndarray, x1: np.ndarray) -> np.ndarray:
+    """The (group, x1, position) order: ``np.lexsort((x1, group))``, in half its time on big
+    columns (x1 replaced by its stable rank, so that one key holds both and no two are equal)."""
+    n = len(x1)
+    if not n or int(group.max()) >= (1 << 62) // n:  # the packed key would overflow
+        return np.lexsort((x1, group))
+    rank = np.empty(n, np.int64)
+    rank[np.argsort(x1, kind="stable")] = np.arange(n)
+    return np.argsort(group * n + rank)
 
 
 def _same_masks(ds: Dataset, copies: np.ndarray, originals: np.ndarray) -> np.ndarray:
@@ -70,23 +79,29 @@ def _plain(value: object) -> object:
     return value.tolist() if isinstance(value, np.ndarray) else value
 
 
-def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
+_SAFE, _UNSAFE = Fix("safe", "drop the later copy"), Fix("unsafe", "drop the later copy")
+_MESSAGE = ("box [%.1f, %.1f, %.1f, %.1f] is %s annotation %s (same image, same class): the object counts twice "
+            "in the loss, and evaluation counts the copy as a missed object")  # box_text's rounding, in one format
+
+
+def check(ds: Dataset, ctx: RuleContext) -> list[Finding]:
     threshold = float(ctx.get(OPTIONS, "duplicate-iou"))
     copies, originals, ious = duplicate_pairs(ds, threshold, ctx)
     boxes = ds.annotations.boxes
     exacts = (boxes[copies] == boxes[originals]).all(axis=1)
     same_masks = np.ones(len(copies), bool)
     same_masks[exacts] = _same_masks(ds, copies[exacts], originals[exacts])
-    for b, a, value, exact, same_mask in zip(copies.tolist(), originals.tolist(), ious.tolist(), exacts.tolist(),
-                                             same_masks.tolist()):
-        fix = Fix("safe" if exact and same_mask else "unsafe", "drop the later copy")
-        what = "an exact copy of" if exact else f"a near copy (IoU {value:.3f}) of"
-        if not same_mask:
-            what = "the same box, with another mask, as"
-        yield at_annotation(ds, b, CODE, f"box {box_text(boxes[b])} is {what} annotation "
-                            f"{annotation_key(ds, a)} (same image, same class): the object counts twice in "
-                            "the loss, and evaluation counts the copy as a missed object", fix,
-                            data={"row": b, "duplicate_of": a})
+    # a rule that may fire on every box: each message is one format of Python values (the boxes
+    # are finite: candidates only), no per-finding numpy scalar or lookup
+    whats = [("an exact copy of" if exact else f"a near copy (IoU {value:.3f}) of") if same_mask
+             else "the same box, with another mask, as"
+             for value, exact, same_mask in zip(ious.tolist(), exacts.tolist(), same_masks.tolist())]
+    messages = [_MESSAGE % (*box, what, key)
+                for box, what, key in zip(boxes[copies].tolist(), whats, annotation_keys(ds, originals))]
+    fixes = [_SAFE if safe else _UNSAFE for safe in (exacts & same_masks).tolist()]
+    rows, duplicate_of = copies.tolist(), originals.tolist()
+    data = [{"row": b, "duplicate_of": a} for b, a in zip(rows, duplicate_of)]
+    return at_annotations(ds, rows, CODE, messages, fixes, "bbox", data)
 
 
 fix = DropRows()  # drop the copy

@@ -273,7 +273,7 @@ def check_all(request: CheckRequest) -> CheckResult:
     ``fail-on`` decides whether it fails (``--baseline`` and ``--fail-on`` override both).
     """
     from detlint.report import Report
-    from detlint.targets import plan_targets
+    from detlint.selection import plan_targets
 
     if not request.paths:
         request.paths = _configured_datasets(request)

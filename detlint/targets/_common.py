@@ -45,7 +45,8 @@ def images_with_problems(ds: Dataset, findings: Sequence[Finding], codes: set[st
         if problem.code not in codes:
             continue
         where = f" ({problem.file}:{problem.line})" if problem.line else f" ({problem.file})"
-        rows = by_file.get(problem.file or "", []) or ([by_image[problem.image]] if problem.image in by_image else [])
+        # a finding about one image names it; one about a label file (F006, F001) names the file
+        rows = [by_image[problem.image]] if problem.image in by_image else by_file.get(problem.file or "", [])
         for row in rows:
             found.setdefault(row, f"{problem.code} {problem.message}{where}")
     return found
@@ -82,3 +83,24 @@ def where(ds: Dataset, row: int) -> str:
     file = ds.file_of(int(ds.annotations.src_file[row])) or "?"
     line = int(ds.annotations.src_line[row])
     return f"{file}:{line}" if line else file
+
+
+def box_rows(ds: Dataset) -> np.ndarray:
+    """Mask of rows a COCO-style trainer reads as a box (box-less annotations are skipped)."""
+    return geometry_rows(ds)
+
+
+def crowd(ds: Dataset) -> np.ndarray:
+    """Mask of crowd rows (``iscrowd`` 1)."""
+    return ds.annotations.iscrowd == 1
+
+
+def unknown_category(ds: Dataset) -> np.ndarray:
+    """Mask of linked rows whose category is not in the class list."""
+    return (ds.annotations.image >= 0) & (ds.annotations.category < 0)
+
+
+def sized(ds: Dataset) -> np.ndarray:
+    """Mask of rows whose image has a known size (clipping and overlap mean nothing without it)."""
+    img = np.maximum(ds.annotations.image, 0)
+    return (ds.images.width[img] > 0) & (ds.images.height[img] > 0)

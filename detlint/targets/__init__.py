@@ -14,6 +14,10 @@ from types import ModuleType
 
 ADAPTERS: dict[str, str] = {
     "torchvision": "detlint.targets.torchvision",
+    "ultralytics": "detlint.targets.ultralytics",
+    "mmdet": "detlint.targets.mmdet",
+    "detectron2": "detlint.targets.detectron2",
+    "rfdetr": "detlint.targets.rfdetr",
 }
 
 

@@ -80,8 +80,8 @@ def test_mmdet_skips_boxes_and_filters_images(tmp_path: Path) -> None:
         4: "mmdet skips the box: area <= 0"}
     assert set(_boxes(outcome.rewritten_boxes, ann_id, train)) == {5, 10}
     dropped = {image[r]: why for r, why in outcome.dropped_images.items()}
-    assert dropped == {"train/2.jpg": "mmdet drops the whole image (1 boxes lost): short side 20 px < min_size 32",
-                       "train/4.jpg": "mmdet drops the image (filter_empty_gt): no annotation of a known category"}
+    assert dropped == {"train/2.jpg": "short side 20 px < min_size 32 (filter_data)",
+                       "train/4.jpg": "no annotation of a known category (filter_empty_gt)"}
     assert outcome.raises == []
 
 

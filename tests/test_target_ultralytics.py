@@ -166,11 +166,16 @@ def test_labels_ultralytics_does_not_find_are_r010_and_lost(tmp_path: Path) -> N
 
 
 def test_report_says_what_ultralytics_drops(tmp_path: Path) -> None:
-    make_dataset(tmp_path, per_kind=1)
+    """Through the CLI: the report's per-target summary names exactly the images ultralytics'
+    own ``verify_image_label`` drops on the same files."""
+    kinds = make_dataset(tmp_path, per_kind=1)
+    actual = _ultralytics(tmp_path, sorted(kinds))
     result = CliRunner().invoke(main, ["check", str(tmp_path), "--target", "ultralytics",
-                                                   "--output-format", "json", "--no-cache"])
-    if "--target" in result.output and result.exit_code == 2:
-        pytest.skip("the --target option has not landed in this branch yet")
-    summary = json.loads(result.stdout)["targets"]["ultralytics"]
-    assert len(summary["images_dropped"]) == len(DROPPING)
+                                       "--output-format", "json", "--no-cache"])
+    report = json.loads(result.stdout)
+    summary = report["targets"]["ultralytics"]
+    assert set(summary["images_dropped"]) == {image for image, (dropped, _, _) in actual.items() if dropped}
+    assert {kinds[image] for image in summary["images_dropped"]} >= DROPPING
     assert summary["boxes_dropped"] >= 2 + len(DROPPING)
+    texts = [f["consequences"]["ultralytics"] for f in report["findings"] if "ultralytics" in f.get("consequences", {})]
+    assert any(text.startswith("drops the whole image (") for text in texts)

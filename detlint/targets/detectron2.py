@@ -88,8 +88,8 @@ def _crowd_only_images(ds: Dataset, out: Outcome) -> None:
     plain[ann.image[(ann.image >= 0) & ~crowd(ds)]] = True
     rows = [r for r in real_images(ds).tolist() if not plain[r]]
     lost = boxes_lost(ds, rows)
-    out.drop_images(rows, [f"detectron2 drops the whole image ({lost[r]} boxes lost): only crowd annotations"
-                           if lost[r] else "detectron2 drops the image: no annotations" for r in rows])
+    out.drop_images(rows, ["only crowd annotations (filter_images_with_only_crowd_annotations)"
+                           if lost[r] else "no annotations (filter_empty_annotations)" for r in rows])
     out.drop_boxes(np.flatnonzero(box_rows(ds) & crowd(ds)), "detectron2 leaves crowd annotations out of training")
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from detlint.model import Dataset
-from detlint.targets._common import box_rows, boxes_lost, crowd, real_images, sized, unknown_category
+from detlint.targets._common import box_rows, crowd, real_images, sized, unknown_category
 from detlint.targets.base import Outcome, Raised, TargetContext
 
 NAME = "mmdet"
@@ -70,11 +70,9 @@ def _filtered_images(ds: Dataset, min_size: int, out: Outcome) -> None:
     known = np.zeros(len(ds.images), bool)
     known[ann.image[(ann.image >= 0) & (ann.category >= 0)]] = True
     rows = real_images(ds)
-    lost = boxes_lost(ds, rows)
     for row in rows.tolist():
         side = min(int(ds.images.width[row]), int(ds.images.height[row]))
         if not known[row]:
-            out.drop_images([row], "mmdet drops the image (filter_empty_gt): no annotation of a known category")
+            out.drop_images([row], "no annotation of a known category (filter_empty_gt)")
         elif side < min_size:
-            out.drop_images([row], f"mmdet drops the whole image ({lost[row]} boxes lost): short side {side} px "
-                                   f"< min_size {min_size}")
+            out.drop_images([row], f"short side {side} px < min_size {min_size} (filter_data)")

@@ -18,7 +18,6 @@ from detlint.model import Annotations, Dataset
 from detlint.rules import r010_ultralytics_labels_not_found as r010
 from detlint.rules import r011_ultralytics_image_too_small as r011
 from detlint.targets._common import (
-    boxes_lost,
     first_per_image,
     geometry_rows,
     images_with_problems,
@@ -48,9 +47,7 @@ def assess(ds: Dataset, ctx: TargetContext) -> Outcome:
         bad.setdefault(row, why + converted)
     listed = set(real_images(ds).tolist())
     bad = {row: why for row, why in bad.items() if row in listed}
-    lost = boxes_lost(ds, bad)
-    out.drop_images(bad, [f"ultralytics drops the whole image ({lost[r]} box{'es' * (lost[r] != 1)} lost): {w}"
-                          for r, w in bad.items()])
+    out.drop_images(bad, list(bad.values()))
     if label_rows(ds):
         _labels_elsewhere(ds, out)
     keep = ~np.isin(ds.annotations.image, list(out.dropped_images))
@@ -172,9 +169,7 @@ def _corrupt_jpegs(ds: Dataset, ctx: TargetContext, out: Outcome) -> None:
         if problem is None:
             out.rewrite_images([row], "ultralytics re-saves this JPEG in place (it does not end with FF D9)")
         else:
-            lost = boxes_lost(ds, [row])[row]
-            out.drop_images([row], f"ultralytics drops the whole image ({lost} box{'es' * (lost != 1)} lost): "
-                                   f"re-saving the corrupt JPEG fails: {problem}")
+            out.drop_images([row], f"re-saving the corrupt JPEG fails: {problem}")
 
 
 def _decode_problem(data: bytes) -> str | None:

@@ -16,7 +16,7 @@ import yaml
 from PIL import Image
 
 from detlint.checking import CheckRequest, run_check
-from detlint.targets import dataset_of, plan_targets
+from detlint.selection import dataset_of, plan_targets
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -281,7 +281,7 @@ def test_marker_names_of_a_big_folder_are_cached_by_its_mtime(tmp_path: Path, mo
     """A labels folder of 2,000+ files is listed once; a new marker in it (a new mtime) is seen."""
     import os
 
-    from detlint import targets as precommit
+    from detlint import selection as precommit
 
     monkeypatch.setenv("DETLINT_CACHE_DIR", str(tmp_path / "cache"))
     root = tmp_path / "repo" / "ds"

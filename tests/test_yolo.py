@@ -295,18 +295,18 @@ def test_writer_collisions_and_unknown_size(tmp_path: Path):
 
 
 def test_format_object_traits_and_class_map_names():
-    from detlint import formats, targets
+    from detlint import formats, selection
     from detlint.formats.protocol import Format, Trait
 
     assert formats.get("yolo") is yolo.FORMAT and isinstance(yolo.FORMAT, Format)
     assert yolo.FORMAT.name == yolo.NAME == "yolo" and yolo.FORMAT.title == "YOLO"
     assert yolo.FORMAT.traits == {Trait.NORMALIZED_COORDINATES, Trait.LABEL_ROWS, Trait.CLASS_INDEX}
     assert yolo.FORMAT.incremental
-    assert all(targets.is_dataset_level(name) for name in yolo.CLASS_MAP_NAMES)  # targets asks the format
+    assert all(selection.is_dataset_level(name) for name in yolo.CLASS_MAP_NAMES)  # selection asks the format
 
 
 def test_claim_of_passed_files(tmp_path: Path):
-    from detlint import targets
+    from detlint import selection
     from detlint.formats.protocol import Claim
 
     (tmp_path / "data.yaml").write_text("train: images\nnames: [cat]\n")
@@ -319,8 +319,8 @@ def test_claim_of_passed_files(tmp_path: Path):
                 "Classes.TXT": Claim.MEMBER, "x.json": None, "y.xml": None, "z.jpg": None}
     assert {name: yolo.FORMAT.claim(tmp_path / name) for name in expected} == expected
     assert yolo.FORMAT.member_root(tmp_path / "a.txt") is None
-    planner = targets._Planner(targets._MarkerNames(enabled=False))
-    for name in ("data.yaml", "ci.yml", "obj.data"):  # the descriptions are the ones targets loads as given
+    planner = selection._Planner(selection._MarkerNames(enabled=False))
+    for name in ("data.yaml", "ci.yml", "obj.data"):  # the descriptions are the ones selection loads as given
         found = planner.dataset_of(tmp_path / name)
         assert (found is not None and found[0] == tmp_path / name) == (expected[name] is Claim.DESCRIPTION)
 

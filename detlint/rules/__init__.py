@@ -53,6 +53,9 @@ from detlint.rules import (
     i008_unusual_image_mode,
     i009_tiny_image,
     i010_near_duplicate_image,
+    r001_box_past_edge_removed,
+    r010_ultralytics_labels_not_found,
+    r011_ultralytics_image_too_small,
     s001_split_leakage,
     s002_split_near_duplicate,
 )
@@ -71,6 +74,8 @@ _MODULES: tuple[ModuleType, ...] = (
     i005_unannotated_image, i006_orphan_label, i007_duplicate_image, i008_unusual_image_mode,
     i009_tiny_image, i010_near_duplicate_image,
     s001_split_leakage, s002_split_near_duplicate,
+    r001_box_past_edge_removed,  # TARGET: runs with --target torchvision only
+    r010_ultralytics_labels_not_found, r011_ultralytics_image_too_small,  # --target ultralytics only
 )
 
 RULES: dict[str, ModuleType] = {module.CODE: module for module in _MODULES}

@@ -16,7 +16,7 @@ import orjson
 
 from detlint import formats
 from detlint.boundary import Limits, read_file
-from detlint.config import Config, load_config
+from detlint.config import Config, check_target, load_config
 from detlint.engine import at_or_above, run_rules
 from detlint.errors import UsageError
 from detlint.fileio import atomic_write_bytes, progress_enabled
@@ -51,6 +51,7 @@ class CheckRequest:
     use_cache: bool = True
     image_root: Path | None = None  # --image-root: where COCO/VOC images are when not under the dataset
     datasets: list[dict] = field(default_factory=list)
+    targets: list[str] | None = None  # --target: trainers to assess for (None: the config's)
 
 
 def dataset_config(path: Path, request: CheckRequest) -> Config:
@@ -58,7 +59,7 @@ def dataset_config(path: Path, request: CheckRequest) -> Config:
     select = request.select if request.select is not None else config.select
     return config.merged(select=select, ignore=(config.ignore + (request.ignore or [])) or None,
                          fail_on=request.fail_on, images=request.images, voc_origin=request.voc_origin,
-                         display_root=str(path), image_root=request.image_root)
+                         display_root=str(path), image_root=request.image_root, targets=request.targets or None)
 
 
 @dataclass
@@ -73,6 +74,7 @@ class DatasetResult:
     diff: str = ""
     fixed: int = 0  # findings its fixes resolved (--fix) or would resolve (--diff)
     fixed_files: int = 0  # source files they changed (or would change)
+    targets: dict[str, dict] = field(default_factory=dict)  # --target: the report's targets object for it
 
     def failing(self, fail_on: str | None) -> bool:
         """Whether a finding is at or above ``fail_on`` (the command line's), else the dataset's own."""
@@ -137,7 +139,20 @@ def _recheck(path: Path, run: _Run, passed: set[str] | None) -> tuple[Dataset, l
 
 
 def check_dataset(path: Path, request: CheckRequest, passed: set[str] | None = None) -> DatasetResult:
-    """Load and check one dataset; ``passed``: the files a re-check is about (pre-commit)."""
+    """Load and check one dataset; ``passed``: the files a re-check is about (pre-commit); then
+    what each ``--target`` trainer does with it (none asked: nothing runs)."""
+    result = _checked(path, request, passed)
+    if result.config.targets and not request.diff:
+        from detlint.targets.consequences import assess
+
+        result.findings, result.targets = assess(result.ds, result.findings, result.config.targets,
+                                                 images=result.config.images, options=result.config.options,
+                                                 dataset=str(result.config.display_root or path))
+        result.findings.sort(key=Finding.sort_key)
+    return result
+
+
+def _checked(path: Path, request: CheckRequest, passed: set[str] | None) -> DatasetResult:
     config = dataset_config(path, request)
     run = _Run(request, config, image_cache=_image_cache(config, request))
     fast = _recheck(path, run, passed)
@@ -277,6 +292,8 @@ def check_all(request: CheckRequest) -> CheckResult:
 
     if not request.paths:
         request.paths = _configured_datasets(request)
+    for name in request.targets or ():
+        check_target(name, "--target")
     results = []
     # files passed (pre-commit) are grouped by dataset
     for target in plan_targets(request.paths, use_cache=request.use_cache):
@@ -292,11 +309,25 @@ def check_all(request: CheckRequest) -> CheckResult:
         return CheckResult(exit_code=1 if would_change else 0, diff="".join(result.diff for result in results),
                            fix_summary=fix_summary(results, all_findings, request))
     report = Report(findings=all_findings, datasets=[r.ds.summary() | {"path": str(r.path)} for r in results],
-                    fail_on=_shown_fail_on(request, results), loaded=[r.ds for r in results])
+                    fail_on=_shown_fail_on(request, results), loaded=[r.ds for r in results],
+                    targets=_target_summaries(results))
     failing = any(result.failing(request.fail_on) for result in results)
     exit_code = 1 if failing and request.write_baseline is None else 0
     return CheckResult(exit_code=exit_code, output_format=request.output_format or "concise", report=report,
                        fix_summary=fix_summary(results, all_findings, request) if request.fix else "")
+
+
+def _target_summaries(results: list[DatasetResult]) -> dict[str, dict]:
+    """Each asked target's summary over every dataset (empty when a dataset gives it nothing)."""
+    if not any(r.config.targets for r in results):
+        return {}
+    from detlint.targets.consequences import empty_summary, merged
+
+    out: dict[str, dict] = {}
+    for result in results:
+        for name in result.config.targets:
+            out[name] = merged(out.get(name, empty_summary()), result.targets.get(name, empty_summary()))
+    return out
 
 
 def _counted(n: int, noun: str) -> str:

@@ -16,8 +16,10 @@ from detlint.errors import UsageError, out_of_memory
 from detlint.headers import IMAGE_LEVELS
 from detlint.report import REPORTERS
 from detlint.safetext import escape_text, json_text
+from detlint.targets import names as target_names
 
 SEVERITY_CHOICES = ("error", "warning", "info")
+TARGET_NAMES = target_names()  # the --target choices, from the adapter registry
 MAX_COMMAND_SHOWN = 300  # characters of the command line an error message quotes
 
 
@@ -152,11 +154,14 @@ def _codes(option: str | None) -> list[str] | None:
 @click.option("--write-baseline", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Write all current findings to a baseline file.")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the image cache.")
+@click.option("--target", "targets", multiple=True, metavar="NAME",
+              help=f"Say what this trainer drops, raises on or rewrites (repeatable; {', '.join(TARGET_NAMES)}).")
 @image_root_option
 def check(paths: tuple[Path, ...], output_format: str | None, output: Path | None, fail_on: str | None,
           images: str | None, select: str | None, ignore: str | None, input_format: str | None,
           config_file: Path | None, voc_origin: str | None, fix: bool, unsafe_fixes: bool, diff: bool,
-          baseline: Path | None, write_baseline: Path | None, no_cache: bool, image_root: Path | None) -> None:
+          baseline: Path | None, write_baseline: Path | None, no_cache: bool, targets: tuple[str, ...],
+          image_root: Path | None) -> None:
     """Lint datasets: located findings, exit 1 when any is at or above --fail-on."""
     from detlint.checking import CheckRequest, check_all
 
@@ -165,7 +170,7 @@ def check(paths: tuple[Path, ...], output_format: str | None, output: Path | Non
         select=_codes(select), ignore=_codes(ignore), input_format=input_format, config_file=config_file,
         voc_origin=int(voc_origin) if voc_origin is not None else None, fix=(fix or unsafe_fixes) and not diff,
         unsafe_fixes=unsafe_fixes, diff=diff, baseline=baseline, write_baseline=write_baseline,
-        use_cache=not no_cache, image_root=image_root)
+        use_cache=not no_cache, image_root=image_root, targets=list(targets) or None)
     result = check_all(request)
     _write_output(result.emit, output)
     if result.fix_summary:

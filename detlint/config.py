@@ -34,7 +34,7 @@ from detlint.errors import UsageError
 CONFIG_FILES = ("detlint.toml", ".detlint.toml", "pyproject.toml")
 CONFIG_BYTES = 16 * MIB  # a config file larger than this is not one
 GENERAL_KEYS = {"select", "ignore", "per-file-ignores", "fail-on", "images", "baseline", "datasets",
-                "classes", "voc-origin", "max-label-mib", "max-document-mib", "image-root"}
+                "classes", "voc-origin", "max-label-mib", "max-document-mib", "image-root", "target"}
 
 
 @dataclass
@@ -54,6 +54,7 @@ class Config:
     cache: Any = None
     display_root: str | None = None
     image_root: Path | None = None  # where the images are, when not under the dataset (COCO, VOC)
+    targets: list[str] = field(default_factory=list)  # --target / target: trainers to assess the data for
 
     def merged(self, **overrides: Any) -> Config:
         """A copy with the non-None overrides applied (command-line flags win)."""
@@ -113,6 +114,16 @@ def validate(table: dict, source: Path) -> None:
     for key in ("select", "ignore"):
         for code in table.get(key, []):
             _check_code_prefix(code, source)
+    for name in table.get("target", []):
+        check_target(name, source)
+
+
+def check_target(name: str, source: Path | str) -> None:
+    """A usage error naming the known targets when ``name`` is not one."""
+    from detlint import targets
+
+    if name not in targets.ADAPTERS:
+        raise UsageError(f"{source}: unknown target '{name}' (known: {', '.join(targets.names())})")
 
 
 def _check_code_prefix(code: str, source: Path | str) -> None:
@@ -130,7 +141,7 @@ def from_table(table: dict, source: Path | None) -> Config:
         fail_on=table.get("fail-on", "error"), images=table.get("images", "header"), options=options,
         voc_origin=int(table.get("voc-origin", 1)), classes=table.get("classes"),
         baseline=table.get("baseline"), datasets=list(table.get("datasets", [])), source=source,
-        image_root=_config_path(table.get("image-root"), source),
+        image_root=_config_path(table.get("image-root"), source), targets=list(table.get("target", [])),
         limits=Limits(label_bytes=int(table.get("max-label-mib", Limits.label_bytes // MIB)) * MIB,
                       document_bytes=int(table.get("max-document-mib", Limits.document_bytes // MIB)) * MIB),
     )

@@ -25,6 +25,12 @@ def selected_codes(select: Iterable[str] | None, ignore: Iterable[str] | None) -
     return [c for c in chosen if not matches(c, ignore or ())]
 
 
+def _wanted(rule: Any, targets: Iterable[str]) -> bool:
+    """A trainer's rule (``TARGET``, the R codes) runs only when its target was asked for."""
+    target = getattr(rule, "TARGET", None)
+    return target is None or target in targets
+
+
 def run_rules(ds: Dataset, config: Any = None, focus: np.ndarray | None = None,
               ctx: RuleContext | None = None) -> list[Finding]:
     """All findings of the selected rules on ``ds``, in a stable order.
@@ -43,6 +49,8 @@ def run_rules(ds: Dataset, config: Any = None, focus: np.ndarray | None = None,
     traits = format_of(ds).traits
     for code in selected_codes(config.select, config.ignore):
         rule = RULES[code]
+        if not _wanted(rule, config.targets):
+            continue
         if IMAGE_LEVELS.index(getattr(rule, "IMAGES", "none")) > level:
             continue
         if not traits.issuperset(getattr(rule, "REQUIRES", ())):

@@ -36,6 +36,8 @@ class Finding:
     data: dict[str, Any] = field(default_factory=dict, compare=False)  # for fixes and reporters
     name: str = field(default="", compare=False)  # the rule's kebab name, stamped by the engine
     severity: str = field(default="error", compare=False)  # stamped by the engine; unknown codes: error
+    # --target: trainer name -> what that trainer does with this finding's box or image
+    consequences: dict[str, str] = field(default_factory=dict, compare=False)
 
     def stamped(self, name: str, severity: str) -> Finding:
         """This finding with the catalog's name and severity for its code."""

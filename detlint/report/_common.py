@@ -30,7 +30,8 @@ from detlint.findings import SEVERITIES, SEVERITY_RANK, Finding
 from detlint.safetext import counted, escape_text, json_text
 
 __all__ = [
-    "SEVERITY_ORDER", "Counts", "Paths", "Report", "RuleInfo", "RuleTable", "collector_paused", "count",
+    "SEVERITY_ORDER", "Counts", "Paths", "Report", "RuleInfo", "RuleTable", "collector_paused", "consequence_lines",
+    "consequence_suffix", "count", "target_headline", "target_summary_lines",
     "escape_text", "location_object", "sorted_findings", "summary_line", "write_json",
 ]
 
@@ -46,6 +47,8 @@ class Report:
     datasets: list[dict]  # [{"path", "format", "images", "annotations", "categories"}]
     fail_on: str = "error"
     loaded: list = field(default_factory=list)  # the Dataset objects, same order as datasets (html)
+    # --target: name -> {"images_dropped", "boxes_dropped", "raises", "rewrites"}; empty when none was asked
+    targets: dict[str, dict] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -213,6 +216,40 @@ def location_object(finding: Finding) -> str | None:
     """The most precise in-file place: a JSON pointer, else the source's annotation key."""
     return finding.pointer or finding.annotation or finding.image
 
+
+
+LISTED = 5  # raises and dropped images a text summary names before "... and N more"
+
+
+def consequence_lines(finding: Finding) -> list[str]:
+    """``  -> ultralytics: drops the whole image (3 boxes lost): ...``, one line per target (text formats)."""
+    return [f"  -> {target}: {text}" for target, text in finding.consequences.items()]
+
+
+def consequence_suffix(finding: Finding) -> str:
+    """`` [torchvision: drops the box: ...]`` for formats with one message per finding ("" when none)."""
+    if not finding.consequences:
+        return ""
+    return " [" + "; ".join(f"{target}: {text}" for target, text in finding.consequences.items()) + "]"
+
+
+def target_headline(name: str, summary: dict) -> str:
+    """``torchvision: 0 images dropped, 3 boxes dropped, 1 crash, 0 silent rewrites``."""
+    return (f"{name}: {counted(len(summary['images_dropped']), 'image')} dropped, "
+            f"{counted(summary['boxes_dropped'], 'box')} dropped, {counted(len(summary['raises']), 'crash')}, "
+            f"{counted(summary['rewrites'], 'silent rewrite')}")
+
+
+def target_summary_lines(report: Report) -> list[str]:
+    """The per-target block the text formats end with (none when no target was asked)."""
+    lines = []
+    for name, summary in report.targets.items():
+        lines.append("Target " + target_headline(name, summary))
+        for label, items in (("raises", summary["raises"]), ("drops image", summary["images_dropped"])):
+            lines += [f"  {label}: {item}" for item in items[:LISTED]]
+            if len(items) > LISTED:
+                lines.append(f"  ... and {len(items) - LISTED} more")
+    return lines
 
 
 def write_json(document: Any, stream: TextIO) -> None:

@@ -16,10 +16,12 @@ from detlint.report._common import (
     Report,
     RuleTable,
     collector_paused,
+    consequence_lines,
     count,
     escape_text,
     sorted_findings,
     summary_line,
+    target_summary_lines,
 )
 
 
@@ -37,5 +39,7 @@ def emit(report: Report, stream: TextIO) -> None:
         paths = Paths()
         findings = sorted_findings(report.findings)
         # One line per finding whatever the names hold: see _common on escaping.
-        stream.writelines(escape_text(f"{location(f, paths)}: {f.code} {f.message}") + "\n" for f in findings)
+        stream.writelines(escape_text(f"{location(f, paths)}: {f.code} {f.message}") + "\n"
+                          + "".join(escape_text(line) + "\n" for line in consequence_lines(f)) for f in findings)
+        stream.writelines(escape_text(line) + "\n" for line in target_summary_lines(report))
         stream.write(summary_line(count(findings, RuleTable()), report.fail_on) + "\n")

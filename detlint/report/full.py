@@ -1,6 +1,7 @@
 """full: each finding with its severity and rule name, the offending source line under a caret
 (or the JSON pointer for COCO, whose files are often one huge line), and the fix when there is
-one; then the summary line.
+one; the consequence per ``--target`` (``  -> torchvision: drops the box: ...``); then the
+per-target summary and the summary line.
 
     data/voc/Annotations/0001.xml:14: B002 box-out-of-image [error] box extends ...
        |
@@ -25,10 +26,12 @@ from detlint.report._common import (
     Report,
     RuleTable,
     collector_paused,
+    consequence_lines,
     count,
     escape_text,
     sorted_findings,
     summary_line,
+    target_summary_lines,
 )
 from detlint.report.concise import location
 
@@ -95,7 +98,8 @@ def _block(finding: Finding, paths: Paths, rules: RuleTable, sources: SourceLine
     head = f"{location(finding, paths)}: {finding.code} {rule.name} [{rule.severity}] {finding.message}"
     text = sources.line(finding, paths, finding.line) if finding.line and not finding.pointer else None
     snippet = _snippet(text, finding.line, finding.column) if text is not None else []
-    return [escape_text(head), *snippet, *map(escape_text, _facts(finding, text is not None))]
+    return [escape_text(head), *snippet, *map(escape_text, _facts(finding, text is not None)),
+            *map(escape_text, consequence_lines(finding))]
 
 
 def _facts(finding: Finding, with_snippet: bool) -> list[str]:
@@ -120,4 +124,7 @@ def emit(report: Report, stream: TextIO) -> None:
         findings = sorted_findings(report.findings)
         # each block, then an empty line
         stream.writelines("".join(line + "\n" for line in _block(f, paths, rules, sources)) + "\n" for f in findings)
+        summaries = target_summary_lines(report)
+        stream.writelines(escape_text(line) + "\n" for line in summaries)
+        stream.write("\n" if summaries else "")
         stream.write(summary_line(count(findings, rules), report.fail_on) + "\n")

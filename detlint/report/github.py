@@ -20,8 +20,10 @@ from detlint.report._common import (
     Report,
     RuleTable,
     collector_paused,
+    consequence_suffix,
     escape_text,
     sorted_findings,
+    target_headline,
 )
 
 COMMANDS = {"error": "error", "warning": "warning", "info": "notice"}
@@ -46,6 +48,7 @@ def _command(finding: Finding, paths: Paths, rules: RuleTable) -> str:
     message = finding.message
     if finding.pointer and finding.line is None:
         message += f" (at {finding.pointer})"
+    message += consequence_suffix(finding)
     command = COMMANDS.get(rule.severity, "error")
     return f"::{command} {','.join(properties)}::{escape_data(message)}"
 
@@ -55,3 +58,7 @@ def emit(report: Report, stream: TextIO) -> None:
     with collector_paused():
         paths, rules = Paths(), RuleTable()
         stream.writelines(escape_text(_command(f, paths, rules)) + "\n" for f in sorted_findings(report.findings))
+        # one notice per --target: its summary in the run's annotations
+        stream.writelines(escape_text(f"::notice title={escape_property(f'detlint --target {name}')}::"
+                                      f"{escape_data(target_headline(name, summary))}") + "\n"
+                          for name, summary in report.targets.items())

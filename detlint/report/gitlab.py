@@ -17,6 +17,7 @@ from detlint.report._common import (
     Report,
     RuleTable,
     collector_paused,
+    consequence_suffix,
     location_object,
     sorted_findings,
     write_json,
@@ -41,7 +42,7 @@ def issues(report: Report) -> list[dict[str, Any]]:
         seen[key] = occurrence = seen.get(key, 0) + 1
         where = f" (at {finding.pointer})" if finding.pointer and finding.line is None else ""
         out.append({
-            "description": f"{finding.code} {rule.name}: {finding.message}{where}",
+            "description": f"{finding.code} {rule.name}: {finding.message}{where}{consequence_suffix(finding)}",
             "check_name": f"{finding.code} {rule.name}",
             "fingerprint": _fingerprint(finding, path, occurrence),
             "severity": SEVERITIES.get(rule.severity, "critical"),

@@ -43,6 +43,7 @@ import numpy as np
 from detlint import __version__
 from detlint.findings import SEVERITY_RANK, Finding
 from detlint.report._common import (
+    LISTED,
     Paths,
     Report,
     RuleTable,
@@ -50,6 +51,7 @@ from detlint.report._common import (
     escape_text,
     sorted_findings,
     summary_line,
+    target_headline,
 )
 from detlint.report.concise import location
 from detlint.report.full import SourceLines
@@ -215,6 +217,7 @@ def _body(report: Report, findings: list[Finding], groups: list[tuple[str, list[
     yield (f"<header><h1>detlint report</h1><p class='muted'>detlint {_esc(__version__)} · "
            f"{_esc(summary_line(count(findings, rules), report.fail_on))}</p></header>")
     yield _summary(report, findings, groups, shown, rules)
+    yield _targets_section(report)
     yield _stats_section(report)
     yield _filters(groups, splits)
     yield _legend(shown)
@@ -321,6 +324,19 @@ def _rule_section(code: str, group: list[Finding], cards: list[Card], rules: Rul
             f"<div class='cards'>{body}</div>{more_note}</section>")
 
 
+def _targets_section(report: Report) -> str:
+    """A panel per --target: its totals, what it raises and the images it drops ("" when none asked)."""
+    panels = []
+    for name, summary in report.targets.items():
+        items = [f"<li>raises: {_esc(m)}</li>" for m in summary["raises"][:LISTED]]
+        items += [f"<li>drops image: <code>{_esc(p)}</code></li>" for p in summary["images_dropped"][:LISTED]]
+        more = len(summary["raises"]) + len(summary["images_dropped"]) - len(items)
+        items += [f"<li class='muted'>... and {more} more</li>"] if more > 0 else []
+        panels.append(f"<div class='target' id='target-{_esc(name)}'><h3>{_esc(target_headline(name, summary))}</h3>"
+                      f"<ul>{''.join(items)}</ul></div>")
+    return f"<section id='targets'><h2>Trainers</h2>{''.join(panels)}</section>" if panels else ""
+
+
 def _card_html(card: Card, severity: str, paths: Paths) -> str:
     finding = card.finding
     if card.thumbnail:
@@ -335,6 +351,8 @@ def _card_html(card: Card, severity: str, paths: Paths) -> str:
              f"split: {card.split}" if card.split else ""]
     fix = (f"<p class='fix'>fix ({_esc(finding.fix.applicability)}): {_esc(finding.fix.description)}</p>"
            if finding.fix else "")
+    fix += "".join(f"<p class='consequence'>{_esc(target)}: {_esc(text)}</p>"
+                   for target, text in finding.consequences.items())
     return (f"<article class='card' data-code='{_esc(finding.code)}' data-severity='{_esc(severity)}' "
             f"data-split='{_esc(card.split)}'>{picture}<div class='body'><code class='loc'>"
             f"{_esc(location(finding, paths))}</code><p class='msg'>{_esc(finding.message)}</p>{fix}"

@@ -4,7 +4,11 @@
      "datasets": [{"path", "format", "images", "annotations", "categories"}],
      "findings": [{"code", "name", "severity", "message", "file", "line", "pointer", "image",
                    "annotation", "fix": {"applicability", "description"} | null}],
-     "summary": {"error", "warning", "info", "fixable"}}
+     "summary": {"error", "warning", "info", "fixable"},
+     "targets": {NAME: {"images_dropped", "boxes_dropped", "raises", "rewrites"}}}  # with --target only
+
+With ``--target``, a finding about a box or image the trainer drops, raises on or rewrites carries
+``"consequences": {NAME: "<what happens>"}``.
 
 Findings are sorted like every other format; ``file`` is relative to the dataset root.
 Serialised with orjson (indent 2): 100k findings take well under a second.
@@ -35,6 +39,7 @@ def finding_object(finding: Finding, rules: RuleTable) -> dict[str, Any]:
         "file": finding.file, "line": finding.line, "pointer": finding.pointer, "image": finding.image,
         "annotation": None if finding.annotation is None else str(finding.annotation),
         "fix": None if fix is None else {"applicability": fix.applicability, "description": fix.description},
+        **({"consequences": dict(finding.consequences)} if finding.consequences else {}),
     }
 
 
@@ -47,6 +52,7 @@ def document(report: Report) -> dict[str, Any]:
         "datasets": [dict(d) for d in report.datasets],
         "findings": [finding_object(f, rules) for f in findings],
         "summary": {**{s: counts.by_severity[s] for s in SEVERITY_ORDER}, "fixable": counts.fixable},
+        **({"targets": report.targets} if report.targets else {}),
     }
 
 

@@ -109,6 +109,8 @@ def _properties(finding: Finding) -> dict[str, Any]:
     if finding.fix is not None:
         fix = finding.fix
         properties["fix"] = {"applicability": fix.applicability, "description": fix.description}
+    if finding.consequences:
+        properties["consequences"] = dict(finding.consequences)
     return properties
 
 
@@ -147,16 +149,15 @@ def document(report: Report) -> dict[str, Any]:
         "informationUri": INFORMATION_URI,
         "rules": [rule_descriptor(rules[code]) for code in rule_index],
     }
-    return {
-        "$schema": SCHEMA_URI,
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": driver},
-            "invocations": [{"executionSuccessful": True}],
-            "columnKind": "unicodeCodePoints",
-            "results": results,
-        }],
+    run: dict[str, Any] = {
+        "tool": {"driver": driver},
+        "invocations": [{"executionSuccessful": True}],
+        "columnKind": "unicodeCodePoints",
+        "results": results,
     }
+    if report.targets:  # --target: the report's targets object, as a property bag of the run
+        run["properties"] = {"targets": report.targets}
+    return {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
 
 
 def emit(report: Report, stream: TextIO) -> None:

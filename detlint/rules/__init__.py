@@ -53,6 +53,7 @@ from detlint.rules import (
     i008_unusual_image_mode,
     i009_tiny_image,
     i010_near_duplicate_image,
+    r001_box_past_edge_removed,
     s001_split_leakage,
     s002_split_near_duplicate,
 )
@@ -71,6 +72,7 @@ _MODULES: tuple[ModuleType, ...] = (
     i005_unannotated_image, i006_orphan_label, i007_duplicate_image, i008_unusual_image_mode,
     i009_tiny_image, i010_near_duplicate_image,
     s001_split_leakage, s002_split_near_duplicate,
+    r001_box_past_edge_removed,  # TARGET: runs with --target torchvision only
 )
 
 RULES: dict[str, ModuleType] = {module.CODE: module for module in _MODULES}

@@ -90,6 +90,16 @@ def check_error(finding: Finding) -> Diagnosis:
     return Diagnosis(finding.code, finding.message, file=finding.file or finding.image, line=finding.line, fix=fix)
 
 
+def target_raises(raised: Any, file: str | None, line: int | None) -> Diagnosis:
+    """What the torchvision target (:mod:`detlint.targets.torchvision`) says will raise: T006 for a
+    box the model rejects, T015 for a sample that cannot load. The same rule as ``check --target
+    torchvision``, so the two never disagree."""
+    if raised.annotation_row is not None:
+        return Diagnosis("T006", f"torchvision raises at batch time: {raised.message}", file=file, line=line,
+                         fix="drop or fix the box (detlint check --fix drops zero-size boxes: B001)")
+    return Diagnosis("T015", raised.message, file=file, line=line, fix="restore the image or drop its entry (I001)")
+
+
 def unknown_classes_left_out(boxes: int, files: int, file: str | None, line: int | None, class_id: int,
                              num_categories: int) -> Diagnosis:
     """T007 before training: boxes whose class is not in the class list, which the adapter leaves

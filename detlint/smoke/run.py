@@ -136,7 +136,27 @@ def _checked_dataset(dataset: Dataset | str | Path, check: bool, input_format: s
                                 for s in ("error", "warning", "info")}
     errors = at_or_above(findings, "error")
     report.diagnoses.extend(diagnose.check_error(finding) for finding in errors)
-    return None if errors else ds
+    raises = _torchvision_raises(ds, findings) if check else []
+    report.diagnoses.extend(raises)
+    return None if errors or raises else ds
+
+
+def _torchvision_raises(ds: Dataset, findings: list[Finding]) -> list[diagnose.Diagnosis]:
+    """The pre-check: what ``check --target torchvision`` says the model or loader raises on."""
+    from detlint.targets import torchvision
+    from detlint.targets.base import TargetContext
+
+    outcome = torchvision.assess(ds, TargetContext(root=Path(ds.root), images_level="header", findings=findings))
+    ann, images = ds.annotations, ds.images
+    out = []
+    for raised in outcome.raises:
+        row, image = raised.annotation_row, raised.image_row
+        if row is not None:
+            file, line = ds.file_of(int(ann.src_file[row])), int(ann.src_line[row]) or None
+        else:
+            file, line = str(images.path[image] or images.file_name[image]) if image is not None else None, None
+        out.append(diagnose.target_raises(raised, file, line))
+    return out
 
 
 def _load_and_check(dataset: Dataset | str | Path, check: bool, input_format: str | None,

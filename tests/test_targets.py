@@ -52,7 +52,7 @@ def coco_dataset(root: Path, planted: list[list[list[float]]] = PLANTED) -> Path
 def test_unknown_target_is_one_line_and_exit_2() -> None:
     status, stdout, stderr = run(str(COCO_BOXES), "--target", "nope")
     assert status == 2 and stdout == ""
-    assert stderr.strip().splitlines() == ["detlint: error: --target: unknown target 'nope' (known: torchvision)"]
+    assert stderr.strip().splitlines() == ["detlint: error: --target: unknown target 'nope' (known: detectron2, mmdet, rfdetr, torchvision, ultralytics)"]
 
 
 def test_json_report_with_targets_is_valid_and_carries_consequences() -> None:
@@ -110,7 +110,7 @@ def test_config_target_and_the_other_reporters(tmp_path: Path) -> None:
     assert "id='target-torchvision'" in page and "class='consequence'" in page
     (root / "detlint.toml").write_text('target = ["nope"]\n')
     status, _, stderr = run(str(root))
-    assert status == 2 and "unknown target 'nope' (known: torchvision)" in stderr
+    assert status == 2 and "unknown target 'nope' (known: detectron2, mmdet, rfdetr, torchvision, ultralytics)" in stderr
 
 
 # --------------------------------------------------------------------------- against real torchvision

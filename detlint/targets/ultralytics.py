@@ -18,7 +18,6 @@ from detlint.model import Annotations, Dataset
 from detlint.rules import r010_ultralytics_labels_not_found as r010
 from detlint.rules import r011_ultralytics_image_too_small as r011
 from detlint.targets._common import (
-    boxes_lost,
     first_per_image,
     geometry_rows,
     images_with_problems,
@@ -48,14 +47,12 @@ def assess(ds: Dataset, ctx: TargetContext) -> Outcome:
         bad.setdefault(row, why + converted)
     listed = set(real_images(ds).tolist())
     bad = {row: why for row, why in bad.items() if row in listed}
-    lost = boxes_lost(ds, bad)
-    out.drop_images(bad, [f"ultralytics drops the whole image ({lost[r]} box{'es' * (lost[r] != 1)} lost): {w}"
-                          for r, w in bad.items()])
+    out.drop_images(bad, list(bad.values()))  # the framework says "drops the whole image (N boxes lost)"
     if label_rows(ds):
         _labels_elsewhere(ds, out)
     keep = ~np.isin(ds.annotations.image, list(out.dropped_images))
     dup_rows, first = _duplicates(ds, keep)
-    out.drop_boxes(dup_rows, [f"ultralytics removes the duplicate row (same as {where(ds, f)}){converted}"
+    out.drop_boxes(dup_rows, [f"duplicate of {where(ds, f)}: ultralytics removes repeated rows{converted}"
                               for f in first])
     _corrupt_jpegs(ds, ctx, out)
     out.raises.extend(_raises(ds, out, listed))
@@ -170,11 +167,9 @@ def _corrupt_jpegs(ds: Dataset, ctx: TargetContext, out: Outcome) -> None:
             continue
         problem = _decode_problem(data)
         if problem is None:
-            out.rewrite_images([row], "ultralytics re-saves this JPEG in place (it does not end with FF D9)")
+            out.rewrite_images([row], "re-saved in place by ultralytics (the JPEG does not end with FF D9)")
         else:
-            lost = boxes_lost(ds, [row])[row]
-            out.drop_images([row], f"ultralytics drops the whole image ({lost} box{'es' * (lost != 1)} lost): "
-                                   f"re-saving the corrupt JPEG fails: {problem}")
+            out.drop_images([row], f"re-saving the corrupt JPEG fails: {problem}")
 
 
 def _decode_problem(data: bytes) -> str | None:

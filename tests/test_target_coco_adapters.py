@@ -76,25 +76,25 @@ def test_mmdet_skips_boxes_and_filters_images(tmp_path: Path) -> None:
     outcome, ann_id, image = _assess(mmdet, make_export(tmp_path))
     train = {i for i, *_ in ANNOTATIONS}
     assert _boxes(outcome.dropped_boxes, ann_id, train) == {
-        2: "mmdet skips the box: it does not overlap the image", 3: "mmdet skips the box: width or height < 1 px",
-        4: "mmdet skips the box: area <= 0"}
+        2: "parse_data_info skips it: it does not overlap the image", 3: "parse_data_info skips it: width or height < 1 px",
+        4: "parse_data_info skips it: area <= 0"}
     assert set(_boxes(outcome.rewritten_boxes, ann_id, train)) == {5, 10}
     dropped = {image[r]: why for r, why in outcome.dropped_images.items()}
-    assert dropped == {"train/2.jpg": "short side 20 px < min_size 32 (filter_data)",
-                       "train/4.jpg": "no annotation of a known category (filter_empty_gt)"}
+    assert dropped == {"train/2.jpg": "filter_data: short side 20 px < min_size 32",
+                       "train/4.jpg": "filter_empty_gt: no annotation of a known category"}
     assert outcome.raises == []
 
 
 def test_detectron2_remaps_filters_and_drops(tmp_path: Path) -> None:
     outcome, ann_id, image = _assess(detectron2, make_export(tmp_path))
     boxes = _boxes(outcome.dropped_boxes, ann_id, {2, 5, 7, 10})
-    assert boxes == {2: "detectron2 drops the box: empty after clipping to the image",
-                     5: "detectron2 leaves crowd annotations out of training",
-                     7: "detectron2 drops the annotation: no valid polygon (>= 6 values, even count)",
-                     10: "detectron2 leaves crowd annotations out of training"}
+    assert boxes == {2: "filter_empty_instances: empty after clipping to the image",
+                     5: "DatasetMapper leaves crowd annotations out of training",
+                     7: "load_coco_json drops the annotation: no valid polygon (>= 6 values, even count)",
+                     10: "DatasetMapper leaves crowd annotations out of training"}
     rewrites = _boxes(outcome.rewritten_boxes, ann_id)
-    assert rewrites[1] == "detectron2 remaps category_id 3 to 0 (ids not 1..2)"
-    assert rewrites[8] == "detectron2 removes 1 invalid polygon(s)"
+    assert rewrites[1] == "category_id 3 becomes 0 (ids not 1..2)"
+    assert rewrites[8] == "load_coco_json removes 1 invalid polygon(s)"
     assert {image[r] for r in outcome.dropped_images} == {"train/3.jpg", "train/4.jpg"}
     assert outcome.raises == []
 
@@ -110,9 +110,9 @@ def test_detectron2_size_mismatch_raises(tmp_path: Path) -> None:
 def test_rfdetr_drops_crowd_and_clamps(tmp_path: Path) -> None:
     outcome, ann_id, _ = _assess(rfdetr, make_export(tmp_path))
     assert _boxes(outcome.dropped_boxes, ann_id, {2, 5, 10}) == {
-        2: "RF-DETR drops the box: empty after clamping to the image", 5: "RF-DETR drops crowd annotations",
-        10: "RF-DETR drops crowd annotations"}
-    assert _boxes(outcome.rewritten_boxes, ann_id, {6}) == {6: "RF-DETR clamps the box to the image"}
+        2: "ConvertCoco: empty after clamping to the image", 5: "ConvertCoco drops crowd annotations",
+        10: "ConvertCoco drops crowd annotations"}
+    assert _boxes(outcome.rewritten_boxes, ann_id, {6}) == {6: "clamped to the image (ConvertCoco)"}
     assert outcome.raises == []
 
 
@@ -120,3 +120,40 @@ def test_rfdetr_needs_a_valid_split(tmp_path: Path) -> None:
     outcome, _, _ = _assess(rfdetr, make_export(tmp_path, valid=False))
     assert [r.message for r in outcome.raises] == [
         "FileNotFoundError: valid/_annotations.coco.json (RF-DETR reads the Roboflow layout train/ valid/ test/)"]
+
+
+def _edit(root: Path, change) -> Path:
+    path = root / "train" / "_annotations.coco.json"
+    doc = json.loads(path.read_text())
+    change(doc)
+    path.write_text(json.dumps(doc))
+    return root
+
+
+def test_repeated_annotation_ids_make_mmdet_and_detectron2_assert(tmp_path: Path) -> None:
+    """Both loaders assert the ids of one JSON are unique; the same id in train/ and valid/ is fine."""
+    root = _edit(make_export(tmp_path), lambda doc: doc["annotations"][3].update(id=2))
+    for module in (mmdet, detectron2):
+        outcome, ann_id, _ = _assess(module, root)
+        assert [(r.message, ann_id[r.annotation_row]) for r in outcome.raises] == [
+            ("AssertionError: Annotation ids in 'train/_annotations.coco.json' are not unique!", 2)], module.NAME
+
+
+def test_mmdet_reads_area_only_of_boxes_that_overlap(tmp_path: Path) -> None:
+    def no_area(doc: dict) -> None:
+        del doc["annotations"][1]["area"]  # ann 2, outside the image: skipped before area is read
+    outcome, _, _ = _assess(mmdet, _edit(make_export(tmp_path), no_area))
+    assert outcome.raises == []
+    outcome, ann_id, _ = _assess(mmdet, _edit(tmp_path, lambda doc: doc["annotations"][0].pop("area")))
+    assert [(r.message, ann_id[r.annotation_row]) for r in outcome.raises] == [("KeyError: 'area'", 1)]
+
+
+def test_detectron2_drops_an_image_left_with_crowd_only_after_polygon_filtering(tmp_path: Path) -> None:
+    """``filter_images_with_only_crowd_annotations`` sees what ``load_coco_json`` kept: image 3's
+    only non-crowd annotation has no valid polygon, so the image goes too."""
+    def plant(doc: dict) -> None:
+        doc["annotations"].append({"id": 11, "image_id": 2, "category_id": 3, "bbox": [1, 1, 5, 5], "area": 25,
+                                   "iscrowd": 0, "segmentation": [[1, 1, 2, 2]]})
+        doc["annotations"][8]["iscrowd"] = 1  # ann 9, image 2's only other annotation
+    outcome, _, image = _assess(detectron2, _edit(make_export(tmp_path), plant))
+    assert {image[r] for r in outcome.dropped_images} == {"train/2.jpg", "train/3.jpg", "train/4.jpg"}

@@ -56,6 +56,9 @@ from detlint.rules import (
     r001_box_past_edge_removed,
     r010_ultralytics_labels_not_found,
     r011_ultralytics_image_too_small,
+    r020_mmdet_image_below_min_size,
+    r030_detectron2_size_mismatch,
+    r031_detectron2_sizes_not_checked,
     s001_split_leakage,
     s002_split_near_duplicate,
 )
@@ -75,7 +78,9 @@ _MODULES: tuple[ModuleType, ...] = (
     i009_tiny_image, i010_near_duplicate_image,
     s001_split_leakage, s002_split_near_duplicate,
     r001_box_past_edge_removed,  # TARGET: runs with --target torchvision only
-    r010_ultralytics_labels_not_found, r011_ultralytics_image_too_small,  # --target ultralytics only
+    # TARGET: each runs with its --target only (ultralytics, mmdet, detectron2)
+    r010_ultralytics_labels_not_found, r011_ultralytics_image_too_small, r020_mmdet_image_below_min_size,
+    r030_detectron2_size_mismatch, r031_detectron2_sizes_not_checked,
 )
 
 RULES: dict[str, ModuleType] = {module.CODE: module for module in _MODULES}

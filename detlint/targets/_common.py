@@ -104,3 +104,16 @@ def sized(ds: Dataset) -> np.ndarray:
     """Mask of rows whose image has a known size (clipping and overlap mean nothing without it)."""
     img = np.maximum(ds.annotations.image, 0)
     return (ds.images.width[img] > 0) & (ds.images.height[img] > 0)
+
+
+def repeated_id(ds: Dataset) -> int | None:
+    """The first linked annotation row whose declared id an earlier linked row of the same file
+    already has (COCO loaders assert the ids of one JSON are unique); None when unique or the
+    format has no ids."""
+    if not format_of(ds).has(Trait.DECLARED_IDS):
+        return None
+    rows = np.flatnonzero(ds.annotations.image >= 0)
+    keys = np.column_stack([ds.annotations.src_file[rows], ds.annotations.id[rows]])
+    _, first = np.unique(keys, axis=0, return_index=True)
+    later = np.setdiff1d(np.arange(len(rows)), first)
+    return int(rows[later.min()]) if len(later) else None

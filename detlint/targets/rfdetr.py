@@ -45,7 +45,7 @@ def _unknown_category(ds: Dataset, out: Outcome) -> None:
 
 def _crowd(ds: Dataset, out: Outcome) -> None:
     """``ConvertCoco``: ``anno = [obj for obj in anno if "iscrowd" not in obj or obj["iscrowd"] == 0]``."""
-    out.drop_boxes(np.flatnonzero(box_rows(ds) & crowd(ds)), "RF-DETR drops crowd annotations")
+    out.drop_boxes(np.flatnonzero(box_rows(ds) & crowd(ds)), "ConvertCoco drops crowd annotations")
 
 
 def _clamped(ds: Dataset, out: Outcome) -> None:
@@ -58,6 +58,6 @@ def _clamped(ds: Dataset, out: Outcome) -> None:
     clamped = np.clip(ann.boxes, 0, size)
     with np.errstate(invalid="ignore"):
         keep = (clamped[:, 3] > clamped[:, 1]) & (clamped[:, 2] > clamped[:, 0])
-    out.drop_boxes(np.flatnonzero(rows & ~keep), "RF-DETR drops the box: empty after clamping to the image")
+    out.drop_boxes(np.flatnonzero(rows & ~keep), "ConvertCoco: empty after clamping to the image")
     out.rewrite_boxes(np.flatnonzero(rows & keep & np.any(clamped != ann.boxes, axis=1)),
-                      "RF-DETR clamps the box to the image")
+                      "clamped to the image (ConvertCoco)")

@@ -47,12 +47,12 @@ def assess(ds: Dataset, ctx: TargetContext) -> Outcome:
         bad.setdefault(row, why + converted)
     listed = set(real_images(ds).tolist())
     bad = {row: why for row, why in bad.items() if row in listed}
-    out.drop_images(bad, list(bad.values()))
+    out.drop_images(bad, list(bad.values()))  # the framework says "drops the whole image (N boxes lost)"
     if label_rows(ds):
         _labels_elsewhere(ds, out)
     keep = ~np.isin(ds.annotations.image, list(out.dropped_images))
     dup_rows, first = _duplicates(ds, keep)
-    out.drop_boxes(dup_rows, [f"ultralytics removes the duplicate row (same as {where(ds, f)}){converted}"
+    out.drop_boxes(dup_rows, [f"duplicate of {where(ds, f)}: ultralytics removes repeated rows{converted}"
                               for f in first])
     _corrupt_jpegs(ds, ctx, out)
     out.raises.extend(_raises(ds, out, listed))
@@ -167,7 +167,7 @@ def _corrupt_jpegs(ds: Dataset, ctx: TargetContext, out: Outcome) -> None:
             continue
         problem = _decode_problem(data)
         if problem is None:
-            out.rewrite_images([row], "ultralytics re-saves this JPEG in place (it does not end with FF D9)")
+            out.rewrite_images([row], "re-saved in place by ultralytics (the JPEG does not end with FF D9)")
         else:
             out.drop_images([row], f"re-saving the corrupt JPEG fails: {problem}")
 

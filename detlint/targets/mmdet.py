@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from detlint.formats import format_of
+from detlint.formats.protocol import Trait
 from detlint.model import Dataset
 from detlint.rules import r020_mmdet_image_below_min_size as r020
 from detlint.targets._common import box_rows, crowd, repeated_id, sized, unknown_category
@@ -27,7 +29,8 @@ def assess(ds: Dataset, ctx: TargetContext) -> Outcome:
     out = Outcome(NAME)
     _repeated_ids(ds, out)
     overlaps = _skipped_boxes(ds, out)
-    _missing_area(ds, overlaps, out)
+    if format_of(ds).has(Trait.DECLARED_AREAS):  # other formats reach CocoDataset converted, area written
+        _missing_area(ds, overlaps, out)
     _crowd_ignored(ds, out)
     _filtered_images(ds, int(ctx.options.get("mmdet-min-size", r020.OPTIONS["mmdet-min-size"])), out)
     return out

@@ -129,7 +129,13 @@ class Annotations:
     ``image`` is the row in ``Dataset.images``, -1 when the referenced image is not defined;
     ``category`` is the index into ``Dataset.categories`` or -1 when the class is unknown;
     ``class_id`` keeps the source's own class reference (COCO category_id, YOLO index).
-    ``kind`` is 0 for a box, 1 for a polygon row (YOLO segmentation), 2 for no geometry.
+    ``kind`` is 0 for a box, 1 for a polygon row (YOLO segmentation), 2 for no geometry, 3 for an
+    oriented box.
+    ``segmentation`` by kind: for 0, COCO's own value in pixels (a list of flat ``[x1, y1, ...]``
+    polygons, or an RLE dict) or None; for 1, the flat list of normalised points; for 3, the four
+    corners as a flat list of 8 numbers, in pixels (normalised when ``normalized``), in the order
+    the source wrote them (``Dataset.meta["obb"]`` records the order and angle conventions). For
+    kind 3 ``boxes`` is the corners' enclosing axis-aligned box.
     Provenance: ``src_file`` indexes ``Dataset.files``; ``src_line`` is 1-based (0 = none);
     ``src_item`` is the position in the source (COCO array index, VOC object index, YOLO line).
     """
@@ -157,6 +163,7 @@ class Annotations:
     KIND_BOX = 0
     KIND_POLYGON = 1
     KIND_NONE = 2
+    KIND_OBB = 3
 
     def __len__(self) -> int:
         return len(self.image)

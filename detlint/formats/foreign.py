@@ -70,7 +70,9 @@ def _csv_detail(head: str) -> tuple[str, str]:
 # (suffix, test of the file's head, the format's name, what the file shows of it)
 _KINDS: tuple[tuple[str, Callable[[str], bool], Callable[[str], tuple[str, str]]], ...] = (
     (".txt", kitti_head, lambda _: ("KITTI", "has a class name and 14 numbers per line")),
-    (".xml", _cvat, lambda _: ("CVAT for images XML", "has an <annotations> root with <version>")),
+    # a CVAT XML at the top of a folder is read (detlint.formats.cvat); one found deeper is named
+    (".xml", _cvat, lambda _: ("CVAT for images XML", "has an <annotations> root with <version> (check that "
+                               "file or its folder: detlint reads CVAT XML)")),
     (".json", _labelme, lambda _: ("labelme JSON", 'has "shapes" (one file per image)')),
     (".csv", _csv, _csv_detail),
 )

@@ -107,6 +107,7 @@ class _Finder:
         self.base = os.fspath(base)
         self.boundary = options.boundary(base)
         self._listings: dict[str, set[str]] = {}
+        self._links: set[str] = set()  # paths (relative to the base) of listed symbolic links
 
     def _names(self, folder: str) -> set[str]:
         found = self._listings.get(folder)
@@ -116,11 +117,23 @@ class _Finder:
             if self.boundary.contains_folder(absolute):
                 try:
                     with os.scandir(absolute) as entries:
-                        found = {e.name for e in entries if e.is_file()}
+                        for entry in entries:
+                            if entry.is_file():
+                                found.add(entry.name)
+                                if entry.is_symlink():  # free from scandir: only links cost a realpath
+                                    self._links.add(f"{folder}/{entry.name}" if folder else entry.name)
                 except OSError:
                     pass
             self._listings[folder] = found
         return found
+
+    def _inside(self, candidate: str, ds: Dataset, line: int) -> bool:
+        """Whether a found file is no symbolic link out of the base folder (F008 when it is)."""
+        if candidate not in self._links or self.boundary.contains(os.path.join(self.base, candidate)):
+            return True
+        ds.problems.append(Finding("F008", f"image file {candidate!r} is a symbolic link to a file outside the "
+                                   "dataset root; not read", file=ds.files[0], line=line or None))
+        return False
 
     def find(self, name: str, subset: str, ds: Dataset, line: int) -> str:
         """The path of image ``name`` under the base folder (``""``: not found); F008 into
@@ -141,7 +154,7 @@ class _Finder:
         for candidate in candidates:
             folder, _, file_name = candidate.rpartition("/")
             if file_name in self._names(folder):
-                return candidate
+                return candidate if self._inside(candidate, ds, line) else ""
         return ""
 
 

@@ -233,3 +233,20 @@ def test_the_cli_converts_both_ways_and_gives_stats(tmp_path: Path) -> None:
     assert stats.exit_code == 0, stats.output
     report = json.loads(stats.stdout)
     assert report["format"] == "cvat" and report["images"] == 3 and report["annotations"] == 8
+
+
+@pytest.mark.parametrize(("where", "message"), [
+    ('<image id="0" name="a.jpg" width="4" height="4"><box label="car" xtl="0" ytl="0" xbr="1" ybr="1">'
+     '<attribute name="n">&x;</attribute></box></image>', "entity &x;"),
+    ('<image id="0" name="&x;" width="4" height="4"></image>', "external entity"),
+])
+def test_an_external_entity_is_never_expanded(tmp_path: Path, where: str, message: str) -> None:
+    root = tmp_path / "ds"
+    root.mkdir()
+    (tmp_path / "secret.txt").write_text("SECRET-TEXT")
+    (root / "annotations.xml").write_text(
+        f'<?xml version="1.0"?>\n<!DOCTYPE annotations [<!ENTITY x SYSTEM "file://{tmp_path}/secret.txt">]>\n'
+        f"<annotations>\n<version>1.1</version>\n{where}\n</annotations>\n")
+    ds = load(root)
+    assert [(p.code, p.line) for p in ds.problems] == [("F001", 5)] and message in ds.problems[0].message
+    assert "SECRET-TEXT" not in repr(ds.images.file_name.tolist()) + repr(ds.annotations.extra.tolist())

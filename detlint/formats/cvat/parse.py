@@ -8,6 +8,7 @@ line and column. Geometry is not interpreted here (:mod:`.read` does it, column 
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +22,7 @@ META_OWNERS = ("task", "job", "project")
 _LOCATION_SUFFIX = re.compile(r", line \d+, column \d+$")
 
 
-@dataclass
+@dataclass(slots=True)
 class Shape:
     """One shape element: its tag, the ``<image>`` row it is on (-1: none), its XML attributes,
     its ``<attribute>`` children and, for shapes kept verbatim (skeleton, cuboid...), its XML."""
@@ -52,44 +53,71 @@ class ParsedCvat:
     problem: Finding | None = None
 
 
-def new_parser() -> etree.XMLParser:
-    return etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True, remove_comments=True)
-
-
-def parse(data: bytes) -> ParsedCvat:
-    """The records of one CVAT XML document (``problem`` set when it does not parse)."""
-    try:
-        root = etree.fromstring(data, new_parser())
-    except etree.XMLSyntaxError as exc:
+def _problem(exc: Exception) -> ParsedCvat:
+    if isinstance(exc, etree.XMLSyntaxError):
         message = _LOCATION_SUFFIX.sub("", exc.msg or str(exc))
         return ParsedCvat(problem=Finding("F001", f"XML does not parse: {message}", line=exc.lineno or 1,
                                           column=exc.offset or None))
-    except (ValueError, etree.LxmlError) as exc:
-        return ParsedCvat(problem=Finding("F001", f"XML does not parse: {exc}", line=1))
-    if root is None or root.tag != "annotations":
-        return ParsedCvat(problem=Finding("F001", f"root element is <{getattr(root, 'tag', None)}>, expected "
-                                          "<annotations> (not a CVAT file)", line=getattr(root, "sourceline", 1) or 1))
-    entity = next(root.iter(etree.Entity), None)
-    if entity is not None:  # never expanded (XXE): reading on would miss its text
-        return ParsedCvat(problem=Finding("F001", f"the file uses the XML entity {entity.text}: detlint does not "
-                                          "expand entities; write the value itself instead",
-                                          line=entity.sourceline or 1))
+    return ParsedCvat(problem=Finding("F001", f"XML does not parse: {exc}", line=1))
+
+
+def _entity(element: etree._Element) -> ParsedCvat | None:
+    """F001 for an entity reference left unexpanded (XXE is never resolved): its text would be missing."""
+    entity = next(element.iter(etree.Entity), None)
+    if entity is None:
+        return None
+    return ParsedCvat(problem=Finding("F001", f"the file uses the XML entity {entity.text}: detlint does not "
+                                      "expand entities; write the value itself instead", line=entity.sourceline or 1))
+
+
+def parse(data: bytes) -> ParsedCvat:
+    """The records of one CVAT XML document (``problem`` set when it does not parse).
+
+    Read incrementally: each top-level element is taken and then freed, so memory holds the
+    records and one ``<image>`` of tree, not the whole tree (a 150 MB export: 1.9M elements)."""
+    events = etree.iterparse(io.BytesIO(data), events=("start", "end"), resolve_entities=False, no_network=True,
+                             huge_tree=True, remove_comments=True, remove_pis=True)
     result = ParsedCvat()
-    tracks = []
-    for child in root:
-        tag = child.tag
-        if tag == "version":
-            result.version = (child.text or "").strip()
-        elif tag == "meta":
-            _meta(child, result)
-        elif tag == "image":
-            _image(child, result)
-        elif tag == "track":
-            tracks.append(child)
+    tracks: list[Shape] = []
+    depth = 0
+    try:
+        for event, element in events:
+            if event == "start":
+                depth += 1
+                if depth == 1 and element.tag != "annotations":
+                    return ParsedCvat(problem=Finding("F001", f"root element is <{element.tag}>, expected "
+                                                      "<annotations> (not a CVAT file)", line=element.sourceline or 1))
+                continue
+            depth -= 1
+            if depth != 1:
+                continue
+            bad = _entity(element)
+            if bad is not None:
+                return bad
+            _top_level(element, result, tracks)
+            element.clear()
+            parent = element.getparent()
+            while parent is not None and element.getprevious() is not None:
+                del parent[0]
+    except (etree.XMLSyntaxError, ValueError, etree.LxmlError) as exc:
+        return _problem(exc)
     frames = {image_id: row for row, image_id in enumerate(result.image_ids)}
-    for track in tracks:
-        _track(track, frames, result)
+    for shape in tracks:
+        shape.image = frames.get(shape.attrs.get("frame", ""), -1)
+    result.shapes += tracks
     return result
+
+
+def _top_level(element: etree._Element, result: ParsedCvat, tracks: list[Shape]) -> None:
+    tag = element.tag
+    if tag == "version":
+        result.version = (element.text or "").strip()
+    elif tag == "meta":
+        _meta(element, result)
+    elif tag == "image":
+        _image(element, result)
+    elif tag == "track":
+        _track(element, tracks)
 
 
 def _text(element: etree._Element | None) -> str:
@@ -129,7 +157,7 @@ def _label(label: etree._Element, result: ParsedCvat) -> None:
 
 
 def _image(image: etree._Element, result: ParsedCvat) -> None:
-    attrs = dict(image.attrib)
+    attrs = dict(image.items())
     row = len(result.image_ids)
     result.image_ids.append(attrs.pop("id", str(row)))
     result.image_names.append(attrs.pop("name", ""))
@@ -142,24 +170,23 @@ def _image(image: etree._Element, result: ParsedCvat) -> None:
 
 
 def _shape(element: etree._Element, image: int, track: dict[str, str] | None = None) -> Shape:
-    attributes = [(a.get("name", ""), a.text or "") for a in element.iterchildren("attribute")]
+    # items(), not attrib: a dict from the attrib proxy costs 2.7x as much (900k shapes: 4.8 s vs 1.8 s)
+    attributes = [(a.get("name", ""), a.text or "") for a in element.iterchildren("attribute")] if len(element) else []
     xml = ""
     if element.tag in ("skeleton", "cuboid", "ellipse"):  # not modelled: kept as written
         xml = etree.tostring(element, encoding="unicode", with_tail=False)
-    return Shape(element.tag, image, element.sourceline or 0, dict(element.attrib), attributes, xml, track)
+    return Shape(element.tag, image, element.sourceline or 0, dict(element.items()), attributes, xml, track)
 
 
-def _track(track: etree._Element, frames: dict[str, int], result: ParsedCvat) -> None:
-    """Each shape of a track that is inside its frame, on the ``<image>`` of that frame."""
-    info = dict(track.attrib)
+def _track(track: etree._Element, tracks: list[Shape]) -> None:
+    """Each shape of a track that is inside its frame (its image is found once all are read)."""
+    info = dict(track.items())
     for child in track:
         if child.tag not in SHAPE_TAGS or child.get("outside", "0") == "1":
             continue
-        frame = child.get("frame", "")
-        row = frames.get(frame, -1)
-        shape = _shape(child, row, info)
+        shape = _shape(child, -1, info)
         shape.attrs.setdefault("label", info.get("label", ""))
         for key in ("source", "group_id"):
             if key in info:
                 shape.attrs.setdefault(key, info[key])
-        result.shapes.append(shape)
+        tracks.append(shape)

@@ -250,3 +250,20 @@ def test_an_external_entity_is_never_expanded(tmp_path: Path, where: str, messag
     ds = load(root)
     assert [(p.code, p.line) for p in ds.problems] == [("F001", 5)] and message in ds.problems[0].message
     assert "SECRET-TEXT" not in repr(ds.images.file_name.tolist()) + repr(ds.annotations.extra.tolist())
+
+
+def test_fix_edits_a_box_on_its_line_and_removes_a_dropped_one(tmp_path: Path) -> None:
+    root = tmp_path / "ds"
+    shutil.copytree(FIXTURE, root)
+    xml = root / "annotations.xml"
+    original = xml.read_text()
+    broken = original.replace('xtl="10.00" ytl="5.00" xbr="25.00"', 'xtl="10.00" ytl="5.00" xbr="125.00"').replace(
+        '    <box label="truck"', '    <box label="car" source="auto" occluded="0" xtl="5.00" ytl="6.00" xbr="5.00" '
+        'ybr="9.00" z_order="0">\n    </box>\n    <box label="truck"')
+    xml.write_text(broken)
+    result = invoke("check", root, "--no-cache", "--fix", "--unsafe-fixes", "--select", "B001,B002")
+    assert result.exit_code == 0, result.output
+    fixed = xml.read_text()
+    # the zero-width box is gone with its lines; the clipped one has xbr="100"; every other byte stays
+    assert fixed == original.replace('xtl="10.00" ytl="5.00" xbr="25.00"', 'xtl="10.00" ytl="5.00" xbr="100"')
+    assert load(root).annotations.boxes[-1].tolist() == [10, 5, 100, 45]

@@ -21,7 +21,8 @@ parse, with the parser's line and column; a mask whose run lengths do not fill i
 category -1 (C001 at the shape's line); a missing image file is I001.
 
 Modules: :mod:`.parse` (XML into records), :mod:`.read` (the Dataset), :mod:`.rle` (CVAT run
-lengths and COCO RLE), :mod:`.write` (the writer).
+lengths and COCO RLE), :mod:`.write` (the writer), :mod:`.writeback` (``--fix``: a fixed box's
+coordinates edited on its line, a dropped shape's element removed).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import re
 from pathlib import Path
 
 from detlint.boundary import Boundary
+from detlint.edits import FileChange
 from detlint.formats.protocol import Claim, FormatBase, ReadOptions, Trait, WriteOptions
 from detlint.model import Dataset
 
@@ -90,6 +92,12 @@ class CvatFormat(FormatBase):
         from detlint.formats.cvat import write
 
         write.write(ds, Path(dst), options)
+
+    def write_back(self, old: Dataset, new: Dataset) -> list[FileChange]:
+        # imported here: only --fix and --diff edit files
+        from detlint.formats.cvat import writeback
+
+        return writeback.write_back(old, new)
 
     def claim(self, path: Path) -> Claim | None:
         """A CVAT XML passed on its own is a whole dataset (its folder holds the images)."""

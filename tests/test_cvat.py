@@ -267,3 +267,38 @@ def test_fix_edits_a_box_on_its_line_and_removes_a_dropped_one(tmp_path: Path) -
     # the zero-width box is gone with its lines; the clipped one has xbr="100"; every other byte stays
     assert fixed == original.replace('xtl="10.00" ytl="5.00" xbr="25.00"', 'xtl="10.00" ytl="5.00" xbr="100"')
     assert load(root).annotations.boxes[-1].tolist() == [10, 5, 100, 45]
+
+
+def test_a_project_export_reads_subsets_and_a_missing_image_is_i001(tmp_path: Path) -> None:
+    root = tmp_path / "ds"
+    write_image(root / "images" / "Train" / "a.jpg")
+    (root / "annotations.xml").write_text(
+        '<?xml version="1.0" encoding="utf-8"?>\n<annotations>\n  <version>1.1</version>\n'
+        "  <meta><project><name>p</name><labels><label><name>car</name></label><label><name>bus</name></label>"
+        "</labels></project></meta>\n"
+        '  <image id="0" name="a.jpg" subset="Train" task_id="3" width="64" height="48">\n'
+        '    <box label="bus" source="manual" occluded="0" xtl="1" ytl="2" xbr="10" ybr="20" z_order="0"></box>\n'
+        "  </image>\n"
+        '  <image id="1" name="b.jpg" subset="Validation" task_id="4" width="64" height="48">\n'
+        '    <box label="car" source="manual" occluded="0" xtl="1" ytl="2" xbr="10" ybr="20" z_order="0"></box>\n'
+        "  </image>\n</annotations>\n")
+    ds = load(root)
+    assert ds.categories.names == ["car", "bus"] and ds.meta["cvat"]["owner"] == "project"
+    assert ds.images.split.tolist() == ["Train", "Validation"] and ds.images.path.tolist() == ["images/Train/a.jpg", ""]
+    assert ds.images.extra[0] == {"task_id": "3"}
+    report = json.loads(invoke("check", root, "--no-cache", "--output-format", "json").stdout)
+    assert [(f["code"], f["line"]) for f in report["findings"]] == [("I001", None), ("I001", 8)]  # summary, then the entry
+    out = tmp_path / "out"
+    formats.save(ds, out, "cvat")
+    assert (out / "images" / "Train" / "a.jpg").is_file()
+    again = load(out)
+    assert again.images.split.tolist() == ["Train", "Validation"] and again.images.path[0] == "images/Train/a.jpg"
+
+
+def test_an_image_root_elsewhere_is_where_images_are_found(tmp_path: Path) -> None:
+    root = tmp_path / "ds"
+    shutil.copytree(FIXTURE, root, ignore=shutil.ignore_patterns("images"))
+    shutil.copytree(FIXTURE / "images", tmp_path / "pictures" / "images")
+    assert load(root).images.path.tolist() == ["", "", ""]
+    ds = formats.load(root, options=ReadOptions(progress=False, image_root=tmp_path / "pictures"))
+    assert ds.images.path.tolist() == EXPECTED["image_paths"] and ds.image_dir == tmp_path / "pictures"

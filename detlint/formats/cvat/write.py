@@ -68,11 +68,24 @@ def write(ds: Dataset, dst: Path, options: WriteOptions) -> None:
     shapes = _Shapes(ds, options, text)
     body = [shapes.image_xml(row, names[row]) for row in range(len(ds.images))]
     shapes.record_losses()
+    _flag_and_area_losses(ds, options)
     document = "\n".join(['<?xml version="1.0" encoding="utf-8"?>', "<annotations>", "  <version>1.1</version>",
                           _meta(ds, text, options), *body, "</annotations>", ""])
     options.lose("control characters XML cannot hold removed from names and values", text.dropped)
     fileio.atomic_write_text(dst / ANNOTATIONS_FILE, document)
     _place_images(ds, dst, names, options)
+
+
+def _flag_and_area_losses(ds: Dataset, options: WriteOptions) -> None:
+    """What CVAT has no field for: COCO's crowd flag, and a stated area that no shape gives back
+    (a polygon's or mask's area is the shape's own, so it is not lost)."""
+    ann = ds.annotations
+    options.lose("iscrowd flag (CVAT has none: crowd regions written as plain shapes)", int((ann.iscrowd == 1).sum()))
+    box_area = (ann.boxes[:, 2] - ann.boxes[:, 0]) * (ann.boxes[:, 3] - ann.boxes[:, 1])
+    plain = np.fromiter((s is None for s in ann.segmentation), bool, len(ann))
+    with np.errstate(invalid="ignore"):
+        own = np.isfinite(ann.area) & ~np.isclose(ann.area, box_area, rtol=1e-6, atol=1e-6)
+    options.lose("area not stored (CVAT has no area field)", int((own & plain & (ann.category >= 0)).sum()))
 
 
 def _image_names(ds: Dataset, options: WriteOptions) -> list[str]:
@@ -222,6 +235,8 @@ class _Shapes:
             self.lost["masks that are empty or do not decode written as their boxes"] += 1
             return self._element("box", row, fields, self._box_attrs(row))
         counts, left, top, width, height = runs
+        if not np.allclose(box, [left, top, left + width, top + height], rtol=0, atol=1e-3):
+            self.lost["boxes that differ from their mask's bounds (the mask is written)"] += 1
         geometry = (f'rle="{", ".join(map(str, counts))}" left="{left}" top="{top}" '
                     f'width="{width}" height="{height}"')
         return self._element("mask", row, fields, geometry)

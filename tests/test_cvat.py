@@ -302,3 +302,28 @@ def test_an_image_root_elsewhere_is_where_images_are_found(tmp_path: Path) -> No
     assert load(root).images.path.tolist() == ["", "", ""]
     ds = formats.load(root, options=ReadOptions(progress=False, image_root=tmp_path / "pictures"))
     assert ds.images.path.tolist() == EXPECTED["image_paths"] and ds.image_dir == tmp_path / "pictures"
+
+
+def test_a_video_export_gets_one_image_per_tracked_frame(tmp_path: Path) -> None:
+    """CVAT for video: no <image>; frames are images/frame_NNNNNN.<ext> of <original_size>."""
+    root = tmp_path / "ds"
+    for frame in (0, 1, 2):
+        write_image(root / "images" / f"frame_{frame:06d}.png", (640, 480))
+    (root / "annotations.xml").write_text(
+        '<?xml version="1.0" encoding="utf-8"?>\n<annotations>\n  <version>1.1</version>\n'
+        "  <meta><task><name>v</name><mode>interpolation</mode><labels><label><name>car</name></label></labels>"
+        "<original_size><width>640</width><height>480</height></original_size></task></meta>\n"
+        '  <track id="0" label="car" source="manual">\n'
+        '    <box frame="0" outside="0" occluded="0" keyframe="1" xtl="1" ytl="2" xbr="11" ybr="12" z_order="0"></box>\n'
+        '    <box frame="2" outside="0" occluded="1" keyframe="1" xtl="5" ytl="6" xbr="15" ybr="16" z_order="0"></box>\n'
+        '    <box frame="3" outside="1" occluded="0" keyframe="1" xtl="5" ytl="6" xbr="15" ybr="16" z_order="0"></box>\n'
+        "  </track>\n</annotations>\n")
+    ds = load(root)
+    assert ds.problems == [] and ds.meta["cvat"]["video"]
+    assert ds.images.path.tolist() == ["images/frame_000000.png", "images/frame_000002.png"]
+    assert ds.images.width.tolist() == [640, 640] and ds.images.id.tolist() == [0, 2]
+    assert ds.annotations.image.tolist() == [0, 1] and ds.annotations.src_line.tolist() == [6, 7]
+    options = formats.save(ds, tmp_path / "out", "cvat")
+    assert {"what": "track membership (shapes written per image, as CVAT for images does)", "count": 2,
+            "detail": ""} in options.losses
+    assert load(tmp_path / "out").annotations.boxes.tolist() == [[1, 2, 11, 12], [5, 6, 15, 16]]

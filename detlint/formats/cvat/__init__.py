@@ -8,8 +8,9 @@ centre), ``<polygon>`` (kind 0, a COCO pixel polygon in ``segmentation``, the bo
 ``<mask>`` (kind 0, CVAT's run lengths over its ``left top width height`` box turned into a
 COCO RLE dict on the whole image), and, kept for the CVAT round trip as kind 2 rows (no
 geometry), ``<polyline>``, ``<points>``, ``<tag>``, ``<ellipse>``, ``<cuboid>`` and
-``<skeleton>``. A ``<track>`` (video exports) gives one row per shape that is not
-``outside="1"``, on the ``<image>`` whose id is its ``frame``. ``occluded`` fills
+``<skeleton>``. A ``<track>`` gives one row per shape that is not ``outside="1"``, on the
+``<image>`` whose id is its ``frame``; a "CVAT for video" export (tracks, no ``<image>``) gets
+one image row per tracked frame, ``images/frame_NNNNNN.<ext>`` of the task's ``<original_size>``. ``occluded`` fills
 ``Annotations.occluded``; ``source``, ``z_order``, ``group_id``, ``rotation`` and each
 ``<attribute name=N>`` (as ``attribute:N``) go to ``extra`` as plain values, so a COCO copy keeps
 them in ``attributes`` and a CVAT copy made from it gets them back.

@@ -50,6 +50,8 @@ class ParsedCvat:
     image_lines: list[int] = field(default_factory=list)
     image_attrs: list[dict[str, str]] = field(default_factory=list)  # subset, task_id, ...
     shapes: list[Shape] = field(default_factory=list)
+    original_size: tuple[str, str] = ("", "")  # a video task's frame size
+    video: bool = False  # image rows made from the frames of tracks (no <image> in the file)
     problem: Finding | None = None
 
 
@@ -101,11 +103,28 @@ def parse(data: bytes) -> ParsedCvat:
                 del parent[0]
     except (etree.XMLSyntaxError, ValueError, etree.LxmlError) as exc:
         return _problem(exc)
+    if not result.image_ids and tracks:
+        _video_frames(result, tracks)
     frames = {image_id: row for row, image_id in enumerate(result.image_ids)}
     for shape in tracks:
         shape.image = frames.get(shape.attrs.get("frame", ""), -1)
     result.shapes += tracks
     return result
+
+
+def _video_frames(result: ParsedCvat, tracks: list[Shape]) -> None:
+    """A "CVAT for video" export has no ``<image>``: one image row per frame a track is in,
+    named as CVAT names the frames it exports (``frame_000000`` plus the file's own extension,
+    found by :mod:`.read`), of the task's ``<original_size>``."""
+    width, height = result.original_size
+    frames = sorted({int(f) for f in (s.attrs.get("frame", "") for s in tracks) if f.isdigit()})
+    for frame in frames:
+        result.image_ids.append(str(frame))
+        result.image_names.append(f"frame_{frame:06d}")
+        result.image_sizes.append((width, height))
+        result.image_lines.append(0)
+        result.image_attrs.append({})
+    result.video = True
 
 
 def _top_level(element: etree._Element, result: ParsedCvat, tracks: list[Shape]) -> None:
@@ -138,6 +157,9 @@ def _meta(meta: etree._Element, result: ParsedCvat) -> None:
                        if isinstance(child.tag, str) and child.tag in ("id", "name", "mode")}
         for label in labels.iterchildren("label"):
             _label(label, result)
+        size = element.find("original_size")
+        if size is not None:
+            result.original_size = (_text(size.find("width")), _text(size.find("height")))
         return
 
 

@@ -48,7 +48,7 @@ def read(path: Path, options: ReadOptions) -> Dataset:
         ds.problems.append(parsed.problem)
         return ds
     ds.meta["cvat"] = {"version": parsed.version, "owner": parsed.owner, "meta": parsed.meta,
-                       "labels_declared": bool(parsed.labels)}
+                       "labels_declared": bool(parsed.labels), "video": parsed.video}
     ds.categories = _categories(parsed)
     ds.images = _images(ds, parsed, options)
     ds.annotations = _annotations(ds, parsed)
@@ -83,7 +83,12 @@ def _images(ds: Dataset, parsed: ParsedCvat, options: ReadOptions) -> Images:
     paths = []
     for row, name in enumerate(parsed.image_names):
         subset = parsed.image_attrs[row].get("subset", "")
-        paths.append(finder.find(name, subset, ds, parsed.image_lines[row]))
+        if parsed.video:  # a frame's name has no extension: the file in images/ with that stem
+            found = finder.by_stem("images", name)
+            parsed.image_names[row] = found.rsplit("/", 1)[-1] or name
+        else:
+            found = finder.find(name, subset, ds, parsed.image_lines[row])
+        paths.append(found)
     ids = [_int(text, row) for row, text in enumerate(parsed.image_ids)]
     images.id = np.array(ids, np.int64) if len(set(ids)) == n else np.arange(n, dtype=np.int64)
     images.file_name[:] = parsed.image_names
@@ -108,6 +113,7 @@ class _Finder:
         self.boundary = options.boundary(base)
         self._listings: dict[str, set[str]] = {}
         self._links: set[str] = set()  # paths (relative to the base) of listed symbolic links
+        self._stems: dict[str, str] | None = None  # images/ by stem (video frames)
 
     def _names(self, folder: str) -> set[str]:
         found = self._listings.get(folder)
@@ -127,12 +133,23 @@ class _Finder:
             self._listings[folder] = found
         return found
 
-    def _inside(self, candidate: str, ds: Dataset, line: int) -> bool:
+    def by_stem(self, folder: str, stem: str) -> str:
+        """The image file of ``folder`` whose stem is ``stem`` (first in sorted order), or ``""``."""
+        if self._stems is None:
+            self._stems = {}
+            for name in sorted(self._names(folder)):
+                if fileio.is_image(name):
+                    self._stems.setdefault(os.path.splitext(name)[0], name)
+        name = self._stems.get(stem)
+        return f"{folder}/{name}" if name and self._inside(f"{folder}/{name}", None, 0) else ""
+
+    def _inside(self, candidate: str, ds: Dataset | None, line: int) -> bool:
         """Whether a found file is no symbolic link out of the base folder (F008 when it is)."""
         if candidate not in self._links or self.boundary.contains(os.path.join(self.base, candidate)):
             return True
-        ds.problems.append(Finding("F008", f"image file {candidate!r} is a symbolic link to a file outside the "
-                                   "dataset root; not read", file=ds.files[0], line=line or None))
+        if ds is not None:
+                ds.problems.append(Finding("F008", f"image file {candidate!r} is a symbolic link to a file outside "
+                                       "the dataset root; not read", file=ds.files[0], line=line or None))
         return False
 
     def find(self, name: str, subset: str, ds: Dataset, line: int) -> str:

@@ -327,3 +327,15 @@ def test_a_video_export_gets_one_image_per_tracked_frame(tmp_path: Path) -> None
     assert {"what": "track membership (shapes written per image, as CVAT for images does)", "count": 2,
             "detail": ""} in options.losses
     assert load(tmp_path / "out").annotations.boxes.tolist() == [[1, 2, 11, 12], [5, 6, 15, 16]]
+
+
+def test_bad_numbers_are_located_findings_not_a_traceback(tmp_path: Path) -> None:
+    root = tmp_path / "ds"
+    write_image(root / "images" / "a.jpg")
+    (root / "annotations.xml").write_text(cvat_xml(
+        '  <image id="0" name="a.jpg" width="abc" height="48">\n'
+        '    <box label="car" occluded="0" xtl="1" ytl="two" xbr="10" ybr="20"></box>\n'
+        '    <polygon label="car" occluded="0" points="1,2;3"></polygon>\n'
+        "  </image>\n"))
+    report = json.loads(invoke("check", root, "--no-cache", "--output-format", "json").stdout)
+    assert sorted((f["code"], f["line"]) for f in report["findings"]) == [("B004", 6), ("B004", 7), ("F011", 5)]

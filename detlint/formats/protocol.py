@@ -234,6 +234,7 @@ class FormatBase:
         return None
 
     image_size_label = "width/height"  # how messages name the declared image size
+    class_list_label = "the configured class list"  # how messages name where classes are declared
 
     def class_targets(self, ds: Dataset, source: Format) -> list:
         """Default, by the class-reference trait: positions for ``CLASS_INDEX``, names for

@@ -48,7 +48,7 @@ def _message(ds: Dataset, row: int, one_based: bool) -> str:
         name = extra.get("name", "")
         if not name:
             return "object has no <name>: it belongs to no class, and loaders raise KeyError on it"
-        return (f"class '{name}' is not in the configured class list: loaders that map names to indices "
+        return (f"class '{name}' is not in {format_of(ds).class_list_label}: loaders that map names to indices "
                 "raise KeyError or silently skip the object")
     return (f"category_id {ann.class_id[row]} is not a defined category: the class index it maps to "
             "is undefined (KeyError, or a CUDA device-side assert past the last class)")

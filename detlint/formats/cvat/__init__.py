@@ -75,6 +75,7 @@ class CvatFormat(FormatBase):
 
     name = NAME
     title = "CVAT XML"
+    class_list_label = "the labels declared in <meta>"
     traits = frozenset({Trait.DECLARED_SIZES, Trait.NAMED_IMAGE_FILES, Trait.CLASS_NAME})
     image_size_label = "<image width height>"
 

@@ -1,0 +1,123 @@
+"""Segmentations as YOLO segmentation rows (one normalised ring per object) and back, with the
+mask IoU of every step that is not exact.
+
+A COCO object with one polygon is copied exactly (normalised, no rasterising: its IoU is 1 by
+construction). Several polygons are joined into one ring (:func:`masks.join_rings`); an RLE mask
+is traced (:func:`masks.trace`) then joined. Each of those is rasterised once against its source
+to measure the IoU the conversion report lists. An object without a mask becomes its box's
+rectangle (what ultralytics' ``convert_coco`` writes for one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import chain
+
+import numpy as np
+
+from detlint.geometry import masks
+
+KIND_BOX, KIND_POLYGON = 0, 1  # Annotations.KIND_BOX / KIND_POLYGON
+
+
+@dataclass
+class Approximation:
+    """Rows turned into a ring that is not their source's exact shape, and each one's mask IoU."""
+
+    what: str
+    rows: list[int] = field(default_factory=list)
+    ious: list[float] = field(default_factory=list)
+
+    def add(self, row: int, value: float) -> None:
+        self.rows.append(row)
+        self.ious.append(value)
+
+    def worst(self) -> tuple[float, float, int]:
+        """(mean IoU, worst IoU, row of the worst)."""
+        values = np.asarray(self.ious, np.float64)
+        k = int(np.argmin(values))
+        return float(values.mean()), float(values[k]), self.rows[k]
+
+
+@dataclass
+class SegmentRows:
+    """The normalised rings of some rows: ``values`` all numbers one row after another, ``lengths``
+    how many numbers each row has; what was approximated, rectangles written, parts dropped."""
+
+    values: np.ndarray
+    lengths: np.ndarray
+    approximations: list[Approximation]
+    rectangles: int = 0
+    dropped_parts: int = 0
+
+
+def _flat(parts: list) -> np.ndarray:
+    return np.fromiter(chain.from_iterable(parts), np.float64, sum(map(len, parts)))
+
+
+def _rectangle(box: np.ndarray) -> np.ndarray:
+    x1, y1, x2, y2 = box.tolist()
+    return np.array([x1, y1, x2, y1, x2, y2, x1, y2], np.float64)
+
+
+def yolo_rings(segmentation: np.ndarray, kind: np.ndarray, iscrowd: np.ndarray, boxes: np.ndarray,
+               width: np.ndarray, height: np.ndarray) -> SegmentRows:
+    """The YOLO-seg ring of every row given: columns taken at the rows to write, ``boxes`` in
+    pixels of the ``width`` x ``height`` image (1 x 1 for rows only known normalised)."""
+    n = len(segmentation)
+    pieces: list[np.ndarray | None] = [None] * n
+    seg = segmentation.tolist()
+    single = [k for k in range(n) if kind[k] == KIND_BOX and masks.is_polygon_list(seg[k])
+              and len(seg[k]) == 1 and len(masks.usable_polygons(seg[k])) == 1]
+    _copy_exact(single, seg, width, height, pieces)
+    for k in np.flatnonzero(kind == KIND_POLYGON).tolist():
+        if isinstance(seg[k], list) and len(seg[k]) >= 6 and not len(seg[k]) % 2:
+            pieces[k] = np.asarray(seg[k], np.float64)  # YOLO's own row, already normalised
+    traced = Approximation("RLE mask traced to one polygon")
+    crowd = Approximation("crowd RLE mask traced to one polygon")
+    joined = Approximation("polygons of one object joined into one ring")
+    out = SegmentRows(np.zeros(0), np.zeros(0, np.int64), [traced, crowd, joined])
+    for k in range(n):
+        if pieces[k] is None:
+            pieces[k] = _approximate(seg[k], int(height[k]), int(width[k]), boxes[k], k,
+                                     crowd if iscrowd[k] == 1 else traced, joined, out)
+    out.lengths = np.fromiter(map(len, pieces), np.int64, n)
+    out.values = np.concatenate(pieces) if n else np.zeros(0)
+    out.approximations = [a for a in out.approximations if a.rows]
+    return out
+
+
+def _copy_exact(rows: list[int], seg: list, width: np.ndarray, height: np.ndarray,
+                pieces: list[np.ndarray | None]) -> None:
+    """One-polygon rows, normalised in one pass over all their numbers (no rasterising)."""
+    if not rows:
+        return
+    polygons = [seg[k][0] for k in rows]
+    lengths = np.fromiter(map(len, polygons), np.int64, len(rows))
+    scale = np.repeat(np.column_stack([width[rows], height[rows]]).astype(np.float64), lengths // 2, axis=0)
+    values = (_flat(polygons).reshape(-1, 2) / scale).ravel()
+    for k, piece in zip(rows, np.split(values, np.cumsum(lengths)[:-1])):
+        pieces[k] = piece
+
+
+def _approximate(segmentation: object, height: int, width: int, box: np.ndarray, row: int,
+                 trace_to: Approximation, joined: Approximation, out: SegmentRows) -> np.ndarray:
+    """The normalised ring of a multi-polygon or RLE object (its IoU recorded), or the box's
+    rectangle for an object without a usable mask."""
+    rings, own = masks.rings_of(segmentation, height, width)
+    if own and masks.is_polygon_list(segmentation):
+        out.dropped_parts += len(segmentation) - len(rings)
+    if not rings:
+        out.rectangles += 1
+        return _rectangle(box) / np.array([width, height] * 4, np.float64)
+    ring = masks.join_rings(rings)
+    source = masks.to_rle(segmentation, height, width)
+    written = masks.to_rle([ring.ravel().tolist()], height, width)
+    if source is not None and written is not None and (not own or len(rings) > 1):
+        (joined if own else trace_to).add(row, masks.iou(source, written))
+    return (ring / (width, height)).ravel()
+
+
+def ring_to_pixels(values: list[float], width: float, height: float) -> np.ndarray:
+    """A normalised YOLO ring as flat pixel coordinates."""
+    return (np.asarray(values, np.float64).reshape(-1, 2) * (width, height)).ravel()

@@ -121,3 +121,10 @@ def _approximate(segmentation: object, height: int, width: int, box: np.ndarray,
 def ring_to_pixels(values: list[float], width: float, height: float) -> np.ndarray:
     """A normalised YOLO ring as flat pixel coordinates."""
     return (np.asarray(values, np.float64).reshape(-1, 2) * (width, height)).ravel()
+
+
+def ring_area(values: list[float]) -> float:
+    """The shoelace area of one flat ring ``[x1, y1, x2, y2, ...]``."""
+    points = np.asarray(values, np.float64).reshape(-1, 2)
+    x, y = points[:, 0], points[:, 1]
+    return float(abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))) / 2)

@@ -233,7 +233,7 @@ def _annotation_entries(ds: Dataset, rows: np.ndarray, xywh: np.ndarray, categor
         entry["iscrowd"] = crowd[k]
         entry["segmentation"] = segmentations[k] if segmentations[k] is not None else []
         entries.append(entry)
-    _polygons_in_pixels(ds, rows, entries)
+    _polygons_in_pixels(ds, rows, entries, options)
     dropped: list[str] = []
     _attributes(ds, rows, entries, dropped)
     options.lose("annotation extra fields COCO 'attributes' cannot hold (not written)", len(dropped),
@@ -261,9 +261,15 @@ def _areas(area: np.ndarray, xywh: np.ndarray, has_box: np.ndarray) -> list[floa
     return out.tolist()
 
 
-def _polygons_in_pixels(ds: Dataset, rows: np.ndarray, entries: list[dict]) -> None:
-    """YOLO polygon rows (normalised) as COCO pixel polygons."""
+def _polygons_in_pixels(ds: Dataset, rows: np.ndarray, entries: list[dict], options: WriteOptions) -> None:
+    """YOLO polygon rows (normalised) as COCO pixel polygons, their area the polygon's where the
+    source stated none (COCO's area is the mask's, not the box's: B009); a crowd one as the RLE
+    COCO's crowds are (pycocotools)."""
+    from detlint.geometry import masks
+    from detlint.geometry.segments import ring_area, ring_to_pixels
+
     ann = ds.annotations
+    crowds = 0
     for k in np.flatnonzero(ann.kind[rows] == Annotations.KIND_POLYGON).tolist():
         row = int(rows[k])
         segmentation = ann.segmentation[row]
@@ -271,8 +277,16 @@ def _polygons_in_pixels(ds: Dataset, rows: np.ndarray, entries: list[dict]) -> N
             continue
         w, h = float(ds.images.width[ann.image[row]]), float(ds.images.height[ann.image[row]])
         if not ann.normalized[row] and w > 0 and h > 0:
-            points = np.asarray(segmentation, dtype=np.float64).reshape(-1, 2) * (w, h)
-            entries[k]["segmentation"] = [[round(v, 3) for v in points.ravel().tolist()]]
+            points = [round(v, 3) for v in ring_to_pixels(segmentation, w, h).tolist()]
+            entries[k]["segmentation"] = [points]
+            if not np.isfinite(ann.area[row]):
+                entries[k]["area"] = round(ring_area(points), 3)
+            if ann.iscrowd[row] == 1 and len(points) >= 6:
+                rle = masks.to_rle([points], int(h), int(w))
+                entries[k]["segmentation"] = {"size": rle["size"], "counts": rle["counts"].decode("ascii")}
+                entries[k]["area"] = masks.area(rle, int(h), int(w))
+                crowds += 1
+    options.lose("crowd polygon rasterised to an RLE mask (COCO crowds are RLE)", crowds)
 
 
 def _attributes(ds: Dataset, rows: np.ndarray, entries: list[dict], dropped: list[str]) -> None:

@@ -27,6 +27,14 @@ def _cv2() -> Any:
     return cv2
 
 
+def _shapely() -> Any:
+    try:
+        import shapely
+    except ImportError as error:
+        raise UsageError(f"checking polygons needs shapely ({error}): {SEG_EXTRA}") from None
+    return shapely
+
+
 def _mask_api() -> Any:
     from pycocotools import mask as mask_api
 

@@ -183,3 +183,39 @@ def rings_of(segmentation: object, height: int, width: int) -> tuple[list[np.nda
     if is_rle(segmentation):
         return trace(decode(segmentation, height, width)), False
     return [], True
+
+
+def object_masks(segmentation: list, kind: list, boxes: np.ndarray, normalized: np.ndarray,
+                 height: int, width: int) -> np.ndarray:
+    """``uint8 (N, H, W)``: one binary mask per row on an ``H x W`` canvas (the decoded image).
+
+    Kind 0: its COCO polygons or RLE (an RLE of another size is cut or padded to the canvas, top
+    left aligned); kind 1: the normalised YOLO ring; kind 3: the oriented box's corners (pixels,
+    or normalised where ``normalized``); a row without a mask (a plain box) gets its box filled,
+    so a mask head trains on every object rather than on an empty target.
+    """
+    out = np.zeros((len(kind), height, width), np.uint8)
+    for k, (value, row_kind) in enumerate(zip(segmentation, kind)):
+        polygons = _polygons_in_pixels(value, int(row_kind), bool(normalized[k]), height, width)
+        rle = to_rle(polygons, height, width) if polygons is not None else (
+            to_rle(value, height, width) if row_kind == 0 and is_rle(value) else None)
+        if rle is not None:
+            mask = _mask_api().decode(rle)
+            h, w = min(mask.shape[0], height), min(mask.shape[1], width)
+            out[k, :h, :w] = mask[:h, :w]
+        else:
+            x1, y1, x2, y2 = np.clip(np.round(boxes[k]), 0, (width, height, width, height)).astype(int).tolist()
+            out[k, y1:y2, x1:x2] = 1
+    return out
+
+
+def _polygons_in_pixels(value: object, kind: int, normalized: bool, height: int, width: int) -> list | None:
+    """A row's rings as a COCO pixel polygon list, None when it has none (an RLE, a box)."""
+    if kind == 0 and is_polygon_list(value) and usable_polygons(value):
+        return value
+    if kind in (1, 3) and isinstance(value, list) and len(value) >= 6 and not len(value) % 2:
+        points = np.asarray(value, np.float64).reshape(-1, 2)
+        if kind == 1 or normalized:
+            points = points * (width, height)
+        return [points.ravel().tolist()]
+    return None

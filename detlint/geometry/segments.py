@@ -67,9 +67,7 @@ def yolo_rings(segmentation: np.ndarray, kind: np.ndarray, iscrowd: np.ndarray, 
     n = len(segmentation)
     pieces: list[np.ndarray | None] = [None] * n
     seg = segmentation.tolist()
-    single = [k for k in range(n) if kind[k] == KIND_BOX and masks.is_polygon_list(seg[k])
-              and len(seg[k]) == 1 and len(masks.usable_polygons(seg[k])) == 1]
-    _copy_exact(single, seg, width, height, pieces)
+    _copy_exact(_single_polygons(seg, kind), seg, width, height, pieces)
     for k in np.flatnonzero(kind == KIND_POLYGON).tolist():
         if isinstance(seg[k], list) and len(seg[k]) >= 6 and not len(seg[k]) % 2:
             pieces[k] = np.asarray(seg[k], np.float64)  # YOLO's own row, already normalised
@@ -87,15 +85,32 @@ def yolo_rings(segmentation: np.ndarray, kind: np.ndarray, iscrowd: np.ndarray, 
     return out
 
 
+def _single_polygons(seg: list, kind: np.ndarray) -> list[int]:
+    """The kind-0 rows holding exactly one polygon of 3+ points (an even count of numbers), by
+    C-level passes over the column (the numbers themselves are checked by :func:`_copy_exact`)."""
+    one = [k for k, (s, box) in enumerate(zip(seg, (kind == KIND_BOX).tolist()))
+           if box and type(s) is list and len(s) == 1 and type(s[0]) is list]
+    lengths = np.fromiter((len(seg[k][0]) for k in one), np.int64, len(one))
+    return np.asarray(one, np.int64)[(lengths >= 6) & (lengths % 2 == 0)].tolist()
+
+
 def _copy_exact(rows: list[int], seg: list, width: np.ndarray, height: np.ndarray,
                 pieces: list[np.ndarray | None]) -> None:
-    """One-polygon rows, normalised in one pass over all their numbers (no rasterising)."""
+    """One-polygon rows, normalised in one pass over all their numbers (no rasterising); a row
+    holding a value that is not a number is left to the slow path (it becomes a rectangle)."""
     if not rows:
         return
     polygons = [seg[k][0] for k in rows]
     lengths = np.fromiter(map(len, polygons), np.int64, len(rows))
+    try:
+        flat = _flat(polygons)
+    except (TypeError, ValueError, OverflowError):
+        numeric = [k for k, p in zip(rows, polygons) if masks.usable_polygons([p])]
+        if len(numeric) < len(rows):
+            _copy_exact(numeric, seg, width, height, pieces)
+        return
     scale = np.repeat(np.column_stack([width[rows], height[rows]]).astype(np.float64), lengths // 2, axis=0)
-    values = (_flat(polygons).reshape(-1, 2) / scale).ravel()
+    values = (flat.reshape(-1, 2) / scale).ravel()
     for k, piece in zip(rows, np.split(values, np.cumsum(lengths)[:-1])):
         pieces[k] = piece
 

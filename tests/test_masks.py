@@ -227,3 +227,23 @@ def test_torch_masks_match_pycocotools(tmp_path: Path) -> None:
     convert(FIXTURE, tmp_path / "yolo", "yolo", geometry="mask")
     _, target = DetectionDataset(tmp_path / "yolo", masks=True)[0]
     assert target["masks"].shape[0] == len(target["boxes"]) and target["masks"].sum() > 0
+
+
+def test_stats_counts_masks_by_kind() -> None:
+    from detlint.stats import compute, render_text
+
+    stats = compute(detlint.load(FIXTURE))
+    assert stats["masks"] == {"polygon": 1, "multi_polygon": 1, "rle": 3, "yolo_polygon": 0}
+    assert "masks: 1 one-part polygon, 1 multi-part polygon, 3 RLE masks" in render_text(stats)
+
+
+def test_pictures_draw_polygon_outlines() -> None:
+    from detlint.draw import render, scene_for
+
+    ds = detlint.load(FIXTURE)
+    rows = np.flatnonzero(ds.annotations.image == 0)
+    scene = scene_for(ds, 0, rows)
+    assert [len(rings) for rings in scene.outlines] == [1, 2, 0]  # one polygon, two parts, an RLE (not traced)
+    with_outlines = np.asarray(render(scene))
+    scene.outlines = ()
+    assert (with_outlines != np.asarray(render(scene))).any()

@@ -192,6 +192,7 @@ def check(paths: tuple[Path, ...], output_format: str | None, output: Path | Non
 @click.option("--val-fraction", type=float, default=None,
               help="Make a val split of this share of the training (or unsplit) images, chosen by a hash "
                    "of each path (deterministic), for a source without one.")
+# the choices are formats.protocol.GEOMETRIES, written out: the CLI starts without numpy
 @click.option("--geometry", type=click.Choice(("auto", "box", "mask")), default="auto", show_default=True,
               help="YOLO output: auto keeps each row's kind (polygon rows stay polygons, COCO masks are "
                    "dropped), box writes boxes only, mask writes a segmentation row from every polygon or RLE "

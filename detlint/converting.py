@@ -24,7 +24,7 @@ from detlint.errors import UsageError
 from detlint.fileio import atomic_write_bytes, progress_enabled, remove_stale_staging, staged_folder
 from detlint.formats import load, save
 from detlint.formats.prewrite import split_role, valid_text
-from detlint.formats.protocol import ReadOptions, WriteOptions
+from detlint.formats.protocol import GEOMETRIES, ReadOptions, WriteOptions
 from detlint.model import Dataset, take_images
 from detlint.safetext import counted
 
@@ -94,6 +94,8 @@ def convert(src: Path, dst: Path, target: str, source_format: str | None = None,
     if not src.exists():
         raise UsageError(f"{src}: no such file or directory")
     _check_destination(src, dst)
+    if geometry not in GEOMETRIES:
+        raise UsageError(f"geometry {geometry!r}: must be one of {', '.join(GEOMETRIES)}")
     options = ReadOptions(voc_origin=voc_origin, progress=progress_enabled(),
                           image_root=image_root_for(src, image_root))
     ds = load(src, format=source_format, options=options)

@@ -247,3 +247,12 @@ def test_pictures_draw_polygon_outlines() -> None:
     with_outlines = np.asarray(render(scene))
     scene.outlines = ()
     assert (with_outlines != np.asarray(render(scene))).any()
+
+
+def test_cli_geometry_choices_are_the_library_ones() -> None:
+    from detlint.formats.protocol import GEOMETRIES
+
+    option = next(p for p in main.commands["convert"].params if p.name == "geometry")
+    assert tuple(option.type.choices) == GEOMETRIES
+    with pytest.raises(UsageError, match="must be one of auto, box, mask"):
+        convert(FIXTURE, Path("/nonexistent-detlint-dst"), "yolo", geometry="obb")

@@ -73,6 +73,9 @@ class ReadOptions:
         return found
 
 
+GEOMETRIES = ("auto", "box", "mask")  # WriteOptions.geometry's values (``convert --geometry``)
+
+
 @dataclass
 class WriteOptions:
     voc_origin: int = 1

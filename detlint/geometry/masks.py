@@ -51,10 +51,25 @@ def is_rle(segmentation: object) -> bool:
 
 
 def usable_polygons(polygons: list) -> list[list[float]]:
-    """The polygons pycocotools can rasterise: an even count of 6 numbers at least (a shorter or
-    odd one makes ``frPyObjects`` fail; rule F016 reports them)."""
-    return [p for p in polygons if len(p) >= 6 and not len(p) % 2
-            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in p)]
+    """The polygons pycocotools can rasterise: an even count of 6 finite numbers at least (a
+    shorter or odd one makes ``frPyObjects`` fail; rule F016 reports them)."""
+    return [p for p in polygons if isinstance(p, list) and len(p) >= 6 and not len(p) % 2 and _finite(p)]
+
+
+def _finite(values: list) -> bool:
+    if not all(type(v) in (int, float) for v in values):
+        return False
+    try:
+        return bool(np.isfinite(np.asarray(values, np.float64)).all())
+    except OverflowError:  # an integer beyond float range
+        return False
+
+
+def _drawable(polygons: list[list[float]], height: int, width: int) -> list[list[float]]:
+    """The polygons near the canvas: a point astronomically far out makes pycocotools' rasteriser
+    allocate by the perimeter without bound (rule B009 keeps the same limit)."""
+    limit = 4.0 * max(height, width) + 16
+    return [p for p in polygons if np.abs(np.asarray(p, np.float64)).max() <= limit]
 
 
 def to_rle(segmentation: object, height: int, width: int) -> dict | None:
@@ -70,7 +85,7 @@ def to_rle(segmentation: object, height: int, width: int) -> dict | None:
             return {"size": [h, w], "counts": counts.encode("ascii")}
         return {"size": [h, w], "counts": counts}
     if is_polygon_list(segmentation):
-        polygons = usable_polygons(segmentation)
+        polygons = _drawable(usable_polygons(segmentation), height, width)
         if polygons and height > 0 and width > 0:
             return api.merge(api.frPyObjects(polygons, int(height), int(width)))
     return None
@@ -134,7 +149,8 @@ def trace(mask: np.ndarray) -> list[np.ndarray]:
 
 def _closest_pair(a: np.ndarray, b: np.ndarray) -> tuple[int, int]:
     """The indices of the closest points of two rings (the bridge between them)."""
-    distances = ((a[:, None, :] - b[None, :, :]) ** 2).sum(-1)
+    with np.errstate(over="ignore", invalid="ignore"):  # a far-off point: inf, never the closest
+        distances = ((a[:, None, :] - b[None, :, :]) ** 2).sum(-1)
     i, j = np.unravel_index(int(np.argmin(distances)), distances.shape)
     return int(i), int(j)
 

@@ -65,54 +65,68 @@ def yolo_rings(segmentation: np.ndarray, kind: np.ndarray, iscrowd: np.ndarray, 
     """The YOLO-seg ring of every row given: columns taken at the rows to write, ``boxes`` in
     pixels of the ``width`` x ``height`` image (1 x 1 for rows only known normalised)."""
     n = len(segmentation)
-    pieces: list[np.ndarray | None] = [None] * n
     seg = segmentation.tolist()
-    _copy_exact(_single_polygons(seg, kind), seg, width, height, pieces)
-    for k in np.flatnonzero(kind == KIND_POLYGON).tolist():
-        if isinstance(seg[k], list) and len(seg[k]) >= 6 and not len(seg[k]) % 2:
-            pieces[k] = np.asarray(seg[k], np.float64)  # YOLO's own row, already normalised
+    rows, flat, exact_lengths = _exact(seg, kind, width, height)
     traced = Approximation("RLE mask traced to one polygon")
     crowd = Approximation("crowd RLE mask traced to one polygon")
     joined = Approximation("polygons of one object joined into one ring")
-    out = SegmentRows(np.zeros(0), np.zeros(0, np.int64), [traced, crowd, joined])
-    for k in range(n):
-        if pieces[k] is None:
-            pieces[k] = _approximate(seg[k], int(height[k]), int(width[k]), boxes[k], k,
-                                     crowd if iscrowd[k] == 1 else traced, joined, out)
-    out.lengths = np.fromiter(map(len, pieces), np.int64, n)
-    out.values = np.concatenate(pieces) if n else np.zeros(0)
+    out = SegmentRows(np.zeros(0), np.zeros(n, np.int64), [traced, crowd, joined])
+    done = np.zeros(n, bool)
+    done[rows] = True
+    others = {k: _approximate(seg[k], int(height[k]), int(width[k]), boxes[k], k,
+                              crowd if iscrowd[k] == 1 else traced, joined, out)
+              for k in np.flatnonzero(~done).tolist()}
+    out.lengths[rows] = exact_lengths
+    for k, piece in others.items():
+        out.lengths[k] = len(piece)
+    offsets = np.cumsum(out.lengths) - out.lengths
+    out.values = np.empty(int(out.lengths.sum()), np.float64)
+    out.values[np.repeat(offsets[rows], exact_lengths) + _ramp(exact_lengths)] = flat
+    for k, piece in others.items():
+        out.values[offsets[k]:offsets[k] + len(piece)] = piece
     out.approximations = [a for a in out.approximations if a.rows]
     return out
 
 
-def _single_polygons(seg: list, kind: np.ndarray) -> list[int]:
-    """The kind-0 rows holding exactly one polygon of 3+ points (an even count of numbers), by
-    C-level passes over the column (the numbers themselves are checked by :func:`_copy_exact`)."""
-    one = [k for k, (s, box) in enumerate(zip(seg, (kind == KIND_BOX).tolist()))
-           if box and type(s) is list and len(s) == 1 and type(s[0]) is list]
-    lengths = np.fromiter((len(seg[k][0]) for k in one), np.int64, len(one))
-    return np.asarray(one, np.int64)[(lengths >= 6) & (lengths % 2 == 0)].tolist()
+def _ramp(lengths: np.ndarray) -> np.ndarray:
+    """0..len-1 for each length, concatenated."""
+    return np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
 
 
-def _copy_exact(rows: list[int], seg: list, width: np.ndarray, height: np.ndarray,
-                pieces: list[np.ndarray | None]) -> None:
-    """One-polygon rows, normalised in one pass over all their numbers (no rasterising); a row
-    holding a value that is not a number is left to the slow path (it becomes a rectangle)."""
-    if not rows:
-        return
-    polygons = [seg[k][0] for k in rows]
-    lengths = np.fromiter(map(len, polygons), np.int64, len(rows))
+def _exact(seg: list, kind: np.ndarray, width: np.ndarray, height: np.ndarray) -> tuple[np.ndarray, np.ndarray,
+                                                                                         np.ndarray]:
+    """The rows copied exactly, their normalised numbers one row after another, and how many
+    each has: a kind-0 row with one polygon (divided by the image size in one pass over all the
+    numbers, no rasterising) and a YOLO row (kind 1, already normalised), each of 3+ points."""
+    box, ring = (kind == KIND_BOX).tolist(), (kind == KIND_POLYGON).tolist()
+    rows, polygons = [], []
+    for k, s in enumerate(seg):
+        if type(s) is not list:
+            continue
+        if box[k] and len(s) == 1 and type(s[0]) is list and len(s[0]) >= 6 and not len(s[0]) % 2:
+            rows.append(k)
+            polygons.append(s[0])
+        elif ring[k] and len(s) >= 6 and not len(s) % 2:
+            rows.append(k)
+            polygons.append(s)
     try:
         flat = _flat(polygons)
+    except (TypeError, ValueError, OverflowError):  # a value that is not a number: row by row
+        kept = [j for j, p in enumerate(polygons) if _numeric(p)]
+        rows, polygons = [rows[j] for j in kept], [polygons[j] for j in kept]
+        flat = _flat(polygons)
+    index = np.asarray(rows, np.int64)
+    lengths = np.fromiter(map(len, polygons), np.int64, len(polygons))
+    scale = np.where(kind[index, None] == KIND_POLYGON, 1.0, np.column_stack([width[index], height[index]]))
+    values = (flat.reshape(-1, 2) / np.repeat(scale.astype(np.float64), lengths // 2, axis=0)).ravel()
+    return index, values, lengths
+
+
+def _numeric(polygon: list) -> bool:
+    try:
+        return bool(np.isfinite(_flat([polygon])).all())
     except (TypeError, ValueError, OverflowError):
-        numeric = [k for k, p in zip(rows, polygons) if masks.usable_polygons([p])]
-        if len(numeric) < len(rows):
-            _copy_exact(numeric, seg, width, height, pieces)
-        return
-    scale = np.repeat(np.column_stack([width[rows], height[rows]]).astype(np.float64), lengths // 2, axis=0)
-    values = (flat.reshape(-1, 2) / scale).ravel()
-    for k, piece in zip(rows, np.split(values, np.cumsum(lengths)[:-1])):
-        pieces[k] = piece
+        return False
 
 
 def _approximate(segmentation: object, height: int, width: int, box: np.ndarray, row: int,

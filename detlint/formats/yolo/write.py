@@ -157,13 +157,16 @@ def _lines(ds: Dataset, index: np.ndarray, boxes: np.ndarray, polygon: np.ndarra
     box_text = _box_lines(ann.category[index[~polygon]], boxes[index[~polygon]])
     if not polygon.any():
         return box_text
+    ring_text = _polygon_lines(ds, index[polygon], options)
+    if polygon.all():  # a segmentation export: the rings' text is the whole text
+        return ring_text
     lines = np.empty(len(index), dtype=object)
     lines[~polygon] = box_text.split(b"\n")[:-1]
-    lines[polygon] = _polygon_lines(ds, index[polygon], options)
+    lines[polygon] = ring_text.split(b"\n")[:-1]
     return b"\n".join(lines.tolist()) + b"\n"
 
 
-def _polygon_lines(ds: Dataset, rows: np.ndarray, options: WriteOptions) -> list[bytes]:
+def _polygon_lines(ds: Dataset, rows: np.ndarray, options: WriteOptions) -> bytes:
     """``class x1 y1 x2 y2 ...`` lines (normalised rings, geometry/segments.py), every
     approximation a loss with its mask IoU."""
     from detlint.geometry.segments import yolo_rings
@@ -184,7 +187,7 @@ def _polygon_lines(ds: Dataset, rows: np.ndarray, options: WriteOptions) -> list
     return _ring_lines(ann.category[rows], found.values, found.lengths)
 
 
-def _ring_lines(category: np.ndarray, values: np.ndarray, lengths: np.ndarray) -> list[bytes]:
+def _ring_lines(category: np.ndarray, values: np.ndarray, lengths: np.ndarray) -> bytes:
     """One line per ring: a C-level ``%`` per chunk of rows as for boxes, the class number
     put before each ring's numbers."""
     n = len(lengths)
@@ -201,7 +204,7 @@ def _ring_lines(category: np.ndarray, values: np.ndarray, lengths: np.ndarray) -
         end = min(begin + FORMAT_CHUNK, n)
         stop = int(starts[end]) if end < n else len(merged)
         text.append("".join(templates[begin:end]) % tuple(merged[int(starts[begin]):stop].tolist()))
-    return "".join(text).encode().split(b"\n")[:-1]
+    return "".join(text).encode()
 
 
 BOX_LINE = f"%d %.{COORD_DECIMALS}f %.{COORD_DECIMALS}f %.{COORD_DECIMALS}f %.{COORD_DECIMALS}f\n"

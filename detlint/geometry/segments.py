@@ -147,13 +147,20 @@ def _approximate(segmentation: object, height: int, width: int, box: np.ndarray,
     return (ring / (width, height)).ravel()
 
 
-def ring_to_pixels(values: list[float], width: float, height: float) -> np.ndarray:
-    """A normalised YOLO ring as flat pixel coordinates."""
-    return (np.asarray(values, np.float64).reshape(-1, 2) * (width, height)).ravel()
-
-
-def ring_area(values: list[float]) -> float:
-    """The shoelace area of one flat ring ``[x1, y1, x2, y2, ...]``."""
-    points = np.asarray(values, np.float64).reshape(-1, 2)
+def rings_in_pixels(rings: list[list[float]], width: np.ndarray, height: np.ndarray,
+                    decimals: int = 3) -> tuple[list[list[float]], np.ndarray]:
+    """Normalised YOLO rings (each of 3+ points, numbers only) as flat pixel lists rounded to
+    ``decimals``, and each one's shoelace area: one pass over all their numbers."""
+    lengths = np.fromiter(map(len, rings), np.int64, len(rings))
+    if not len(rings):
+        return [], np.zeros(0)
+    scale = np.repeat(np.column_stack([width, height]).astype(np.float64), lengths // 2, axis=0)
+    points = np.round(_flat(rings).reshape(-1, 2) * scale, decimals)
     x, y = points[:, 0], points[:, 1]
-    return float(abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))) / 2)
+    starts = (np.cumsum(lengths) - lengths) // 2
+    following = np.arange(len(x)) + 1
+    following[starts + lengths // 2 - 1] = starts  # each ring closes on its first point
+    areas = np.abs(np.add.reduceat(x * y[following] - x[following] * y, starts)) / 2
+    flat = points.ravel().tolist()
+    bounds = np.cumsum(lengths).tolist()
+    return [flat[a:b] for a, b in zip([0, *bounds[:-1]], bounds)], areas

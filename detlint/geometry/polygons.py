@@ -76,7 +76,7 @@ def parts_of(segmentation: np.ndarray, kind: np.ndarray) -> Parts:
 
 
 def self_intersecting(parts: Parts) -> np.ndarray:
-    """bool per part: the ring crosses itself (shapely's validity, in bulk). Rings of 3 points
+    """bool per part: the ring crosses itself (shapely, in bulk). Rings of 3 points
     cannot; a ring that comes back to a vertex it passed (the zero-width bridge by which
     ultralytics' converter joins parts and holes into one YOLO row) touches itself on purpose
     and is not counted."""
@@ -95,8 +95,10 @@ def self_intersecting(parts: Parts) -> np.ndarray:
     keep = ~bad_ring[ring_of]
     kept_rings = np.flatnonzero(~bad_ring)
     rings = shapely.linearrings(points[keep], indices=np.searchsorted(kept_rings, ring_of[keep]))
-    valid = shapely.is_valid(shapely.polygons(rings))
-    candidates = kept_rings[~valid]
+    # is_simple on the rings (0.5 s at 860k) finds what is_valid on polygons (1.5 s) would;
+    # only the few that are not simple are explained
+    simple = shapely.is_simple(rings)
+    candidates = kept_rings[~simple]
     crossing = np.array([_crosses(points[ring_of == k]) for k in candidates.tolist()], bool)
     where = np.flatnonzero(usable)
     out[where[candidates[crossing]]] = True

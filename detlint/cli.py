@@ -192,9 +192,15 @@ def check(paths: tuple[Path, ...], output_format: str | None, output: Path | Non
 @click.option("--val-fraction", type=float, default=None,
               help="Make a val split of this share of the training (or unsplit) images, chosen by a hash "
                    "of each path (deterministic), for a source without one.")
+# the choices are formats.protocol.GEOMETRIES, written out: the CLI starts without numpy
+@click.option("--geometry", type=click.Choice(("auto", "box", "mask")), default="auto", show_default=True,
+              help="YOLO output: auto keeps each row's kind (polygon rows stay polygons, COCO masks are "
+                   "dropped), box writes boxes only, mask writes a segmentation row from every polygon or RLE "
+                   "mask (YOLO trainers use one kind per dataset).")
 @image_root_option
 def convert(src: Path, dst: Path, target: str, source_format: str | None, voc_origin: str,
-            to_voc_origin: str, copy_images: bool, val_fraction: float | None, image_root: Path | None) -> None:
+            to_voc_origin: str, copy_images: bool, val_fraction: float | None, image_root: Path | None,
+            geometry: str) -> None:
     """Convert SRC to a new dataset DST in another format; every loss is reported.
 
     A source without a validation split converted to YOLO gets no val: key (ultralytics then
@@ -203,7 +209,7 @@ def convert(src: Path, dst: Path, target: str, source_format: str | None, voc_or
 
     report = run_convert(src, dst, target, source_format=source_format, voc_origin=int(voc_origin),
                          to_voc_origin=int(to_voc_origin), link_images=not copy_images,
-                         val_fraction=val_fraction, image_root=image_root)
+                         val_fraction=val_fraction, image_root=image_root, geometry=geometry)
     click.echo(_escaped_summary(report), err=True)
 
 

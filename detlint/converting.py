@@ -24,7 +24,7 @@ from detlint.errors import UsageError
 from detlint.fileio import atomic_write_bytes, progress_enabled, remove_stale_staging, staged_folder
 from detlint.formats import load, save
 from detlint.formats.prewrite import split_role, valid_text
-from detlint.formats.protocol import ReadOptions, WriteOptions
+from detlint.formats.protocol import GEOMETRIES, ReadOptions, WriteOptions
 from detlint.model import Dataset, take_images
 from detlint.safetext import counted
 
@@ -87,17 +87,19 @@ def class_mapping(ds: Dataset, target: str) -> list[dict]:
 
 def convert(src: Path, dst: Path, target: str, source_format: str | None = None, voc_origin: int = 1,
             to_voc_origin: int = 1, link_images: bool = True, val_fraction: float | None = None,
-            image_root: Path | None = None) -> ConversionReport:
+            image_root: Path | None = None, geometry: str = "auto") -> ConversionReport:
     """Convert ``src`` into the new folder ``dst`` in ``target``; ``val_fraction`` splits a
     source without a validation split (module docstring); ``image_root``: where a COCO/VOC
-    source's images are when not under it (else the config's)."""
+    source's images are when not under it (else the config's); ``geometry``: ``WriteOptions.geometry``."""
     if not src.exists():
         raise UsageError(f"{src}: no such file or directory")
     _check_destination(src, dst)
+    if geometry not in GEOMETRIES:
+        raise UsageError(f"geometry {geometry!r}: must be one of {', '.join(GEOMETRIES)}")
     options = ReadOptions(voc_origin=voc_origin, progress=progress_enabled(),
                           image_root=image_root_for(src, image_root))
     ds = load(src, format=source_format, options=options)
-    options = WriteOptions(voc_origin=to_voc_origin, link_images=link_images)
+    options = WriteOptions(voc_origin=to_voc_origin, link_images=link_images, geometry=geometry)
     if val_fraction is not None:
         ds = with_val_split(ds, val_fraction, options)
     removed = remove_stale_staging(dst)

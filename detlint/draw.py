@@ -55,6 +55,8 @@ class Scene:
     colour_keys: Sequence[int] = ()  # category index per box, picks the colour
     highlight: frozenset[int] = frozenset()  # positions in boxes
     root: Path | None = None  # the dataset root: the image is read only if it really lies under it
+    # per box, its polygon rings ((K, 2) arrays in the box's units), drawn inside its rectangle
+    outlines: Sequence[Sequence[np.ndarray]] = ()
 
 
 def load_image(path: Path | None, max_side: int | None = None,
@@ -232,12 +234,23 @@ def _draw_boxes(draw: ImageDraw.ImageDraw, scene: Scene, boxes: np.ndarray, pen:
             halo = [rect[0] - line, rect[1] - line, rect[2] + line, rect[3] + line]
             draw.rectangle(halo, outline=(0, 0, 0), width=width + 2 * line)
         draw.rectangle(rect, outline=colour, width=width)
+        _draw_outlines(draw, scene.outlines[i] if i < len(scene.outlines) else (), pen, colour)
         if highlighted and max(rect[2] - rect[0], rect[3] - rect[1]) < TINY_PX * line:
             cx, cy, r = (rect[0] + rect[2]) / 2, (rect[1] + rect[3]) / 2, TINY_PX * line * 2
             draw.ellipse([cx - r, cy - r, cx + r, cy + r], outline=colour, width=line * 2)
         label = scene.labels[i] if i < len(scene.labels) else ""
         if label:
             _label(draw, rect, label, colour, pen.font)
+
+
+def _draw_outlines(draw: ImageDraw.ImageDraw, rings: Sequence[np.ndarray], pen: _Pen,
+                   colour: tuple[int, int, int]) -> None:
+    """A box's polygon rings, closed, in its colour (thinner than its rectangle)."""
+    for ring in rings:
+        points = np.clip(ring * pen.scale + np.asarray(pen.offset), -CANVAS_LIMIT, CANVAS_LIMIT)
+        if len(points) >= 3 and np.isfinite(points).all():
+            draw.line([tuple(p) for p in points.tolist()] + [tuple(points[0].tolist())], fill=colour,
+                      width=max(1, pen.line // 2 or 1))
 
 
 def _label(draw: ImageDraw.ImageDraw, rect: list[float], text: str, colour: tuple[int, int, int],
@@ -296,7 +309,28 @@ def scene_for(ds, image_row: int, annotation_rows: Sequence[int] | np.ndarray,
         declared_size=(int(images.width[image_row]), int(images.height[image_row])) if image_row >= 0 else (0, 0),
         boxes=ann.boxes[rows], normalized=ann.normalized[rows], labels=labels, colour_keys=categories,
         highlight=frozenset(position[r] for r in highlight_rows if r in position), root=ds.image_dir,
+        outlines=_outlines(ds, rows),
     )
+
+
+def _outlines(ds, rows: np.ndarray) -> list[list[np.ndarray]]:
+    """The polygon rings of ``rows`` in their boxes' units: COCO pixel polygons as they are, a
+    YOLO ring scaled to pixels where its image size is known (RLE masks are not traced for a
+    picture)."""
+    from detlint.geometry.masks import is_polygon_list, usable_polygons
+
+    ann, images = ds.annotations, ds.images
+    out: list[list[np.ndarray]] = []
+    for row in rows.tolist():
+        value, kind = ann.segmentation[row], int(ann.kind[row])
+        rings: list[np.ndarray] = []
+        if kind == 0 and is_polygon_list(value):
+            rings = [np.asarray(p, np.float64).reshape(-1, 2) for p in usable_polygons(value)]
+        elif kind == 1 and isinstance(value, list) and len(value) % 2 == 0 and not ann.normalized[row]:
+            size = (float(images.width[ann.image[row]]), float(images.height[ann.image[row]]))
+            rings = [np.asarray(value, np.float64).reshape(-1, 2) * size]
+        out.append(rings)
+    return out
 
 
 def drawn_rows(ds, annotation_rows: Sequence[int] | np.ndarray) -> np.ndarray:

@@ -66,6 +66,7 @@ def compute(ds: Dataset) -> dict[str, Any]:
     return {
         "path": str(ds.root), "format": ds.format, "images": len(images), "annotations": len(ann),
         "boxes": int(is_box.sum()), "polygons": int((is_box & (ann.kind == Annotations.KIND_POLYGON)).sum()),
+        "masks": _mask_counts(ds),
         "measured_boxes": int(valid.sum()),  # what the distributions and the plot measure
         "categories": len(ds.categories), "splits": splits,
         "classes": {name: int(c) for name, c in zip(ds.categories.names, counts.tolist())},
@@ -110,13 +111,29 @@ def _cell(n: int, noun: str, width: int) -> str:
     return f"{number:>{width}} {word:<{len(counted(2, noun)) - 2}}"
 
 
+def _mask_counts(ds: Dataset) -> dict[str, int]:
+    """Annotations by mask kind: pixel polygon lists (one part, several), RLE masks, YOLO rings."""
+    ann = ds.annotations
+    column = ann.segmentation[ann.kind == Annotations.KIND_BOX].tolist()
+    parts = [len(s) for s in column if type(s) is list and s]
+    rle = sum(1 for s in column if type(s) is dict)
+    multi = sum(1 for n in parts if n > 1)
+    return {"polygon": len(parts) - multi, "multi_polygon": multi, "rle": rle,
+            "yolo_polygon": int((ann.kind == Annotations.KIND_POLYGON).sum())}
+
+
 def render_text(stats: dict[str, Any]) -> str:
     """The text report. Names (path, splits, classes) are escaped before the columns are aligned
     (``escape_text``): a newline or a lone surrogate in a class name neither breaks nor fakes a line."""
     polygons = stats.get("polygons", 0)
     lines = [f"{escape_text(stats['path'])} ({stats['format']}): {counted(stats['images'], 'image')}, "
              f"{counted(stats['annotations'], 'annotation')} ({counted(stats['boxes'] - polygons, 'box')}, "
-             f"{counted(polygons, 'polygon')}), {counted(stats['categories'], 'class')}", "", "splits:"]
+             f"{counted(polygons, 'polygon')}), {counted(stats['categories'], 'class')}"]
+    masks = stats.get("masks", {})
+    if masks.get("polygon") or masks.get("multi_polygon") or masks.get("rle"):
+        lines.append(f"masks: {counted(masks['polygon'], 'one-part polygon')}, "
+                     f"{counted(masks['multi_polygon'], 'multi-part polygon')}, {counted(masks['rle'], 'RLE mask')}")
+    lines += ["", "splits:"]
     splits = {escape_text(split): row for split, row in stats["splits"].items()}
     width = max((len(name) for name in splits), default=0)
     for split, row in splits.items():

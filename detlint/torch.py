@@ -114,11 +114,14 @@ class DetectionDataset(_TorchDataset):
 
     ``split`` selects one split (``Images.split``); by default ``train`` where the dataset has
     it, else every image; None takes every image, and so does ``"train"`` on a dataset without
-    splits. ``classes[label - label_offset]`` is a label's class name.
+    splits. ``classes[label - label_offset]`` is a label's class name. ``masks=True`` adds
+    ``target["masks"]``, a ``tv_tensors.Mask`` (N, H, W) uint8 decoded from each object's polygons,
+    RLE or YOLO ring (a box-only object: its box filled), for Mask R-CNN style training.
     """
 
     def __init__(self, ds_or_path: Dataset | str | Path, split: str | None | _DefaultSplit = DEFAULT_SPLIT,
-                 transforms: Transforms | None = None, label_offset: int = 1, dtype: str = "uint8"):
+                 transforms: Transforms | None = None, label_offset: int = 1, dtype: str = "uint8",
+                 masks: bool = False):
         if dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {DTYPES}, not {dtype!r}")
         self.ds = _load_dataset(ds_or_path)
@@ -127,6 +130,7 @@ class DetectionDataset(_TorchDataset):
         self.transforms = transforms
         self.label_offset = int(label_offset)
         self.dtype = dtype
+        self.masks = bool(masks)
         self.image_indices = self._select_images(self.split)
         self._index_annotations()
 
@@ -222,7 +226,7 @@ class DetectionDataset(_TorchDataset):
             boxes[normalized] *= np.array([width, height, width, height], dtype=np.float64)
         box_area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
         area = np.where(np.isfinite(ann.area[rows]) & ~normalized, ann.area[rows], box_area)
-        return {
+        target: Target = {
             "boxes": tv_tensors.BoundingBoxes(torch.from_numpy(boxes.astype(np.float32)).reshape(-1, 4),
                                               format="XYXY", canvas_size=(int(height), int(width))),
             "labels": torch.from_numpy(ann.category[rows].astype(np.int64) + self.label_offset),
@@ -231,6 +235,13 @@ class DetectionDataset(_TorchDataset):
             "iscrowd": torch.from_numpy(np.clip(ann.iscrowd[rows], 0, None).astype(np.int64)),
             "file": self.file_of(index),
         }
+        if self.masks:
+            from detlint.geometry.masks import object_masks
+
+            decoded = object_masks(ann.segmentation[rows].tolist(), ann.kind[rows].tolist(), boxes, normalized,
+                                   int(height), int(width))
+            target["masks"] = tv_tensors.Mask(torch.from_numpy(decoded))
+        return target
 
     def _header_canvas(self, index: int) -> tuple[int, int]:
         from detlint.headers import header_size

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from harness.tasks import TARGET_OF, TASKS, coco_json
+from harness.tasks import CONVERT_ARGS, TARGET_OF, TASKS, coco_json
 
 
 def _coco_images(root: Path) -> Path:
@@ -34,7 +34,7 @@ def _child_detlint(task: str, root: Path, out: Path) -> dict:
         if not task.endswith("_warm"):
             args.append("--no-cache")  # cold: parse every file
     else:
-        args = ["convert", str(root), str(out / "dataset"), "--to", TARGET_OF[task]]
+        args = ["convert", str(root), str(out / "dataset"), "--to", TARGET_OF[task], *CONVERT_ARGS.get(task, ())]
     code = 0
     try:
         with contextlib.redirect_stdout(sys.stderr):

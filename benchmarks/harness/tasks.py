@@ -37,12 +37,15 @@ TASKS: dict[str, tuple[str | None, tuple[str, ...], tuple[str, ...]]] = {
     "coco2yolo": ("coco", _CONVERT_PEERS, ("10k", "full")),
     "yolo2coco": ("yolo", _CONVERT_PEERS, ("10k", "full")),
     "coco2voc": ("coco", _CONVERT_PEERS, ("10k", "full")),
+    # polygons as YOLO segmentation rows (detlint convert --geometry mask): no peer writes them
+    "cocopoly2yoloseg": ("coco_poly", ("detlint",), ("10k", "full")),
     "check_dense_coco": ("dense_coco", ("detlint", "panlabel", "hotcoco"), ("worst",)),
     "check_dense_yolo": ("dense_yolo", ("detlint", "panlabel"), ("worst",)),
     "check_dense_voc": ("dense_voc", ("detlint", "panlabel"), ("worst",)),
     "check_coco_preds": ("coco_preds", ("detlint", "orjson", "pycocotools", "panlabel", "hotcoco"), ("worst",)),
 }
-TARGET_OF = {"coco2yolo": "yolo", "yolo2coco": "coco", "coco2voc": "voc"}
+TARGET_OF = {"coco2yolo": "yolo", "yolo2coco": "coco", "coco2voc": "voc", "cocopoly2yoloseg": "yolo"}
+CONVERT_ARGS = {"cocopoly2yoloseg": ("--geometry", "mask")}  # detlint convert flags beyond --to
 FLOOR_TOOLS = ("orjson",)  # a lower bound, not a tool a user would pick instead
 CLI_TOOLS = ("panlabel",)  # run as their own process (no Python wrapper); hotcoco's CLI for check/convert
 
@@ -55,6 +58,7 @@ TASK_TITLES = {
     "check_voc_warm": "detlint check --images none, VOC, re-check (parse cache warm)",
     "check_yolo_warm": "detlint check --images none, YOLO, re-check (parse cache warm)",
     "coco2yolo": "Convert COCO -> YOLO", "yolo2coco": "Convert YOLO -> COCO", "coco2voc": "Convert COCO -> VOC",
+    "cocopoly2yoloseg": "Convert COCO polygons -> YOLO segmentation rows (--geometry mask)",
     "check_dense_coco": f"Check one image with {DENSE_BOXES:,} boxes, COCO",
     "check_dense_yolo": f"Check one image with {DENSE_BOXES:,} boxes, YOLO",
     "check_dense_voc": f"Check one image with {DENSE_VOC_BOXES:,} objects, VOC",

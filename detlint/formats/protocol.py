@@ -73,10 +73,17 @@ class ReadOptions:
         return found
 
 
+GEOMETRIES = ("auto", "box", "mask")  # WriteOptions.geometry's values (``convert --geometry``)
+
+
 @dataclass
 class WriteOptions:
     voc_origin: int = 1
     link_images: bool = True  # hard-link (else copy) images into the destination
+    # what a format holding one geometry kind per dataset (YOLO) writes: "auto" each row's own
+    # (polygon rows stay polygons, other masks are dropped), "box" boxes only, "mask" polygons
+    # from every mask (a row without one as its box's rectangle)
+    geometry: str = "auto"
     losses: list[dict] = field(default_factory=list)  # filled by writers: every lossy step
     notes: list[str] = field(default_factory=list)  # what a consumer of the output will meet, and the fix
 

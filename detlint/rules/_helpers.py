@@ -218,3 +218,11 @@ def _segmentation_kinds(column: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         is_dict = np.fromiter(map(isinstance, column, repeat(dict)), dtype=bool, count=n)
     nonempty = np.fromiter(map(bool, column), dtype=bool, count=n)
     return is_list & nonempty, is_dict
+
+
+def polygon_parts(ds: Dataset, ctx: RuleContext):  # -> detlint.geometry.polygons.Parts
+    """Every polygon ring of the dataset as flat arrays (B010, B011 and F016 share them)."""
+    from detlint.geometry.polygons import parts_of
+
+    ann = ds.annotations
+    return ctx.memoized(ds, "polygon_parts", (ann.segmentation, ann.kind), lambda: parts_of(ann.segmentation, ann.kind))

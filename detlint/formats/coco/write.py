@@ -6,6 +6,7 @@ unknown keys and top-level keys; every lossy step is recorded in the options' lo
 from __future__ import annotations
 
 import os
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -233,7 +234,7 @@ def _annotation_entries(ds: Dataset, rows: np.ndarray, xywh: np.ndarray, categor
         entry["iscrowd"] = crowd[k]
         entry["segmentation"] = segmentations[k] if segmentations[k] is not None else []
         entries.append(entry)
-    _polygons_in_pixels(ds, rows, entries)
+    _polygons_in_pixels(ds, rows, entries, options)
     dropped: list[str] = []
     _attributes(ds, rows, entries, dropped)
     options.lose("annotation extra fields COCO 'attributes' cannot hold (not written)", len(dropped),
@@ -261,18 +262,47 @@ def _areas(area: np.ndarray, xywh: np.ndarray, has_box: np.ndarray) -> list[floa
     return out.tolist()
 
 
-def _polygons_in_pixels(ds: Dataset, rows: np.ndarray, entries: list[dict]) -> None:
-    """YOLO polygon rows (normalised) as COCO pixel polygons."""
+def _polygons_in_pixels(ds: Dataset, rows: np.ndarray, entries: list[dict], options: WriteOptions) -> None:
+    """YOLO polygon rows (normalised) as COCO pixel polygons, in one pass over all their numbers;
+    their area the polygon's where the source stated none (COCO's area is the mask's, not the
+    box's: B009); a crowd one as the RLE COCO's crowds are (pycocotools)."""
+    from detlint.geometry import masks
+    from detlint.geometry.segments import rings_in_pixels
+
     ann = ds.annotations
-    for k in np.flatnonzero(ann.kind[rows] == Annotations.KIND_POLYGON).tolist():
-        row = int(rows[k])
-        segmentation = ann.segmentation[row]
-        if not isinstance(segmentation, list):
-            continue
-        w, h = float(ds.images.width[ann.image[row]]), float(ds.images.height[ann.image[row]])
-        if not ann.normalized[row] and w > 0 and h > 0:
-            points = np.asarray(segmentation, dtype=np.float64).reshape(-1, 2) * (w, h)
-            entries[k]["segmentation"] = [[round(v, 3) for v in points.ravel().tolist()]]
+    picked = [k for k in np.flatnonzero(ann.kind[rows] == Annotations.KIND_POLYGON).tolist()
+              if _pixel_ring(ds, int(rows[k]))]
+    if not picked:
+        return
+    at = rows[picked]
+    width, height = ds.images.width[ann.image[at]], ds.images.height[ann.image[at]]
+    values = ann.segmentation[at].tolist()
+    if not set(map(type, chain.from_iterable(values))) <= {int, float}:  # a reader kept a non-number
+        keep = [all(type(v) in (int, float) for v in value) for value in values]
+        picked = [k for k, ok in zip(picked, keep) if ok]
+        return _polygons_in_pixels(ds, rows[picked], [entries[k] for k in picked], options) if picked else None
+    rings, areas = rings_in_pixels(values, width, height)
+    stated = np.isfinite(ann.area[at]).tolist()
+    crowd = (ann.iscrowd[at] == 1).tolist()
+    for j, (k, points) in enumerate(zip(picked, rings)):
+        entries[k]["segmentation"] = [points]
+        if not stated[j]:
+            entries[k]["area"] = round(float(areas[j]), 3)
+        if crowd[j]:
+            h, w = int(height[j]), int(width[j])
+            rle = masks.to_rle([points], h, w)
+            entries[k]["segmentation"] = {"size": rle["size"], "counts": rle["counts"].decode("ascii")}
+            entries[k]["area"] = masks.area(rle, h, w)
+    options.lose("crowd polygon rasterised to an RLE mask (COCO crowds are RLE)", sum(crowd))
+
+
+def _pixel_ring(ds: Dataset, row: int) -> bool:
+    """A YOLO ring that can become pixels: 3+ points, on an image of known size."""
+    ann = ds.annotations
+    value = ann.segmentation[row]
+    image = int(ann.image[row])
+    return (isinstance(value, list) and len(value) >= 6 and not len(value) % 2 and not ann.normalized[row]
+            and ds.images.width[image] > 0 and ds.images.height[image] > 0)
 
 
 def _attributes(ds: Dataset, rows: np.ndarray, entries: list[dict], dropped: list[str]) -> None:

@@ -94,10 +94,6 @@ def _unique_names(ds: Dataset, options: WriteOptions) -> list[str]:
     return names
 
 
-def _fmt(values: np.ndarray) -> list[str]:
-    return [f"{v:.{COORD_DECIMALS}f}" for v in values]
-
-
 def _written(ds: Dataset, size_known: np.ndarray, options: WriteOptions) -> tuple[np.ndarray, np.ndarray]:
     """The rows a label file can hold, and which of them are polygons; every other row, and
     every field a label line cannot hold, is a loss."""
@@ -115,13 +111,19 @@ def _written(ds: Dataset, size_known: np.ndarray, options: WriteOptions) -> tupl
     options.lose("iscrowd flag", int((write_mask & (ann.iscrowd == 1)).sum()), "crowd boxes written as boxes")
     for flag in ("difficult", "truncated", "occluded"):
         options.lose(f"{flag} flag", int((write_mask & (getattr(ann, flag) == 1)).sum()))
-    polygon_rows = write_mask & (ann.kind == Annotations.KIND_POLYGON) & np.array(
+    own_polygon = write_mask & (ann.kind == Annotations.KIND_POLYGON) & np.array(
         [isinstance(s, list) and len(s) >= 6 and not isinstance(s[0], list) for s in ann.segmentation], bool)
-    has_other_seg = write_mask & ~polygon_rows & np.array([bool(s) for s in ann.segmentation], bool)
-    options.lose("segmentation dropped", int(has_other_seg.sum()), "detection export writes boxes")
+    has_other_seg = write_mask & ~own_polygon & np.array([bool(s) for s in ann.segmentation], bool)
+    if options.geometry == "mask":
+        return write_mask, write_mask.copy()
+    if options.geometry == "box":
+        options.lose("polygon row written as its box (--geometry box)", int(own_polygon.sum()))
+        own_polygon[:] = False
+    options.lose("segmentation dropped", int(has_other_seg.sum()),
+                 "detection export writes boxes; --geometry mask writes YOLO segmentation rows")
     if ds.format != NAME:
         options.lose("annotation extra fields", sum(map(has_content, ann.extra[write_mask])))
-    return write_mask, polygon_rows
+    return write_mask, own_polygon
 
 
 def _label_texts(ds: Dataset, options: WriteOptions) -> list[bytes]:
@@ -140,7 +142,7 @@ def _label_texts(ds: Dataset, options: WriteOptions) -> list[bytes]:
     index = np.flatnonzero(write_mask)
     index = index[np.lexsort((ann.src_item[index], ann.image[index]))] if ds.format == NAME else \
         index[np.argsort(ann.image[index], kind="stable")]
-    text = _lines(ann, index, boxes, polygon_rows[index])
+    text = _lines(ds, index, boxes, polygon_rows[index], options)
     line_ends = np.flatnonzero(np.frombuffer(text, np.uint8) == ord("\n")) + 1
     # the byte offset where each image's lines start: its first line's (rows are sorted by image)
     first_line = np.searchsorted(ann.image[index], np.arange(n_images + 1))
@@ -148,17 +150,61 @@ def _label_texts(ds: Dataset, options: WriteOptions) -> list[bytes]:
     return [text[start:end] for start, end in zip(offsets, offsets[1:])]
 
 
-def _lines(ann: Annotations, index: np.ndarray, boxes: np.ndarray, polygon: np.ndarray) -> bytes:
+def _lines(ds: Dataset, index: np.ndarray, boxes: np.ndarray, polygon: np.ndarray, options: WriteOptions) -> bytes:
     """The label lines of rows ``index`` (cx, cy, w, h in ``boxes``; polygons where ``polygon``),
     in that order, one per row."""
+    ann = ds.annotations
     box_text = _box_lines(ann.category[index[~polygon]], boxes[index[~polygon]])
     if not polygon.any():
         return box_text
+    ring_text = _polygon_lines(ds, index[polygon], options)
+    if polygon.all():  # a segmentation export: the rings' text is the whole text
+        return ring_text
     lines = np.empty(len(index), dtype=object)
     lines[~polygon] = box_text.split(b"\n")[:-1]
-    lines[polygon] = [f"{ann.category[i]} {' '.join(_fmt(np.asarray(ann.segmentation[i], np.float64)))}".encode()
-                      for i in index[polygon].tolist()]
+    lines[polygon] = ring_text.split(b"\n")[:-1]
     return b"\n".join(lines.tolist()) + b"\n"
+
+
+def _polygon_lines(ds: Dataset, rows: np.ndarray, options: WriteOptions) -> bytes:
+    """``class x1 y1 x2 y2 ...`` lines (normalised rings, geometry/segments.py), every
+    approximation a loss with its mask IoU."""
+    from detlint.geometry.segments import yolo_rings
+
+    ann = ds.annotations
+    normalized = ann.normalized[rows]
+    width = np.where(normalized, 1, ds.images.width[ann.image[rows]])
+    height = np.where(normalized, 1, ds.images.height[ann.image[rows]])
+    found = yolo_rings(ann.segmentation[rows], ann.kind[rows], ann.iscrowd[rows], ann.boxes[rows], width, height)
+    for approximation in found.approximations:
+        mean, worst, k = approximation.worst()
+        row = int(rows[k])
+        options.lose(approximation.what, len(approximation.rows),
+                     f"mask IoU mean {mean:.3f}, worst {worst:.3f} (image {ds.images.file_name[ann.image[row]]} "
+                     f"annotation id {ann.id[row]})")
+    options.lose("annotation without a mask written as its box's rectangle", found.rectangles)
+    options.lose("polygon with fewer than 3 points dropped from its object (F016)", found.dropped_parts)
+    return _ring_lines(ann.category[rows], found.values, found.lengths)
+
+
+def _ring_lines(category: np.ndarray, values: np.ndarray, lengths: np.ndarray) -> bytes:
+    """One line per ring: a C-level ``%`` per chunk of rows as for boxes, the class number
+    put before each ring's numbers."""
+    n = len(lengths)
+    starts = np.concatenate([[0], np.cumsum(lengths + 1)[:-1]]).astype(np.int64)
+    merged = np.empty(int(lengths.sum()) + n, np.float64)
+    is_class = np.zeros(len(merged), bool)
+    is_class[starts] = True
+    merged[is_class] = category
+    merged[~is_class] = values
+    number = f" %.{COORD_DECIMALS}f"
+    templates = ["%d" + number * m + "\n" for m in lengths.tolist()]
+    text: list[str] = []
+    for begin in range(0, n, FORMAT_CHUNK):
+        end = min(begin + FORMAT_CHUNK, n)
+        stop = int(starts[end]) if end < n else len(merged)
+        text.append("".join(templates[begin:end]) % tuple(merged[int(starts[begin]):stop].tolist()))
+    return "".join(text).encode()
 
 
 BOX_LINE = f"%d %.{COORD_DECIMALS}f %.{COORD_DECIMALS}f %.{COORD_DECIMALS}f %.{COORD_DECIMALS}f\n"

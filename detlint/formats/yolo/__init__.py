@@ -44,7 +44,7 @@ class YoloFormat(FormatBase):
 
     name = NAME
     title = "YOLO"
-    traits = frozenset({Trait.NORMALIZED_COORDINATES, Trait.LABEL_ROWS, Trait.CLASS_INDEX})
+    traits = frozenset({Trait.NORMALIZED_COORDINATES, Trait.LABEL_ROWS, Trait.CLASS_INDEX, Trait.ORIENTED_BOXES})
 
     def sniff(self, path: Path) -> int:
         return sniff.sniff(path)

@@ -65,6 +65,8 @@ def obb_lines(ds: Dataset, index: np.ndarray, options: WriteOptions) -> bytes:
     kind = ann.kind[index]
     for i in np.flatnonzero(kind == Annotations.KIND_OBB).tolist():
         corners[i] = np.asarray(ann.segmentation[index[i]], np.float64) / np.tile(size[i], 4)
+    headers = sum(isinstance(e, dict) and bool(e.get("dota_header")) for e in ds.images.extra.tolist())
+    options.lose("image header lines (DOTA imagesource:, gsd:)", headers, "a YOLO label file has no header")
     options.lose("polygon written as the 4 corners of its enclosing box (an OBB label file holds 4 corners a row)",
                  int((kind == Annotations.KIND_POLYGON).sum()))
     values = corners.tolist()

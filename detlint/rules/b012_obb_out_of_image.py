@@ -1,11 +1,12 @@
 """obb-out-of-image (B012): a corner of an oriented box lies past the image edge beyond a tolerance.
 
-Why it matters: ultralytics' label check (``verify_image_label``) asserts that every normalised
-coordinate of an image's label file is at most 1.01; one corner past it marks the whole image
-corrupt and drops it, with all its other objects, from training. A corner at -0.05 passes that
-check and is then clipped by the augmentations, so the box trains on a different shape. Other
-OBB toolkits (mmrotate, the DOTA devkit's image splitter) keep the corner and crop the object
-differently than it was drawn.
+Why it matters: ultralytics clips every corner to the image in its augmentations
+(``Instances.clip``, before ``xyxyxyxy2xywhr`` refits the rectangle), so the object trains as a
+smaller, differently turned box than the one drawn. Its label check (``verify_image_label``)
+tests only the corners' enclosing box as ``x y w h`` against 1.01, so a corner well past the
+edge passes it silently (checked against ultralytics 8.4 in ``tests/test_obb.py``); only when
+the centre or size itself passes 1.01 is the whole image dropped as corrupt. The DOTA devkit's
+image splitter cuts such an object at the tile edge too.
 
 A corner exactly on the edge (x == W) is inside. For oriented boxes this rule replaces B002 (the
 enclosing box passes the edge exactly when a corner does, and B002 would report it again).
@@ -58,7 +59,7 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
         edge = int(np.argmax(np.where(past[i], over[i], -np.inf)))
         unit = "" if ds.annotations.normalized[rows[i]] else " px"
         messages.append(f"oriented box {corners_text(corners[i])} has a corner {over[i, edge]:.4g}{unit} past the "
-                        f"{('left', 'top', 'right', 'bottom')[edge]} edge: ultralytics drops the whole image "
-                        "(coordinates above 1.01), others clip it")
+                        f"{('left', 'top', 'right', 'bottom')[edge]} edge: ultralytics clips the corners and "
+                        "trains a different box")
     yield from at_annotations(ds, rows[hits].tolist(), CODE, messages, None, "bbox",
                               [{"row": int(r)} for r in rows[hits].tolist()])

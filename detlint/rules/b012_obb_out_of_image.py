@@ -9,7 +9,8 @@ the centre or size itself passes 1.01 is the whole image dropped as corrupt. The
 image splitter cuts such an object at the tile edge too.
 
 A corner exactly on the edge (x == W) is inside. For oriented boxes this rule replaces B002 (the
-enclosing box passes the edge exactly when a corner does, and B002 would report it again).
+enclosing box passes the edge exactly when a corner does, and B002 would report it again); a box
+wholly outside the image stays B003's, YOLO rows in pixels F007's.
 
 Options: ``obb-out-of-image-tolerance`` (default 0.5 px; 0.001 in the unit square for rows whose
 image size is unknown) is the overshoot accepted before firing.
@@ -42,7 +43,13 @@ OPTIONS = Options(Option("obb-out-of-image-tolerance", 0.5, "number",
 
 
 def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
+    from detlint.rules.b003_box_outside_image import outside_mask
+    from detlint.rules.f007_unnormalized_coordinates import unnormalized_mask
+
     rows, corners = obb_corners(ds, ctx)
+    # wholly outside is B003's, pixel values in a normalised format F007's: one report each
+    keep = ~(outside_mask(ds, ctx) | unnormalized_mask(ds))[rows]
+    rows, corners = rows[keep], corners[keep]
     if not len(rows):
         return
     tolerance = float(ctx.get(OPTIONS, "obb-out-of-image-tolerance"))

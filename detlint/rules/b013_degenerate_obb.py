@@ -8,6 +8,9 @@ drawn: polygon IoU (DOTA devkit ``polyiou``, shapely) computes its area as the d
 two lobes. ultralytics itself takes the min-area rectangle of the corners' convex hull, so it
 trains on the intended box; the labels are still wrong for every tool that reads the polygon.
 
+Corners on one horizontal or vertical line give an enclosing box of zero width or height:
+B001 reports those, not this rule.
+
 Options: ``min-obb-area`` (default 1 px², 1e-6 of the unit square for rows of unknown image
 size): a convex hull area at or below it is degenerate.
 
@@ -40,7 +43,11 @@ OPTIONS = Options(Option("min-obb-area", 1.0, "number",
 
 
 def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
+    from detlint.rules.b001_degenerate_box import degenerate_mask
+
     rows, corners = obb_corners(ds, ctx)
+    keep = ~degenerate_mask(ds, ctx)[rows]  # corners on one horizontal or vertical line: B001 reports the box
+    rows, corners = rows[keep], corners[keep]
     if not len(rows):
         return
     minimum = float(ctx.get(OPTIONS, "min-obb-area"))

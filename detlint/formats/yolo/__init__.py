@@ -7,7 +7,9 @@ folders: ``images/`` + ``labels/`` (optionally per split) or labels beside their
 ``classes.txt`` or ``obj.names`` for the class list (:mod:`.layout`).
 
 A row is a box ``cls cx cy w h`` or a polygon ``cls x1 y1 ... xn yn`` (3+ points); anything else
-is F006 at its line (:mod:`.parse`). Each image's label is its path with the last ``images``
+is F006 at its line (:mod:`.parse`). With ``task: obb`` in the data.yaml (or
+``ReadOptions.yolo_task``) a 4-point row is an oriented box (YOLO-OBB, :mod:`.obb`); the writer
+writes 4-corner rows and ``task: obb`` whenever the dataset holds oriented boxes. Each image's label is its path with the last ``images``
 folder replaced by ``labels`` and a ``.txt`` extension, else the ``.txt`` beside it (F014 when
 only case differs; :mod:`.pairing`). A label without an image is I006, kept on a synthetic image
 entry; sizes come from the image headers, rows stay normalised where a size is unknown

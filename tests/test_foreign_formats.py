@@ -23,7 +23,9 @@ LABELME = {"version": "5.0.1", "flags": {}, "imagePath": "a.jpg", "imageData": N
            "imageWidth": 64, "shapes": [{"label": "car", "points": [[1, 2], [10, 20]], "group_id": None,
                                          "shape_type": "rectangle", "flags": {}}]}
 CSV = "filename,width,height,class,xmin,ymin,xmax,ymax\na.jpg,64,48,car,1,2,10,20\n"
-NOT_A_DATASET = "not a COCO, VOC or YOLO dataset (looks like "
+# every registered format, as the message lists them (formats are added: the test follows the registry)
+_TITLES = [fmt.title for fmt in __import__("detlint.formats", fromlist=["every"]).every()]
+NOT_A_DATASET = f"not a {', '.join(_TITLES[:-1])} or {_TITLES[-1]} dataset (looks like "
 
 
 def invoke(*args: str | Path) -> Result:

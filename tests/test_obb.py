@@ -203,3 +203,23 @@ def test_torch_dataset_trains_on_enclosing_boxes() -> None:
     boxes = [data[i][1]["boxes"].numpy() for i in range(len(data))]
     assert sum(len(b) for b in boxes) == 7
     assert any(np.allclose(b, [55, 20, 80, 40]) for part in boxes for b in part)  # the rotated ship
+
+
+def test_box_rows_beside_oriented_rows_are_mixed_kinds(tmp_path: Path) -> None:
+    """ultralytics rejects a label file mixing 5-value and 9-value rows ("labels mix segment and
+    detection rows"): F013 counts oriented boxes with the polygons."""
+    from ultralytics.data.utils import verify_image_label
+
+    root = tmp_path / "mixed"
+    shutil.copytree(YOLO_OBB, root)
+    label = root / "labels" / "train" / "P0001.txt"
+    label.write_text(label.read_text() + "1 0.5 0.5 0.2 0.2\n")
+    image = root / "images" / "train" / "P0001.png"
+    assert verify_image_label((str(image), str(label), "", False, 4, 0, 0, False))[-2] == 1  # corrupt
+    from click.testing import CliRunner
+
+    from detlint.cli import main
+
+    out = CliRunner().invoke(main, ["check", str(root), "--output-format", "json", "--no-cache", "--select", "F013"])
+    problems = [f for f in json.loads(out.stdout)["findings"] if f["code"] == "F013"]
+    assert [(f["file"], f["line"]) for f in problems] == [("labels/train/P0001.txt", 4)]

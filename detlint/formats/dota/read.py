@@ -118,7 +118,8 @@ def _parse(text: str, image: int, file: str, image_name: str, images: Images,
 
 def _malformed(tokens: list[str]) -> str | None:
     if len(tokens) not in (9, 10):
-        return f"expected 8 coordinates, a category and a difficulty (DOTA), got {len(tokens)} values"
+        return (f"expected 'x1 y1 x2 y2 x3 y3 x4 y4 category difficult' (DOTA: 10 values, 9 without "
+                f"difficult), got {len(tokens)}")
     for token in tokens[:8]:
         try:
             float(token)

@@ -103,3 +103,17 @@ def test_label_without_image_and_link_out_of_root(tmp_path: Path) -> None:
     assert ("I006", "train/labelTxt/P0009.txt") in codes
     assert ("F008", "train/labelTxt/P0010.txt") in codes
     assert "P0010" not in " ".join(ds.files)
+
+
+def test_versioned_label_folders_are_read(tmp_path: Path) -> None:
+    """The downloads nest labels as ``labelTxt-v1.5/<one folder>/`` or ``labelTxt-v1.0/*.txt``."""
+    root = tmp_path / "v15"
+    shutil.copytree(DOTA, root)
+    (root / "train" / "labelTxt").rename(tmp_path / "moved")
+    (root / "train" / "labelTxt-v1.5").mkdir()
+    (tmp_path / "moved").rename(root / "train" / "labelTxt-v1.5" / "DOTA-v1.5_train")
+    (root / "val" / "labelTxt").rename(root / "val" / "labelTxt-v1.0")
+    assert sniff(root) == "dota"
+    ds = detlint.load(root)
+    assert len(ds.annotations) == FACTS["annotations"] and not [p for p in ds.problems if p.code == "I006"]
+    assert "train/labelTxt-v1.5/DOTA-v1.5_train/P0001.txt" in ds.files

@@ -1,7 +1,7 @@
 """Where a DOTA dataset's files are: ``labelTxt/`` beside ``images/``, at the root (one unsplit
 set) or in split folders (``train/``, ``val/``, any name). The official downloads nest the labels
-one level deeper (``train/labelTxt-v1.5/labelTxt/``, ``DOTA-v2.0_train_hbb/``... ): a
-``labelTxt*`` folder holding a ``labelTxt`` folder is read through it. Every folder and label
+one level deeper (``train/labelTxt-v1.5/labelTxt/``, ``labelTxt-v2.0/DOTA-v2.0_train/``): a ``labelTxt*``
+folder is read directly when it holds ``.txt`` files, else through its one subfolder. Every folder and label
 file is checked against the dataset's :class:`~detlint.boundary.Boundary` (a link out is F008)."""
 
 from __future__ import annotations
@@ -39,8 +39,14 @@ def label_folder(folder: Path) -> Path | None:
     if (folder / LABELS).is_dir():
         return folder / LABELS
     for name in _names(folder):
-        if name.startswith(LABELS) and (folder / name / LABELS).is_dir():
-            return folder / name / LABELS
+        if not name.startswith(LABELS) or not (folder / name).is_dir():
+            continue
+        inner = _names(folder / name)
+        if any(entry.lower().endswith(".txt") for entry in inner):
+            return folder / name  # labelTxt-v1.5/*.txt
+        subfolders = [entry for entry in inner if (folder / name / entry).is_dir()]
+        if len(subfolders) == 1:
+            return folder / name / subfolders[0]  # labelTxt-v1.5/labelTxt, labelTxt-v2.0/DOTA-v2.0_train
     return None
 
 

@@ -101,6 +101,8 @@ def test_task_decides_what_a_nine_token_row_is(tmp_path: Path) -> None:
     assert (polygons.kind == Annotations.KIND_POLYGON).all()
     oriented = formats.load(plain, options=ReadOptions(yolo_task="obb")).annotations
     assert (oriented.kind == Annotations.KIND_OBB).all()
+    yaml.rename(plain / "DOTAv1.yaml")  # ultralytics' DOTA description has no task key
+    assert (detlint.load(plain).annotations.kind == Annotations.KIND_OBB).all()
 
 
 def test_ultralytics_drops_the_images_detlint_reports(tmp_path: Path) -> None:

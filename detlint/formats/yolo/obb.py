@@ -5,7 +5,9 @@ apart by the file either: its ``YOLODataset`` reads both as "segments" in ``veri
 and only the task of the model (``YOLO("yolo11n-obb.pt")``, ``yolo obb train``) decides that
 they are converted to ``xywhr`` with ``cv2.minAreaRect`` (``use_obb = task == "obb"``). detlint
 decides by the dataset description instead: ``task: obb`` in the ``data.yaml`` (ultralytics
-reads the key as the default task for its CLI; detlint writes it on every OBB export), or
+reads the key as the default task for its CLI; detlint writes it on every OBB export), a
+description named as ultralytics names its DOTA sets (``DOTAv1.yaml``, ``DOTAv1.5.yaml``,
+``dota8.yaml``: written by ``convert_dota_to_yolo_obb``, without a ``task`` key), or
 ``ReadOptions.yolo_task = "obb"``. Then every 8-number row is an oriented box (kind 3); other
 rows keep their meaning.
 """
@@ -27,6 +29,8 @@ def is_obb(meta: dict[str, Any], options: ReadOptions) -> bool:
     """Whether the dataset's 8-number rows are oriented boxes (see the module docstring)."""
     yaml = meta.get("yaml")
     task = options.yolo_task or (yaml.get("task") if isinstance(yaml, dict) else None)
+    if task is None and isinstance(yaml, dict):  # ultralytics' own DOTA descriptions
+        task = "obb" if str(meta.get("yaml_file", "")).rpartition("/")[2].lower().startswith("dota") else None
     return str(task).lower() == "obb"
 
 

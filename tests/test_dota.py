@@ -117,3 +117,12 @@ def test_versioned_label_folders_are_read(tmp_path: Path) -> None:
     ds = detlint.load(root)
     assert len(ds.annotations) == FACTS["annotations"] and not [p for p in ds.problems if p.code == "I006"]
     assert "train/labelTxt-v1.5/DOTA-v1.5_train/P0001.txt" in ds.files
+
+
+def test_a_label_file_passed_alone_is_checked_in_its_dataset() -> None:
+    """pre-commit passes files: a DOTA label finds its dataset root above its split folder."""
+    code, out = _cli("check", str(DOTA / "train" / "labelTxt" / "P0002.txt"), "--output-format", "json",
+                     "--no-cache")
+    assert code == 1
+    assert sorted(f"{f['code']} {f['file']}:{f['line']}" for f in json.loads(out)["findings"]) == [
+        "B012 train/labelTxt/P0002.txt:2", "B013 train/labelTxt/P0002.txt:1"]

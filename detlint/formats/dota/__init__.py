@@ -19,7 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from detlint.formats.dota import layout
-from detlint.formats.protocol import FormatBase, ReadOptions, Trait, WriteOptions
+from detlint.formats.protocol import Claim, FormatBase, ReadOptions, Trait, WriteOptions
 from detlint.model import Dataset
 
 __all__ = ["FORMAT", "DotaFormat"]
@@ -44,6 +44,19 @@ class DotaFormat(FormatBase):
         from detlint.formats.dota import write
 
         write.write(ds, dst, options)
+
+    def claim(self, path: Path) -> Claim | None:
+        """A ``.txt`` in a ``labelTxt*`` folder (or one level below it) is a MEMBER."""
+        return Claim.MEMBER if layout.labels_of(Path(path)) is not None else None
+
+    def member_root(self, path: Path) -> Path | None:
+        """The dataset root of a label file: above its split folder (``train/labelTxt/``), else
+        the folder holding ``labelTxt/``."""
+        labels = layout.labels_of(Path(path))
+        if labels is None:
+            return None
+        holder = labels.parent
+        return holder.parent if layout.SPLIT_NAME.match(holder.name) else holder
 
 
 FORMAT = DotaFormat()

@@ -7,6 +7,7 @@ file is checked against the dataset's :class:`~detlint.boundary.Boundary` (a lin
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from detlint.findings import Finding
 
 LABELS = "labelTxt"
 IMAGES = "images"
+SPLIT_NAME = re.compile(r"(train|val|valid|validation|test|trainval)(\b|_|-|$)", re.IGNORECASE)
 
 
 @dataclass
@@ -47,6 +49,16 @@ def label_folder(folder: Path) -> Path | None:
         subfolders = [entry for entry in inner if (folder / name / entry).is_dir()]
         if len(subfolders) == 1:
             return folder / name / subfolders[0]  # labelTxt-v1.5/labelTxt, labelTxt-v2.0/DOTA-v2.0_train
+    return None
+
+
+def labels_of(path: Path) -> Path | None:
+    """The ``labelTxt*`` folder a label file lies in (directly or one folder down), if any."""
+    if path.suffix.lower() != ".txt":
+        return None
+    for folder in (path.parent, path.parent.parent):
+        if folder.name.startswith(LABELS):
+            return folder
     return None
 
 

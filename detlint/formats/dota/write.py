@@ -30,11 +30,10 @@ def corners_of(ds: Dataset) -> tuple[np.ndarray, np.ndarray]:
     obb = np.flatnonzero(ann.kind == Annotations.KIND_OBB)
     if len(obb):
         corners[obb] = np.array([ann.segmentation[i] for i in obb.tolist()], np.float64).reshape(-1, 8)
-    scale = np.where(ann.normalized, 1.0, 0.0)
+    # rows kept normalised (image size unknown when read) become pixels where the size is known now
     scale_xy = np.stack([np.where(ann.normalized, width, 1.0), np.where(ann.normalized, height, 1.0)], 1)
     corners = corners * np.tile(scale_xy, 4)
     known = ~ann.normalized | ((width > 0) & (height > 0))
-    del scale
     writable = ann.has_box & (ann.kind != Annotations.KIND_NONE) & known
     return corners, writable
 

@@ -26,8 +26,9 @@ dataset without splits (one COCO JSON, a flat VOC folder, a YOLO set without ``t
 is all training data, so ``split="train"`` takes every image there too; any other name that is
 not a split of the dataset raises ``ValueError`` naming the splits it has.
 
-Only annotations that can train are kept: kind box or polygon (a polygon row trains as its
-bounding box), finite coordinates, a known category. ``detlint check`` reports the others;
+Only annotations that can train are kept: kind box, polygon or oriented box (a polygon row and
+an oriented box, DOTA or YOLO-OBB, train as their enclosing axis-aligned box), finite
+coordinates, a known category. ``detlint check`` reports the others;
 ``unknown_class_rows`` holds the annotation rows of the chosen images left out for an unknown
 class, so ``detlint smoke --no-check`` can say what it did not train on.
 Images without any such annotation give empty ``(0, 4)`` boxes and ``(0,)`` labels (negative
@@ -68,7 +69,7 @@ from detlint.safetext import counted
 
 __all__ = ["DEFAULT_SPLIT", "DetectionDataset", "collate", "TRAINABLE_KINDS"]
 
-TRAINABLE_KINDS = (Annotations.KIND_BOX, Annotations.KIND_POLYGON)
+TRAINABLE_KINDS = (Annotations.KIND_BOX, Annotations.KIND_POLYGON, Annotations.KIND_OBB)
 DTYPES = ("uint8", "float")
 TRAIN_SPLIT = "train"
 

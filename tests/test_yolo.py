@@ -300,7 +300,8 @@ def test_format_object_traits_and_class_map_names():
 
     assert formats.get("yolo") is yolo.FORMAT and isinstance(yolo.FORMAT, Format)
     assert yolo.FORMAT.name == yolo.NAME == "yolo" and yolo.FORMAT.title == "YOLO"
-    assert yolo.FORMAT.traits == {Trait.NORMALIZED_COORDINATES, Trait.LABEL_ROWS, Trait.CLASS_INDEX}
+    assert yolo.FORMAT.traits == {Trait.NORMALIZED_COORDINATES, Trait.LABEL_ROWS, Trait.CLASS_INDEX,
+                                  Trait.ORIENTED_BOXES}
     assert yolo.FORMAT.incremental
     assert all(selection.is_dataset_level(name) for name in yolo.CLASS_MAP_NAMES)  # selection asks the format
 

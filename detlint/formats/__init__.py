@@ -15,6 +15,7 @@ from pathlib import Path
 from detlint.errors import NotADatasetError, UsageError
 from detlint.fileio import collector_paused
 from detlint.formats import foreign
+from detlint.formats.obbwrite import axis_aligned
 from detlint.formats.prewrite import prepared
 from detlint.formats.protocol import Claim, Format, FormatBase, ReadOptions, RootMark, Trait, WriteOptions
 from detlint.model import Dataset
@@ -27,6 +28,7 @@ BUILTIN: dict[str, str] = {
     "voc": "detlint.formats.voc",
     "yolo": "detlint.formats.yolo",
     "cvat": "detlint.formats.cvat",
+    "dota": "detlint.formats.dota",
 }
 _LOADED: dict[str, Format] = {}
 _REGISTERED: dict[str, Format] = {}
@@ -115,5 +117,8 @@ def save(ds: Dataset, path: str | Path, format: str, options: WriteOptions | Non
     writer = get(format)
     options = options or WriteOptions()
     with collector_paused():  # a writer builds one dict or string per annotation: no cycles among them
-        writer.write(prepared(ds, options), Path(path), options)
+        ready = prepared(ds, options)
+        if Trait.ORIENTED_BOXES not in writer.traits:  # one place: every axis-aligned writer alike
+            ready = axis_aligned(ready, options)
+        writer.write(ready, Path(path), options)
     return options

@@ -47,6 +47,7 @@ class Trait(str, Enum):
     CLASS_INDEX = "class-index"  # objects refer to classes by their position in the class list
     CLASS_NAME = "class-name"  # objects refer to classes by name
     CLASS_ID = "class-id"  # objects refer to classes by a declared id
+    ORIENTED_BOXES = "oriented-boxes"  # objects can be oriented boxes (4 corners, model kind 3)
 
 
 @dataclass
@@ -62,6 +63,8 @@ class ReadOptions:
     # the folder the user named for the images (--image-root); None: they are under the dataset
     # root. Only formats whose annotations name their image files use it (NAMED_IMAGE_FILES)
     image_root: Path | None = None
+    # YOLO: "obb" reads 8-number rows as oriented boxes (else data.yaml's ``task:`` decides)
+    yolo_task: str | None = None
     _boundaries: dict[str, Boundary] = field(default_factory=dict, repr=False, compare=False)
 
     def boundary(self, root: Path | str) -> Boundary:

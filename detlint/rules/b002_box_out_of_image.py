@@ -9,7 +9,7 @@ edge of the last pixel column is W.
 Options: ``out-of-image-tolerance`` (default 0.5 px) is the overshoot accepted before firing.
 VOC boxes whose only overshoot is the 1-pixel shift of a 0-based writer (``xmin=0``) or of an
 exclusive end (``xmax=W+1``) are reported as F010 instead, YOLO rows in pixels as F007, and boxes
-entirely outside the image as B003.
+entirely outside the image as B003, oriented boxes (4 corners) as B012.
 
 Example: ``[600, 10, 700.5, 90]`` in a 640 px wide image extends 60.5 px past the right edge.
 
@@ -60,7 +60,9 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
         # normalised rows (YOLO without an image size) get a tolerance in their own units
         limit = np.where(ann.normalized, 1e-3, tolerance)[:, None]
         # rows in pixels where fractions belong are F007's business
-        reported = outside_mask(ds, ctx) | unnormalized_mask(ds)
+        # oriented boxes: B012 reports the corners themselves (their enclosing box passes the edge
+        # exactly when a corner does, and clipping that box would not clip the corners)
+        reported = outside_mask(ds, ctx) | unnormalized_mask(ds) | (ann.kind == ann.KIND_OBB)
         past = (over > limit) & finite_box_mask(ds, ctx)[:, None] & ~reported[:, None]
     w, h = image_sizes(ds, ctx)
     fix = Fix("unsafe", "clip to the image")

@@ -7,7 +7,11 @@ A valid row is an integer class index followed by 4 numbers (a box) or by 6 or m
 an even count (a polygon). Anything else fires: wrong column count, a non-numeric token,
 a negative or fractional class index.
 
-Example: ``0 0.5 0.5 0.2`` (4 values), ``car 0.5 0.5 0.2 0.2`` (class name instead of index).
+DOTA label lines are checked by the same rule: 8 numbers, a category and an optional
+``difficult`` of 0 or 1 (header lines ``imagesource:`` and ``gsd:`` are not objects).
+
+Example: ``0 0.5 0.5 0.2`` (4 values), ``car 0.5 0.5 0.2 0.2`` (class name instead of index),
+DOTA ``1 2 3 4 5 6 plane 0`` (6 coordinates).
 
 Fix: correct the exporter; detlint reports the exact file and line.
 """

@@ -32,11 +32,13 @@ OPTIONS: dict = {}
 def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     kind = ds.annotations.kind
     n_box = int((kind == Annotations.KIND_BOX).sum())
-    n_polygon = int((kind == Annotations.KIND_POLYGON).sum())
+    # a YOLO-OBB row is a 4-point polygon row to ultralytics' label check ("labels mix segment and
+    # detection rows"), so oriented boxes count with the polygons
+    shaped = np.isin(kind, (Annotations.KIND_POLYGON, Annotations.KIND_OBB))
+    n_polygon = int(shaped.sum())
     if not (n_box and n_polygon):
         return
-    minority = Annotations.KIND_POLYGON if n_polygon <= n_box else Annotations.KIND_BOX
-    rows = np.flatnonzero(kind == minority)
+    rows = np.flatnonzero(shaped if n_polygon <= n_box else kind == Annotations.KIND_BOX)
     first_per_file = rows[np.unique(ds.annotations.src_file[rows], return_index=True)[1]]
     for row in np.sort(first_per_file).tolist():
         yield at_annotation(ds, row, CODE, f"the dataset mixes {counted(n_box, 'box row')} and "

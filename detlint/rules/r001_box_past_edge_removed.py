@@ -34,7 +34,7 @@ FIX = None
 OPTIONS = Options()
 TARGET = "torchvision"
 
-TRAINABLE_KINDS = (Annotations.KIND_BOX, Annotations.KIND_POLYGON)  # the kinds detlint.torch trains on
+TRAINABLE_KINDS = (Annotations.KIND_BOX, Annotations.KIND_POLYGON, Annotations.KIND_OBB)  # what detlint.torch trains
 SANITIZE_MIN_SIZE = 1.0  # SanitizeBoundingBoxes(min_size=1.0, min_area=1.0): its defaults
 SANITIZE_MIN_AREA = 1.0
 

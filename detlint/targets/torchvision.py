@@ -43,7 +43,7 @@ def _left_out(ds: Dataset, outcome: Outcome) -> None:
     coordinates and a known category; the others are left out of training (smoke's T007 note
     counts the unknown classes)."""
     ann = ds.annotations
-    shaped = ann.has_box & np.isin(ann.kind, (ann.KIND_BOX, ann.KIND_POLYGON))
+    shaped = ann.has_box & np.isin(ann.kind, (ann.KIND_BOX, ann.KIND_POLYGON, ann.KIND_OBB))  # torch.TRAINABLE_KINDS
     with np.errstate(invalid="ignore"):
         finite = np.isfinite(ann.boxes).all(axis=1)
     unknown = (ann.category < 0) | (ann.category >= len(ds.categories))

@@ -7,12 +7,15 @@ folders: ``images/`` + ``labels/`` (optionally per split) or labels beside their
 ``classes.txt`` or ``obj.names`` for the class list (:mod:`.layout`).
 
 A row is a box ``cls cx cy w h`` or a polygon ``cls x1 y1 ... xn yn`` (3+ points); anything else
-is F006 at its line (:mod:`.parse`). Each image's label is its path with the last ``images``
-folder replaced by ``labels`` and a ``.txt`` extension, else the ``.txt`` beside it (F014 when
-only case differs; :mod:`.pairing`). A label without an image is I006, kept on a synthetic image
-entry; sizes come from the image headers, rows stay normalised where a size is unknown
-(:mod:`.read`). An image the description puts in two splits is read once, in the first, and is
-an S001 at the line that adds it again (:mod:`.leakage`).
+is F006 at its line (:mod:`.parse`). With ``task: obb`` in the data.yaml (or
+``ReadOptions.yolo_task``) a 4-point row is an oriented box (YOLO-OBB, :mod:`.obb`); the writer
+writes 4-corner rows and ``task: obb`` whenever the dataset holds oriented boxes. Each image's
+label is its path with the last ``images`` folder replaced by ``labels`` and a ``.txt``
+extension, else the ``.txt`` beside it (F014 when only case differs; :mod:`.pairing`). A label
+without an image is I006, kept on a synthetic image entry; sizes come from the image headers,
+rows stay normalised where a size is unknown (:mod:`.read`). An image the description puts in
+two splits is read once, in the first, and is an S001 at the line that adds it again
+(:mod:`.leakage`).
 
 The writer produces the ultralytics layout (:mod:`.write`); ``--fix`` rewrites only the changed
 label lines (:mod:`.writeback`); a re-check re-reads only the changed label files
@@ -44,7 +47,7 @@ class YoloFormat(FormatBase):
 
     name = NAME
     title = "YOLO"
-    traits = frozenset({Trait.NORMALIZED_COORDINATES, Trait.LABEL_ROWS, Trait.CLASS_INDEX})
+    traits = frozenset({Trait.NORMALIZED_COORDINATES, Trait.LABEL_ROWS, Trait.CLASS_INDEX, Trait.ORIENTED_BOXES})
 
     def sniff(self, path: Path) -> int:
         return sniff.sniff(path)

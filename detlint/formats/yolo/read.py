@@ -23,6 +23,7 @@ from detlint import fileio
 from detlint.errors import NotADatasetError
 from detlint.findings import Finding
 from detlint.formats.protocol import ReadOptions
+from detlint.formats.yolo import obb
 from detlint.formats.yolo.discover import discover, root_of
 from detlint.formats.yolo.layout import Layout
 from detlint.formats.yolo.leakage import separate_splits
@@ -69,6 +70,9 @@ def read(path: Path, options: ReadOptions) -> Dataset:
     annotations = annotations_of(rows, images, pair_image[rows.file], pair_file[rows.file], len(categories))
     meta: dict[str, Any] = dict(layout.meta)
     meta.update({"layout": layout.kind, "names_inferred": names_inferred})
+    if obb.is_obb(meta, options):
+        annotations = obb.oriented(annotations, images)
+        meta["obb"] = dict(obb.OBB_META)
     return Dataset(format=NAME, root=root, categories=categories, images=images, annotations=annotations,
                    files=files, problems=problems, meta=meta)
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from detlint.findings import Finding
 from detlint.formats.protocol import ReadOptions
+from detlint.formats.yolo import obb
 from detlint.formats.yolo.parse import parse_labels, rows_of
 from detlint.formats.yolo.read import annotations_of, malformed_findings, reprobe_sizes
 from detlint.model import Dataset, Images
@@ -39,6 +40,8 @@ def reparse(ds: Dataset, files: list[int], options: ReadOptions) -> Reparsed | N
     rows = rows_of(table.take(np.array([position[int(f)] for f in pair_file], np.int64)))
     problems += malformed_findings(rows, pair_image, pair_file, images, ds.files)
     annotations = annotations_of(rows, images, pair_image[rows.file], pair_file[rows.file], len(ds.categories))
+    if "obb" in ds.meta:
+        annotations = obb.oriented(annotations, images)
     return Reparsed(annotations, problems, REPARSED_CODES, pair_image)
 
 

@@ -14,6 +14,7 @@ import numpy as np
 from detlint import fileio, placing
 from detlint.formats.prewrite import NON_FINITE_BOX, UNKNOWN_CLASS, has_content, lose_other_splits, split_role
 from detlint.formats.protocol import WriteOptions
+from detlint.formats.yolo.obb import has_obb, obb_lines
 from detlint.formats.yolo.paths import NAME
 from detlint.model import Annotations, Dataset, cxcywh_of
 
@@ -113,7 +114,7 @@ def _written(ds: Dataset, size_known: np.ndarray, options: WriteOptions) -> tupl
         options.lose(f"{flag} flag", int((write_mask & (getattr(ann, flag) == 1)).sum()))
     own_polygon = write_mask & (ann.kind == Annotations.KIND_POLYGON) & np.array(
         [isinstance(s, list) and len(s) >= 6 and not isinstance(s[0], list) for s in ann.segmentation], bool)
-    has_other_seg = write_mask & ~own_polygon & np.array([bool(s) for s in ann.segmentation], bool)
+    has_other_seg = write_mask & ~own_polygon & (ann.kind != Annotations.KIND_OBB) & np.array([bool(s) for s in ann.segmentation], bool)
     if options.geometry == "mask":
         return write_mask, write_mask.copy()
     if options.geometry == "box":
@@ -142,7 +143,7 @@ def _label_texts(ds: Dataset, options: WriteOptions) -> list[bytes]:
     index = np.flatnonzero(write_mask)
     index = index[np.lexsort((ann.src_item[index], ann.image[index]))] if ds.format == NAME else \
         index[np.argsort(ann.image[index], kind="stable")]
-    text = _lines(ds, index, boxes, polygon_rows[index], options)
+    text = obb_lines(ds, index, options) if has_obb(ds) else _lines(ds, index, boxes, polygon_rows[index], options)
     line_ends = np.flatnonzero(np.frombuffer(text, np.uint8) == ord("\n")) + 1
     # the byte offset where each image's lines start: its first line's (rows are sorted by image)
     first_line = np.searchsorted(ann.image[index], np.arange(n_images + 1))
@@ -227,6 +228,8 @@ def _data_yaml(ds: Dataset, options: WriteOptions) -> str:
     _add_split_keys(content, ds, options)
     content["nc"] = len(ds.categories)
     content["names"] = list(ds.categories.names)
+    if has_obb(ds):
+        content["task"] = "obb"  # the 4-corner rows are oriented boxes, not 4-point polygons
     source_yaml = ds.meta.get("yaml") if ds.format == NAME else None
     if isinstance(source_yaml, dict):
         for key, value in source_yaml.items():

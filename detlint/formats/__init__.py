@@ -26,6 +26,8 @@ BUILTIN: dict[str, str] = {
     "coco": "detlint.formats.coco",
     "voc": "detlint.formats.voc",
     "yolo": "detlint.formats.yolo",
+    "kitti": "detlint.formats.kitti",
+    "openimages": "detlint.formats.openimages",
 }
 _LOADED: dict[str, Format] = {}
 _REGISTERED: dict[str, Format] = {}

@@ -1,0 +1,6 @@
+"""placeholder"""
+from detlint.model import Dataset
+
+
+def mids(ds: Dataset) -> list:
+    return []

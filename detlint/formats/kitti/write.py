@@ -62,7 +62,7 @@ def _lines(ds: Dataset, options: WriteOptions) -> list[str]:
             unknown["3D box, alpha and rotation_y"] += 1
         out.append(" ".join([names[row].replace(" ", "_"), _truncation(ann, row, fields, unknown),
                              _occlusion(ann, row, fields, unknown), _num(float(fields.get("alpha", -10.0))),
-                             *map(_num, box), *(_num(float(fields.get(k, UNKNOWN[k]))) for k in EXTRA_KEYS[4:])]
+                             *map(_num, box), *(_num(float(fields.get(k, UNKNOWN[k]))) for k in EXTRA_KEYS[3:])]
                             + ([_num(float(fields["score"]))] if "score" in fields else [])))
     for what, count in unknown.items():
         options.lose(f"KITTI {what} unknown (written as the devkit's unknown values)", count,

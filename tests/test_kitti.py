@@ -100,7 +100,7 @@ def test_a_2d_source_writes_the_devkit_unknowns_and_lists_them(tmp_path: Path) -
     assert result.exit_code == 0, result.output
     assert "3D box, alpha and rotation_y unknown" in result.output
     line = (tmp_path / "out" / "label_2" / "a.txt").read_text()
-    assert line == "car 0.00 3 -10.00 2.00 3.00 20.00 30.00 -1.00 -1.00 -1.00 -1000.00 -1000.00 -1000.00 -10.00\n"
+    assert line == "car -1.00 3 -10.00 2.00 3.00 20.00 30.00 -1.00 -1.00 -1.00 -1000.00 -1000.00 -1000.00 -10.00\n"
     assert (tmp_path / "out" / "image_2" / "a.jpg").is_file()
 
 

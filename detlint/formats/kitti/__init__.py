@@ -14,7 +14,8 @@ headers. A line without 15 (16 with a score) fields, or with a non-number, is F0
 
 The writer puts each split under ``training/``, ``testing/`` or ``<split>/`` (no split: the root)
 as ``label_2/`` + ``image_2/``; what a 2D source lacks is written as the devkit's "unknown"
-values (dimensions -1, location -1000, alpha and rotation_y -10) and listed.
+values (dimensions -1, location -1000, alpha and rotation_y -10; truncation -1 and occlusion 3
+when the source has no flag, which read back as no flag) and listed.
 """
 
 from __future__ import annotations

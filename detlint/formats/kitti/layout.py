@@ -65,7 +65,8 @@ def parts(root: Path) -> list[Part]:
 
 
 def sniff(path: Path) -> int:
-    """3 when the first label files are KITTI lines, 1 for a ``testing/image_2`` alone, else 0."""
+    """3 when the first label files are KITTI lines; 2 for the devkit's folders (``label_2/``,
+    ``image_2/``) with files but no KITTI line sampled (empty labels, broken lines); else 0."""
     root = root_of(path)
     if not root.is_dir():
         return 0
@@ -77,4 +78,4 @@ def sniff(path: Path) -> int:
             head = boundary.head(os.fspath(base / name), HEAD_BYTES)
             if isinstance(head, bytes) and kitti_head(head.decode("utf-8", errors="replace")):
                 return 3
-    return 1 if any(p.images and p.folder == "testing" for p in found) else 0
+    return 2 if any(p.labels or p.images for p in found) else 0

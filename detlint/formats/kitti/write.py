@@ -43,9 +43,12 @@ def _folder(split: str) -> str:
 def _lines(ds: Dataset, options: WriteOptions) -> list[str]:
     """One KITTI line per written annotation (rows without a box are listed and skipped)."""
     ann = ds.annotations
-    boxless = ~ann.has_box | (ann.kind == Annotations.KIND_NONE) | ann.normalized
-    options.lose("annotation without a pixel box (no box, or an image of unknown size)", int(boxless.sum()))
-    other = (ann.kind != Annotations.KIND_BOX) | np.array([s is not None and s != [] for s in ann.segmentation])
+    no_box = ~ann.has_box | (ann.kind == Annotations.KIND_NONE)
+    boxless = no_box | ann.normalized
+    options.lose("annotation without a box", int(no_box.sum()))
+    options.lose("normalised boxes on an image of unknown size dropped (cannot be made pixels)",
+                 int((ann.normalized & ~no_box).sum()))
+    other = (ann.kind != Annotations.KIND_BOX) | np.array([s is not None and s != [] for s in ann.segmentation], bool)
     options.lose("polygon, mask or oriented box (its enclosing box written)", int((other & ~boxless).sum()))
     names = [ds.categories.names[c] for c in ann.category.tolist()]
     crowd_named = (ann.iscrowd == 1) & ~boxless & np.array([n != DONT_CARE for n in names], bool)
@@ -66,9 +69,22 @@ def _lines(ds: Dataset, options: WriteOptions) -> list[str]:
                             + ([_num(float(fields["score"]))] if "score" in fields else [])))
     for what, count in unknown.items():
         options.lose(f"KITTI {what} unknown (written as the devkit's unknown values)", count,
-                     "dimensions -1, location -1000, alpha/rotation_y -10, truncation 0, occlusion 3 (unknown)")
+                     "dimensions -1, location -1000, alpha/rotation_y -10, truncation -1, occlusion 3 (unknown)")
     options.lose("class name with spaces (written with underscores)", sum(" " in n for n in set(names)))
+    lose_other_fields(ann, ~boxless, set(EXTRA_KEYS) | {"score"}, options)
     return out
+
+
+def lose_other_fields(ann: Annotations, written: np.ndarray, own: set[str], options: WriteOptions) -> None:
+    """The difficult flags and the extra fields (other than ``own`` and the reader's ``name``)
+    of the written rows: a KITTI or Open Images line has no place for them."""
+    options.lose("difficult flag", int((written & (ann.difficult == 1)).sum()))
+    other = 0
+    for extra in ann.extra[written].tolist():
+        fields = _fields(extra)
+        other += any(k not in own and k not in ("name", "attributes", "truncated", "occluded", "difficult")
+                     and v not in (None, "", [], {}) for k, v in fields.items())
+    options.lose("annotation extra fields", other)
 
 
 def _truncation(ann: Annotations, row: int, fields: dict, unknown: dict) -> str:
@@ -77,7 +93,7 @@ def _truncation(ann: Annotations, row: int, fields: dict, unknown: dict) -> str:
     if ann.truncated[row] >= 0:
         return _num(float(ann.truncated[row]))
     unknown["truncation"] += 1
-    return "0.00"
+    return "-1.00"  # as DontCare's: read back as no flag, never as "not truncated"
 
 
 def _occlusion(ann: Annotations, row: int, fields: dict, unknown: dict) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from detlint import fileio, placing
+from detlint.formats.kitti.write import lose_other_fields
 from detlint.formats.openimages.layout import BOX_SUFFIX
 from detlint.formats.prewrite import lose_other_splits
 from detlint.formats.protocol import WriteOptions
@@ -96,6 +97,7 @@ def _rows(ds: Dataset, ids: list[str], options: WriteOptions) -> tuple[list[list
                      str(fields.get("confidence", "1")), f"{x1:.10g}", f"{x2:.10g}", f"{y1:.10g}", f"{y2:.10g}",
                      occluded[row], truncated[row], group[row], str(int(fields.get("is_depiction", 0))),
                      str(int(fields.get("is_inside", 0)))])
+    lose_other_fields(ann, written, {"source", "confidence", "is_depiction", "is_inside"}, options)
     return rows, np.flatnonzero(written)
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from detlint.formats.protocol import FormatBase, ReadOptions, Trait, WriteOptions
+from detlint.formats.protocol import Claim, FormatBase, ReadOptions, Trait, WriteOptions
 from detlint.model import Dataset
 
 NAME = "kitti"
@@ -49,6 +49,17 @@ class KittiFormat(FormatBase):
         from detlint.formats.kitti import write
 
         write.write(ds, dst, options)
+
+    def claim(self, path: Path) -> Claim | None:
+        """A ``.txt`` in a ``label_2/`` folder (pre-commit) belongs to the dataset above it."""
+        return Claim.MEMBER if path.suffix.lower() == ".txt" and path.parent.name == "label_2" else None
+
+    def member_root(self, path: Path) -> Path | None:
+        if self.claim(path) is None:
+            return None
+        from detlint.formats.kitti import layout
+
+        return layout.root_of(path)
 
 
 FORMAT = KittiFormat()

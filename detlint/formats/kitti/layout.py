@@ -28,10 +28,13 @@ class Part:
 
 
 def root_of(path: Path) -> Path:
-    """The dataset root of ``path``: the folder itself, or above a ``label_2`` it names."""
+    """The dataset root of ``path``: a folder is its own (``training/`` alone reads as one
+    unsplit part; findings are shown under the folder given); a label file's is the folder
+    above its ``label_2/`` and, in the devkit layout, above ``training/``/``testing/``."""
     path = Path(path)
-    if path.is_file():
-        path = path.parent
+    if not path.is_file():
+        return path
+    path = path.parent
     if path.name in (LABELS, IMAGES):
         path = path.parent
         if path.name in ("training", "testing"):

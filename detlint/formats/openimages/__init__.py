@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from detlint.formats.protocol import Format, FormatBase, ReadOptions, Trait, WriteOptions
+from detlint.formats.protocol import Claim, Format, FormatBase, ReadOptions, Trait, WriteOptions
 from detlint.model import Dataset
 
 NAME = "openimages"
@@ -60,6 +60,15 @@ class OpenImagesFormat(FormatBase):
         from detlint.formats.openimages.write import mids
 
         return mids(ds)
+
+    def claim(self, path: Path) -> Claim | None:
+        """A box CSV or the class descriptions (pre-commit) describe the dataset in their folder."""
+        name = path.name.lower()
+        described = name.endswith("-annotations-bbox.csv") or ("class-descriptions" in name and name.endswith(".csv"))
+        return Claim.DESCRIPTION if described else None
+
+    def is_dataset_level_file(self, name: str) -> bool:
+        return self.claim(Path(name)) is not None
 
     def class_list_file(self, ds: Dataset) -> str | None:
         return ds.meta.get("class_file")

@@ -16,10 +16,12 @@ SUBFOLDERS = ("", "annotations")  # where the CSVs are: the root, or CVAT's anno
 
 
 def root_of(path: Path) -> Path:
+    """A folder is its own root (findings are shown under the folder given); a CSV's is its
+    folder, or the one above CVAT's ``annotations/``."""
     path = Path(path)
-    if path.is_file():
-        path = path.parent
-    return path.parent if path.name == "annotations" and not box_files(path.parent) else path
+    if not path.is_file():
+        return path
+    return path.parent.parent if path.parent.name == "annotations" else path.parent
 
 
 def _listing(folder: Path) -> list[str]:

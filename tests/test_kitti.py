@@ -141,3 +141,11 @@ def test_a_symlink_out_of_the_root_is_not_read(tmp_path: Path, what: str) -> Non
         assert ("F008", "training/label_2/000009.txt") in codes
     else:
         assert {c for c, where in codes if where == "training/image_2/000009.png"} & {"F008", "I001", "I002"}
+
+
+def test_a_label_file_passed_alone_is_checked_in_its_dataset() -> None:
+    result = invoke("check", FIXTURE / "training" / "label_2" / "000002.txt", "--no-cache", "--output-format", "json")
+    report = json.loads(result.stdout)
+    assert report["datasets"][0]["format"] == "kitti"
+    assert [(f["code"], f["file"], f["line"]) for f in report["findings"]] == [
+        ("F006", "training/label_2/000002.txt", 2), ("F006", "training/label_2/000002.txt", 3)]

@@ -44,8 +44,6 @@ def kitti(root: Path, images: str = "training/image_2", labels: str = "training/
 
 def build(kind: str, root: Path) -> tuple[Path, str]:
     """The dataset (folder or file) to pass and the start of what it looks like."""
-    if kind == "kitti":
-        return kitti(root), "KITTI: ds/training/label_2/000000.txt has a class name and 14 numbers per line)"
     if kind == "kitti in images/ and labels/":
         return kitti(root, "images", "labels"), "KITTI: ds/labels/000000.txt has a class name"
     write_image(root / "images" / "a.jpg")
@@ -61,7 +59,7 @@ def build(kind: str, root: Path) -> tuple[Path, str]:
 
 
 @pytest.mark.parametrize("command", ["check", "stats", "convert"])
-@pytest.mark.parametrize("kind", ["kitti", "kitti in images/ and labels/", "cvat below the top", "labelme", "csv"])
+@pytest.mark.parametrize("kind", ["kitti in images/ and labels/", "cvat below the top", "labelme", "csv"])
 def test_a_foreign_dataset_is_one_line_saying_what_it_looks_like(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                  kind: str, command: str) -> None:
     target, looks = build(kind, tmp_path / "ds")
@@ -73,6 +71,29 @@ def test_a_foreign_dataset_is_one_line_saying_what_it_looks_like(tmp_path: Path,
     assert result.stdout == ""
     assert result.stderr.startswith(f"detlint: error: {given}: {NOT_A_DATASET}{looks}"), result.stderr
     assert result.stderr.count("\n") == 1 and str(tmp_path) not in result.stderr
+
+
+@pytest.mark.parametrize("layout", ["training", "root"])
+def test_a_kitti_devkit_layout_is_read_as_kitti_not_foreign(tmp_path: Path, layout: str) -> None:
+    folders = ("training/image_2", "training/label_2") if layout == "training" else ("image_2", "label_2")
+    root = kitti(tmp_path / "ds", *folders)
+    result = invoke("check", root, "--no-cache", "--output-format", "json")
+    report = json.loads(result.stdout)
+    assert report["datasets"][0]["format"] == "kitti" and report["datasets"][0]["annotations"] == 32
+    # the boxes lie outside the 64 x 48 test images (B003): read as boxes, not as broken lines
+    assert {f["code"] for f in report["findings"]} == {"B003"}, report["findings"]
+
+
+def test_an_open_images_csv_is_read_as_open_images_not_foreign(tmp_path: Path) -> None:
+    root = tmp_path / "ds"
+    write_image(root / "validation" / "abc.jpg")
+    (root / "validation-annotations-bbox.csv").write_text(
+        "ImageID,Source,LabelName,Confidence,XMin,XMax,YMin,YMax,IsOccluded,IsTruncated,IsGroupOf,IsDepiction,"
+        "IsInside\nabc,xclick,/m/0k4j,1,0.1,0.5,0.2,0.6,0,0,0,0,0\n")
+    (root / "class-descriptions-boxable.csv").write_text("/m/0k4j,Car\n")
+    result = invoke("stats", root, "--output-format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["format"] == "openimages"
 
 
 def test_an_empty_folder_still_says_no_annotation_files(tmp_path: Path) -> None:

@@ -29,6 +29,8 @@ BUILTIN: dict[str, str] = {
     "yolo": "detlint.formats.yolo",
     "cvat": "detlint.formats.cvat",
     "dota": "detlint.formats.dota",
+    "kitti": "detlint.formats.kitti",
+    "openimages": "detlint.formats.openimages",
 }
 _LOADED: dict[str, Format] = {}
 _REGISTERED: dict[str, Format] = {}

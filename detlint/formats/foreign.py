@@ -7,6 +7,10 @@ the first ``HEAD_BYTES`` of at most ``SAMPLES`` files of each kind, each opened 
 ``Boundary`` of the folder looked at. The guesses are deliberately specific (a KITTI line is a
 class name then 14 or 15 numbers, which no YOLO line is: YOLO starts with a class index), so a
 real dataset of a registered format with broken files is never taken for a foreign one.
+
+KITTI in its devkit layout (``label_2/`` + ``image_2/``) and Open Images box CSVs are read by
+their own formats (``formats/kitti``, ``formats/openimages``, which reuse :func:`kitti_head`);
+what is left here is KITTI lines in other folders (``labels/``), and CSVs of other tools.
 """
 
 from __future__ import annotations
@@ -69,7 +73,8 @@ def _csv_detail(head: str) -> tuple[str, str]:
 
 # (suffix, test of the file's head, the format's name, what the file shows of it)
 _KINDS: tuple[tuple[str, Callable[[str], bool], Callable[[str], tuple[str, str]]], ...] = (
-    (".txt", kitti_head, lambda _: ("KITTI", "has a class name and 14 numbers per line")),
+    (".txt", kitti_head, lambda _: ("KITTI", "has a class name and 14 numbers per line; detlint reads KITTI "
+                                    "from label_2/ and image_2/ folders")),
     # a CVAT XML at the top of a folder is read (detlint.formats.cvat); one found deeper is named
     (".xml", _cvat, lambda _: ("CVAT for images XML", "has an <annotations> root with <version> (check that "
                                "file or its folder: detlint reads CVAT XML)")),

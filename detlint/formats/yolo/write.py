@@ -114,7 +114,8 @@ def _written(ds: Dataset, size_known: np.ndarray, options: WriteOptions) -> tupl
         options.lose(f"{flag} flag", int((write_mask & (getattr(ann, flag) == 1)).sum()))
     own_polygon = write_mask & (ann.kind == Annotations.KIND_POLYGON) & np.array(
         [isinstance(s, list) and len(s) >= 6 and not isinstance(s[0], list) for s in ann.segmentation], bool)
-    has_other_seg = write_mask & ~own_polygon & (ann.kind != Annotations.KIND_OBB) & np.array([bool(s) for s in ann.segmentation], bool)
+    has_other_seg = write_mask & ~own_polygon & (ann.kind != Annotations.KIND_OBB) & np.array(
+        [bool(s) for s in ann.segmentation], bool)
     if options.geometry == "mask":
         return write_mask, write_mask.copy()
     if options.geometry == "box":

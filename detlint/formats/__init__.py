@@ -121,6 +121,6 @@ def save(ds: Dataset, path: str | Path, format: str, options: WriteOptions | Non
     with collector_paused():  # a writer builds one dict or string per annotation: no cycles among them
         ready = prepared(ds, options)
         if Trait.ORIENTED_BOXES not in writer.traits:  # one place: every axis-aligned writer alike
-            ready = axis_aligned(ready, options)
+            ready = axis_aligned(ready, options, keep_corners=Trait.PIXEL_POLYGONS in writer.traits)
         writer.write(ready, Path(path), options)
     return options

@@ -61,7 +61,8 @@ class CocoFormat(FormatBase):
     name = NAME
     title = "COCO"
     traits = frozenset({Trait.DECLARED_IDS, Trait.ID_REFERENCES, Trait.DECLARED_SIZES, Trait.CROWD_REGIONS,
-                        Trait.DECLARED_AREAS, Trait.SCHEMA, Trait.NAMED_IMAGE_FILES, Trait.CLASS_ID})
+                        Trait.DECLARED_AREAS, Trait.SCHEMA, Trait.NAMED_IMAGE_FILES, Trait.CLASS_ID,
+                        Trait.PIXEL_POLYGONS})
 
     def sniff(self, path: Path) -> int:
         return sniff(path)

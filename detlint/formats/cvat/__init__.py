@@ -76,7 +76,8 @@ class CvatFormat(FormatBase):
     name = NAME
     title = "CVAT XML"
     class_list_label = "the labels declared in <meta>"
-    traits = frozenset({Trait.DECLARED_SIZES, Trait.NAMED_IMAGE_FILES, Trait.CLASS_NAME})
+    traits = frozenset({Trait.DECLARED_SIZES, Trait.NAMED_IMAGE_FILES, Trait.CLASS_NAME, Trait.ORIENTED_BOXES,
+                        Trait.PIXEL_POLYGONS})
     image_size_label = "<image width height>"
 
     def sniff(self, path: Path) -> int:

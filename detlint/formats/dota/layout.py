@@ -36,17 +36,23 @@ def _names(folder: Path) -> list[str]:
         return []
 
 
+def _inner_folder(path: Path) -> bool:
+    """A real folder inside its parent: a symbolic link is never followed while looking for the
+    layout (a linked ``labelTxt`` reached through ``discover`` is an F008 there)."""
+    return path.is_dir() and not path.is_symlink()
+
+
 def label_folder(folder: Path) -> Path | None:
     """The folder of a split's label files under ``folder``, if it has one."""
     if (folder / LABELS).is_dir():
         return folder / LABELS
     for name in _names(folder):
-        if not name.startswith(LABELS) or not (folder / name).is_dir():
+        if not name.startswith(LABELS) or not _inner_folder(folder / name):
             continue
         inner = _names(folder / name)
         if any(entry.lower().endswith(".txt") for entry in inner):
             return folder / name  # labelTxt-v1.5/*.txt
-        subfolders = [entry for entry in inner if (folder / name / entry).is_dir()]
+        subfolders = [entry for entry in inner if _inner_folder(folder / name / entry)]
         if len(subfolders) == 1:
             return folder / name / subfolders[0]  # labelTxt-v1.5/labelTxt, labelTxt-v2.0/DOTA-v2.0_train
     return None
@@ -67,7 +73,7 @@ def split_folders(root: Path) -> list[tuple[str, Path]]:
     if label_folder(root) is not None:
         return [("", root)]
     return [(name, root / name) for name in _names(root)
-            if (root / name).is_dir() and label_folder(root / name) is not None]
+            if _inner_folder(root / name) and label_folder(root / name) is not None]
 
 
 def discover(root: Path, boundary: Boundary, problems: list[Finding]) -> list[Split]:

@@ -47,6 +47,7 @@ class Trait(str, Enum):
     CLASS_INDEX = "class-index"  # objects refer to classes by their position in the class list
     CLASS_NAME = "class-name"  # objects refer to classes by name
     CLASS_ID = "class-id"  # objects refer to classes by a declared id
+    PERCENT_COORDINATES = "percent-coordinates"  # raw holds x y width height in percent of the image size
 
 
 @dataclass

@@ -98,8 +98,9 @@ def _task(reading: Reading, number: int, name: str, t: int, task: Any) -> None:
     reading.annotations += len(annotations)
     row = len(reading.images)
     reference = _image_reference(task["data"])
+    split = task["data"].get("split")  # written by detlint's writer; Label Studio has no splits
     reading.images.append({"file_name": reference, "file": number, "task": task.get("id"),
-                           "width": 0, "height": 0})
+                           "width": 0, "height": 0, "split": split if isinstance(split, str) else ""})
     reading.tasks.append(json_pointer(t))
     _image_path(reading, row, name, t)
     chosen, why = choose(annotations)
@@ -233,6 +234,7 @@ def _images(reading: Reading) -> Images:
     table.path[:] = [e.get("path", "") for e in entries] if n else []
     table.width[:] = [e["width"] for e in entries]
     table.height[:] = [e["height"] for e in entries]
+    table.split[:] = [e["split"] for e in entries] if n else []
     table.id[:] = [e["task"] if isinstance(e["task"], int) else i + 1 for i, e in enumerate(entries)]
     table.src_file[:] = [e["file"] for e in entries]
     table.src_item[:] = np.arange(n, dtype=np.int32)

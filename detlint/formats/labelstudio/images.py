@@ -6,7 +6,7 @@ to a file under the root, and nothing outside the root is ever opened:
 - ``/data/upload/<project>/<8 hex>-<name>`` (uploaded files): the stored name, then ``<name>``
   without the upload prefix, looked up by base name in the root and ``images/``;
 - ``/data/local-files/?d=<path>`` (local storage): ``<path>`` relative to the root when it
-  stays inside it, else by base name;
+  stays inside it, else by base name (a ``<path>`` with ``..`` is F008);
 - ``http(s)://``, ``s3://``, ``gs://``, ``azure-blob://`` URLs: never fetched; the URL path's
   base name is looked up in the root and ``images/`` (a copy downloaded beside the export);
 - a relative name: that path under the root, else its base name in ``images/``;
@@ -61,10 +61,13 @@ class ImageIndex:
         except OSError:
             return
 
-    def relative(self, name: str) -> str:
-        """``name`` (safe, relative) when it is a file inside the root, else ""."""
+    def relative(self, name: str) -> str | None:
+        """``name`` (safe, relative) when it is a file inside the root, "" when there is none,
+        None when a link there leads out of the root (never followed)."""
         full = os.path.join(self.root, name)
-        return name if self.boundary.contains(full) and os.path.isfile(full) else ""
+        if not self.boundary.contains(full):
+            return None
+        return name if os.path.isfile(full) else ""
 
     def base(self, *names: str) -> str:
         for name in names:
@@ -83,11 +86,21 @@ def resolve(value: str, index: ImageIndex) -> Resolved:
     if text.startswith(LOCAL_FILES):
         wanted = unquote(parse_qs(urlsplit(text).query).get("d", [""])[0])
         inside = safe_relative(wanted) if wanted else None
-        return Resolved((index.relative(inside) if inside else "") or index.base(wanted))
+        if wanted and inside is None and ".." in wanted.replace("\\", "/").split("/"):
+            return Resolved("", unsafe=True)  # climbs out of the storage root
+        return _found(index, inside, wanted)
     parts = urlsplit(text)
     if parts.scheme.lower() in URL_SCHEMES:
         return Resolved(index.base(unquote(parts.path)), remote=True)
     inside = safe_relative(text)
     if inside is None:
         return Resolved("", unsafe=True)
-    return Resolved(index.relative(inside) or index.base(inside))
+    return _found(index, inside, inside)
+
+
+def _found(index: ImageIndex, inside: str | None, name: str) -> Resolved:
+    """The file at ``inside`` under the root, else ``name``'s base name in the image folders."""
+    at = index.relative(inside) if inside else ""
+    if at is None:
+        return Resolved("", unsafe=True)
+    return Resolved(at or index.base(name))

@@ -7,7 +7,8 @@ that wrote pixels where percent belong, or a region dragged past the edge. Label
 converter multiplies by the size without clipping, so YOLO files get values above 1, which
 ultralytics rejects together with the whole image.
 
-Options: ``percent-tolerance`` (default 0.5) accepted beyond [0, 100] before firing.
+Options: ``percent-tolerance`` (default 0.5) accepted beyond [0, 100] before firing. Such
+regions are not also reported as boxes out of the image (B002).
 
 Example: ``"x": 95, "width": 10`` (ends at 105 %).
 
@@ -21,7 +22,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from detlint.findings import Finding
-from detlint.formats import Trait
+from detlint.formats import Trait, format_of
 from detlint.model import Dataset
 from detlint.rules._helpers import RuleContext, at_annotation
 from detlint.rules._options import Option, Options
@@ -42,6 +43,13 @@ def out_of_range(raw: np.ndarray, tolerance: float) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         return np.column_stack([(x < -tolerance) | (x > 100 + tolerance), (y < -tolerance) | (y > 100 + tolerance),
                                 (w < 0) | (x + w > 100 + tolerance), (h < 0) | (y + h > 100 + tolerance)])
+
+
+def percent_mask(ds: Dataset, ctx: RuleContext) -> np.ndarray:
+    """bool[N]: rows this rule reports (B002 leaves them to it); none for pixel formats."""
+    if not format_of(ds).has(Trait.PERCENT_COORDINATES):
+        return np.zeros(len(ds.annotations), bool)
+    return out_of_range(ds.annotations.raw, float(ctx.get(OPTIONS, "percent-tolerance"))).any(axis=1)
 
 
 def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:

@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from detlint.cli import main
+from detlint.formats import get, names
 from detlint.rules import RULES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,7 +83,8 @@ def test_exit_2_for_a_path_that_does_not_exist(tmp_path: Path) -> None:
 def test_exit_2_for_a_folder_that_is_not_a_dataset(tmp_path: Path) -> None:
     (tmp_path / "notes.md").write_text("hello\n")
     result = run("check", tmp_path)
-    exits_2(result, "not a COCO, VOC or YOLO dataset")
+    titles = [get(name).title for name in names()]  # every registered format
+    exits_2(result, f"not a {', '.join(titles[:-1])} or {titles[-1]} dataset")
     assert len(result.stderr.strip().splitlines()) == 1
 
 

@@ -12,6 +12,7 @@ from click.testing import CliRunner, Result
 from helpers import write_image
 
 from detlint.cli import main
+from detlint.formats import get, names
 
 KITTI = ("Car 0.00 0 -1.58 587.01 173.33 614.12 200.12 1.65 1.67 3.64 -0.65 1.71 46.70 -1.59\n"
          "Pedestrian 0.00 0 -0.20 712.40 143.00 810.73 307.92 1.89 0.48 1.20 1.84 1.47 8.41 0.01\n")
@@ -23,7 +24,8 @@ LABELME = {"version": "5.0.1", "flags": {}, "imagePath": "a.jpg", "imageData": N
            "imageWidth": 64, "shapes": [{"label": "car", "points": [[1, 2], [10, 20]], "group_id": None,
                                          "shape_type": "rectangle", "flags": {}}]}
 CSV = "filename,width,height,class,xmin,ymin,xmax,ymax\na.jpg,64,48,car,1,2,10,20\n"
-NOT_A_DATASET = "not a COCO, VOC or YOLO dataset (looks like "
+_TITLES = [get(name).title for name in names()]  # every registered format, as the message lists them
+NOT_A_DATASET = f"not a {', '.join(_TITLES[:-1])} or {_TITLES[-1]} dataset (looks like "
 
 
 def invoke(*args: str | Path) -> Result:

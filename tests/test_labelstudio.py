@@ -115,10 +115,38 @@ def test_a_rotated_rectangle_written_reads_back_as_the_same_corners(tmp_path: Pa
     assert task["annotations"][0]["result"][0]["value"]["rotation"] == pytest.approx(30.0)
 
 
-def test_stats_counts_the_export(tmp_path: Path) -> None:
+def test_stats_counts_the_export() -> None:
     result = CliRunner().invoke(main, ["stats", str(FIXTURE), "--output-format", "json"])
     assert result.exit_code == 0, result.output
-    assert '"annotations": 5' in result.output or "5" in result.output
+    stats = json.loads(result.stdout)
+    assert (stats["images"], stats["annotations"]) == (3, 5), stats
+
+
+def test_a_declared_size_the_image_does_not_have_is_i003(tmp_path: Path) -> None:
+    root = tmp_path / "ds"
+    shutil.copytree(FIXTURE, root)
+    tasks = json.loads((root / "export.json").read_text())
+    for result in tasks[2]["annotations"][0]["result"]:
+        result["original_width"] = 300  # poly3.jpg is 100 px wide
+    (root / "export.json").write_text(json.dumps(tasks))
+    found = [f for f in _check(root, "--images", "header")["findings"] if f["code"] == "I003"]
+    assert [f["pointer"] for f in found] == ["/2/annotations/0/result/0/original_width"]
+
+
+def test_images_stored_elsewhere_are_found_with_image_root(tmp_path: Path) -> None:
+    shutil.copytree(FIXTURE, tmp_path / "ds", ignore=shutil.ignore_patterns("*.jpg"))
+    shutil.copytree(FIXTURE, tmp_path / "pics", ignore=shutil.ignore_patterns("*.json"))
+    assert "I001" in {f["code"] for f in _check(tmp_path / "ds")["findings"]}
+    findings = _check(tmp_path / "ds", "--image-root", str(tmp_path / "pics"))["findings"]
+    assert "I001" not in {f["code"] for f in findings}
+
+
+def test_coco_converts_to_label_studio_and_back_with_the_same_boxes(tmp_path: Path) -> None:
+    coco = FIXTURE.parents[1] / "rules" / "coco_clean"
+    _convert(coco, tmp_path / "ls", "labelstudio")
+    source, back = load(coco), load(tmp_path / "ls")
+    assert back.format == "labelstudio" and len(back.annotations) == len(source.annotations)
+    np.testing.assert_allclose(back.annotations.boxes, source.annotations.boxes, atol=1e-6)
 
 
 @pytest.mark.parametrize("image", ["../outside/secret.jpg", "../../secret.jpg", "/etc/passwd", "ABSOLUTE",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from detlint.boundary import Boundary
 from detlint.findings import json_pointer
-from detlint.formats.protocol import FormatBase, ReadOptions, Trait, WriteOptions
+from detlint.formats.protocol import Claim, FormatBase, ReadOptions, Trait, WriteOptions
 from detlint.model import Dataset
 
 NAME = "labelstudio"
@@ -93,6 +93,12 @@ class LabelStudioFormat(FormatBase):
                 return meta["size_pointers"][item].replace("original_width", f"original_{key}")
             return meta["tasks"][item] + ("/data/image" if key == "file_name" else "")
         return json_pointer(section) if section != "categories" else None
+
+    def claim(self, path: Path) -> Claim | None:
+        """An export file passed on its own (pre-commit) is a whole dataset."""
+        if path.suffix.lower() != ".json":
+            return None
+        return Claim.DOCUMENT if sniff_file(path, Boundary(path.parent)) else None
 
 
 FORMAT = LabelStudioFormat()

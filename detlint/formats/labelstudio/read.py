@@ -65,7 +65,9 @@ def read(path: Path, files: list[str], options: ReadOptions) -> Dataset:
     """The dataset of the export files ``files`` (relative to ``path``'s folder)."""
     root = path if path.is_dir() else path.parent
     boundary = options.boundary(root)
-    reading = Reading(root, ImageIndex(os.fspath(root), boundary))
+    # --image-root: images are looked up (and bounded) there instead of under the export's folder
+    image_dir = Path(options.image_root) if options.image_root is not None else root
+    reading = Reading(root, ImageIndex(os.fspath(image_dir), options.boundary(image_dir)))
     for number, name in enumerate(files):
         data = boundary.read_document(os.path.join(root, name))
         if not isinstance(data, bytes):
@@ -84,7 +86,9 @@ def read(path: Path, files: list[str], options: ReadOptions) -> Dataset:
             continue
         for t, task in enumerate(tasks):
             _task(reading, number, name, t, task)
-    return _dataset(reading, files)
+    ds = _dataset(reading, files)
+    ds.image_root = None if options.image_root is None else image_dir
+    return ds
 
 
 def _task(reading: Reading, number: int, name: str, t: int, task: Any) -> None:

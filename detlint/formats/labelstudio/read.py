@@ -155,7 +155,8 @@ def _results(reading: Reading, number: int, name: str, row: int, prefix: str, re
         value = result["value"]
         names = value.get(kind) if kind.endswith("labels") else labels.get(result.get("id"))
         size = _size(result)
-        sizes.setdefault(size, r)
+        if all(np.isfinite(size)) and min(size) > 0:  # a result without its size takes the task's
+            sizes.setdefault(size, r)
         rows = reading.rows
         rows.image.append(row)
         rows.label.append(str(names[0]) if isinstance(names, list) and names else None)
@@ -254,12 +255,16 @@ def _annotations(reading: Reading, classes: list[str]) -> Annotations:
     index = {name: i for i, name in enumerate(classes)}
     percent = np.asarray(rows.percent, np.float64).reshape(n, 5)
     size = np.asarray(rows.size, np.float64).reshape(n, 2)
-    size[~(size > 0)] = np.nan  # no usable original size: the pixels are unknown
+    image = np.asarray(rows.image, np.int32)
+    declared = np.array([[e["width"], e["height"]] for e in reading.images], np.float64).reshape(-1, 2)
+    unusable = ~(size > 0).all(axis=1)
+    size[unusable] = declared[image[unusable]]  # a result without a size: the task's first usable one
+    size[~(size > 0)] = np.nan  # no usable size in the whole task: the pixels are unknown
     scale = np.column_stack([size[:, 0], size[:, 1], size[:, 0], size[:, 1]]) / 100.0
     pixels = percent[:, :4] * scale
     table.raw = percent[:, :4].copy()
     table.boxes = np.column_stack([pixels[:, :2], pixels[:, :2] + pixels[:, 2:]])
-    table.image = np.asarray(rows.image, np.int32)
+    table.image = image
     table.category = np.asarray([index.get(label, -1) if label is not None else -1 for label in rows.label], np.int32)
     table.class_id = table.category.astype(np.int64)
     table.src_file = np.asarray(rows.file, np.int32)

@@ -183,3 +183,14 @@ def _options():
     from detlint.formats import WriteOptions
 
     return WriteOptions()
+
+
+def test_an_oriented_box_listed_counter_clockwise_is_written_as_the_same_rectangle(tmp_path: Path) -> None:
+    ds = load(FIXTURE)
+    corners = np.asarray(FACTS["obb_corners"]).reshape(4, 2)
+    ds.annotations.segmentation[2] = corners[[0, 3, 2, 1]].reshape(-1).tolist()  # as DOTA-style tools list them
+    options = _options()
+    get("labelstudio").write(ds, _empty(tmp_path / "w"), options)
+    back = load(tmp_path / "w").annotations.segmentation[2]
+    assert sorted(map(tuple, np.round(np.reshape(back, (4, 2)), 6))) == sorted(map(tuple, np.round(corners, 6)))
+    assert not options.losses

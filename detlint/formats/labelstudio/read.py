@@ -2,13 +2,16 @@
 
 One image per task, one annotation per task (:mod:`.choose`). Results read:
 ``rectanglelabels`` (``value.x/y/width/height`` in percent of ``original_width/height``,
-``value.rotation`` degrees clockwise about the top-left corner ``(x, y)``), ``polygonlabels``
+``value.rotation`` degrees clockwise on screen about the top-left corner ``(x, y)`` before
+rotation: Label Studio's Object Detection template docs say the saved rotation is "around the
+top left corner", whichever way it was made in the UI), ``polygonlabels``
 (``value.points`` in percent), and ``rectangle`` / ``polygon`` results whose class is in a
 ``labels`` result with the same ``id`` (a config with separate Rectangle and Labels tags).
 A rotated rectangle is an oriented box (kind 3: its corners in pixels, clockwise on screen from
 ``(x, y)``); a polygon is kind 0 with its COCO pixel polygon. ``raw`` keeps the percent
 ``x y width height`` (a polygon: its points' bounds). Every result is located by its JSON
-pointer, ``/<task>/annotations/<k>/result/<r>``.
+pointer, ``/<task>/annotations/<k>/result/<r>``. ``image_rotation`` (the image turned in the
+UI) is not applied: the coordinates are read against the unrotated image.
 """
 
 from __future__ import annotations

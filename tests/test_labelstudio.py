@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from xml.etree import ElementTree
 
 import numpy as np
 import pytest
@@ -113,6 +114,12 @@ def test_a_rotated_rectangle_written_reads_back_as_the_same_corners(tmp_path: Pa
     np.testing.assert_allclose(back.annotations.segmentation[obb][0], FACTS["obb_corners"], atol=1e-9)
     task = json.loads((tmp_path / "w" / "tasks.json").read_text())[1]
     assert task["annotations"][0]["result"][0]["value"]["rotation"] == pytest.approx(30.0)
+    # the labelling config names every control the results use, and every class
+    config = ElementTree.parse(tmp_path / "w" / "labeling_config.xml").getroot()
+    controls = {element.get("name"): element.tag for element in config}
+    assert {r["from_name"] for r in task["annotations"][0]["result"]} == {"label", "polygon"}
+    assert (controls["label"], controls["polygon"]) == ("RectangleLabels", "PolygonLabels")
+    assert [e.get("value") for e in config.find("RectangleLabels")] == ds.categories.names
 
 
 def test_stats_counts_the_export() -> None:

@@ -5,12 +5,18 @@ Rectangles are written in percent of ``original_width`` / ``original_height``; p
 ``polygonlabels``; oriented boxes as rotated rectangles, the exact inverse of the reader (the
 first corner is ``(x, y)``, the first edge gives ``width`` and the angle, the last edge
 ``height``). A task's ``data.split`` keeps the split. Every lossy step is listed.
+
+Beside it, ``labeling_config.xml`` is the labelling config the results refer to (``label`` for
+rectangles, rotation allowed; ``polygon`` for polygons), to paste into a new project before
+importing the tasks. ``data.image`` is a path relative to the output folder: serve it through
+local storage (``/data/local-files/?d=...``) or upload the images to import it.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from xml.sax.saxutils import quoteattr
 
 import numpy as np
 import orjson
@@ -21,6 +27,7 @@ from detlint.model import Annotations, Dataset
 from detlint.placing import Placement, SourceRoot, place_image
 
 IMAGE_FOLDER = "images"
+CONFIG_FILE = "labeling_config.xml"
 RECT_TOLERANCE = 1e-3  # px: corners further than this from a rectangle are a quadrilateral
 
 
@@ -36,7 +43,16 @@ def write(ds: Dataset, target: Path, options: WriteOptions) -> None:
             "id": row + 1, "completed_by": 1, "was_cancelled": False, "ground_truth": True,
             "result": results.get(row, [])}], "predictions": []})
     atomic_write_bytes(target, orjson.dumps(tasks, option=orjson.OPT_INDENT_2))
+    atomic_write_bytes(target.parent / CONFIG_FILE, labeling_config(ds.categories.names).encode())
     _place(ds, target.parent, names, options)
+
+
+def labeling_config(names: list[str]) -> str:
+    """The Label Studio labelling config of the written results."""
+    labels = "".join(f"\n    <Label value={quoteattr(name)}/>" for name in names)
+    return ('<View>\n  <Image name="image" value="$image"/>\n'
+            f'  <RectangleLabels name="label" toName="image" canRotate="true">{labels}\n  </RectangleLabels>\n'
+            f'  <PolygonLabels name="polygon" toName="image">{labels}\n  </PolygonLabels>\n</View>\n')
 
 
 def _image_names(ds: Dataset, options: WriteOptions) -> list[str]:
@@ -102,7 +118,8 @@ def _result(ds: Dataset, row: int, box: np.ndarray, width: float, height: float,
         return {**base, "type": "rectanglelabels", "value": _rotated(corners, width, height, label, counts)}
     polygon = _polygon(shape, kind, bool(ann.normalized[row]), width, height, counts)
     if polygon is not None:
-        return {**base, "type": "polygonlabels", "value": {"points": polygon, "polygonlabels": [label]}}
+        return {**base, "type": "polygonlabels", "from_name": "polygon",
+                "value": {"points": polygon, "polygonlabels": [label]}}
     x1, y1, x2, y2 = box.tolist()
     value = {"x": x1 / width * 100, "y": y1 / height * 100, "width": (x2 - x1) / width * 100,
              "height": (y2 - y1) / height * 100, "rotation": 0, "rectanglelabels": [label]}

@@ -201,3 +201,15 @@ def test_an_oriented_box_listed_counter_clockwise_is_written_as_the_same_rectang
     back = load(tmp_path / "w").annotations.segmentation[2]
     assert sorted(map(tuple, np.round(np.reshape(back, (4, 2)), 6))) == sorted(map(tuple, np.round(corners, 6)))
     assert not options.losses
+
+
+def test_yolo_polygon_rows_become_polygons_in_pixels(tmp_path: Path) -> None:
+    yolo = FIXTURE.parents[1] / "rules" / "yolo_mixed"
+    _convert(yolo, tmp_path / "ls", "labelstudio")
+    source, back = load(yolo), load(tmp_path / "ls")
+    np.testing.assert_allclose(back.annotations.boxes, source.annotations.boxes, atol=1e-9)
+    row = int(np.flatnonzero(source.annotations.kind == Annotations.KIND_POLYGON)[0])
+    image = source.annotations.image[row]
+    size = [source.images.width[image], source.images.height[image]]
+    points = np.asarray(source.annotations.segmentation[row]).reshape(-1, 2) * size
+    np.testing.assert_allclose(np.reshape(back.annotations.segmentation[row], (-1, 2)), points, atol=1e-9)

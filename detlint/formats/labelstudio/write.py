@@ -116,7 +116,7 @@ def _result(ds: Dataset, row: int, box: np.ndarray, width: float, height: float,
         if ann.normalized[row]:
             corners = corners * [width, height]
         return {**base, "type": "rectanglelabels", "value": _rotated(corners, width, height, label, counts)}
-    polygon = _polygon(shape, kind, bool(ann.normalized[row]), width, height, counts)
+    polygon = _polygon(shape, kind, width, height, counts)
     if polygon is not None:
         return {**base, "type": "polygonlabels", "from_name": "polygon",
                 "value": {"points": polygon, "polygonlabels": [label]}}
@@ -126,12 +126,11 @@ def _result(ds: Dataset, row: int, box: np.ndarray, width: float, height: float,
     return {**base, "type": "rectanglelabels", "value": value}
 
 
-def _polygon(shape: object, kind: int, normalized: bool, width: float, height: float,
-             counts: dict) -> list[list[float]] | None:
+def _polygon(shape: object, kind: int, width: float, height: float, counts: dict) -> list[list[float]] | None:
     """The points in percent of a polygon row (kind 1: normalised flat list; kind 0: COCO pixel polygons)."""
     if kind == Annotations.KIND_POLYGON and isinstance(shape, list) and shape:
         flat = np.asarray(shape, np.float64)
-        scale = np.array([100.0, 100.0]) if normalized else np.array([100.0 / width, 100.0 / height])
+        scale = np.array([100.0, 100.0])  # a polygon row's points are fractions whatever the box is
     elif kind == Annotations.KIND_BOX and isinstance(shape, dict):
         counts["rle"] += 1
         return None

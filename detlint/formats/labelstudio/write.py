@@ -90,17 +90,21 @@ def _results(ds: Dataset, options: WriteOptions) -> dict[int, list[dict]]:
                  int((~sized & (ann.kind != Annotations.KIND_NONE)).sum()))
     options.lose("annotations without geometry (Label Studio has no region for them)",
                  int((ann.kind == Annotations.KIND_NONE).sum()))
+    for flag in ("iscrowd", "difficult", "truncated", "occluded"):
+        options.lose(f"'{flag}' flag (a Label Studio region has no such field)", int((getattr(ann, flag) > 0).sum()))
     pixel_w = np.where(ann.normalized, width, 1.0)
     pixel_h = np.where(ann.normalized, height, 1.0)
     boxes = ann.boxes * np.column_stack([pixel_w, pixel_h, pixel_w, pixel_h])
     out: dict[int, list[dict]] = {}
-    counts = {"rle": 0, "parts": 0, "quad": 0}
+    counts = {"rle": 0, "parts": 0, "quad": 0, "bounds": 0}
     for row in np.flatnonzero(writable).tolist():
         result = _result(ds, row, boxes[row], float(width[row]), float(height[row]), counts)
         out.setdefault(int(ann.image[row]), []).append(result)
     options.lose("RLE masks written as their bounding rectangle", counts["rle"])
     options.lose("polygon parts after the first not written (one polygon per region)", counts["parts"])
     options.lose("oriented quadrilaterals that are not rectangles written as their best rectangle", counts["quad"])
+    options.lose("boxes that differ from their polygon's bounds (a Label Studio polygon has no box of its own; "
+                 "it reads back as the polygon's bounds)", counts["bounds"])
     return out
 
 
@@ -118,6 +122,9 @@ def _result(ds: Dataset, row: int, box: np.ndarray, width: float, height: float,
         return {**base, "type": "rectanglelabels", "value": _rotated(corners, width, height, label, counts)}
     polygon = _polygon(shape, kind, width, height, counts)
     if polygon is not None:
+        points = np.asarray(polygon, np.float64).reshape(-1, 2) * [width / 100, height / 100]
+        bounds = np.concatenate([points.min(axis=0), points.max(axis=0)]) if len(points) else box
+        counts["bounds"] += int(np.abs(bounds - box).max() > 1e-6)
         return {**base, "type": "polygonlabels", "from_name": "polygon",
                 "value": {"points": polygon, "polygonlabels": [label]}}
     x1, y1, x2, y2 = box.tolist()

@@ -31,6 +31,7 @@ BUILTIN: dict[str, str] = {
     "dota": "detlint.formats.dota",
     "kitti": "detlint.formats.kitti",
     "openimages": "detlint.formats.openimages",
+    "labelstudio": "detlint.formats.labelstudio",
 }
 _LOADED: dict[str, Format] = {}
 _REGISTERED: dict[str, Format] = {}

@@ -37,6 +37,7 @@ _UNPARSED = {
     "F006": "label lines that could not be parsed (not converted)",
     "F008": "files or listed entries outside the dataset root (not read)",
     "I005": "images without an annotation file (no trainer sees them), not converted",
+    "F020": "Label Studio tasks with several annotations: only the chosen one converted (F020 names it)",
 }
 
 

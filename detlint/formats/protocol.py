@@ -49,6 +49,7 @@ class Trait(str, Enum):
     CLASS_ID = "class-id"  # objects refer to classes by a declared id
     ORIENTED_BOXES = "oriented-boxes"  # objects can be oriented boxes (4 corners, model kind 3)
     PIXEL_POLYGONS = "pixel-polygons"  # an object can carry polygons in pixels beside its box (COCO segmentation)
+    PERCENT_COORDINATES = "percent-coordinates"  # raw holds x y width height in percent of the image size
 
 
 @dataclass

@@ -8,8 +8,9 @@ edge of the last pixel column is W.
 
 Options: ``out-of-image-tolerance`` (default 0.5 px) is the overshoot accepted before firing.
 VOC boxes whose only overshoot is the 1-pixel shift of a 0-based writer (``xmin=0``) or of an
-exclusive end (``xmax=W+1``) are reported as F010 instead, YOLO rows in pixels as F007, and boxes
-entirely outside the image as B003, oriented boxes (4 corners) as B012.
+exclusive end (``xmax=W+1``) are reported as F010 instead, YOLO rows in pixels as F007, Label
+Studio percent values past 0-100 as F015, boxes entirely outside the image as B003, and oriented
+boxes (4 corners) as B012.
 
 Example: ``[600, 10, 700.5, 90]`` in a 640 px wide image extends 60.5 px past the right edge.
 
@@ -51,6 +52,7 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     from detlint.rules.b003_box_outside_image import outside_mask
     from detlint.rules.f007_unnormalized_coordinates import unnormalized_mask
     from detlint.rules.f010_voc_convention_mismatch import convention_shift
+    from detlint.rules.f015_percent_out_of_range import percent_mask
 
     tolerance = float(ctx.get(OPTIONS, "out-of-image-tolerance"))
     ann = ds.annotations
@@ -62,7 +64,8 @@ def check(ds: Dataset, ctx: RuleContext) -> Iterator[Finding]:
         # rows in pixels where fractions belong are F007's business
         # oriented boxes: B012 reports the corners themselves (their enclosing box passes the edge
         # exactly when a corner does, and clipping that box would not clip the corners)
-        reported = outside_mask(ds, ctx) | unnormalized_mask(ds) | (ann.kind == ann.KIND_OBB)
+        reported = outside_mask(ds, ctx) | unnormalized_mask(ds) | percent_mask(ds, ctx)
+        reported |= ann.kind == ann.KIND_OBB
         past = (over > limit) & finite_box_mask(ds, ctx)[:, None] & ~reported[:, None]
     w, h = image_sizes(ds, ctx)
     fix = Fix("unsafe", "clip to the image")

@@ -26,6 +26,7 @@ BUILTIN: dict[str, str] = {
     "coco": "detlint.formats.coco",
     "voc": "detlint.formats.voc",
     "yolo": "detlint.formats.yolo",
+    "labelme": "detlint.formats.labelme",
 }
 _LOADED: dict[str, Format] = {}
 _REGISTERED: dict[str, Format] = {}

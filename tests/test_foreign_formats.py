@@ -23,7 +23,16 @@ LABELME = {"version": "5.0.1", "flags": {}, "imagePath": "a.jpg", "imageData": N
            "imageWidth": 64, "shapes": [{"label": "car", "points": [[1, 2], [10, 20]], "group_id": None,
                                          "shape_type": "rectangle", "flags": {}}]}
 CSV = "filename,width,height,class,xmin,ymin,xmax,ymax\na.jpg,64,48,car,1,2,10,20\n"
-NOT_A_DATASET = "not a COCO, VOC or YOLO dataset (looks like "
+
+def _not_a_dataset() -> str:
+    """The start of the one-line error, naming every registered format as the CLI does."""
+    from detlint.formats import every
+
+    titles = [fmt.title for fmt in every()]
+    return f"not a {', '.join(titles[:-1])} or {titles[-1]} dataset (looks like "
+
+
+NOT_A_DATASET = _not_a_dataset()
 
 
 def invoke(*args: str | Path) -> Result:
@@ -51,15 +60,12 @@ def build(kind: str, root: Path) -> tuple[Path, str]:
         (root / "annotations.xml").write_text(CVAT)
         target = root / "annotations.xml" if kind == "cvat file" else root
         return target, "CVAT for images XML: ds/annotations.xml has an <annotations> root"
-    if kind == "labelme":
-        (root / "images" / "a.json").write_text(json.dumps(LABELME, indent=2))
-        return root, 'labelme JSON: ds/images/a.json has "shapes"'
     (root / "annotations.csv").write_text(CSV)
     return root, "a CSV of boxes: ds/annotations.csv has the columns filename,width,height,class,xmin"
 
 
 @pytest.mark.parametrize("command", ["check", "stats", "convert"])
-@pytest.mark.parametrize("kind", ["kitti", "kitti in images/ and labels/", "cvat", "cvat file", "labelme", "csv"])
+@pytest.mark.parametrize("kind", ["kitti", "kitti in images/ and labels/", "cvat", "cvat file", "csv"])
 def test_a_foreign_dataset_is_one_line_saying_what_it_looks_like(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                  kind: str, command: str) -> None:
     target, looks = build(kind, tmp_path / "ds")
@@ -114,3 +120,12 @@ def test_a_voc_file_with_attributes_on_its_root_is_still_voc(tmp_path: Path) -> 
     result = invoke("stats", root / "Annotations" / "a.xml", "--output-format", "json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["format"] == "voc"
+
+
+def test_a_labelme_folder_is_read_as_labelme_not_called_foreign(tmp_path: Path) -> None:
+    root = tmp_path / "ds"
+    write_image(root / "images" / "a.jpg")
+    (root / "images" / "a.json").write_text(json.dumps(LABELME, indent=2))
+    result = invoke("stats", root, "--output-format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["format"] == "labelme"

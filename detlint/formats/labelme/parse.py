@@ -1,12 +1,13 @@
 """One labelme JSON into a :class:`Parsed` record: the image fields and one :class:`Shape` per
 entry of ``shapes``, with the problems met, each located by JSON pointer.
 
-What is checked here (it cannot be seen later): the file parses (F001, with line and column),
-its root is an object with a ``shapes`` list (F002), each shape is an object whose ``points``
-are ``[x, y]`` pairs of numbers (F002 at ``/shapes/<i>/points``; the shape is kept without
-geometry) and whose ``label`` is a string (F002). ``imageHeight``/``imageWidth`` that are not
-positive integers are F002 and read as unknown (0). ``imageData`` is never decoded: only
-whether it is there is kept.
+What is checked here (it cannot be seen later): the file parses (F001, with line and column);
+its root is an object with a ``shapes`` list (F002; an object with neither ``shapes`` nor
+``imagePath`` is another tool's JSON, a config or a report, and is not read at all); each
+shape is an object (F002) whose ``points`` are ``[x, y]`` pairs of numbers (F002 at
+``/shapes/<i>/points``; the shape is kept without geometry) and whose ``label`` is a string
+(F002). ``imageHeight``/``imageWidth`` that are not positive integers are F002 and read as
+unknown (0). ``imageData`` is never decoded: only whether it is there is kept.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class Parsed:
     shapes: list[Shape] = field(default_factory=list)
     problems: list[Finding] = field(default_factory=list)
     failed: bool = False  # not a labelme document at all: no image row
+    foreign: bool = False  # another JSON (a config, a conversion report): not an annotation file
 
 
 def parse(data: bytes) -> Parsed:
@@ -57,6 +59,9 @@ def parse(data: bytes) -> Parsed:
         out.failed = True
         out.problems.append(Finding("F001", f"JSON does not parse: {exc.msg} (line {exc.lineno} column "
                                     f"{exc.colno})", line=exc.lineno, column=exc.colno))
+        return out
+    if isinstance(doc, dict) and "shapes" not in doc and "imagePath" not in doc:
+        out.failed = out.foreign = True
         return out
     if not isinstance(doc, dict) or not isinstance(doc.get("shapes"), list):
         out.failed = True

@@ -41,6 +41,10 @@ def read(path: Path, options: ReadOptions) -> Dataset:
                  annotations=Annotations.empty(0))
     ds.files = [fileio.relpath(Path(f), root) for f in files]
     parsed = [_parse_file(f, rel, boundary, options, ds.problems) for f, rel in zip(files, ds.files)]
+    ours = [i for i, p in enumerate(parsed) if not p.foreign]  # configs, reports: not annotation files
+    if not ours:
+        raise NotADatasetError(f"{path}: no labelme annotation files (JSON with \"shapes\") found")
+    ds.files, parsed = [ds.files[i] for i in ours], [parsed[i] for i in ours]
     kept = [i for i, p in enumerate(parsed) if not p.failed]
     ds.images = _images(ds, parsed, kept, boundary)
     ds.categories, ds.annotations = _annotations(ds, parsed, kept, options)

@@ -95,9 +95,9 @@ def _file_change(old: Dataset, new: Dataset, file_index: int, dropped: list[int]
     return FileChange(rel, data, prefix + new_text.encode("utf-8"), lines, edits, notes=notes)
 
 
-def _number(value: float) -> float | int:
-    """An integral value as an int (labelme writes floats; ints stay ints in files that had them)."""
-    return int(value) if float(value).is_integer() else float(value)
+def _number(value: float) -> float:
+    """A coordinate as labelme writes it (a float, 64.0 too)."""
+    return float(value)
 
 
 def _edit(ann: Annotations, row: int, shapes: list[Any], notes: list[str]) -> None:

@@ -222,3 +222,33 @@ def test_a_labelme_json_passed_alone_is_checked_with_its_folder(tmp_path: Path) 
     result = invoke("check", member, "--no-cache", "--output-format", "json")
     assert result.exit_code in (0, 1), result.output
     assert json.loads(result.stdout)["datasets"][0]["format"] == "labelme"
+
+
+def test_a_mask_shape_is_read_as_rle_over_the_image(tmp_path: Path) -> None:
+    import base64
+
+    import cv2
+
+    part = np.zeros((10, 10), np.uint8)
+    part[2:5, 3:7] = 255  # 3 rows, 4 columns set, inside a region whose top-left is (10, 5)
+    encoded = base64.b64encode(cv2.imencode(".png", part)[1].tobytes()).decode()
+    mask = {"label": "car", "points": [[10.0, 5.0], [19.0, 14.0]], "group_id": None, "description": "",
+            "shape_type": "mask", "flags": {}, "mask": encoded}
+    root = broken(tmp_path, json.dumps(labelme_doc([mask])))
+    ds = load(root)
+    row = rows_of(ds, "a.json")[0]
+    assert ds.annotations.boxes[row].tolist() == [13.0, 7.0, 17.0, 10.0]
+    rle = ds.annotations.segmentation[row]
+    assert rle["size"] == [48, 64] and sum(rle["counts"][1::2]) == 12
+    full = np.zeros(48 * 64, bool)  # decode the runs (column-major) and compare with the placed mask
+    at = 0
+    for k, count in enumerate(rle["counts"]):
+        full[at:at + count] = k % 2 == 1
+        at += count
+    expected = np.zeros((48, 64), bool)
+    expected[7:10, 13:17] = True
+    assert (full.reshape(64, 48).T == expected).all()
+    options = save(ds, tmp_path / "lm", "labelme")  # labelme to labelme: the mask as it was
+    written = json.loads((tmp_path / "lm" / "a.json").read_text())
+    assert written["shapes"][0]["mask"] == encoded and written["shapes"][0]["shape_type"] == "mask"
+    assert not any("RLE" in loss["what"] for loss in options.losses)

@@ -196,20 +196,23 @@ def test_an_image_path_leaving_the_root_is_f008_and_never_read(tmp_path: Path, i
 def test_fix_rewrites_only_the_moved_shape_keeping_image_data(tmp_path: Path) -> None:
     root = tmp_path / "ds"
     shutil.copytree(FIXTURE, root)
-    path = root / "val" / "road.json"
+    path = root / "train" / "street.json"  # the file with imageData
     doc = json.loads(path.read_text())
     doc["shapes"].append(rectangle("car", [[70.0, 40.0], [50.0, 10.0]]))  # past the 64 px edge, reversed
-    path.write_text(json.dumps(doc, indent=2) + "\n")
-    before_street = (root / "train" / "street.json").read_bytes()
+    doc["shapes"].append({**rectangle("sign", [[60.0, 30.0], [70.0, 30.0], [70.0, 40.0]]), "shape_type": "polygon"})
+    path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    before_road = (root / "val" / "road.json").read_bytes()
     before_lines = path.read_text().splitlines()
     result = invoke("check", root, "--no-cache", "--select", "B002", "--unsafe-fixes")
     assert result.exit_code in (0, 1), result.output
     after = json.loads(path.read_text())
-    assert after["shapes"][1]["points"] == [[64, 40.0], [50.0, 10.0]]  # clipped, corner order kept
-    assert after["shapes"][0] == doc["shapes"][0] and list(after) == list(doc)
+    assert after["shapes"][7]["points"] == [[64.0, 40.0], [50.0, 10.0]]  # clipped, corner order kept
+    assert after["shapes"][:7] == doc["shapes"][:7] and list(after) == list(doc)
+    assert after["imageData"] == doc["imageData"]
+    assert after["shapes"][8]["points"] == [[60.0, 30.0], [64.0, 30.0], [64.0, 40.0]]  # the polygon with its box
     changed = [a for a, b in zip(before_lines, path.read_text().splitlines()) if a != b]
-    assert len(changed) == 1  # the one number that moved; every other line byte for byte
-    assert (root / "train" / "street.json").read_bytes() == before_street
+    assert changed == ["          70.0,"] * 3  # the one number that moved; every other line byte for byte
+    assert (root / "val" / "road.json").read_bytes() == before_road
 
 
 def test_a_labelme_json_passed_alone_is_checked_with_its_folder(tmp_path: Path) -> None:
@@ -247,7 +250,7 @@ def test_a_mask_shape_is_read_as_rle_over_the_image(tmp_path: Path) -> None:
         at += count
     expected = np.zeros((48, 64), bool)
     expected[7:10, 13:17] = True
-    assert (full.reshape(64, 48).T == expected).all()
+    assert np.array_equal(full.reshape(64, 48).T, expected)
     options = save(ds, tmp_path / "lm", "labelme")  # labelme to labelme: the mask as it was
     written = json.loads((tmp_path / "lm" / "a.json").read_text())
     assert written["shapes"][0]["mask"] == encoded and written["shapes"][0]["shape_type"] == "mask"

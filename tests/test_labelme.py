@@ -255,3 +255,22 @@ def test_a_mask_shape_is_read_as_rle_over_the_image(tmp_path: Path) -> None:
     written = json.loads((tmp_path / "lm" / "a.json").read_text())
     assert written["shapes"][0]["mask"] == encoded and written["shapes"][0]["shape_type"] == "mask"
     assert not any("RLE" in loss["what"] for loss in options.losses)
+
+
+def test_a_json_linked_out_of_the_root_is_f008_and_not_read(tmp_path: Path) -> None:
+    outside = tmp_path / "secret.json"
+    outside.write_text(json.dumps(labelme_doc([rectangle("secret-class", [[1, 1], [5, 5]])])))
+    root = broken(tmp_path, json.dumps(labelme_doc([rectangle("car", [[1, 1], [5, 5]])])))
+    os.symlink(outside, root / "c.json")
+    ds = load(root)
+    assert [(p.code, p.file) for p in ds.problems] == [("F008", "c.json")]
+    assert "secret-class" not in ds.categories.names
+
+
+def test_fix_drops_a_degenerate_shape(tmp_path: Path) -> None:
+    doc = labelme_doc([rectangle("car", [[5, 5], [5, 9]]), rectangle("car", [[1, 1], [9, 9]])])
+    root = broken(tmp_path, json.dumps(doc, indent=2))
+    result = invoke("check", root, "--no-cache", "--select", "B001", "--fix", "--unsafe-fixes")
+    assert result.exit_code in (0, 1), result.output
+    after = json.loads((root / "a.json").read_text())
+    assert [s["points"] for s in after["shapes"]] == [[[1, 1], [9, 9]]]

@@ -274,3 +274,13 @@ def test_fix_drops_a_degenerate_shape(tmp_path: Path) -> None:
     assert result.exit_code in (0, 1), result.output
     after = json.loads((root / "a.json").read_text())
     assert [s["points"] for s in after["shapes"]] == [[[1, 1], [9, 9]]]
+
+
+def test_voc_flags_become_shape_flags(tmp_path: Path) -> None:
+    ds = load(Path(__file__).parent.parent / "fixtures" / "voc_clean")
+    ds.annotations.difficult[:] = 0
+    ds.annotations.difficult[0] = 1
+    save(ds, tmp_path / "lm", "labelme")
+    flags = [s["flags"] for f in sorted((tmp_path / "lm").rglob("*.json")) if f.name != "detlint-conversion.json"
+             for s in json.loads(f.read_text())["shapes"]]
+    assert sum(bool(f.get("difficult")) for f in flags) == 1

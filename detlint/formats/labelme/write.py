@@ -6,7 +6,9 @@ the source file (the model never holds it). Rectangles, polygons (several polygo
 object share a ``group_id``), circles and mask shapes of a labelme source, and point / line
 shapes, are written as they were; YOLO polygon rows and oriented boxes become polygons in
 pixels. Every loss is listed: RLE masks of other sources written as rectangles, rows without
-geometry of other sources, other sources' extra fields, sizes that are not known.
+geometry of other sources, other sources' extra fields, sizes that are not known. Set flag
+columns (VOC ``difficult``/``truncated``/``occluded``, COCO ``iscrowd``) become the shape's
+``flags`` (``{"difficult": true}``).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from detlint.formats.protocol import WriteOptions
 from detlint.model import Annotations, Dataset
 
 VERSION = "5.5.0"  # the labelme version written for a source that is not labelme
+_FLAG_COLUMNS = ("iscrowd", "difficult", "truncated", "occluded")
 _INTERNAL = frozenset({"shape_type", "points", GROUPED, "shape_type_missing", "label"})
 
 
@@ -74,8 +77,12 @@ def _shapes_per_image(ds: Dataset, losses: Counter[str]) -> list[list[dict]]:
     ann = ds.annotations
     out: list[list[dict]] = [[] for _ in range(len(ds.images))]
     own = ds.format == NAME
+    flags = np.stack([getattr(ann, name) == 1 for name in _FLAG_COLUMNS], axis=1)
     for row in np.flatnonzero(ann.image >= 0).tolist():
         shapes = _shapes_of(ds, row, own, losses)
+        if flags[row].any():  # VOC difficult / truncated, COCO iscrowd: labelme's per-shape flags
+            for shape in shapes:
+                shape["flags"] = {**shape["flags"], **{n: True for n, on in zip(_FLAG_COLUMNS, flags[row]) if on}}
         target = out[int(ann.image[row])]
         if len(shapes) > 1 and shapes[0].get("group_id") is None:  # one object, several polygons
             group = 1 + max((s["group_id"] for s in target if isinstance(s.get("group_id"), int)), default=0)

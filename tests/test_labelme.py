@@ -284,3 +284,14 @@ def test_voc_flags_become_shape_flags(tmp_path: Path) -> None:
     flags = [s["flags"] for f in sorted((tmp_path / "lm").rglob("*.json")) if f.name != "detlint-conversion.json"
              for s in json.loads(f.read_text())["shapes"]]
     assert sum(bool(f.get("difficult")) for f in flags) == 1
+
+
+def test_a_declared_size_that_differs_from_the_image_is_i003(tmp_path: Path) -> None:
+    root = broken(tmp_path, json.dumps(labelme_doc([rectangle("car", [[1, 1], [5, 5]])], imageWidth=640)))
+    result = invoke("check", root, "--no-cache", "--output-format", "json", "--select", "I003")
+    findings = json.loads(result.stdout)["findings"]
+    assert [(f["code"], f["file"]) for f in findings] == [("I003", "a.json")], findings
+    assert findings[0]["pointer"] in ("", "/imageWidth", "/imageHeight")
+    fixed = invoke("check", root, "--no-cache", "--select", "I003", "--fix")
+    assert fixed.exit_code == 0, fixed.output
+    assert json.loads((root / "a.json").read_text())["imageWidth"] == 64

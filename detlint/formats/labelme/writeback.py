@@ -4,7 +4,8 @@ byte (key order, the source's indentation, ``imageData``), through ``edits.merge
 A moved rectangle keeps the corner order it was written in; a polygon takes the fix's new
 segmentation, or, where only its box moved (a clip into the image), its points clipped to the
 new box; a circle keeps its centre and radius direction; a dropped object removes its shapes
-(every polygon of a ``group_id`` object). Mask shapes are not edited (noted in the change).
+(every polygon of a ``group_id`` object); a corrected image size (I003) is written to
+``imageWidth``/``imageHeight``. Mask shapes are not edited (noted in the change).
 """
 
 from __future__ import annotations
@@ -53,11 +54,12 @@ def write_back(old: Dataset, new: Dataset) -> list[FileChange]:
     changed: dict[int, list[int]] = {}
     for row in changed_box_rows(old, new, diff)[1].tolist():
         changed.setdefault(int(new.annotations.src_file[row]), []).append(row)
+    sizes = _new_sizes(old, new)
     boundary = Boundary(old.root)
     out = []
-    for file_index in sorted(set(dropped) | set(changed)):
-        change = _file_change(old, new, file_index, dropped.get(file_index, []), changed.get(file_index, []),
-                              boundary)
+    for file_index in sorted(set(dropped) | set(changed) | set(sizes)):
+        change = _file_change(old, new, file_index, (dropped.get(file_index, []), changed.get(file_index, [])),
+                              sizes.get(file_index), boundary)
         if change is not None:
             out.append(change)
     return out
@@ -69,8 +71,18 @@ def _shape_indices(ann: Annotations, row: int) -> list[int]:
     return [int(ann.src_item[row]), *map(int, grouped)]
 
 
-def _file_change(old: Dataset, new: Dataset, file_index: int, dropped: list[int], changed: list[int],
-                 boundary: Boundary) -> FileChange | None:
+def _new_sizes(old: Dataset, new: Dataset) -> dict[int, tuple[int, int]]:
+    """file -> (width, height) for each JSON whose image's size a fix changed (I003)."""
+    out: dict[int, tuple[int, int]] = {}
+    before = {int(f): (int(w), int(h)) for f, w, h in zip(old.images.src_file, old.images.width, old.images.height)}
+    for f, w, h in zip(new.images.src_file.tolist(), new.images.width.tolist(), new.images.height.tolist()):
+        if f >= 0 and before.get(f, (w, h)) != (w, h):
+            out[f] = (w, h)
+    return out
+
+
+def _file_change(old: Dataset, new: Dataset, file_index: int, rows: tuple[list[int], list[int]],
+                 size: tuple[int, int] | None, boundary: Boundary) -> FileChange | None:
     rel = old.files[file_index]
     data = boundary.read_label(os.path.join(os.fspath(old.root), rel))
     if not isinstance(data, bytes):
@@ -82,6 +94,9 @@ def _file_change(old: Dataset, new: Dataset, file_index: int, dropped: list[int]
         return None
     base = orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode()
     notes: list[str] = []
+    dropped, changed = rows
+    if size is not None:
+        doc["imageWidth"], doc["imageHeight"] = size
     for row in changed:
         _edit(new.annotations, row, shapes, notes)
     gone = {i for row in dropped for i in _shape_indices(old.annotations, row)}

@@ -295,3 +295,9 @@ def test_a_declared_size_that_differs_from_the_image_is_i003(tmp_path: Path) -> 
     fixed = invoke("check", root, "--no-cache", "--select", "I003", "--fix")
     assert fixed.exit_code == 0, fixed.output
     assert json.loads((root / "a.json").read_text())["imageWidth"] == 64
+
+
+def test_an_image_root_is_refused_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "elsewhere").mkdir()
+    result = invoke("check", FIXTURE, "--no-cache", "--image-root", tmp_path / "elsewhere")
+    assert result.exit_code == 2 and "--image-root" in result.stderr and result.stderr.count("\n") == 1

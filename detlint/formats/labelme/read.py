@@ -32,6 +32,9 @@ def read(path: Path, options: ReadOptions) -> Dataset:
     path = Path(path)
     if not path.exists():
         raise UsageError(f"{path}: no such file or directory")
+    if options.image_root is not None:  # imagePath is relative to each JSON: no second folder to bound
+        raise UsageError("--image-root: labelme's imagePath is relative to its JSON file; keep the images "
+                         "inside the dataset folder")
     root = path.parent if path.is_file() else path
     files = [os.path.abspath(path)] if path.is_file() else json_files(Path(os.path.abspath(root)))
     if not files:

@@ -51,15 +51,12 @@ def build(kind: str, root: Path) -> tuple[Path, str]:
         (root / "export").mkdir()
         (root / "export" / "annotations.xml").write_text(CVAT)
         return root, "CVAT for images XML: ds/export/annotations.xml has an <annotations> root"
-    if kind == "labelme":
-        (root / "images" / "a.json").write_text(json.dumps(LABELME, indent=2))
-        return root, 'labelme JSON: ds/images/a.json has "shapes"'
     (root / "annotations.csv").write_text(CSV)
     return root, "a CSV of boxes: ds/annotations.csv has the columns filename,width,height,class,xmin"
 
 
 @pytest.mark.parametrize("command", ["check", "stats", "convert"])
-@pytest.mark.parametrize("kind", ["kitti in images/ and labels/", "cvat below the top", "labelme", "csv"])
+@pytest.mark.parametrize("kind", ["kitti in images/ and labels/", "cvat below the top", "csv"])
 def test_a_foreign_dataset_is_one_line_saying_what_it_looks_like(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                  kind: str, command: str) -> None:
     target, looks = build(kind, tmp_path / "ds")
@@ -132,3 +129,12 @@ def test_a_voc_file_with_attributes_on_its_root_is_still_voc(tmp_path: Path) -> 
     result = invoke("stats", root / "Annotations" / "a.xml", "--output-format", "json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["format"] == "voc"
+
+
+def test_a_labelme_folder_is_read_as_labelme_not_called_foreign(tmp_path: Path) -> None:
+    root = tmp_path / "ds"
+    write_image(root / "images" / "a.jpg")
+    (root / "images" / "a.json").write_text(json.dumps(LABELME, indent=2))
+    result = invoke("stats", root, "--output-format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["format"] == "labelme"

@@ -32,6 +32,7 @@ BUILTIN: dict[str, str] = {
     "kitti": "detlint.formats.kitti",
     "openimages": "detlint.formats.openimages",
     "labelstudio": "detlint.formats.labelstudio",
+    "labelme": "detlint.formats.labelme",
 }
 _LOADED: dict[str, Format] = {}
 _REGISTERED: dict[str, Format] = {}

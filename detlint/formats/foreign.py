@@ -1,5 +1,5 @@
 """What a folder that no registered format reads looks like: the "(looks like KITTI ...)" of the
-one-line "not a dataset" error, so a user with a KITTI, CVAT, labelme or CSV export learns what
+one-line "not a dataset" error, so a user with a KITTI, CVAT or CSV export learns what
 they have instead of "no annotation files found" (or a screen of F006 for every KITTI line).
 
 A quick look, bounded like sniffing: the first ``LOOK_LIMIT`` entries of the folder (top-down),
@@ -56,10 +56,6 @@ def _cvat(head: str) -> bool:
     return bool(_CVAT.search(head))
 
 
-def _labelme(head: str) -> bool:
-    return '"shapes"' in head and ('"imagePath"' in head or '"version"' in head)
-
-
 def _csv(head: str) -> bool:
     return "," in head.split("\n", 1)[0]
 
@@ -78,7 +74,6 @@ _KINDS: tuple[tuple[str, Callable[[str], bool], Callable[[str], tuple[str, str]]
     # a CVAT XML at the top of a folder is read (detlint.formats.cvat); one found deeper is named
     (".xml", _cvat, lambda _: ("CVAT for images XML", "has an <annotations> root with <version> (check that "
                                "file or its folder: detlint reads CVAT XML)")),
-    (".json", _labelme, lambda _: ("labelme JSON", 'has "shapes" (one file per image)')),
     (".csv", _csv, _csv_detail),
 )
 

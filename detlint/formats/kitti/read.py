@@ -14,8 +14,8 @@ from detlint.findings import Finding
 from detlint.formats.kitti import NAME
 from detlint.formats.kitti.layout import IMAGES, LABELS, Part, parts, root_of
 from detlint.formats.kitti.parse import DONT_CARE, Lines, extras, flags, parse
+from detlint.formats.probing import probe_sizes
 from detlint.formats.protocol import ReadOptions
-from detlint.headers import header_size
 from detlint.model import Annotations, Categories, Dataset, Images
 
 
@@ -63,16 +63,6 @@ def _images(root: Path, found: list[Part], problems: list[Finding]) -> tuple[Ima
     return images, label_of
 
 
-def _probe(root: Path, images: Images, options: ReadOptions) -> None:
-    present = np.flatnonzero(images.path != "")
-    if not options.probe_images or not len(present):
-        return
-    boundary = options.boundary(root)
-    paths = [os.path.join(os.path.abspath(root), p) for p in images.path[present].tolist()]
-    sizes = fileio.batch_map(lambda batch: [header_size(p, options.headers, boundary) for p in batch], paths,
-                             options.workers, desc="image headers", progress=options.progress)
-    measured = np.array([s or (0, 0) for s in sizes], np.int64).reshape(len(present), 2)
-    images.width[present], images.height[present] = measured[:, 0], measured[:, 1]
 
 
 def read(path: Path, options: ReadOptions) -> Dataset:
@@ -91,7 +81,7 @@ def read(path: Path, options: ReadOptions) -> Dataset:
     image_of_file[np.array(label_of, np.int64)[rows_with_label]] = rows_with_label
     problems += [Finding("F006", reason, file=files[f], line=line, annotation=str(line),
                          image=images.file_name[image_of_file[f]]) for f, line, reason in lines.malformed]
-    _probe(root, images, options)
+    probe_sizes(root, images, options)
     categories, category = _classes(lines.types, options.classes)
     return Dataset(format=NAME, root=root, categories=categories, images=images,
                    annotations=_annotations(lines, image_of_file, category), files=files, problems=problems,

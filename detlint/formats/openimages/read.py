@@ -15,8 +15,8 @@ from detlint.findings import Finding
 from detlint.formats.openimages import NAME
 from detlint.formats.openimages.layout import REQUIRED, box_files, class_file, image_folders, root_of, split_of
 from detlint.formats.openimages.table import Table, parse
+from detlint.formats.probing import probe_sizes
 from detlint.formats.protocol import ReadOptions
-from detlint.headers import header_size
 from detlint.model import Annotations, Categories, Dataset, Images, concat_images
 
 DEFAULTS = {"Source": "xclick", "Confidence": "1"}  # the common values, not kept per row
@@ -78,7 +78,7 @@ def read(path: Path, options: ReadOptions) -> Dataset:
         images_parts.append(images)
         offset += len(images)
     images = concat_images(images_parts)
-    _probe(root, images, options)
+    probe_sizes(root, images, options)
     annotations = Annotations.concat(ann_parts)
     _to_pixels(annotations, images)
     categories = Categories.build(names, extra=[{"mid": m} for m in mids],
@@ -156,16 +156,6 @@ def _extras(table: Table, labels: list[str], category: np.ndarray) -> np.ndarray
     return out
 
 
-def _probe(root: Path, images: Images, options: ReadOptions) -> None:
-    present = np.flatnonzero(images.path != "")
-    if not options.probe_images or not len(present):
-        return
-    boundary = options.boundary(root)
-    paths = [os.path.join(os.path.abspath(root), p) for p in images.path[present].tolist()]
-    sizes = fileio.batch_map(lambda batch: [header_size(p, options.headers, boundary) for p in batch], paths,
-                             options.workers, desc="image headers", progress=options.progress)
-    measured = np.array([s or (0, 0) for s in sizes], np.int64).reshape(len(present), 2)
-    images.width[present], images.height[present] = measured[:, 0], measured[:, 1]
 
 
 def _to_pixels(ann: Annotations, images: Images) -> None:

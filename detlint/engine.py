@@ -25,10 +25,20 @@ def selected_codes(select: Iterable[str] | None, ignore: Iterable[str] | None) -
     return [c for c in chosen if not matches(c, ignore or ())]
 
 
-def _wanted(rule: Any, targets: Iterable[str]) -> bool:
-    """A trainer's rule (``TARGET``, the R codes) runs only when its target was asked for."""
+def _wanted(rule: Any, targets: Iterable[str], ctx: RuleContext) -> bool:
+    """A trainer's rule (``TARGET``, the R codes) runs only when its target was asked for; a
+    rule about predictions (``NEEDS = "predictions"``, the P codes) only when predictions were
+    given, and a label-issue rule (``NEEDS = "label-issues"``, the L codes) only when
+    ``--label-issues`` was asked as well."""
     target = getattr(rule, "TARGET", None)
-    return target is None or target in targets
+    if target is not None and target not in targets:
+        return False
+    needs = getattr(rule, "NEEDS", None)
+    if needs == "predictions":
+        return ctx.predictions is not None
+    if needs == "label-issues":
+        return ctx.predictions is not None and ctx.label_issues > 0
+    return True
 
 
 def run_rules(ds: Dataset, config: Any = None, focus: np.ndarray | None = None,
@@ -49,7 +59,7 @@ def run_rules(ds: Dataset, config: Any = None, focus: np.ndarray | None = None,
     traits = format_of(ds).traits
     for code in selected_codes(config.select, config.ignore):
         rule = RULES[code]
-        if not _wanted(rule, config.targets):
+        if not _wanted(rule, config.targets, ctx):
             continue
         if IMAGE_LEVELS.index(getattr(rule, "IMAGES", "none")) > level:
             continue

@@ -309,3 +309,61 @@ class Dataset:
             "path": str(self.root), "format": self.format, "images": len(self.images),
             "annotations": len(self.annotations), "categories": len(self.categories),
         }
+
+
+SCORE_OK = 0
+SCORE_MISSING = 1  # the key is absent
+SCORE_NOT_A_NUMBER = 2  # null, a string, a bool, a list
+SCORE_NON_FINITE = 3  # NaN or infinite
+
+
+@dataclass
+class Predictions:
+    """Detections checked against a dataset (``check --predictions``): a second annotations
+    table whose rows point into the dataset's images and categories, with a score per row.
+
+    ``detections.image`` is the row in the dataset's images (-1: the detection names an image the
+    dataset does not have; ``image_keys`` keeps the source's own reference, a COCO ``image_id``
+    value or a YOLO file stem). ``detections.category`` is the dataset's category index (-1:
+    unknown), ``class_id`` the source's own class reference (an id, or an index in
+    ``class_basis`` "index" files). ``boxes`` are xyxy pixels as read under the file's declared
+    convention (COCO results: ``x y w h``); ``raw`` keeps the four numbers as written.
+    ``scores`` is NaN where ``score_state`` is not ``SCORE_OK``.
+    Provenance as in a dataset: ``src_file`` indexes ``files`` (relative to the dataset root,
+    ``../`` where the file lives outside it: the user named it), ``src_line`` (text rows),
+    ``src_item`` (the position in a results array; ``pointer_prefix`` + ``/item`` is its JSON
+    pointer).
+    """
+
+    format: str  # the predictions reader: "coco-results" | "yolo-txt"
+    title: str  # for messages: "COCO results", "YOLO prediction txt"
+    source: Path  # the file or folder as given on the command line
+    detections: Annotations
+    scores: np.ndarray
+    score_state: np.ndarray
+    image_keys: np.ndarray
+    files: list[str] = field(default_factory=list)
+    problems: list = field(default_factory=list)  # findings of the read (located in the predictions)
+    pointer_prefix: str | None = ""  # None: a text format (file:line)
+    class_basis: str = "id"  # "id": class_id is a category id; "index": a position in the class list
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.detections)
+
+    def validate(self) -> Predictions:
+        self.detections.validate()
+        n = len(self.detections)
+        _check_columns(self, n, {"scores": (np.float64, ()), "score_state": (np.int8, ()),
+                                 "image_keys": (object, ())})
+        return self
+
+    def file_of(self, index: int) -> str | None:
+        return self.files[index] if 0 <= index < len(self.files) else None
+
+    def pointer_of(self, row: int, key: str | None = None) -> str | None:
+        """The JSON pointer of detection ``row`` (``/123``, ``/123/score``); None in text files."""
+        item = int(self.detections.src_item[row])
+        if self.pointer_prefix is None or item < 0:
+            return None
+        return f"{self.pointer_prefix}/{item}" + (f"/{key}" if key else "")

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from detlint.headers import HeaderMemo
-from detlint.model import Dataset
+from detlint.model import Dataset, Predictions
 
 T = TypeVar("T")
 
@@ -23,13 +23,17 @@ T = TypeVar("T")
 @dataclass
 class RuleContext:
     """Rule options (kebab-case keys), the image access level, the run's image cache and header
-    records, and the memos of derived values."""
+    records, the predictions given with the check, and the memos of derived values."""
 
     options: dict[str, Any] = field(default_factory=dict)
     images: str = "header"  # none | header | decode
     cache: Any = None  # detlint.images.ImageCache, when image rules run with a cache
     headers: HeaderMemo | None = None  # header records the reader already probed
     memo: dict[Any, Any] = field(default_factory=dict)
+    # check --predictions: the detections the P rules check against the dataset (None: none given)
+    predictions: Predictions | None = None
+    # check --label-issues K: how many of the worst images the L rules report (0: they do not run)
+    label_issues: int = 0
 
     def get(self, defaults: dict[str, Any], name: str) -> Any:
         """The configured value of a rule option, else the rule's default."""

@@ -1,0 +1,54 @@
+"""What the prediction rules (P codes) and label-issue rules (L codes) share: locating a
+finding at one detection of the predictions file, and the detections' derived columns.
+
+A detection's finding is located in the predictions file (``check --predictions FILE``): its
+file (relative to the dataset root; ``../`` when the user's file lives outside it), its line
+(YOLO txt) or JSON pointer (COCO results: ``/123``), the image it names and its position in the
+file as the annotation key. ``data["detection"]`` is its row, for reporters.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from detlint.findings import Finding
+from detlint.model import Dataset, Predictions
+from detlint.rules._helpers import image_name
+
+
+def detection_key(preds: Predictions, row: int) -> str:
+    """The detection's own key: its array index (COCO results) or its line (text rows)."""
+    if preds.pointer_prefix is None:
+        return str(int(preds.detections.src_line[row]))
+    return str(int(preds.detections.src_item[row]))
+
+
+def detection_image(ds: Dataset, preds: Predictions, row: int) -> str | None:
+    """The image a detection is about: the dataset's path for it, else the source's own key."""
+    image = int(preds.detections.image[row])
+    if image >= 0:
+        return image_name(ds, image)
+    key = preds.image_keys[row]
+    return None if key is None else str(key)
+
+
+def at_detection(ds: Dataset, preds: Predictions, row: int, code: str, message: str, key: str | None = None,
+                 data: dict | None = None) -> Finding:
+    """A finding at detection ``row``; ``key`` names the JSON member it is about (``score``)."""
+    det = preds.detections
+    line = int(det.src_line[row]) or None
+    return Finding(code, message, file=preds.file_of(int(det.src_file[row])), line=line,
+                   pointer=preds.pointer_of(row, key), image=detection_image(ds, preds, row),
+                   annotation=detection_key(preds, row), data=(data or {}) | {"detection": int(row)})
+
+
+def at_file(preds: Predictions, code: str, message: str, data: dict | None = None) -> Finding:
+    """A finding about the predictions file as a whole (its first file, pointer to the top)."""
+    return Finding(code, message, file=preds.file_of(0), pointer="" if preds.pointer_prefix is not None else None,
+                   data=data or {})
+
+
+def linked(preds: Predictions) -> np.ndarray:
+    """Detections whose image and class are both the dataset's."""
+    det = preds.detections
+    return (det.image >= 0) & (det.category >= 0)

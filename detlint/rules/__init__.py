@@ -63,6 +63,7 @@ from detlint.rules import (
     i008_unusual_image_mode,
     i009_tiny_image,
     i010_near_duplicate_image,
+    p013_evaluation_readiness,
     r001_box_past_edge_removed,
     r010_ultralytics_labels_not_found,
     r011_ultralytics_image_too_small,
@@ -90,6 +91,7 @@ _MODULES: tuple[ModuleType, ...] = (
     i005_unannotated_image, i006_orphan_label, i007_duplicate_image, i008_unusual_image_mode,
     i009_tiny_image, i010_near_duplicate_image,
     s001_split_leakage, s002_split_near_duplicate,
+    p013_evaluation_readiness,  # NEEDS predictions: runs with check --predictions only
     r001_box_past_edge_removed,  # TARGET: runs with --target torchvision only
     # TARGET: each runs with its --target only (ultralytics, mmdet, detectron2)
     r010_ultralytics_labels_not_found, r011_ultralytics_image_too_small, r020_mmdet_image_below_min_size,

@@ -89,3 +89,8 @@ NEAR_DUPLICATE_DISTANCE = Option(
     "near-duplicate-distance", 6, "integer",
     "Largest difference in bits between two 64-bit perceptual hashes that makes the images near "
     "copies (I010 within a split, S002 across splits; --images decode).", minimum=0)
+
+MAX_DETS = Option(
+    "max-dets", 100, "integer",
+    "Detections per image and class an evaluator keeps, the best scores first (COCOeval's "
+    "maxDets; P013).", minimum=1)

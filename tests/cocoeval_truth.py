@@ -13,14 +13,11 @@ import contextlib
 import copy
 import io
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from detlint.model import SCORE_MISSING, SCORE_NON_FINITE, SCORE_NOT_A_NUMBER, SCORE_OK, Annotations, Predictions
 
 _NAMES = (
     "person bicycle car motorcycle airplane bus train truck boat traffic_light fire_hydrant - stop_sign "
@@ -102,56 +99,3 @@ def truth(gt_path: Path, results_path: Path, max_dets: int = 100) -> Truth:
 def write_json(path: Path, value: Any) -> Path:
     path.write_text(json.dumps(value))
     return path
-
-
-def _score_state(entry: dict[str, Any]) -> tuple[float, int]:
-    if "score" not in entry:
-        return math.nan, SCORE_MISSING
-    score = entry["score"]
-    if isinstance(score, bool) or not isinstance(score, (int, float)):
-        return math.nan, SCORE_NOT_A_NUMBER
-    return (float(score), SCORE_OK) if math.isfinite(score) else (math.nan, SCORE_NON_FINITE)
-
-
-def _type_name(value: Any, key: str, entry: dict[str, Any]) -> str:
-    return "missing" if key not in entry else type(value).__name__
-
-
-def predictions_from(results: Any, gt: dict[str, Any]) -> Predictions:
-    """The ``Predictions`` a COCO results reader gives for ``results`` against ``gt`` (a stand-in
-    until the reader lands: strict ids, ``class_id`` only for integer category ids)."""
-    entries = results if isinstance(results, list) else []
-    rows = [e for e in entries if isinstance(e, dict)]
-    n = len(rows)
-    det = Annotations.empty(n)
-    image_row = {img["id"]: i for i, img in enumerate(gt["images"])}
-    cat_row = {c["id"]: i for i, c in enumerate(gt["categories"])}
-    keys = np.empty(n, dtype=object)
-    for i, entry in enumerate(rows):
-        key = entry.get("image_id")
-        keys[i] = key
-        det.image[i] = image_row.get(key, -1) if isinstance(key, int) and not isinstance(key, bool) else -1
-        cid = entry.get("category_id")
-        is_int = isinstance(cid, int) and not isinstance(cid, bool) or isinstance(cid, float) and cid.is_integer()
-        det.class_id[i] = int(cid) if is_int else -1
-        det.category[i] = cat_row.get(int(cid), -1) if is_int else -1
-        box = entry.get("bbox")
-        det.has_box[i] = isinstance(box, list) and len(box) == 4
-        if det.has_box[i]:
-            det.raw[i] = box
-            det.boxes[i] = [box[0], box[1], box[0] + box[2], box[1] + box[3]]
-        det.src_item[i] = i
-    scores = [_score_state(e) for e in rows]
-    top = "dataset" if isinstance(results, dict) else ("empty" if not entries else "list")
-    meta: dict[str, Any] = {"top": top, "first_keys": list(rows[0]) if rows else []}
-    for key in ("image_id", "category_id"):
-        counts: dict[str, int] = {}
-        for entry in rows:
-            name = _type_name(entry.get(key), key, entry)
-            counts[name] = counts.get(name, 0) + 1
-        meta[f"{key}_types"] = counts
-    return Predictions(format="coco-results", title="COCO results", source=Path("results.json"), detections=det,
-                       scores=np.array([s for s, _ in scores], np.float64).reshape(n),
-                       score_state=np.array([st for _, st in scores], np.int8).reshape(n),
-                       image_keys=keys, files=["results.json"], pointer_prefix="", class_basis="id",
-                       meta=meta).validate()

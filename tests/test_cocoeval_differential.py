@@ -16,13 +16,14 @@ import numpy as np
 import pytest
 
 import detlint
+from detlint.formats.predictions import load as load_predictions
+from detlint.model import Annotations, Predictions
 from detlint.rules import _cocoeval
 from tests.cocoeval_truth import (
     COCO_CATEGORIES,
     COCO_IDS,
     detections_from,
     ground_truth,
-    predictions_from,
     truth,
     write_json,
 )
@@ -77,6 +78,18 @@ CASES: dict[str, Any] = {
     "dataset-as-results": GT,
     "first-without-bbox": _edit(_set(0, "bbox", _DELETE)),
     "later-without-bbox": _edit(_set(5, "bbox", _DELETE)),
+    "first-bbox-empty": _edit(_set(0, "bbox", [])),
+    "short-bbox": _edit(_set(4, "bbox", [1, 2, 3])),
+    "missing-image-id": _edit(_set(6, "image_id", _DELETE)),
+    "null-image-id": _edit(_set(6, "image_id", None)),
+    "list-image-id": _edit(_set(6, "image_id", [1])),
+    "missing-category-id": _edit(_set(7, "category_id", _DELETE)),
+    "null-category-id": _edit(_set(7, "category_id", None)),
+    "entry-not-an-object": _edit(lambda r: r[:8] + [5] + r[8:]),
+    "string-entry": _edit(lambda r: r[:8] + ["x"] + r[8:]),
+    "top-level-object": {"results": CLEAN},
+    "fractional-category-ids": _edit(lambda r: [dict(e, category_id=e["category_id"] + 0.5) for e in r]),
+    "integral-float-category-ids": _edit(lambda r: [dict(e, category_id=float(e["category_id"])) for e in r]),
 }
 
 
@@ -86,8 +99,17 @@ def gt_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _model(results: Any, gt_path: Path, max_dets: int = 100) -> _cocoeval.Evaluation:
+    """The model's answer on the same files, read by detlint's own readers."""
     ds = detlint.load(gt_path.parent)
-    return _cocoeval.predict(ds, predictions_from(results, GT), max_dets=max_dets)
+    results_file = write_json(gt_path.parent.parent / f"results-{id(results)}.json", results)
+    return _cocoeval.predict(ds, load_predictions(results_file, ds), max_dets=max_dets)
+
+
+def _kept_ids(ev: _cocoeval.Evaluation, results: Any, gt_path: Path) -> set[int]:
+    """loadRes numbers the results 1.. in file order: a kept row's id is its position + 1."""
+    ds = detlint.load(gt_path.parent)
+    preds = load_predictions(write_json(gt_path.parent.parent / "ids.json", results), ds)
+    return set((preds.detections.src_item[ev.kept] + 1).tolist())
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -98,8 +120,9 @@ def test_model_equals_real_pycocotools(name: str, gt_file: Path, tmp_path: Path)
     assert (predicted.raises.exception if predicted.raises else None) == real.raised
     if real.raised is None:
         assert predicted.evaluated_images == real.evaluated_images
-        # loadRes numbers results 1.. in file order: id - 1 is the entry's position
-        assert set((np.flatnonzero(predicted.kept) + 1).tolist()) == real.kept_ids
+        assert _kept_ids(predicted, CASES[name], gt_file) == real.kept_ids
+        # every entry loadRes loaded counts: the reader's set-aside ones too (a null category_id)
+        assert predicted.detections == len(CASES[name])
         assert predicted.ignored_unknown_class + predicted.ignored_past_max_dets == \
             predicted.detections - len(real.kept_ids)
 
@@ -126,7 +149,7 @@ def test_nan_scores_sort_last_and_go_first(gt_file: Path, tmp_path: Path) -> Non
 def test_small_max_dets_agrees(gt_file: Path, tmp_path: Path) -> None:
     real = truth(gt_file, write_json(tmp_path / "r.json", CASES["150-three-classes"]), max_dets=10)
     predicted = _model(CASES["150-three-classes"], gt_file, max_dets=10)
-    assert set((np.flatnonzero(predicted.kept) + 1).tolist()) == real.kept_ids
+    assert _kept_ids(predicted, CASES["150-three-classes"], gt_file) == real.kept_ids
     assert len(real.kept_ids) == 30
 
 
@@ -143,14 +166,12 @@ def test_a_million_detections_take_well_under_a_second(gt_file: Path) -> None:
     ds = detlint.load(gt_file.parent)
     rng = np.random.default_rng(0)
     n = 1_000_000
-    preds = predictions_from(CLEAN[:1], GT)
-    det = preds.detections.take(np.zeros(n, np.int64))
+    det = Annotations.empty(n)
     det.class_id = rng.choice(np.array(COCO_IDS + [91, 0]), n)
     det.src_item = np.arange(n, dtype=np.int32)
-    preds.detections = det
-    preds.image_keys = rng.integers(1, 21, n).astype(object)
-    preds.scores = rng.random(n)
-    preds.score_state = np.zeros(n, np.int8)
+    preds = Predictions(format="coco-results", title="COCO results", source=Path("r.json"), detections=det,
+                        scores=rng.random(n), score_state=np.zeros(n, np.int8),
+                        image_keys=rng.integers(1, 21, n).astype(object), meta={"top": "list"})
     preds.validate()
     elapsed = math.inf
     for _ in range(2):  # the better of two: the CPUs are shared

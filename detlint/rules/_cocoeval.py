@@ -39,7 +39,6 @@ import numpy as np
 from detlint.model import SCORE_MISSING, SCORE_NOT_A_NUMBER, SCORE_OK, Dataset, Predictions
 from detlint.safetext import counted
 
-_UNHASHABLE = ("list", "dict", "array", "object")
 _OTHER_BRANCHES = ("caption", "segmentation", "keypoints")
 
 
@@ -110,50 +109,109 @@ def predict(ds: Dataset, preds: Predictions, max_dets: int = 100, pycocotools: b
     group = np.where(known_class, image_pos * max(len(gt_classes), 1) + class_pos, -1)  # -1: not ranked
     kept = known_class & (_rank(preds, group) < max_dets)
     past = int(known_class.sum() - kept.sum())
-    return _outcome(ds, preds, max_dets, None, branch, kept, int((~known_class).sum()), past,
-                    evaluated=len(gt_images), with_dets=len(np.unique(image_pos[kept])))
+    result = _outcome(ds, preds, max_dets, None, branch, kept, int((~known_class).sum()), past,
+                      evaluated=len(gt_images), with_dets=len(np.unique(image_pos[kept])))
+    nulls = _Entries(preds).null_classes  # set aside by the reader, loaded by loadRes
+    if nulls:
+        result.detections += nulls
+        result.ignored_unknown_class += nulls
+        result.text = describe(result)
+    return result
 
 
 def _load_res(ds: Dataset, preds: Predictions) -> tuple[Raised | None, str]:
     """What ``COCO.loadRes`` raises (None: it loads), and the branch its first entry picks."""
     meta = preds.meta
     top = meta.get("top", "list")
+    bad = _Entries(preds)
+    if top == "unparseable":
+        why = preds.problems[0].message if preds.problems else "the file is not JSON"
+        return Raised("loadRes", "JSONDecodeError", "not JSON", why), "none"
     if top not in ("list", "empty"):
         return Raised("loadRes", "AssertionError", "results in not an array of objects",
-                      f"the file's top level is {'a dataset' if top == 'dataset' else 'not a list'}, "
+                      f"the file's top level is {'a dataset' if top == 'dataset' else 'an object'}, "
                       "not a list of detections"), "none"
-    id_types = meta.get("image_id_types", {})
-    if id_types.get("missing"):
-        return Raised("loadRes", "KeyError", "'image_id'",
-                      f"{counted(id_types['missing'], 'entry', 'entries')} without 'image_id'"), "none"
-    unknown = _unknown_images(ds, preds)
-    if unknown is not None:
-        return unknown, "none"
-    if top == "empty" or (len(preds) == 0 and not preds.problems):
+    raised = bad.first("entry") or bad.first("hash") or _unknown_images(ds, preds, bad.null_images)
+    if raised is not None:
+        return raised, "none"
+    if top == "empty":
         return Raised("loadRes", "IndexError", "list index out of range",
                       "the list is empty (loadRes reads its first entry)"), "none"
     first = meta.get("first_keys")
-    branch = "bbox" if first is None or "bbox" in first else next(
+    empty_first_box = any(item == 0 and message.endswith("not []") for item, message in bad.bbox)
+    branch = "bbox" if first is None or ("bbox" in first and not empty_first_box) else next(
         (b for b in _OTHER_BRANCHES if b in first), "none")
     if branch == "none":
-        return Raised("loadRes", "KeyError", "'id'",
-                      "the first entry has no 'bbox' (nor 'segmentation'), so loadRes numbers no entry"), branch
+        return Raised("loadRes", "KeyError", "'id'", "the first entry has no 'bbox' (nor 'segmentation'), "
+                      "so loadRes numbers no entry"), branch
     if branch != "bbox":
         return None, branch
-    boxless = int((~preds.detections.has_box).sum())
-    if boxless:
-        return Raised("loadRes", "KeyError", "'bbox'",
-                      f"{counted(boxless, 'entry', 'entries')} without a 'bbox' after a first entry with one"), branch
-    missing_class = meta.get("category_id_types", {}).get("missing")
-    if missing_class:
-        return Raised("loadRes", "KeyError", "'category_id'",
-                      f"{counted(missing_class, 'entry', 'entries')} without 'category_id'"), branch
-    return None, branch
+    return bad.first_bbox(preds) or bad.first("index"), branch
 
 
-def _unknown_images(ds: Dataset, preds: Predictions) -> Raised | None:
-    """loadRes's ``set(annsImgIds) <= set(getImgIds())``, with Python's own set semantics."""
-    keys = preds.image_keys.tolist()
+# P001 messages of the COCO results reader, by the step of loadRes that meets the entry
+_STEPS = (("a detection must be a JSON object", "entry"), ("no 'image_id'", "entry"),
+          ("image_id is list", "hash"), ("image_id is object", "hash"), ("image_id is null", "null"),
+          ("category_id is null", "null_class"), ("no 'category_id'", "index"),
+          ("category_id is list", "index"), ("category_id is object", "index"),
+          ("no 'bbox'", "bbox"), ("bbox must be", "bbox"))
+_NOT_SUBSCRIPTABLE = {"str": "string indices must be integers, not 'str'",
+                      "list": "list indices must be integers or slices, not str"}
+_PY_TYPE = {"null": "NoneType", "object": "dict"}
+
+
+class _Entries:
+    """The entries the reader set aside (P001), in file order per loadRes step."""
+
+    def __init__(self, preds: Predictions) -> None:
+        self.steps: dict[str, list[tuple[int, str]]] = {}
+        for found in preds.problems:
+            if found.code != "P001" or found.annotation is None or not found.annotation.isdigit():
+                continue
+            step = next((s for prefix, s in _STEPS if found.message.startswith(prefix)), None)
+            if step is not None:
+                self.steps.setdefault(step, []).append((int(found.annotation), found.message))
+        for rows in self.steps.values():
+            rows.sort()
+        self.bbox = self.steps.get("bbox", [])
+        self.null_images = len(self.steps.get("null", []))
+        self.null_classes = len(self.steps.get("null_class", []))  # loaded, then never matched
+
+    def first(self, step: str) -> Raised | None:
+        rows = self.steps.get(step)
+        if not rows:
+            return None
+        item, message = rows[0]
+        kind = message.rsplit(" ", 1)[-1]
+        if message.startswith("a detection"):  # ann['image_id'] on a non-object
+            text = _NOT_SUBSCRIPTABLE.get(kind, f"'{_PY_TYPE.get(kind, kind)}' object is not subscriptable")
+            return Raised("loadRes", "TypeError", text, f"entry {item} is not an object")
+        if message.startswith("no "):
+            key = message.split("'")[1]
+            return Raised("loadRes", "KeyError", f"'{key}'", f"entry {item} has no '{key}'")
+        kind = message.split(" is ", 1)[1].split(":")[0]
+        return Raised("loadRes", "TypeError", f"unhashable type: '{_PY_TYPE.get(kind, kind)}'",
+                      f"entry {item}: {message}")
+
+    def first_bbox(self, preds: Predictions) -> Raised | None:
+        """``ann['bbox']`` and ``bb[3]`` of the bbox branch, the first failing entry in file order."""
+        det = preds.detections
+        rows = [(int(i), "no 'bbox'") for i in det.src_item[~det.has_box].tolist()] + self.bbox
+        if not rows:
+            return None
+        item, message = min(rows)
+        if message.startswith("no "):
+            return Raised("loadRes", "KeyError", "'bbox'", f"entry {item} has no 'bbox' after a first entry with one")
+        shown = message.rsplit(" not ", 1)[-1]
+        short = shown.startswith("[") and shown.count(",") < 3
+        return Raised("loadRes", "IndexError" if short else "TypeError",
+                      "list index out of range" if short else f"bbox {shown}", f"entry {item}: {message}")
+
+
+def _unknown_images(ds: Dataset, preds: Predictions, nulls: int) -> Raised | None:
+    """loadRes's ``set(annsImgIds) <= set(getImgIds())``, with Python's own set semantics
+    (``nulls``: entries with ``"image_id": null`` the reader set aside)."""
+    keys = preds.image_keys.tolist() + [None] * nulls
     try:
         # the set of keys is built at C speed; the difference compares them as pycocotools does
         bad = set(keys) - set(ds.images.id.tolist())
@@ -255,7 +313,7 @@ def describe(ev: Evaluation) -> str:
     """The one-paragraph summary."""
     if ev.raises is not None:
         r = ev.raises
-        shown = r.message if r.message.startswith("'") else f"'{r.message}'"
+        shown = r.message if "'" in r.message else f"'{r.message}'"
         return f"pycocotools: {r.where} would raise {r.type} ({shown}): {r.why}"
     if ev.model == "pycocotools" and ev.branch != "bbox":
         return (f"pycocotools: loadRes would read the file as {ev.branch} results (its first entry has "

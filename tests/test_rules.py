@@ -49,6 +49,8 @@ def _expected_by_case() -> dict[str, set[tuple]]:
         for case in json.loads((FIXTURES / code / "expected.json").read_text())["cases"]:
             if case.get("match") == "image" or case.get("target"):  # a trainer's rule needs its --target
                 continue
+            if case.get("predictions"):  # a prediction rule needs --predictions (test_rule_catalog runs it)
+                continue
             found = cases.setdefault(Path(case["dataset"]).name, set())
             found |= {(code, f["file"], f["line"], f["pointer"], f["annotation"]) for f in case["findings"]}
     return cases
@@ -68,7 +70,9 @@ def test_planted_defects_are_found_exactly_where_planted(case: str) -> None:
 def test_every_annotation_rule_has_a_planted_fixture() -> None:
     planted = {finding[0] for findings in EXPECTED.values() for finding in findings}
     # trainer rules (TARGET) fire only with their --target: test_rule_catalog checks their fixtures
-    annotation_rules = {code for code in RULES if code not in IMAGE_CONTENT_CODES and not hasattr(RULES[code], "TARGET")}
+    # prediction rules (NEEDS) fire only with --predictions: test_rule_catalog checks theirs too
+    annotation_rules = {code for code in RULES if code not in IMAGE_CONTENT_CODES
+                        and not hasattr(RULES[code], "TARGET") and not hasattr(RULES[code], "NEEDS")}
     assert annotation_rules <= planted
 
 

@@ -6,6 +6,7 @@ the raised exception, the images evaluated and the detections that take part mus
 from __future__ import annotations
 
 import copy
+import json
 import math
 import time
 from collections.abc import Callable
@@ -14,8 +15,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
 import detlint
+from detlint.cli import main
 from detlint.formats.predictions import load as load_predictions
 from detlint.model import Annotations, Predictions
 from detlint.rules import _cocoeval
@@ -180,3 +183,31 @@ def test_a_million_detections_take_well_under_a_second(gt_file: Path) -> None:
         elapsed = min(elapsed, time.perf_counter() - start)
     assert ev.raises is None and ev.kept.sum() == 20 * 80 * 100
     assert elapsed < 0.8, elapsed
+
+
+def _p013_via_cli(gt_path: Path, results_file: Path) -> dict[str, Any]:
+    result = CliRunner().invoke(main, ["check", str(gt_path.parent), "--predictions", str(results_file),
+                                       "--output-format", "json", "--no-cache", "--images", "none",
+                                       "--select", "P"])
+    assert result.exit_code in (0, 1), result.output
+    found = [f for f in json.loads(result.stdout)["findings"] if f["code"] == "P013"]
+    assert len(found) == 1, found
+    return found[0]
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_cli_reports_what_pycocotools_does(name: str, gt_file: Path, tmp_path: Path) -> None:
+    """``detlint check GT --predictions FILE``: one P013 with the model's summary, and the summary
+    names the real exception, or the real number of images and of detections that take part."""
+    results_file = write_json(tmp_path / "results.json", CASES[name])
+    real = truth(gt_file, results_file)
+    finding = _p013_via_cli(gt_file, results_file)
+    assert finding["message"] == _model(CASES[name], gt_file).text
+    if real.raised is not None:
+        kind, _, message = real.raised.partition(": ")
+        assert f"would raise {kind} (" in finding["message"] and message.strip("'") in finding["message"]
+    else:
+        n, kept = len(CASES[name]), len(real.kept_ids)
+        used = f"use all {n:,} detections" if kept == n else f"use {kept:,} of {n:,} detections"
+        assert f"would evaluate {real.evaluated_images:,} images" in finding["message"]
+        assert used in finding["message"]

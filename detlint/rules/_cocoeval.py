@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from detlint.model import SCORE_MISSING, SCORE_NOT_A_NUMBER, SCORE_OK, Dataset, Predictions
+from detlint.model import SCORE_MISSING, SCORE_NOT_A_NUMBER, Dataset, Predictions
 from detlint.safetext import counted
 
 _OTHER_BRANCHES = ("caption", "segmentation", "keypoints")
@@ -100,9 +100,9 @@ def predict(ds: Dataset, preds: Predictions, max_dets: int = 100, pycocotools: b
     gt_images = np.unique(ds.images.id)
     gt_classes = np.unique(ds.categories.ids)
     image_pos = _positions(preds.image_keys, gt_images)
-    class_pos = np.searchsorted(gt_classes, preds.detections.class_id)
-    class_pos = np.minimum(class_pos, max(len(gt_classes) - 1, 0))
-    known_class = _known_class(preds, gt_classes, class_pos)
+    class_ids = _class_ids(preds)
+    class_pos = np.minimum(np.searchsorted(gt_classes, class_ids), max(len(gt_classes) - 1, 0))
+    known_class = _known_class(class_ids, gt_classes, class_pos)
     raised = _score_raises(preds, known_class, image_pos, class_pos)
     if raised is not None:
         return _outcome(ds, preds, max_dets, raised, branch, np.zeros(len(preds), bool), 0, 0)
@@ -237,12 +237,27 @@ def _positions(keys: np.ndarray, gt_images: np.ndarray) -> np.ndarray:
     return np.array([where[k] for k in keys.tolist()], np.int64)
 
 
-def _known_class(preds: Predictions, gt_classes: np.ndarray, class_pos: np.ndarray) -> np.ndarray:
+def _class_ids(preds: Predictions) -> np.ndarray:
+    """The ``category_id`` values as ``_prepare``'s ``in catIds`` compares them: the integer ids,
+    and ``true``/``false`` as 1/0 (Python's ``True == 1``; the reader keeps them in ``extra``)."""
+    class_ids = preds.detections.class_id
+    if not preds.meta.get("category_id_types", {}).get("bool"):
+        return class_ids
+    rows = np.flatnonzero(class_ids == -1)  # only the rows the reader could not read as ids
+    extra = preds.detections.extra[rows].tolist()
+    values = [e.get("category_id") if isinstance(e, dict) else None for e in extra]
+    flags = np.array([isinstance(v, bool) for v in values], bool)
+    patched = class_ids.copy()
+    patched[rows[flags]] = [int(v) for v, f in zip(values, flags.tolist()) if f]
+    return patched
+
+
+def _known_class(class_ids: np.ndarray, gt_classes: np.ndarray, class_pos: np.ndarray) -> np.ndarray:
     """Detections ``_prepare`` keeps: a numeric ``category_id`` equal to a ground-truth id
     (``class_id`` holds integer ids only; a name or a string id never matches)."""
     if not len(gt_classes):
-        return np.zeros(len(preds), bool)  # no category: evaluate loops over none
-    return gt_classes[class_pos] == preds.detections.class_id
+        return np.zeros(len(class_ids), bool)  # no category: evaluate loops over none
+    return gt_classes[class_pos] == class_ids
 
 
 def _score_raises(preds: Predictions, known: np.ndarray, image_pos: np.ndarray,
@@ -271,12 +286,18 @@ def _rank(preds: Predictions, group: np.ndarray) -> np.ndarray:
     if not len(rows):
         return rank
     # -score; NaN (and inf: the model keeps no value) sorts last, as in numpy's argsort
-    score_key = np.where(preds.score_state[rows] == SCORE_OK, -preds.scores[rows], np.inf)
+    # -score as computeIoU sorts it: an infinite score the reader kept sorts as itself, NaN last
+    # (after -(-inf) too: a stable sort by the NaN flag after the one by score)
+    scores = preds.scores[rows]
+    nan = np.isnan(scores)
+    score_key = np.where(nan, np.inf, -scores)
     # three stable sorts, least significant first: file order, then score, then group (a
     # 5-key lexsort took 0.75 s on a million rows)
     item = preds.detections.src_item[rows]
     order = np.arange(len(rows)) if np.all(item[1:] >= item[:-1]) else np.argsort(item, kind="stable")
     order = order[np.argsort(score_key[order], kind="stable")]
+    if nan.any() and np.isinf(score_key[~nan]).any():
+        order = order[np.argsort(nan[order], kind="stable")]
     groups = group[rows]
     # a 16-bit key sorts by radix: most datasets have fewer than 32,768 (image, class) pairs
     groups = groups.astype(np.int16) if groups.max() < 2 ** 15 else groups

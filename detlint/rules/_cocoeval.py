@@ -93,9 +93,7 @@ def predict(ds: Dataset, preds: Predictions, max_dets: int = 100, pycocotools: b
     if not pycocotools:
         return _generic(ds, preds, max_dets)
     raised, branch = _load_res(ds, preds)
-    if raised is None and branch not in ("bbox",):
-        return _outcome(ds, preds, max_dets, None, branch, np.zeros(len(preds), bool), 0, 0)
-    if raised is not None:
+    if raised is not None or branch != "bbox":  # nothing is evaluated
         return _outcome(ds, preds, max_dets, raised, branch, np.zeros(len(preds), bool), 0, 0)
     gt_images = np.unique(ds.images.id)
     gt_classes = np.unique(ds.categories.ids)

@@ -63,6 +63,18 @@ from detlint.rules import (
     i008_unusual_image_mode,
     i009_tiny_image,
     i010_near_duplicate_image,
+    p001_malformed_prediction,
+    p002_unknown_prediction_image,
+    p003_unknown_prediction_class,
+    p004_invalid_score,
+    p005_score_out_of_range,
+    p006_prediction_out_of_image,
+    p007_degenerate_prediction,
+    p008_box_convention_mismatch,
+    p009_too_many_detections,
+    p010_duplicate_detection,
+    p011_image_without_predictions,
+    p012_results_file_is_dataset,
     r001_box_past_edge_removed,
     r010_ultralytics_labels_not_found,
     r011_ultralytics_image_too_small,
@@ -94,6 +106,11 @@ _MODULES: tuple[ModuleType, ...] = (
     # TARGET: each runs with its --target only (ultralytics, mmdet, detectron2)
     r010_ultralytics_labels_not_found, r011_ultralytics_image_too_small, r020_mmdet_image_below_min_size,
     r030_detectron2_size_mismatch, r031_detectron2_sizes_not_checked,
+    # NEEDS = "predictions": each runs with check --predictions only
+    p001_malformed_prediction, p002_unknown_prediction_image, p003_unknown_prediction_class, p004_invalid_score,
+    p005_score_out_of_range, p006_prediction_out_of_image, p007_degenerate_prediction,
+    p008_box_convention_mismatch, p009_too_many_detections, p010_duplicate_detection,
+    p011_image_without_predictions, p012_results_file_is_dataset,
 )
 
 RULES: dict[str, ModuleType] = {module.CODE: module for module in _MODULES}

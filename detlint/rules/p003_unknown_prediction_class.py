@@ -81,8 +81,9 @@ def check(ds: Dataset, ctx: RuleContext) -> list[Finding]:
         if isinstance(ref, str) and ref in names:
             cause = f"a class name where the {class_ref(preds)} belongs (the dataset's id of {ref!r} is " \
                     f"{int(ds.categories.ids[names[ref]])})"
+        evaluator = "COCOeval ignores them" if preds.class_basis == "id" else "evaluation ignores them"
         text = f"{class_ref(preds)} {ref!r} is not a class of the dataset ({counted(len(rows), 'detection')}): " \
-               "COCOeval ignores them"
+               f"{evaluator}"
         if cause:
             text += f"; likely cause: {cause}" + (f" ({verdict.evidence})" if verdict.evidence else "")
         findings.append(at_detection(ds, preds, rows[0], CODE, text,

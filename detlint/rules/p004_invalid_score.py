@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from detlint.findings import Finding
-from detlint.model import SCORE_MISSING, SCORE_NON_FINITE, SCORE_NOT_A_NUMBER, SCORE_OK, Dataset
+from detlint.model import SCORE_MISSING, SCORE_NON_FINITE, SCORE_NOT_A_NUMBER, SCORE_OK, Dataset, Predictions
 from detlint.rules._helpers import RuleContext
 from detlint.rules._predictions import at_detections, at_file, by_file, file_rows
 from detlint.safetext import counted
@@ -36,6 +36,9 @@ _CONSEQUENCE = {SCORE_MISSING: "COCOeval raises KeyError: 'score'",
                 SCORE_NOT_A_NUMBER: "COCOeval cannot sort by it (TypeError)",
                 SCORE_NON_FINITE: "COCOeval's sort by score puts it anywhere: precision and mAP come out wrong"}
 
+_TEXT_CONSEQUENCE = dict.fromkeys(_CONSEQUENCE, "its rank among the image's detections is undefined, so precision "
+                                                "and mAP come out wrong")
+
 
 def check(ds: Dataset, ctx: RuleContext) -> list[Finding]:
     preds = ctx.predictions
@@ -49,15 +52,19 @@ def check(ds: Dataset, ctx: RuleContext) -> list[Finding]:
             state = int(np.bincount(states).argmax())
             findings.append(_whole_file(preds, file_index, len(rows), state))
             continue
-        messages = [f"detection {_WHY[s]}: {_CONSEQUENCE[s]}" for s in states.tolist()]
+        consequence = _CONSEQUENCE if preds.pointer_prefix is not None else _TEXT_CONSEQUENCE
+        messages = [f"detection {_WHY[s]}: {consequence[s]}" for s in states.tolist()]
         findings += at_detections(ds, preds, rows.tolist(), CODE, messages,
                                   key="score" if preds.pointer_prefix is not None else None)
     return findings
 
 
-def _whole_file(preds: object, file_index: int, count: int, state: int) -> Finding:
-    hint = " (written without save_conf=True?)" if preds.pointer_prefix is None else ""
-    finding = at_file(preds, CODE, f"none of the {counted(count, 'detection')} has a usable score{hint}: "
-                                   f"{_CONSEQUENCE[state]}")
+def _whole_file(preds: Predictions, file_index: int, count: int, state: int) -> Finding:
+    if preds.pointer_prefix is None:
+        text = (f"none of the {counted(count, 'detection')} has a score (written without save_conf=True?): every "
+                "detection counts as equally sure, so no precision-recall curve and no mAP can be computed")
+    else:
+        text = f"none of the {counted(count, 'detection')} has a usable score: {_CONSEQUENCE[state]}"
+    finding = at_file(preds, CODE, text)
     finding.file = preds.file_of(file_index)
     return finding

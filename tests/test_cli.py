@@ -20,7 +20,6 @@ DEMO = ROOT / "fixtures" / "demo"
 # the catalog of DESIGN.md: codes are a contract
 DESIGN_CODES = ["F001", "F002", "F003", "F004", "F005", "F006", "F007", "F008", "F009", "F010", "F011", "F012", "F013", "F014", "B001", "B002", "B003", "B004", "B005", "B006", "B007", "B008", "B009", "B012", "B013", "B014", "C001", "C002", "C003", "C004", "C005", "C006", "C007", "I001", "I002", "I003", "I004", "I005", "I006", "I007", "I008", "I009", "I010", "S001", "S002"]
 DESIGN_CODES += ["B010", "B011", "F016", "F015", "F017", "F018", "F020"]  # segmentation geometry (polygon rules), allotted with the labelling-tool issue
-DESIGN_CODES += ["P013"]  # predictions (check --predictions): evaluation readiness
 
 
 def run(*args: str | Path) -> Result:
@@ -244,9 +243,13 @@ def test_rule_all_lists_every_design_code() -> None:
     result = run("rule", "--all")
     assert result.exit_code == 0
     listed = [line.split()[0] for line in result.stdout.splitlines()]
-    # R codes: the reserved range of trainer rules (--target), each naming its target
-    assert {c for c in listed if not c.startswith("R")} == {code for code in DESIGN_CODES if code in RULES}
+    # R codes: the reserved range of trainer rules (--target), each naming its target; P codes
+    # (predictions) and L codes (label issues ranked from them) run only with what they need
+    reserved = ("R", "P", "L")
+    assert {c for c in listed if not c.startswith(reserved)} == {code for code in DESIGN_CODES if code in RULES}
     assert all(getattr(RULES[c], "TARGET", None) for c in listed if c.startswith("R"))
+    assert all(getattr(RULES[c], "NEEDS", None) == "predictions" for c in listed if c.startswith("P"))
+    assert all(getattr(RULES[c], "NEEDS", None) == "label-issues" for c in listed if c.startswith("L"))
     assert set(DESIGN_CODES) - {"I002", "I003", "I004", "I007", "I008", "I009", "I010", "S002"} <= set(listed)
     b002 = next(line for line in result.stdout.splitlines() if line.startswith("B002"))
     assert "box-out-of-image" in b002 and "error" in b002

@@ -63,6 +63,18 @@ from detlint.rules import (
     i008_unusual_image_mode,
     i009_tiny_image,
     i010_near_duplicate_image,
+    p001_malformed_prediction,
+    p002_unknown_prediction_image,
+    p003_unknown_prediction_class,
+    p004_invalid_score,
+    p005_score_out_of_range,
+    p006_prediction_out_of_image,
+    p007_degenerate_prediction,
+    p008_box_convention_mismatch,
+    p009_too_many_detections,
+    p010_duplicate_detection,
+    p011_image_without_predictions,
+    p012_results_file_is_dataset,
     p013_evaluation_readiness,
     r001_box_past_edge_removed,
     r010_ultralytics_labels_not_found,
@@ -91,11 +103,15 @@ _MODULES: tuple[ModuleType, ...] = (
     i005_unannotated_image, i006_orphan_label, i007_duplicate_image, i008_unusual_image_mode,
     i009_tiny_image, i010_near_duplicate_image,
     s001_split_leakage, s002_split_near_duplicate,
-    p013_evaluation_readiness,  # NEEDS predictions: runs with check --predictions only
     r001_box_past_edge_removed,  # TARGET: runs with --target torchvision only
     # TARGET: each runs with its --target only (ultralytics, mmdet, detectron2)
     r010_ultralytics_labels_not_found, r011_ultralytics_image_too_small, r020_mmdet_image_below_min_size,
     r030_detectron2_size_mismatch, r031_detectron2_sizes_not_checked,
+    # NEEDS = "predictions": each runs with check --predictions only
+    p001_malformed_prediction, p002_unknown_prediction_image, p003_unknown_prediction_class, p004_invalid_score,
+    p005_score_out_of_range, p006_prediction_out_of_image, p007_degenerate_prediction,
+    p008_box_convention_mismatch, p009_too_many_detections, p010_duplicate_detection,
+    p011_image_without_predictions, p012_results_file_is_dataset, p013_evaluation_readiness,
 )
 
 RULES: dict[str, ModuleType] = {module.CODE: module for module in _MODULES}

@@ -90,7 +90,16 @@ NEAR_DUPLICATE_DISTANCE = Option(
     "Largest difference in bits between two 64-bit perceptual hashes that makes the images near "
     "copies (I010 within a split, S002 across splits; --images decode).", minimum=0)
 
+OUT_OF_IMAGE_TOLERANCE = Option(
+    "out-of-image-tolerance", 0.5, "number",
+    "Overshoot past the image edge, in px, accepted before B002 (a box) or P006 (a prediction) fires.",
+    minimum=0)
+
+DUPLICATE_IOU = Option(
+    "duplicate-iou", 0.95, "number",
+    "IoU at or above which two boxes of one class and image are duplicates (B006: labels, P010: detections).",
+    exclusive_minimum=0, maximum=1)
+
 MAX_DETS = Option(
     "max-dets", 100, "integer",
-    "Detections per image and class an evaluator keeps, the best scores first (COCOeval's "
-    "maxDets; P013).", minimum=1)
+    "Detections per image and class that COCOeval scores (its maxDets; P009, P013).", minimum=1)

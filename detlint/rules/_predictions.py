@@ -52,3 +52,35 @@ def linked(preds: Predictions) -> np.ndarray:
     """Detections whose image and class are both the dataset's."""
     det = preds.detections
     return (det.image >= 0) & (det.category >= 0)
+
+
+def at_detections(ds: Dataset, preds: Predictions, rows: list[int], code: str, messages: list[str],
+                  key: str | None = None) -> list[Finding]:
+    """``at_detection`` for many rows at once."""
+    return [at_detection(ds, preds, row, code, message, key) for row, message in zip(rows, messages)]
+
+
+def by_file(preds: Predictions, rows: np.ndarray) -> dict[int, np.ndarray]:
+    """``rows`` grouped by the file they are in."""
+    files = preds.detections.src_file[rows]
+    return {int(f): rows[files == f] for f in np.unique(files).tolist()}
+
+
+def file_rows(preds: Predictions, file_index: int) -> int:
+    """How many detections the file holds."""
+    return int((preds.detections.src_file == file_index).sum())
+
+
+def class_label(ds: Dataset, preds: Predictions, row: int) -> str:
+    """The detection's class as the dataset names it, else as the file wrote it."""
+    category = int(preds.detections.category[row])
+    if category >= 0:
+        return repr(ds.categories.names[category])
+    extra = preds.detections.extra[row]
+    raw = extra.get("category_id") if isinstance(extra, dict) else int(preds.detections.class_id[row])
+    return f"{'category_id' if preds.class_basis == 'id' else 'class'} {raw!r}"
+
+
+def class_ref(preds: Predictions) -> str:
+    """What the file calls a class reference: "category_id" (COCO results) or "class index"."""
+    return "category_id" if preds.class_basis == "id" else "class index"

@@ -27,7 +27,7 @@ from detlint.findings import Finding, Fix
 from detlint.model import Dataset
 from detlint.rules._fixes import annotation_rows, clip_boxes
 from detlint.rules._helpers import RuleContext, at_annotation, box_columns, box_text, finite_box_mask, image_sizes
-from detlint.rules._options import Option, Options
+from detlint.rules._options import OUT_OF_IMAGE_TOLERANCE, Options
 
 CODE = "B002"
 NAME = "box-out-of-image"
@@ -35,8 +35,7 @@ SEVERITY = "error"
 SCOPE = "image"  # its findings about an image depend on that image and its rows only
 FIX = "unsafe"
 FIX_PRIORITY = 40  # fixes run in this order; drops run last
-OPTIONS = Options(Option("out-of-image-tolerance", 0.5, "number",
-                          "Overshoot past the image edge, in px, accepted before B002 fires.", minimum=0))
+OPTIONS = Options(OUT_OF_IMAGE_TOLERANCE)
 
 EDGES = ("left", "top", "right", "bottom")
 

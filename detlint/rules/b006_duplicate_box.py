@@ -24,16 +24,14 @@ from detlint.model import Dataset
 from detlint.rules._duplicates import Sorted, iou, nearest_copies
 from detlint.rules._fixes import DropRows
 from detlint.rules._helpers import RuleContext, annotation_keys, at_annotations, finite_box_mask
-from detlint.rules._options import Option, Options
+from detlint.rules._options import DUPLICATE_IOU, Options
 
 CODE = "B006"
 NAME = "duplicate-box"
 SEVERITY = "warning"
 SCOPE = "image"  # its findings about an image depend on that image and its rows only
 FIX = "safe"
-OPTIONS = Options(Option("duplicate-iou", 0.95, "number",
-                          "IoU at or above which two boxes of one class and image are duplicates (B006).",
-                          exclusive_minimum=0, maximum=1))
+OPTIONS = Options(DUPLICATE_IOU)
 
 
 def duplicate_pairs(ds: Dataset, threshold: float, ctx: RuleContext) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

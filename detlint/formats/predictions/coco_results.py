@@ -48,6 +48,12 @@ def read(path: Path, ds: Dataset) -> Predictions:
     data = read_whole(path)
     file = display_file(path, ds.root)
     fast = _decode_fast(data)
+    if fast == []:
+        empty = Finding("P001", "an empty results list: pycocotools' loadRes raises IndexError (it reads the "
+                                "first entry to tell boxes from masks), and there is nothing to evaluate",
+                        file=file, pointer="")
+        return predictions(ds, NAME, TITLE, path, file, Columns.empty(), [empty], {"top": "empty"},
+                           pointer_prefix="", basis="id")
     if fast is not None:
         columns = _fast_columns(fast, ds)
         meta = {"top": "list" if fast else "empty", "first_keys": _fast_keys(fast),

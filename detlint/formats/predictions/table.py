@@ -57,11 +57,14 @@ def read_whole(path: Path) -> bytes:
 
 
 def display_file(path: Path, root: Path) -> str:
-    """``path`` relative to the dataset root, POSIX (``../`` where it lives outside: the user
-    named it, and reporters join it with the dataset path as given)."""
+    """``path`` as findings name it: relative to the dataset root, POSIX. A file outside the root
+    (the user named it) goes through ``../``: reporters join it with the dataset path as given,
+    which gives the path as named; an absolute path beside a relative dataset path stays absolute."""
     try:
         text = os.path.relpath(os.path.abspath(path), os.path.abspath(root))
     except ValueError:  # another drive (Windows)
+        text = os.path.abspath(path)
+    if text.startswith(".." + os.sep) and Path(path).is_absolute() and not Path(root).is_absolute():
         text = os.path.abspath(path)
     return text.replace(os.sep, "/")
 

@@ -51,6 +51,9 @@ def read(path: Path, ds: Dataset) -> Predictions:
         stem = posixpath.splitext(posixpath.basename(name))[0]
         image = index.row_of_file(stem, tuple(posixpath.dirname(name).split("/")))
         _read_file(folder / name, boundary, file_index, files[file_index], image, stem, rows)
+    if not names:
+        rows.problems.append(Finding("P001", "no prediction .txt file in this folder (ultralytics writes them under "
+                                             "labels/ with save_txt=True)", file=display_file(folder, ds.root)))
     columns = _columns(rows, ds)
     meta = {"top": "files" if names else "empty", "files": len(names), "with_scores": int(columns.score_state.size
             and (columns.score_state == SCORE_OK).sum())}

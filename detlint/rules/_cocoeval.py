@@ -341,8 +341,8 @@ def describe(ev: Evaluation) -> str:
         f"an evaluator (COCO-style, maxDets {ev.max_dets} per image and class)"
     kept = int(ev.kept.sum())
     without = ev.evaluated_images - ev.images_with_detections
-    use = f"all {ev.detections:,} detections" if kept == ev.detections else \
-        f"{kept:,} of {ev.detections:,} detections"
+    use = "no detections" if not ev.detections else f"all {ev.detections:,} detections" \
+        if kept == ev.detections else f"{kept:,} of {ev.detections:,} detections"
     dropped = [f"{n:,} {what} ignored" for n, what in (
         (ev.ignored_unknown_image, "of unknown images"), (ev.ignored_unknown_class, "of unknown classes"),
         (ev.ignored_past_max_dets, "past maxDets")) if n]

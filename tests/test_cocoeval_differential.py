@@ -92,6 +92,7 @@ CASES: dict[str, Any] = {
     "string-entry": _edit(lambda r: r[:8] + ["x"] + r[8:]),
     "top-level-object": {"results": CLEAN},
     "fractional-category-ids": _edit(lambda r: [dict(e, category_id=e["category_id"] + 0.5) for e in r]),
+    "bool-image-id": _edit(_set(0, "image_id", True)),  # True == 1: loadRes finds image 1
     "bool-category-ids": _edit(lambda r: [dict(e, category_id=True) for e in r]),  # True == 1 in Python
     "integral-float-category-ids": _edit(lambda r: [dict(e, category_id=float(e["category_id"])) for e in r]),
 }
@@ -173,9 +174,11 @@ def test_a_million_detections_take_well_under_a_second(gt_file: Path) -> None:
     det = Annotations.empty(n)
     det.class_id = rng.choice(np.array(COCO_IDS + [91, 0]), n)
     det.src_item = np.arange(n, dtype=np.int32)
+    image_ids = rng.integers(1, 21, n)
+    det.image = (image_ids - 1).astype(np.int32)  # the ground truth's image ids are 1..20, rows 0..19
     preds = Predictions(format="coco-results", title="COCO results", source=Path("r.json"), detections=det,
                         scores=rng.random(n), score_state=np.zeros(n, np.int8),
-                        image_keys=rng.integers(1, 21, n).astype(object), meta={"top": "list"})
+                        image_keys=image_ids.astype(object), meta={"top": "list"})
     preds.validate()
     elapsed = math.inf
     for _ in range(2):  # the better of two: the CPUs are shared

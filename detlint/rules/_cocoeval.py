@@ -97,7 +97,7 @@ def predict(ds: Dataset, preds: Predictions, max_dets: int = 100, pycocotools: b
         return _outcome(ds, preds, max_dets, raised, branch, np.zeros(len(preds), bool), 0, 0)
     gt_images = np.unique(ds.images.id)
     gt_classes = np.unique(ds.categories.ids)
-    image_pos = _positions(preds.image_keys, gt_images)
+    image_pos = _positions(ds, preds, gt_images)
     class_ids = _class_ids(preds)
     class_pos = np.minimum(np.searchsorted(gt_classes, class_ids), max(len(gt_classes) - 1, 0))
     known_class = _known_class(class_ids, gt_classes, class_pos)
@@ -209,6 +209,8 @@ class _Entries:
 def _unknown_images(ds: Dataset, preds: Predictions, nulls: int) -> Raised | None:
     """loadRes's ``set(annsImgIds) <= set(getImgIds())``, with Python's own set semantics
     (``nulls``: entries with ``"image_id": null`` the reader set aside)."""
+    if not nulls and bool(np.all(preds.detections.image >= 0)):
+        return None  # the reader matched every image_id to an image of that id (by equality)
     keys = preds.image_keys.tolist() + [None] * nulls
     try:
         # the set of keys is built at C speed; the difference compares them as pycocotools does
@@ -225,9 +227,14 @@ def _unknown_images(ds: Dataset, preds: Predictions, nulls: int) -> Raised | Non
                   f"(e.g. {example})")
 
 
-def _positions(keys: np.ndarray, gt_images: np.ndarray) -> np.ndarray:
+def _positions(ds: Dataset, preds: Predictions, gt_images: np.ndarray) -> np.ndarray:
     """Each detection's position in the sorted ground-truth image ids (every key is one of them:
-    loadRes checked). Numbers go through numpy; anything else through a dict."""
+    loadRes checked): through the image row the reader matched, else the key itself (numbers
+    through numpy, anything else through a dict)."""
+    rows = preds.detections.image
+    if bool(np.all(rows >= 0)):
+        return np.searchsorted(gt_images, ds.images.id)[rows].astype(np.int64)
+    keys = preds.image_keys
     values = np.asarray(keys.tolist()) if len(keys) else np.zeros(0, np.int64)
     if values.dtype.kind in "iufb":
         return np.searchsorted(gt_images, values).astype(np.int64)

@@ -10,6 +10,9 @@ Writes, under OUT:
   yolo/data.yaml + labels/train/*.txt
   coco_preds/annotations/instances_train.json (only when named in --formats: K predictions-like
       boxes per image, jittered copies of its objects with a score; no images)
+  coco_results/results.json (only when named in --formats: a pycocotools results list of
+      --results detections over all images, jittered copies of the objects with scores, for
+      ``check --predictions``; beside the coco layout)
   images/ (four real small JPEGs, one per image size) hard-linked under each layout
 
 COCO-like statistics: ~7.3 boxes per image (Poisson), 80 classes with COCO's sparse ids
@@ -147,6 +150,32 @@ def write_coco_preds(path: Path, t: dict, names: list[str], per_image: int) -> N
     path.write_bytes(orjson.dumps({"images": images, "annotations": annotations, "categories": categories}))
 
 
+def write_coco_results(path: Path, t: dict, total: int) -> None:
+    """``total`` detections as a detector's output after NMS looks: each object found once or
+    twice with a jittered box (10% with another class), plus false positives anywhere, scores in
+    0-1. A COCO results list (``image_id``, ``category_id``, ``bbox``, ``score``)."""
+    rng = np.random.default_rng(5)
+    n_boxes = len(t["x"])
+    pick = rng.integers(0, n_boxes, total)
+    image_of = t["image_of"][pick]
+    W, H = t["widths"][image_of].astype(float), t["heights"][image_of].astype(float)
+    w = t["w"][pick] * np.exp(rng.normal(0, 0.08, total))
+    h = t["h"][pick] * np.exp(rng.normal(0, 0.08, total))
+    x = t["x"][pick] + rng.normal(0, 0.04, total) * w
+    y = t["y"][pick] + rng.normal(0, 0.04, total) * h
+    w, h = np.clip(w, 1, W - 1).round(2), np.clip(h, 1, H - 1).round(2)
+    x, y = np.clip(x, 0, W - w).round(2), np.clip(y, 0, H - h).round(2)
+    classes = np.where(rng.random(total) < 0.9, t["classes"][pick], rng.integers(0, 80, total))
+    scores = rng.random(total).round(4)
+    order = np.argsort(image_of, kind="stable")
+    results = [{"image_id": img + 1, "category_id": COCO_IDS[c], "bbox": [a, b, d, e], "score": s}
+               for img, a, b, d, e, c, s in zip(image_of[order].tolist(), x[order].tolist(), y[order].tolist(),
+                                                w[order].tolist(), h[order].tolist(), classes[order].tolist(),
+                                                scores[order].tolist())]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(orjson.dumps(results))
+
+
 def _split_by_image(t: dict) -> list[tuple[int, int]]:
     counts = np.bincount(t["image_of"], minlength=len(t["widths"]))
     ends = np.cumsum(counts)
@@ -194,9 +223,11 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=10_000)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/data/10k"))
     parser.add_argument("--formats", default="coco,coco_poly,voc,yolo",
-                        help="comma-separated; coco_preds (predictions-like COCO) only when named")
+                        help="comma-separated; coco_preds (predictions-like COCO) and coco_results only when named")
     parser.add_argument("--predictions-per-image", type=int, default=100,
                         help="boxes per image of the coco_preds layout (10k images x 100 = 1M)")
+    parser.add_argument("--results", type=int, default=1_000_000,
+                        help="detections of the coco_results layout (a results list over all images)")
     args = parser.parse_args()
     t = make_tables(args.images)
     formats = args.formats.split(",")
@@ -220,6 +251,8 @@ def main() -> None:
     if "coco_preds" in formats:
         write_coco_preds(args.out / "coco_preds" / "annotations" / "instances_train.json", t, names,
                          args.predictions_per_image)
+    if "coco_results" in formats:
+        write_coco_results(args.out / "coco_results" / "results.json", t, args.results)
     if "voc" in formats:
         write_voc(args.out / "voc", t, names)
     if "yolo" in formats:

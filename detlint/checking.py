@@ -78,6 +78,7 @@ class DatasetResult:
     fixed: int = 0  # findings its fixes resolved (--fix) or would resolve (--diff)
     fixed_files: int = 0  # source files they changed (or would change)
     targets: dict[str, dict] = field(default_factory=dict)  # --target: the report's targets object for it
+    predictions: Predictions | None = None  # --predictions, as read against this dataset
 
     def failing(self, fail_on: str | None) -> bool:
         """Whether a finding is at or above ``fail_on`` (the command line's), else the dataset's own."""
@@ -183,13 +184,13 @@ def _checked(path: Path, request: CheckRequest, passed: set[str] | None) -> Data
         outcome = apply_fixes(ds, findings, unsafe=request.unsafe_fixes, write=not request.diff)
         fixed = {"fixed": sum(outcome.applied.values()) if outcome.changed else 0, "fixed_files": len(outcome.files)}
         if request.diff:
-            return DatasetResult(path, ds, findings, config, diff=outcome.diff, **fixed)
+            return DatasetResult(path, ds, findings, config, diff=outcome.diff, predictions=run.predictions, **fixed)
         if outcome.changed:
             run = _Run(request, config, image_cache=run.image_cache)
             ds = run.read(path)
             findings = run.rules(ds)
-        return DatasetResult(path, ds, findings, config, **fixed)
-    return DatasetResult(path, ds, findings, config)
+        return DatasetResult(path, ds, findings, config, predictions=run.predictions, **fixed)
+    return DatasetResult(path, ds, findings, config, predictions=run.predictions)
 
 
 @dataclass
@@ -325,6 +326,7 @@ def check_all(request: CheckRequest) -> CheckResult:
                            fix_summary=fix_summary(results, all_findings, request))
     report = Report(findings=all_findings, datasets=[r.ds.summary() | {"path": str(r.path)} for r in results],
                     fail_on=_shown_fail_on(request, results), loaded=[r.ds for r in results],
+                    predictions=[r.predictions for r in results],
                     targets=_target_summaries(results))
     failing = any(result.failing(request.fail_on) for result in results)
     exit_code = 1 if failing and request.write_baseline is None else 0

@@ -34,6 +34,8 @@ PLACEHOLDER_COLOUR = (150, 150, 150)
 BORDER_COLOUR = (0, 220, 255)
 DECLARED_COLOUR = (255, 210, 0)
 HIGHLIGHT_COLOUR = (255, 0, 200)
+# a model's detection (check --predictions): dashed white on a black halo, like no label box
+PREDICTION_COLOUR = (255, 255, 255)
 TINY_PX = 6  # boxes smaller than this on the picture get a ring so they can be found
 # Class colours; none close to HIGHLIGHT_COLOUR, so the finding's box stands out.
 PALETTE = (
@@ -127,9 +129,14 @@ def render(scene: Scene, max_side: int | None = None,
     return render_each(scene, [scene.highlight], max_side, loaded)[0]
 
 
+Overlay = tuple[np.ndarray, str]  # a detection's xyxy pixel box and its label ("dog 0.91")
+
+
 def render_each(scene: Scene, highlights: Sequence[frozenset[int]], max_side: int | None = None,
-                loaded: tuple[Image.Image, tuple[int, int]] | None | bool = False) -> list[Image.Image]:
-    """One picture per set of highlighted boxes (``scene.highlight`` is ignored).
+                loaded: tuple[Image.Image, tuple[int, int]] | None | bool = False,
+                overlays: Sequence[Sequence[Overlay]] = ()) -> list[Image.Image]:
+    """One picture per set of highlighted boxes (``scene.highlight`` is ignored), each with its
+    ``overlays`` (a model's detections, dashed in ``PREDICTION_COLOUR``) on top.
 
     The image and every box are drawn once; each picture is a copy with only its highlighted
     boxes drawn again on top. A card per finding on an image with thousands of boxes then costs
@@ -139,7 +146,8 @@ def render_each(scene: Scene, highlights: Sequence[frozenset[int]], max_side: in
         loaded = load_image(scene.image_path, max_side, scene.root)
     picture, size = loaded if loaded is not None else (None, _placeholder_size(scene))
     boxes = _pixel_boxes(scene, size)
-    x0, y0, x1, y1 = _extent(boxes, size)
+    extra = [box for group in overlays for box, _ in group]
+    x0, y0, x1, y1 = _extent(np.vstack([boxes, *extra]) if extra else boxes, size)
     longest = max(x1 - x0, y1 - y0, 1.0)
     if max_side:
         margin = 4
@@ -165,11 +173,25 @@ def render_each(scene: Scene, highlights: Sequence[frozenset[int]], max_side: in
     pen = _Pen(scale, offset, line, font)
     _draw_boxes(draw, scene, boxes, pen, range(len(boxes)), frozenset())
     pictures = []
-    for highlight in highlights:
+    for k, highlight in enumerate(highlights):
         copy = canvas.copy() if len(highlights) > 1 else canvas
-        _draw_boxes(ImageDraw.Draw(copy), scene, boxes, pen, sorted(highlight), highlight)
+        draw_copy = ImageDraw.Draw(copy)
+        _draw_boxes(draw_copy, scene, boxes, pen, sorted(highlight), highlight)
+        for box, label in overlays[k] if k < len(overlays) else ():
+            _draw_overlay(draw_copy, box, label, pen)
         pictures.append(copy)
     return pictures
+
+
+def _draw_overlay(draw: ImageDraw.ImageDraw, box: np.ndarray, label: str, pen: _Pen) -> None:
+    """A model's detection: dashed, in its own colour, so it is never taken for a label."""
+    if not np.isfinite(box).all():
+        return
+    rect = _rect(_to_canvas(np.asarray(box, np.float64), pen.scale, pen.offset))
+    draw.rectangle(rect, outline=(0, 0, 0), width=pen.line * 2)
+    _dashed_rectangle(draw, np.array(rect), PREDICTION_COLOUR, pen.line * 2)
+    if label:  # at the bottom edge, inside: the label's own tag sits above the top edge
+        _label(draw, [rect[0], rect[3], rect[2], rect[3]], label, PREDICTION_COLOUR, pen.font)
 
 
 @dataclass(frozen=True)

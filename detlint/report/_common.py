@@ -47,6 +47,7 @@ class Report:
     datasets: list[dict]  # [{"path", "format", "images", "annotations", "categories"}]
     fail_on: str = "error"
     loaded: list = field(default_factory=list)  # the Dataset objects, same order as datasets (html)
+    predictions: list = field(default_factory=list)  # check --predictions: each dataset's Predictions or None
     # --target: name -> {"images_dropped", "boxes_dropped", "raises", "rewrites"}; empty when none was asked
     targets: dict[str, dict] = field(default_factory=dict)
 

@@ -56,6 +56,7 @@ from detlint.report._common import (
 from detlint.report.concise import location
 from detlint.report.full import SourceLines
 from detlint.report.full import _snippet as source_snippet
+from detlint.report.html_assets import CSS, HEAD, JS
 from detlint.stats_plot import panels as stats_panels
 
 MAX_CARDS_PER_RULE = 50
@@ -78,11 +79,23 @@ class DatasetView:
 
     ds: Any
     index: Any  # detlint.draw.ImageIndex
+    predictions: Any = None  # detlint.model.Predictions (check --predictions)
+
+    def detection_of(self, finding: Finding) -> int:
+        """The row of the detection a finding is about (check --predictions), else -1."""
+        row = (finding.data or {}).get("detection")
+        preds = self.predictions
+        return int(row) if preds is not None and isinstance(row, Integral) and 0 <= row < len(preds) else -1
 
     def locate(self, finding: Finding) -> tuple[int, tuple[int, ...]]:
         """(image row or -1, annotation rows to highlight) of a finding."""
         ann, images = self.ds.annotations, self.ds.images
         data = finding.data or {}
+        detection = self.detection_of(finding)
+        if detection >= 0 and not isinstance(data.get("row"), Integral) and not isinstance(data.get("image_row"),
+                                                                                              Integral):
+            image = int(self.predictions.detections.image[detection])
+            return (image if 0 <= image < len(images) else -1), ()
         row = data.get("row")
         if isinstance(row, Integral) and 0 <= row < len(ann):
             highlight = [int(row)]
@@ -118,8 +131,9 @@ def _views(report: Report) -> dict[str, DatasetView]:
     from detlint.draw import ImageIndex
 
     views: dict[str, DatasetView] = {}
-    for summary, ds in zip(report.datasets, report.loaded):
-        view = DatasetView(ds, ImageIndex(ds))
+    predictions = list(report.predictions) + [None] * (len(report.loaded) - len(report.predictions))
+    for summary, ds, preds in zip(report.datasets, report.loaded, predictions):
+        view = DatasetView(ds, ImageIndex(ds), preds)
         views.setdefault(str(summary.get("path")), view)
         views.setdefault(str(ds.root), view)
     return views
@@ -164,13 +178,29 @@ def _draw_thumbnails(cards: list[Card], thumb_size: int) -> None:
         scene = draw.scene_for(view.ds, image_row, rows)
         position = {row: i for i, row in enumerate(draw.drawn_rows(view.ds, rows).tolist())}
         highlights = [frozenset(position[r] for r in card.highlight if r in position) for card in group]
-        for card, picture in zip(group, draw.render_each(scene, highlights, thumb_size)):
+        overlays = [_detection_overlay(card) for card in group]
+        for card, picture in zip(group, draw.render_each(scene, highlights, thumb_size, overlays=overlays)):
             data = base64.b64encode(draw.encode(picture, "JPEG", JPEG_QUALITY)).decode("ascii")
             card.thumbnail = "data:image/jpeg;base64," + data
 
     workers = min(32, (os.cpu_count() or 1) + 4, len(by_image))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         list(pool.map(work, by_image.values()))
+
+
+def _detection_overlay(card: Card) -> list[tuple[Any, str]]:
+    """The detection a card's finding is about, as ``draw`` overlays it ([] when none)."""
+    view = card.view
+    row = view.detection_of(card.finding) if view is not None else -1
+    if row < 0:
+        return []
+    preds, names = view.predictions, view.ds.categories.names
+    box = preds.detections.boxes[row].copy()
+    if preds.detections.normalized[row]:
+        return []  # its image's size is unknown: nothing to scale it by
+    category, score = int(preds.detections.category[row]), float(preds.scores[row])
+    label = (names[category] if 0 <= category < len(names) else "?") + ("" if score != score else f" {score:.2f}")
+    return [(box, label)]
 
 
 def _esc(value: object) -> str:
@@ -205,7 +235,7 @@ def emit(report: Report, stream: TextIO) -> None:
     _read_sources(every_card, paths)
     _draw_thumbnails(every_card, thumb_size)
     splits = sorted({card.split for cards in shown.values() for card in cards if card.split})
-    stream.write(_HEAD.replace("%CSS%", _CSS))
+    stream.write(HEAD.replace("%CSS%", CSS))
     for part in _body(report, findings, groups, shown, splits, rules, paths):
         stream.write("\n")  # every part on a line of its own
         stream.write(part)
@@ -218,6 +248,7 @@ def _body(report: Report, findings: list[Finding], groups: list[tuple[str, list[
            f"{_esc(summary_line(count(findings, rules), report.fail_on))}</p></header>")
     yield _summary(report, findings, groups, shown, rules)
     yield _targets_section(report)
+    yield _label_errors_section(shown, rules, paths)
     yield _stats_section(report)
     yield _filters(groups, splits)
     yield _legend(shown)
@@ -226,7 +257,7 @@ def _body(report: Report, findings: list[Finding], groups: list[tuple[str, list[
         yield _rule_section(code, group, shown[code], rules, paths)
     yield "<p class='empty'>No findings: all checks passed.</p>" if not groups else ""
     yield "</main>"
-    yield f"<script>{_JS}</script></body></html>\n"
+    yield f"<script>{JS}</script></body></html>\n"
 
 def _summary(report: Report, findings: list[Finding], groups: list[tuple[str, list[Finding]]],
              shown: dict[str, list[Card]], rules: RuleTable) -> str:
@@ -304,6 +335,8 @@ def _legend(shown: dict[str, list[Card]]) -> str:
          "the image's edge; the dark margin around it is padding, so a box past the edge shows"),
         (f"border:1px dashed {_rgb(draw.DECLARED_COLOUR)}", "the size the annotation declares, where the file differs"),
         (f"background:{_rgb(draw.PLACEHOLDER_COLOUR)}", "grey: the image is missing or does not decode"),
+        (f"border:2px dashed {_rgb(draw.PREDICTION_COLOUR)};background:#000",
+         "a model's detection (check --predictions), with its class and score"),
     ]
     items = "".join(f"<span><i style='{style}'></i>{_esc(text)}</span>" for style, text in keys)
     return f"<p id='legend'><strong>In the pictures</strong> {items}</p>"
@@ -322,6 +355,22 @@ def _rule_section(code: str, group: list[Finding], cards: list[Card], rules: Rul
             f"{_esc(rule.severity)}</span> {_esc(code)} {_esc(rule.name)} <small>{len(group)} finding"
             f"{'s' if len(group) != 1 else ''}</small></h2><p class='doc'>{_doc_html(rule.summary)}</p>"
             f"<div class='cards'>{body}</div>{more_note}</section>")
+
+
+def _label_errors_section(shown: dict[str, list[Card]], rules: RuleTable, paths: Paths) -> str:
+    """The likely label errors (the L codes, check --label-issues) worst first: each picture has
+    the label (highlighted) and the model's suspect detection (dashed), "" when none."""
+    cards = [card for code, group in shown.items() if code.startswith("L") for card in group]
+    if not cards:
+        return ""
+    cards.sort(key=lambda card: (card.finding.data or {}).get("label_quality", 1.0))
+    body = "".join(_card_html(card, rules[card.finding.code].severity, paths) for card in cards)
+    note = ("Ranked by cleanlab's ObjectLab label quality score (lowest first). In each picture the label "
+            "in question is highlighted and the model's suspect detection is dashed white. The ranking is only "
+            "as good as the predictions: they should be out-of-sample (K-fold), since a model scores its own "
+            "training labels as correct.")
+    return (f"<section id='label-errors'><h2>Likely label errors</h2><p class='doc'>{_esc(note)}</p>"
+            f"<div class='cards'>{body}</div></section>")
 
 
 def _targets_section(report: Report) -> str:
@@ -380,85 +429,3 @@ def _stats_section(report: Report) -> str:
         blocks.append(f"<h3><code>{_esc(summary.get('path', ds.root))}</code></h3><div class='panels'>"
                       f"{panels or '<p class=muted>no boxes to plot</p>'}</div>")
     return f"<section id='stats'><h2>Statistics</h2>{''.join(blocks)}</section>"
-
-
-_HEAD = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>detlint report</title>
-<style>%CSS%</style></head><body>"""
-
-_CSS = """
-:root{--bg:#f8fafc;--fg:#0f172a;--muted:#64748b;--card:#fff;--line:#e2e8f0;
---error:#dc2626;--warning:#d97706;--info:#2563eb}
-*{box-sizing:border-box}
-body{margin:0;padding:0 24px 48px;font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;
-background:var(--bg);color:var(--fg)}
-[hidden]{display:none!important}
-header h1{margin:16px 0 0;font-size:22px}
-h2{font-size:18px;margin:28px 0 6px}
-h2 small{font-weight:normal;color:var(--muted);font-size:13px}
-.muted{color:var(--muted)}
-code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12.5px}
-table{border-collapse:collapse;margin:8px 0 12px;background:var(--card)}
-th,td{border:1px solid var(--line);padding:3px 10px;text-align:left}
-td.num{text-align:right;font-variant-numeric:tabular-nums}
-tr.split td{color:var(--muted)}
-.badge{display:inline-block;border-radius:9px;padding:0 8px;font-size:12px;color:#fff;background:var(--muted)}
-.badge.error{background:var(--error)}.badge.warning{background:var(--warning)}.badge.info{background:var(--info)}
-.status{font-weight:600}.status.fail{color:var(--error)}.status.pass{color:#15803d}
-#filters{position:sticky;top:0;z-index:2;background:var(--bg);border-bottom:1px solid var(--line);
-padding:8px 0;margin-top:16px;display:flex;gap:14px;align-items:center;flex-wrap:wrap}
-.doc{margin:0 0 10px;color:var(--muted)}
-.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(270px,1fr));gap:12px}
-.card{background:var(--card);border:1px solid var(--line);border-radius:8px;overflow:hidden;
-display:flex;flex-direction:column}
-.card[data-severity=error]{border-top:3px solid var(--error)}
-.card[data-severity=warning]{border-top:3px solid var(--warning)}
-.card[data-severity=info]{border-top:3px solid var(--info)}
-.card img{display:block;max-width:100%;height:auto;margin:0 auto;background:#28282e}
-.noimg{height:56px;display:flex;align-items:center;justify-content:center;color:var(--muted);
-background:repeating-linear-gradient(45deg,#f1f5f9,#f1f5f9 8px,#e2e8f0 8px,#e2e8f0 16px)}
-.body{padding:8px 10px}
-.loc{display:block;overflow-wrap:anywhere}
-.msg{margin:4px 0}
-.fix{margin:4px 0;color:#15803d}
-.body .muted{margin:4px 0;font-size:12px;overflow-wrap:anywhere}
-.more{color:var(--muted);font-style:italic}
-#findings{display:flex;flex-wrap:wrap;gap:0 24px;align-items:flex-start}
-.rule{flex:1 1 calc(var(--cards,1) * 282px - 12px);min-width:min(270px,100%);max-width:100%}
-.empty{flex-basis:100%}
-#legend{display:flex;flex-wrap:wrap;gap:6px 18px;align-items:center;font-size:12.5px;color:var(--muted);margin:8px 0}
-#legend i{display:inline-block;width:22px;height:14px;margin-right:6px;vertical-align:middle;box-sizing:border-box}
-pre.src{margin:0;padding:8px 10px;background:#0f172a;color:#e2e8f0;font:12px/1.4 ui-monospace,SFMono-Regular,
-Menlo,Consolas,monospace;overflow-x:auto;white-space:pre}
-.panels{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}
-figure{margin:0;background:var(--card);border:1px solid var(--line);padding:6px}
-figcaption{color:var(--muted);font-size:12px;text-align:center}
-.empty{font-size:16px;color:#15803d}
-"""
-
-_JS = """
-(function(){
-  var code=document.getElementById('f-code'), split=document.getElementById('f-split');
-  var boxes=document.querySelectorAll('input[name=sev]'), total=document.getElementById('f-count');
-  function apply(){
-    var sev={}; boxes.forEach(function(b){ if(b.checked) sev[b.value]=1; });
-    var c=code?code.value:'', s=split?split.value:'', shown=0;
-    document.querySelectorAll('section.rule').forEach(function(sec){
-      var visible=0;
-      sec.querySelectorAll('.card').forEach(function(card){
-        var ok=sev[card.dataset.severity] && (!c||card.dataset.code===c) && (!s||card.dataset.split===s);
-        card.hidden=!ok; if(ok) visible++;
-      });
-      sec.hidden=!sev[sec.dataset.severity] || (c && sec.dataset.code!==c) || (s && visible===0);
-      if(!sec.hidden) shown+=visible;
-    });
-    if(total) total.textContent=shown+' cards shown';
-  }
-  boxes.forEach(function(b){ b.addEventListener('change',apply); });
-  if(code) code.addEventListener('change',apply);
-  if(split) split.addEventListener('change',apply);
-  apply();
-})();
-"""

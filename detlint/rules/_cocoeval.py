@@ -105,7 +105,7 @@ def predict(ds: Dataset, preds: Predictions, max_dets: int = 100, pycocotools: b
     if raised is not None:
         return _outcome(ds, preds, max_dets, raised, branch, np.zeros(len(preds), bool), 0, 0)
     group = np.where(known_class, image_pos * max(len(gt_classes), 1) + class_pos, -1)  # -1: not ranked
-    kept = known_class & (_rank(preds, group) < max_dets)
+    kept = _kept(preds, group, max_dets)
     past = int(known_class.sum() - kept.sum())
     result = _outcome(ds, preds, max_dets, None, branch, kept, int((~known_class).sum()), past,
                       evaluated=len(gt_images), with_dets=len(np.unique(image_pos[kept])))
@@ -282,15 +282,28 @@ def _score_raises(preds: Predictions, known: np.ndarray, image_pos: np.ndarray,
                   f"{n} of known classes with a 'score' that is not a number")
 
 
-def _rank(preds: Predictions, group: np.ndarray) -> np.ndarray:
-    """Each detection's place in its group by ``-score`` (NaN last, ties in file order); a
-    detection of group -1 takes no place (rank ``n``)."""
-    n = len(group)
-    rank = np.full(n, n, np.int64)
-    rows = np.flatnonzero(group >= 0)
-    if not len(rows):
-        return rank
-    # -score; NaN (and inf: the model keeps no value) sorts last, as in numpy's argsort
+def _kept(preds: Predictions, group: np.ndarray, max_dets: int) -> np.ndarray:
+    """The detections among the first ``max_dets`` of their group (-1: none) by ``-score``.
+    Only groups over the cap are sorted: a detector's output rarely has any."""
+    kept = group >= 0
+    if not kept.any():
+        return kept
+    rows = np.flatnonzero(kept)
+    groups = group[rows]
+    if groups.max() < 8 * len(groups) + 2 ** 20:  # a count per group id: O(n), no sort
+        sizes = np.bincount(groups)[groups]
+    else:
+        _, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
+        sizes = counts[inverse]
+    crowded = rows[sizes > max_dets]
+    if len(crowded):
+        kept[crowded] = _rank(preds, crowded, group[crowded]) < max_dets
+    return kept
+
+
+def _rank(preds: Predictions, rows: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """The place of each of ``rows`` in its group by ``-score`` (NaN last, ties in file order)."""
+    rank = np.empty(len(rows), np.int64)
     # -score as computeIoU sorts it: an infinite score the reader kept sorts as itself, NaN last
     # (after -(-inf) too: a stable sort by the NaN flag after the one by score)
     scores = preds.scores[rows]
@@ -303,15 +316,14 @@ def _rank(preds: Predictions, group: np.ndarray) -> np.ndarray:
     order = order[np.argsort(score_key[order], kind="stable")]
     if nan.any() and np.isinf(score_key[~nan]).any():
         order = order[np.argsort(nan[order], kind="stable")]
-    groups = group[rows]
-    # a 16-bit key sorts by radix: most datasets have fewer than 32,768 (image, class) pairs
+    # a 16-bit key sorts by radix (group ids below 32,768: small datasets)
     groups = groups.astype(np.int16) if groups.max() < 2 ** 15 else groups
     order = order[np.argsort(groups[order], kind="stable")]
     sorted_group = groups[order]
     m = len(rows)
     starts = np.r_[True, sorted_group[1:] != sorted_group[:-1]]
     first = np.maximum.accumulate(np.where(starts, np.arange(m), 0))
-    rank[rows[order]] = np.arange(m) - first
+    rank[order] = np.arange(m) - first
     return rank
 
 
@@ -319,7 +331,7 @@ def _generic(ds: Dataset, preds: Predictions, max_dets: int) -> Evaluation:
     det = preds.detections
     linked = (det.image >= 0) & (det.category >= 0)
     group = np.where(linked, det.image.astype(np.int64) * max(len(ds.categories), 1) + det.category, -1)
-    kept = linked & (_rank(preds, group) < max_dets)
+    kept = _kept(preds, group, max_dets)
     return _outcome(ds, preds, max_dets, None, "bbox", kept, int(((det.image >= 0) & (det.category < 0)).sum()),
                     int(linked.sum() - kept.sum()), evaluated=len(ds.images),
                     with_dets=len(np.unique(det.image[kept])), unknown_image=int((det.image < 0).sum()),

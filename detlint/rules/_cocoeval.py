@@ -26,6 +26,13 @@ detections whose ``category_id`` equals a ground-truth category id (``_prepare``
 NaN sorts last) and keeps the first ``maxDets[-1]`` (``computeIoU``, ``evaluateImg``). A kept
 detection without ``score`` raises ``KeyError: 'score'``; a non-numeric one ``TypeError: bad
 operand type for unary -: 'str'`` (a detection of an unknown class never reaches that line).
+
+Entries the reader sets aside (P001: not an object, a missing key, a list id, a malformed box)
+are read back from its findings, by their message and position. What the columns cannot tell:
+an infinite score (the reader stores NaN, so the model cuts it last where pycocotools ranks
+``inf`` first; the counts stay right), a boolean score (pycocotools takes ``-True``), the
+operand type of a non-numeric score, and a first entry that picks the ``segmentation``,
+``caption`` or ``keypoints`` branch (said, not modelled).
 """
 
 from __future__ import annotations

@@ -328,7 +328,9 @@ class Predictions:
     unknown), ``class_id`` the source's own class reference (an id, or an index in
     ``class_basis`` "index" files). ``boxes`` are xyxy pixels as read under the file's declared
     convention (COCO results: ``x y w h``); ``raw`` keeps the four numbers as written.
-    ``scores`` is NaN where ``score_state`` is not ``SCORE_OK``.
+    ``scores`` holds each score as an evaluator would sort it: the number as read (an infinite
+    one kept, a JSON ``true``/``false`` as 1/0, as Python's ``-True`` sorts), NaN where there is
+    none (missing, ``null``, a string); ``score_state`` says whether it is usable (``SCORE_OK``).
     Provenance as in a dataset: ``src_file`` indexes ``files`` (relative to the dataset root,
     ``../`` where the file lives outside it: the user named it), ``src_line`` (text rows),
     ``src_item`` (the position in a results array; ``pointer_prefix`` + ``/item`` is its JSON

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from detlint.model import Dataset, Predictions
+from detlint.rules.context import RuleContext
 
 SAMPLE = 20_000  # detections judged: enough for a share within a percent, cheap at any file size
 HIT_IOU = 0.5  # COCO's loosest threshold: a detection this close is on the object
@@ -29,20 +30,30 @@ class Pairs:
     gt: np.ndarray  # annotation row of each pair
 
 
-def sample_rows(preds: Predictions) -> np.ndarray:
-    """Up to ``SAMPLE`` detections with a matched image and a finite box, most confident first."""
+def sample_rows(preds: Predictions, ctx: RuleContext) -> np.ndarray:
+    """Up to ``SAMPLE`` detections with a matched image and a finite box, most confident first
+    (ties in file order); once per run."""
+    det = preds.detections
+    return ctx.memoized(preds, "sample", (det.image, det.boxes, preds.scores), lambda: _sample(preds))
+
+
+def _sample(preds: Predictions) -> np.ndarray:
     det = preds.detections
     ok = np.flatnonzero((det.image >= 0) & np.isfinite(det.boxes).all(axis=1) & det.has_box & ~det.normalized)
-    scores = np.nan_to_num(preds.scores[ok], nan=-np.inf)
-    order = np.argsort(-scores, kind="stable")
-    return ok[order[:SAMPLE]]
+    scores = -np.nan_to_num(preds.scores[ok], nan=-np.inf)
+    if len(ok) > SAMPLE:  # the best SAMPLE without sorting them all; ties at the cut in file order
+        cut = np.partition(scores, SAMPLE - 1)[SAMPLE - 1]
+        better = np.flatnonzero(scores < cut)
+        tied = np.flatnonzero(scores == cut)[:SAMPLE - len(better)]
+        keep = np.sort(np.concatenate([better, tied]))
+        ok, scores = ok[keep], scores[keep]
+    return ok[np.argsort(scores, kind="stable")]
 
 
-def image_pairs(ds: Dataset, preds: Predictions, rows: np.ndarray) -> Pairs:
+def image_pairs(ds: Dataset, preds: Predictions, rows: np.ndarray, ctx: RuleContext) -> Pairs:
     """Every (detection, ground-truth box of its image) pair for the detections ``rows``."""
     ann = ds.annotations
-    gt_rows = np.flatnonzero((ann.image >= 0) & ann.has_box & (ann.iscrowd != 1) & ~ann.normalized)
-    order = gt_rows[np.argsort(ann.image[gt_rows], kind="stable")]
+    order = ctx.memoized(ds, "boxes-by-image", (ann.image, ann.has_box, ann.iscrowd), lambda: _by_image(ds))
     gt_images = ann.image[order]
     images = preds.detections.image[rows]
     start = np.searchsorted(gt_images, images, "left")
@@ -52,6 +63,13 @@ def image_pairs(ds: Dataset, preds: Predictions, rows: np.ndarray) -> Pairs:
     offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
     gt = order[np.repeat(start, counts) + offsets]
     return Pairs(rows, det, gt)
+
+
+def _by_image(ds: Dataset) -> np.ndarray:
+    """The label boxes a detection may be compared with, ordered by image."""
+    ann = ds.annotations
+    gt_rows = np.flatnonzero((ann.image >= 0) & ann.has_box & (ann.iscrowd != 1) & ~ann.normalized)
+    return gt_rows[np.argsort(ann.image[gt_rows], kind="stable")]
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -61,7 +61,7 @@ def check(ds: Dataset, ctx: RuleContext) -> list[Finding]:
     if preds is None or not len(preds):
         return []
     det = preds.detections
-    verdict = _verdict(ds, preds)
+    verdict = _verdict(ds, preds, ctx)
     unknown = np.flatnonzero(det.category < 0)
     findings = []
     if verdict.silent:
@@ -99,16 +99,16 @@ def _ref(preds: Predictions, row: int) -> object:
     return int(preds.detections.class_id[row])
 
 
-def _verdict(ds: Dataset, preds: Predictions) -> _Verdict:
+def _verdict(ds: Dataset, preds: Predictions, ctx: RuleContext) -> _Verdict:
     det = preds.detections
-    integer = np.array([not isinstance(e, dict) for e in det.extra.tolist()], bool).reshape(len(det))
+    integer = det.extra == None  # noqa: E711 - elementwise: the reader sets extra only for a non-integer class
     refs = det.class_id
     options = readings(ds, preds)
     coverage = {name: float((f(refs[integer]) >= 0).mean()) if integer.any() else 0.0
                 for name, (_, f) in options.items()}
-    sample = sample_rows(preds)
+    sample = sample_rows(preds, ctx)
     sample = sample[integer[sample]]
-    pairs = image_pairs(ds, preds, sample)
+    pairs = image_pairs(ds, preds, sample, ctx)
     shares = {name: hit_share(ds, pairs, det.boxes[sample], f(refs[sample])) for name, (_, f) in options.items()}
     declared, evidence_size = shares["declared"][0], shares["declared"][1]
     others = [name for name in options if name != "declared"]

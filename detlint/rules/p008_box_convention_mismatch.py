@@ -25,7 +25,7 @@ import numpy as np
 
 from detlint.findings import Finding
 from detlint.model import Dataset, Predictions
-from detlint.rules._agreement import MIN_EVIDENCE, any_overlap, image_pairs, sample_rows
+from detlint.rules._agreement import MIN_EVIDENCE, Pairs, any_overlap, image_pairs, sample_rows
 from detlint.rules._helpers import RuleContext
 from detlint.rules._options import OUT_OF_IMAGE_TOLERANCE, Options
 from detlint.rules._predictions import at_file
@@ -44,6 +44,7 @@ _READINGS = {
     "cx cy width height": lambda r: np.column_stack([r[:, 0] - r[:, 2] / 2, r[:, 1] - r[:, 3] / 2,
                                                      r[:, 0] + r[:, 2] / 2, r[:, 1] + r[:, 3] / 2]),
 }
+SHAPE_ROWS = 100_000
 _DECLARED = {"xywh": "x y width height", "cxcywh-normalized": "cx cy width height"}
 
 
@@ -70,7 +71,9 @@ def _decide(ds: Dataset, preds: Predictions, ctx: RuleContext) -> tuple[str, str
     if declared is None:
         return None
     tolerance = float(ctx.get(OPTIONS, "out-of-image-tolerance"))
-    figures = {name: _figures(ds, preds, name, tolerance) for name in _READINGS}
+    sample = sample_rows(preds, ctx)
+    pairs = image_pairs(ds, preds, sample, ctx)
+    figures = {name: _figures(ds, preds, name, tolerance, sample, pairs) for name in _READINGS}
     own = figures[declared]
     for name, (overlap, judged, impossible) in figures.items():
         if name == declared:
@@ -91,22 +94,26 @@ def _said(name: str, figures: tuple[float, int, float]) -> str:
     return text
 
 
-def _figures(ds: Dataset, preds: Predictions, reading: str, tolerance: float) -> tuple[float, int, float]:
+def _figures(ds: Dataset, preds: Predictions, reading: str, tolerance: float, sample: np.ndarray,
+             pairs: Pairs) -> tuple[float, int, float]:
     """(overlap share, detections judged, share of impossible boxes) under ``reading``."""
     det = preds.detections
     w, h = _image_sizes(ds, preds)
+    # the impossible share from every k-th row (at most SHAPE_ROWS): a share, cheap at any size
+    rows = np.arange(0, len(det), max(1, len(det) // SHAPE_ROWS))
     normalized = preds.meta.get("convention") != "xywh"
     with np.errstate(invalid="ignore", over="ignore"):
-        boxes = _READINGS[reading](det.raw)
+        sampled = _READINGS[reading](det.raw[sample])
+        boxes = _READINGS[reading](det.raw[rows])
         if normalized:
-            boxes = boxes * np.column_stack([w, h, w, h])
-        known = np.isfinite(boxes).all(axis=1) & det.has_box & np.isfinite(w) & np.isfinite(h)
+            boxes = boxes * np.column_stack([w[rows], h[rows], w[rows], h[rows]])
+            sampled = sampled * np.column_stack([w[sample], h[sample], w[sample], h[sample]])
+        w, h = w[rows], h[rows]
+        known = np.isfinite(boxes).all(axis=1) & det.has_box[rows] & np.isfinite(w) & np.isfinite(h)
         bad = ((boxes[:, 2] <= boxes[:, 0]) | (boxes[:, 3] <= boxes[:, 1]) | (boxes[:, 0] < -tolerance)
                | (boxes[:, 1] < -tolerance) | (boxes[:, 2] > w + tolerance) | (boxes[:, 3] > h + tolerance))
     impossible = float(bad[known].mean()) if known.any() else 0.0
-    sample = sample_rows(preds)
-    pairs = image_pairs(ds, preds, sample)
-    overlap, judged = any_overlap(ds, pairs, np.nan_to_num(boxes[sample]))
+    overlap, judged = any_overlap(ds, pairs, np.nan_to_num(sampled))
     return overlap, judged, impossible
 
 

@@ -22,6 +22,7 @@ from detlint.rules._duplicates import Sorted, iou, nearest_copies
 from detlint.rules._helpers import RuleContext
 from detlint.rules._options import DUPLICATE_IOU, Options
 from detlint.rules._predictions import at_detections, detection_key
+from detlint.rules.b006_duplicate_box import group_x1_order
 
 CODE = "P010"
 NAME = "duplicate-detection"
@@ -41,7 +42,7 @@ def check(ds: Dataset, ctx: RuleContext) -> list[Finding]:
     candidates = np.flatnonzero(finite & (det.image >= 0) & (det.category >= 0))
     boxes = det.boxes[candidates]
     group = det.image[candidates].astype(np.int64) * (len(ds.categories) + 2) + det.category[candidates]
-    order = np.lexsort((candidates, boxes[:, 0], group))
+    order = group_x1_order(group, boxes[:, 0])
     s = Sorted(candidates[order].astype(np.int64), boxes[order], group[order], threshold)
     found = nearest_copies(s)
     copies = np.flatnonzero(found >= 0)

@@ -100,7 +100,7 @@ def _fast_columns(items: list[_Detection], ds: Dataset) -> Columns:
     state = np.where(np.isfinite(scores), SCORE_OK, SCORE_NON_FINITE).astype(np.int8)
     return Columns(raw=raw, image=image_index(ds).rows_of_ids(image_ids), image_keys=image_ids.astype(object),
                    class_id=class_ids, category=category_rows(ds, class_ids, np.ones(n, bool), "id"),
-                   scores=np.where(state == SCORE_OK, scores, np.nan), score_state=state,
+                   scores=scores, score_state=state,
                    items=np.arange(n, dtype=np.int32), has_box=np.ones(n, bool))
 
 
@@ -156,10 +156,15 @@ def _score(entry: dict) -> tuple[float, int]:
     if "score" not in entry:
         return math.nan, SCORE_MISSING
     value = entry["score"]
+    if isinstance(value, bool):  # COCOeval sorts by -score: -True is -1
+        return float(value), SCORE_NOT_A_NUMBER
     if not _is_number(value):
         return math.nan, SCORE_NOT_A_NUMBER
-    value = float(value)
-    return (value, SCORE_OK) if math.isfinite(value) else (math.nan, SCORE_NON_FINITE)
+    try:
+        value = float(value)
+    except OverflowError:  # an integer too large for a float sorts as infinite
+        value = math.inf if value > 0 else -math.inf
+    return value, SCORE_OK if math.isfinite(value) else SCORE_NON_FINITE
 
 
 def _columns_of(kept: list[tuple], ds: Dataset) -> Columns:

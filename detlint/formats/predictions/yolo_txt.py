@@ -126,7 +126,7 @@ def _columns(rows: _Rows, ds: Dataset) -> Columns:
     image = np.array(rows.images, np.int32)
     return Columns(raw=values[:, 1:5].copy(), image=image, image_keys=np.array(rows.keys, dtype=object),
                    class_id=class_ids, category=category_rows(ds, class_ids, np.ones(n, bool), "index"),
-                   scores=np.where(state == SCORE_OK, scores, np.nan), score_state=state.astype(np.int8),
+                   scores=scores, score_state=state.astype(np.int8),
                    items=np.array(rows.lines, np.int32), has_box=np.ones(n, bool),
                    files=np.array(rows.files, np.int32), lines=np.array(rows.lines, np.int32),
                    convention=CXCYWH_NORMALIZED)

@@ -229,26 +229,16 @@ def test_a_string_score_raises_type_error(gt_file: Path, tmp_path: Path) -> None
 INF_LATE = [dict(e, score=math.inf) if i == 140 else e for i, e in enumerate(_many([1]))]
 
 
-def test_an_infinite_score_sorts_first_when_the_reader_keeps_it(gt_file: Path, tmp_path: Path) -> None:
+def test_an_infinite_score_sorts_first(gt_file: Path, tmp_path: Path) -> None:
     real = truth(gt_file, write_json(tmp_path / "r.json", INF_LATE))
     assert 141 in real.kept_ids  # entry 140, the last but 9, is kept: its -score, -inf, sorts first
-    ds = detlint.load(gt_file.parent)
-    preds = load_predictions(write_json(tmp_path / "p.json", INF_LATE), ds)
-    preds.scores[preds.detections.src_item == 140] = math.inf  # what the value was
-    predicted = _cocoeval.predict(ds, preds)
-    assert set((preds.detections.src_item[predicted.kept] + 1).tolist()) == real.kept_ids
-
-
-@pytest.mark.xfail(strict=True, reason="the reader stores NaN for an infinite score (model.Predictions.scores): "
-                                       "the model then cuts it as the lowest; counts stay right")
-def test_an_infinite_score_through_the_reader(gt_file: Path, tmp_path: Path) -> None:
-    real = truth(gt_file, write_json(tmp_path / "r.json", INF_LATE))
     assert _kept_ids(_model(INF_LATE, gt_file), INF_LATE, gt_file) == real.kept_ids
 
 
-@pytest.mark.xfail(strict=True, reason="the reader marks a boolean score SCORE_NOT_A_NUMBER without its value; "
-                                       "pycocotools sorts -True like -1")
-def test_a_boolean_score(gt_file: Path, tmp_path: Path) -> None:
-    results = _edit(_set(2, "score", True))
+def test_a_boolean_score_is_a_number_to_pycocotools(gt_file: Path, tmp_path: Path) -> None:
+    """``-True`` is -1: no exception, and true ranks like a score of 1."""
+    results = [dict(e, score=True) if i == 130 else e for i, e in enumerate(_many([1]))]
     real = truth(gt_file, write_json(tmp_path / "r.json", results))
-    assert (_model(results, gt_file).raises, real.raised) == (None, None)
+    predicted = _model(results, gt_file)
+    assert (predicted.raises, real.raised) == (None, None)
+    assert 131 in real.kept_ids and _kept_ids(predicted, results, gt_file) == real.kept_ids

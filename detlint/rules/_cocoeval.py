@@ -28,11 +28,11 @@ detection without ``score`` raises ``KeyError: 'score'``; a non-numeric one ``Ty
 operand type for unary -: 'str'`` (a detection of an unknown class never reaches that line).
 
 Entries the reader sets aside (P001: not an object, a missing key, a list id, a malformed box)
-are read back from its findings, by their message and position. What the columns cannot tell:
-an infinite score (the reader stores NaN, so the model cuts it last where pycocotools ranks
-``inf`` first; the counts stay right), a boolean score (pycocotools takes ``-True``), the
-operand type of a non-numeric score, and a first entry that picks the ``segmentation``,
-``caption`` or ``keypoints`` branch (said, not modelled).
+are read back from its findings, by their message and position. Scores sort as the reader
+keeps them (an infinite one as itself, ``true`` as 1: Python's ``-True``). What the columns
+cannot tell: the operand type of a non-numeric score, and what a first entry that picks the
+``segmentation``, ``caption`` or ``keypoints`` branch leads to (said, not modelled: the
+reader keeps no per-entry segmentation).
 """
 
 from __future__ import annotations
@@ -275,7 +275,10 @@ def _known_class(class_ids: np.ndarray, gt_classes: np.ndarray, class_pos: np.nd
 def _score_raises(preds: Predictions, known: np.ndarray, image_pos: np.ndarray,
                   class_pos: np.ndarray) -> Raised | None:
     """``-d['score']`` in ``computeIoU``, over the (image, category) pairs in order."""
-    bad = np.flatnonzero(known & np.isin(preds.score_state, (SCORE_MISSING, SCORE_NOT_A_NUMBER)))
+    # a boolean score is not a number to detlint but is to Python (-True): the reader keeps it as 1/0
+    unusable = (preds.score_state == SCORE_MISSING) | ((preds.score_state == SCORE_NOT_A_NUMBER)
+                                                       & np.isnan(preds.scores))
+    bad = np.flatnonzero(known & unusable)
     if not len(bad):
         return None
     first = bad[np.lexsort((bad, class_pos[bad], image_pos[bad]))[0]]
@@ -311,7 +314,7 @@ def _kept(preds: Predictions, group: np.ndarray, max_dets: int) -> np.ndarray:
 def _rank(preds: Predictions, rows: np.ndarray, groups: np.ndarray) -> np.ndarray:
     """The place of each of ``rows`` in its group by ``-score`` (NaN last, ties in file order)."""
     rank = np.empty(len(rows), np.int64)
-    # -score as computeIoU sorts it: an infinite score the reader kept sorts as itself, NaN last
+    # -score as computeIoU sorts it: an infinite score sorts as itself, NaN last
     # (after -(-inf) too: a stable sort by the NaN flag after the one by score)
     scores = preds.scores[rows]
     nan = np.isnan(scores)

@@ -2,7 +2,7 @@
 
     {"tool": {"name": "detlint", "version": ...},
      "datasets": [{"path", "format", "images", "annotations", "categories",
-                   "predictions": {"path", "format", "detections", "images_with_detections"}}],  # with --predictions only
+                   "predictions": {"path", "format", "detections", "images_with_detections"}}],  # --predictions
      "findings": [{"code", "name", "severity", "message", "file", "line", "pointer", "image",
                    "annotation", "fix": {"applicability", "description"} | null}],
      "summary": {"error", "warning", "info", "fixable"},

@@ -79,6 +79,8 @@ def _read_file(path: Path, boundary: Boundary, file_index: int, file: str, image
     text, problem = (None, data) if isinstance(data, Finding) else decode_text(data)
     if text is None:
         problem.code, problem.file = "P001", file
+        # the boundary here is the predictions folder, not the dataset
+        problem.message = problem.message.replace("the dataset root", "the predictions folder")
         rows.problems.append(problem)
         return
     for number, line in enumerate(text.splitlines(), start=1):

@@ -324,7 +324,7 @@ def check_all(request: CheckRequest) -> CheckResult:
         would_change = any(result.fixed_files for result in results)
         return CheckResult(exit_code=1 if would_change else 0, diff="".join(result.diff for result in results),
                            fix_summary=fix_summary(results, all_findings, request))
-    report = Report(findings=all_findings, datasets=[r.ds.summary() | {"path": str(r.path)} for r in results],
+    report = Report(findings=all_findings, datasets=[_dataset_summary(r) for r in results],
                     fail_on=_shown_fail_on(request, results), loaded=[r.ds for r in results],
                     predictions=[r.predictions for r in results],
                     targets=_target_summaries(results))
@@ -332,6 +332,17 @@ def check_all(request: CheckRequest) -> CheckResult:
     exit_code = 1 if failing and request.write_baseline is None else 0
     return CheckResult(exit_code=exit_code, output_format=request.output_format or "concise", report=report,
                        fix_summary=fix_summary(results, all_findings, request) if request.fix else "")
+
+
+def _dataset_summary(result: DatasetResult) -> dict:
+    """The report's entry for one dataset, with what was read of ``--predictions`` against it."""
+    summary = result.ds.summary() | {"path": str(result.path)}
+    preds = result.predictions
+    if preds is not None:
+        matched = preds.detections.image[preds.detections.image >= 0]
+        summary["predictions"] = {"path": str(preds.source), "format": preds.format, "detections": len(preds),
+                                  "images_with_detections": int(len(np.unique(matched)))}
+    return summary
 
 
 def _target_summaries(results: list[DatasetResult]) -> dict[str, dict]:

@@ -1,7 +1,8 @@
 """json: the machine-readable report, a contract described by ``schemas/report.schema.json``.
 
     {"tool": {"name": "detlint", "version": ...},
-     "datasets": [{"path", "format", "images", "annotations", "categories"}],
+     "datasets": [{"path", "format", "images", "annotations", "categories",
+                   "predictions": {"path", "format", "detections", "images_with_detections"}}],  # --predictions
      "findings": [{"code", "name", "severity", "message", "file", "line", "pointer", "image",
                    "annotation", "fix": {"applicability", "description"} | null}],
      "summary": {"error", "warning", "info", "fixable"},

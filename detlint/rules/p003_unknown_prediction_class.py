@@ -84,8 +84,9 @@ def check(ds: Dataset, ctx: RuleContext) -> list[Finding]:
         evaluator = "COCOeval ignores them" if preds.class_basis == "id" else "evaluation ignores them"
         text = f"{class_ref(preds)} {ref!r} is not a class of the dataset ({counted(len(rows), 'detection')}): " \
                f"{evaluator}"
-        if cause:
-            text += f"; likely cause: {cause}" + (f" ({verdict.evidence})" if verdict.evidence else "")
+        if cause:  # the evidence is in the file's finding when there is one
+            said = verdict.silent or verdict.confirmed
+            text += f"; likely cause: {cause}" + (f" ({verdict.evidence})" if verdict.evidence and not said else "")
         findings.append(at_detection(ds, preds, rows[0], CODE, text,
                                      key="category_id" if preds.pointer_prefix is not None else None))
     return findings

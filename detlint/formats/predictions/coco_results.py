@@ -68,7 +68,7 @@ def read(path: Path, ds: Dataset) -> Predictions:
                            pointer_prefix="", basis="id")
     entries, prefix, top = _entries(document)
     if entries is None:
-        note = Finding("P001", f"not a results array: the top level is a JSON {type(document).__name__}; "
+        note = Finding("P001", f"not a results array: the top level is {_json_type(document)}; "
                                "pycocotools' loadRes needs a list of detections", file=file, pointer="")
         return predictions(ds, NAME, TITLE, path, file, Columns.empty(), [note], {"top": "other"},
                            pointer_prefix="", basis="id")
@@ -138,12 +138,12 @@ def _tolerant_columns(entries: list, ds: Dataset, file: str, prefix: str) -> tup
 def _malformed(entry: Any) -> tuple[str | None, str] | None:
     """(the member, why) when pycocotools could not take this entry, else None."""
     if not isinstance(entry, dict):
-        return None, f"a detection must be a JSON object, not {_type_name(entry)}"
+        return None, f"a detection must be a JSON object, not {_json_type(entry)}"
     for key in ("image_id", "category_id"):
         if key not in entry:
             return None, f"no {key!r}: pycocotools' loadRes raises KeyError"
         if isinstance(entry[key], (list, dict)) or entry[key] is None:
-            return key, f"{key} is {_type_name(entry[key])}: it must be a number"
+            return key, f"{key} is {_json_type(entry[key])}: it must be a number"
     bbox = entry.get("bbox")
     if "bbox" not in entry:
         return (None, "no 'bbox' (and no 'segmentation')") if "segmentation" not in entry else None
@@ -191,8 +191,15 @@ def _is_number(value: Any) -> bool:
 
 
 def _type_name(value: Any) -> str:
+    """A value's type as ``meta`` counts ids by it ("int", "str", ...)."""
     return {bool: "bool", int: "int", float: "float", str: "str", list: "list", dict: "object",
             type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def _json_type(value: Any) -> str:
+    """A value's type in JSON's words, for messages."""
+    return {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "an array",
+            dict: "an object", type(None): "null"}.get(type(value), type(value).__name__)
 
 
 def _short(value: Any) -> str:

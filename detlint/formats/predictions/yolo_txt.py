@@ -1,9 +1,11 @@
-"""YOLO prediction txt: one ``<image stem>.txt`` per image, one ``class cx cy w h [conf]`` row per
-detection, normalised to the image size, as ultralytics' ``predict``/``val`` write them with
-``save_txt=True`` (``save_conf=True`` adds the score). The folder given is searched recursively
+"""YOLO prediction txt: one ``<image stem>.txt`` per image, one row per detection,
+``class cx cy w h [conf] [track id]`` normalised to the image size, as ultralytics'
+``Results.save_txt`` writes them (``predict``/``val`` with ``save_txt=True``; ``save_conf=True``
+adds the score, tracking the id). The folder given is searched recursively
 (``runs/detect/predict`` holds them under ``labels/``), through a boundary of its own: a file or
-folder linking out of it is not read (P001). A row that is not 5 or 6 numbers is a P001 at its
-line; rows with more numbers (segment or oriented predictions) are not read as boxes.
+folder linking out of it is not read (P001). A row that is not 5 to 7 numbers is a P001 at its
+line; a file of longer rows only (segment, oriented-box or keypoint predictions, not read as
+boxes) is one P001.
 """
 
 from __future__ import annotations
@@ -79,23 +81,35 @@ def _read_file(path: Path, boundary: Boundary, file_index: int, file: str, image
     text, problem = (None, data) if isinstance(data, Finding) else decode_text(data)
     if text is None:
         problem.code, problem.file = "P001", file
+        # the boundary here is the predictions folder, not the dataset
+        problem.message = problem.message.replace("the dataset root", "the predictions folder")
         rows.problems.append(problem)
         return
-    for number, line in enumerate(text.splitlines(), start=1):
+    bad: list[Finding] = []
+    read_before = len(rows.values)
+    longer = 0  # rows of more numbers than a box row: segment, oriented or keypoint predictions
+    lines = text.splitlines()
+    for number, line in enumerate(lines, start=1):
         tokens = line.split()
         if not tokens:
             continue
         values = _numbers(tokens)
-        if values is None or len(values) not in (5, 6) or not float(values[0]).is_integer():
-            rows.problems.append(Finding("P001", _why(tokens, values), file=file, line=number,
-                                         annotation=str(number)))
+        if values is None or len(values) not in (5, 6, 7) or not float(values[0]).is_integer():
+            longer += values is not None and len(values) > 7
+            bad.append(Finding("P001", _why(tokens, values), file=file, line=number, annotation=str(number)))
             continue
-        rows.values.append(values if len(values) == 6 else values + [math.nan])
-        rows.scored.append(len(values) == 6)
+        # ultralytics' save_txt: class cx cy w h, then conf (save_conf=True), then a track id
+        rows.values.append(values[:6] if len(values) >= 6 else values + [math.nan])
+        rows.scored.append(len(values) >= 6)
         rows.files.append(file_index)
         rows.lines.append(number)
         rows.images.append(image)
         rows.keys.append(stem)
+    if bad and longer == len(bad) and len(rows.values) == read_before:
+        bad = [Finding("P001", f"{len(bad)} rows of more than 7 numbers: segment, oriented-box or keypoint "
+                               "predictions, which are not read (box rows are 'class cx cy w h [conf] [track id]')",
+                       file=file, line=bad[0].line, annotation=bad[0].annotation)]
+    rows.problems.extend(bad)
 
 
 def _numbers(tokens: list[str]) -> list[float] | None:
@@ -110,8 +124,8 @@ def _why(tokens: list[str], values: list[float] | None) -> str:
         return f"not a prediction row: {' '.join(tokens)[:60]!r} holds a token that is not a number"
     if len(values) in (5, 6):
         return f"the class index {tokens[0]!r} is not a whole number"
-    return (f"{len(values)} numbers: a box prediction row is 'class cx cy w h [conf]' (5 or 6); segment "
-            "and oriented predictions are not read")
+    return (f"{len(values)} numbers: a box prediction row is 'class cx cy w h [conf] [track id]' (5 to 7); "
+            "segment and oriented predictions are not read")
 
 
 def _columns(rows: _Rows, ds: Dataset) -> Columns:

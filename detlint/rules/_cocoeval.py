@@ -57,6 +57,7 @@ class Raised:
     type: str  # "AssertionError"
     message: str  # str(exception): "Results do not correspond to current coco set", "'bbox'"
     why: str  # in words, with counts
+    exact: bool = True  # False: the type is sure, the message a best guess (the reader keeps less)
 
     @property
     def exception(self) -> str:
@@ -84,7 +85,8 @@ class Evaluation:
     def data(self) -> dict[str, Any]:
         """The numbers, for ``Finding.data["evaluation"]``."""
         raised = None if self.raises is None else {"where": self.raises.where, "type": self.raises.type,
-                                                   "message": self.raises.message, "why": self.raises.why}
+                                                   "message": self.raises.message, "why": self.raises.why,
+                                                   "exact": self.raises.exact}
         return {"model": self.model, "max_dets": self.max_dets, "detections": self.detections,
                 "raises": raised, "branch": self.branch, "evaluated_images": self.evaluated_images,
                 "images_with_detections": self.images_with_detections, "kept": int(self.kept.sum()),
@@ -155,14 +157,30 @@ def _load_res(ds: Dataset, preds: Predictions) -> tuple[Raised | None, str]:
 
 
 # P001 messages of the COCO results reader, by the step of loadRes that meets the entry
-_STEPS = (("a detection must be a JSON object", "entry"), ("no 'image_id'", "entry"),
-          ("image_id is list", "hash"), ("image_id is object", "hash"), ("image_id is null", "null"),
-          ("category_id is null", "null_class"), ("no 'category_id'", "index"),
-          ("category_id is list", "index"), ("category_id is object", "index"),
-          ("no 'bbox'", "bbox"), ("bbox must be", "bbox"))
+_PY_TYPE = {"number": "int", "string": "str", "array": "list", "object": "dict", "boolean": "bool",
+            "null": "NoneType"}  # the reader names JSON types ("a number"); pycocotools, Python's
 _NOT_SUBSCRIPTABLE = {"str": "string indices must be integers, not 'str'",
                       "list": "list indices must be integers or slices, not str"}
-_PY_TYPE = {"null": "NoneType", "object": "dict"}
+
+
+def _py_type(message: str, after: str) -> str:
+    """The Python type named in a reader message after ``after`` ("... not a string" -> str)."""
+    word = message.split(after, 1)[1].split(":")[0].strip()
+    word = word.split(" ", 1)[1] if word.startswith(("a ", "an ")) else word
+    return _PY_TYPE.get(word, word)
+
+
+def _step(message: str) -> str | None:
+    """The loadRes step that meets an entry the reader set aside, from its P001 message."""
+    if message.startswith(("a detection must be a JSON object", "no 'image_id'")):
+        return "entry"  # ann['image_id'] in the first list comprehension
+    for key, null_step in (("image_id", "null"), ("category_id", "null_class")):
+        if message.startswith(f"{key} is "):
+            kind = _py_type(message, " is ")
+            return null_step if kind == "NoneType" else "hash" if key == "image_id" else "index"
+    if message.startswith("no 'category_id'"):
+        return "index"  # createIndex's catToImgs
+    return "bbox" if message.startswith(("no 'bbox'", "bbox must be")) else None
 
 
 class _Entries:
@@ -173,7 +191,7 @@ class _Entries:
         for found in preds.problems:
             if found.code != "P001" or found.annotation is None or not found.annotation.isdigit():
                 continue
-            step = next((s for prefix, s in _STEPS if found.message.startswith(prefix)), None)
+            step = _step(found.message)
             if step is not None:
                 self.steps.setdefault(step, []).append((int(found.annotation), found.message))
         for rows in self.steps.values():
@@ -187,15 +205,15 @@ class _Entries:
         if not rows:
             return None
         item, message = rows[0]
-        kind = message.rsplit(" ", 1)[-1]
         if message.startswith("a detection"):  # ann['image_id'] on a non-object
-            text = _NOT_SUBSCRIPTABLE.get(kind, f"'{_PY_TYPE.get(kind, kind)}' object is not subscriptable")
-            return Raised("loadRes", "TypeError", text, f"entry {item} is not an object")
+            kind = _py_type(message, " not ")
+            text = _NOT_SUBSCRIPTABLE.get(kind, f"'{kind}' object is not subscriptable")
+            # "a number" is an int or a float: the message names one of them
+            return Raised("loadRes", "TypeError", text, f"entry {item} is not an object", exact=kind != "int")
         if message.startswith("no "):
             key = message.split("'")[1]
             return Raised("loadRes", "KeyError", f"'{key}'", f"entry {item} has no '{key}'")
-        kind = message.split(" is ", 1)[1].split(":")[0]
-        return Raised("loadRes", "TypeError", f"unhashable type: '{_PY_TYPE.get(kind, kind)}'",
+        return Raised("loadRes", "TypeError", f"unhashable type: '{_py_type(message, ' is ')}'",
                       f"entry {item}: {message}")
 
     def first_bbox(self, preds: Predictions) -> Raised | None:
@@ -210,7 +228,8 @@ class _Entries:
         shown = message.rsplit(" not ", 1)[-1]
         short = shown.startswith("[") and shown.count(",") < 3
         return Raised("loadRes", "IndexError" if short else "TypeError",
-                      "list index out of range" if short else f"bbox {shown}", f"entry {item}: {message}")
+                      "list index out of range" if short else f"bbox {shown}", f"entry {item}: {message}",
+                      exact=short)
 
 
 def _unknown_images(ds: Dataset, preds: Predictions, nulls: int) -> Raised | None:
@@ -289,7 +308,7 @@ def _score_raises(preds: Predictions, known: np.ndarray, image_pos: np.ndarray,
     kinds = [k for k in preds.meta.get("score_types", {}) if k not in ("int", "float", "missing")]
     operand = f": '{kinds[0]}'" if len(kinds) == 1 else ""
     return Raised("COCOeval.evaluate", "TypeError", f"bad operand type for unary -{operand}",
-                  f"{n} of known classes with a 'score' that is not a number")
+                  f"{n} of known classes with a 'score' that is not a number", exact=bool(operand))
 
 
 def _kept(preds: Predictions, group: np.ndarray, max_dets: int) -> np.ndarray:
@@ -361,7 +380,7 @@ def describe(ev: Evaluation) -> str:
     """The one-paragraph summary."""
     if ev.raises is not None:
         r = ev.raises
-        shown = r.message if "'" in r.message else f"'{r.message}'"
+        shown = ("" if r.exact else "e.g. ") + (r.message if "'" in r.message else f"'{r.message}'")
         return f"pycocotools: {r.where} would raise {r.type} ({shown}): {r.why}"
     if ev.model == "pycocotools" and ev.branch != "bbox":
         return (f"pycocotools: loadRes would read the file as {ev.branch} results (its first entry has "

@@ -75,6 +75,7 @@ from detlint.rules import (
     p010_duplicate_detection,
     p011_image_without_predictions,
     p012_results_file_is_dataset,
+    p013_evaluation_readiness,
     r001_box_past_edge_removed,
     r010_ultralytics_labels_not_found,
     r011_ultralytics_image_too_small,
@@ -110,7 +111,7 @@ _MODULES: tuple[ModuleType, ...] = (
     p001_malformed_prediction, p002_unknown_prediction_image, p003_unknown_prediction_class, p004_invalid_score,
     p005_score_out_of_range, p006_prediction_out_of_image, p007_degenerate_prediction,
     p008_box_convention_mismatch, p009_too_many_detections, p010_duplicate_detection,
-    p011_image_without_predictions, p012_results_file_is_dataset,
+    p011_image_without_predictions, p012_results_file_is_dataset, p013_evaluation_readiness,
 )
 
 RULES: dict[str, ModuleType] = {module.CODE: module for module in _MODULES}

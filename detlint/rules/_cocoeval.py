@@ -28,7 +28,8 @@ detection without ``score`` raises ``KeyError: 'score'``; a non-numeric one ``Ty
 operand type for unary -: 'str'`` (a detection of an unknown class never reaches that line).
 
 Entries the reader sets aside (P001: not an object, a missing key, a list id, a malformed box)
-are read back from its findings, by their message and position. Scores sort as the reader
+are read back from the facts it records on those findings (``Finding.data``: the entry, the
+missing key, the Python type met). Scores sort as the reader
 keeps them (an infinite one as itself, ``true`` as 1: Python's ``-True``). What the columns
 cannot tell: the operand type of a non-numeric score, and what a first entry that picks the
 ``segmentation``, ``caption`` or ``keypoints`` branch leads to (said, not modelled: the
@@ -145,7 +146,7 @@ def _load_res(ds: Dataset, preds: Predictions) -> tuple[Raised | None, str]:
         return Raised("loadRes", "IndexError", "list index out of range",
                       "the list is empty (loadRes reads its first entry)"), "none"
     first = meta.get("first_keys")
-    empty_first_box = any(item == 0 and message.endswith("not []") for item, message in bad.bbox)
+    empty_first_box = bad.empty_first_box()
     branch = "bbox" if first is None or ("bbox" in first and not empty_first_box) else next(
         (b for b in _OTHER_BRANCHES if b in first), "none")
     if branch == "none":
@@ -156,46 +157,37 @@ def _load_res(ds: Dataset, preds: Predictions) -> tuple[Raised | None, str]:
     return bad.first_bbox(preds) or bad.first("index"), branch
 
 
-# P001 messages of the COCO results reader, by the step of loadRes that meets the entry
-_PY_TYPE = {"number": "int", "string": "str", "array": "list", "object": "dict", "boolean": "bool",
-            "null": "NoneType"}  # the reader names JSON types ("a number"); pycocotools, Python's
+# the reader's P001 facts (``Finding.data``), by the step of loadRes that meets the entry
 _NOT_SUBSCRIPTABLE = {"str": "string indices must be integers, not 'str'",
                       "list": "list indices must be integers or slices, not str"}
 
 
-def _py_type(message: str, after: str) -> str:
-    """The Python type named in a reader message after ``after`` ("... not a string" -> str)."""
-    word = message.split(after, 1)[1].split(":")[0].strip()
-    word = word.split(" ", 1)[1] if word.startswith(("a ", "an ")) else word
-    return _PY_TYPE.get(word, word)
-
-
-def _step(message: str) -> str | None:
-    """The loadRes step that meets an entry the reader set aside, from its P001 message."""
-    if message.startswith(("a detection must be a JSON object", "no 'image_id'")):
+def _step(facts: dict) -> str | None:
+    """The loadRes step that meets an entry the reader set aside, from its P001 facts."""
+    if "not_object" in facts or facts.get("missing") == "image_id":
         return "entry"  # ann['image_id'] in the first list comprehension
-    for key, null_step in (("image_id", "null"), ("category_id", "null_class")):
-        if message.startswith(f"{key} is "):
-            kind = _py_type(message, " is ")
-            return null_step if kind == "NoneType" else "hash" if key == "image_id" else "index"
-    if message.startswith("no 'category_id'"):
+    if "key" in facts:
+        null_step = "null" if facts["key"] == "image_id" else "null_class"
+        return null_step if facts.get("type") == "NoneType" else "hash" if facts["key"] == "image_id" else "index"
+    if facts.get("missing") == "category_id":
         return "index"  # createIndex's catToImgs
-    return "bbox" if message.startswith(("no 'bbox'", "bbox must be")) else None
+    return "bbox" if facts.get("missing") == "bbox" or "bbox" in facts else None
 
 
 class _Entries:
     """The entries the reader set aside (P001), in file order per loadRes step."""
 
     def __init__(self, preds: Predictions) -> None:
-        self.steps: dict[str, list[tuple[int, str]]] = {}
+        self.steps: dict[str, list[tuple[int, dict]]] = {}
         for found in preds.problems:
-            if found.code != "P001" or found.annotation is None or not found.annotation.isdigit():
+            facts = found.data or {}
+            if found.code != "P001" or not isinstance(facts.get("entry"), int):
                 continue
-            step = _step(found.message)
+            step = _step(facts)
             if step is not None:
-                self.steps.setdefault(step, []).append((int(found.annotation), found.message))
+                self.steps.setdefault(step, []).append((facts["entry"], facts))
         for rows in self.steps.values():
-            rows.sort()
+            rows.sort(key=lambda row: row[0])
         self.bbox = self.steps.get("bbox", [])
         self.null_images = len(self.steps.get("null", []))
         self.null_classes = len(self.steps.get("null_class", []))  # loaded, then never matched
@@ -204,32 +196,34 @@ class _Entries:
         rows = self.steps.get(step)
         if not rows:
             return None
-        item, message = rows[0]
-        if message.startswith("a detection"):  # ann['image_id'] on a non-object
-            kind = _py_type(message, " not ")
+        item, facts = rows[0]
+        if "not_object" in facts:  # ann['image_id'] on a non-object
+            kind = facts["not_object"]
             text = _NOT_SUBSCRIPTABLE.get(kind, f"'{kind}' object is not subscriptable")
-            # "a number" is an int or a float: the message names one of them
-            return Raised("loadRes", "TypeError", text, f"entry {item} is not an object", exact=kind != "int")
-        if message.startswith("no "):
-            key = message.split("'")[1]
+            return Raised("loadRes", "TypeError", text, f"entry {item} is not an object")
+        if "missing" in facts:
+            key = facts["missing"]
             return Raised("loadRes", "KeyError", f"'{key}'", f"entry {item} has no '{key}'")
-        return Raised("loadRes", "TypeError", f"unhashable type: '{_py_type(message, ' is ')}'",
-                      f"entry {item}: {message}")
+        return Raised("loadRes", "TypeError", f"unhashable type: '{facts['type']}'",
+                      f"entry {item}: {facts['key']} is a {facts['type']}")
+
+    def empty_first_box(self) -> bool:
+        """Whether the first entry's box is ``[]`` (loadRes then takes another branch)."""
+        return any(item == 0 and facts.get("bbox_length") == 0 for item, facts in self.bbox)
 
     def first_bbox(self, preds: Predictions) -> Raised | None:
         """``ann['bbox']`` and ``bb[3]`` of the bbox branch, the first failing entry in file order."""
         det = preds.detections
-        rows = [(int(i), "no 'bbox'") for i in det.src_item[~det.has_box].tolist()] + self.bbox
+        rows = [(int(i), {"missing": "bbox"}) for i in det.src_item[~det.has_box].tolist()] + self.bbox
         if not rows:
             return None
-        item, message = min(rows)
-        if message.startswith("no "):
+        item, facts = min(rows, key=lambda row: row[0])
+        if "missing" in facts:
             return Raised("loadRes", "KeyError", "'bbox'", f"entry {item} has no 'bbox' after a first entry with one")
-        shown = message.rsplit(" not ", 1)[-1]
-        short = shown.startswith("[") and shown.count(",") < 3
+        short = 0 <= facts.get("bbox_length", -1) < 4
         return Raised("loadRes", "IndexError" if short else "TypeError",
-                      "list index out of range" if short else f"bbox {shown}", f"entry {item}: {message}",
-                      exact=short)
+                      "list index out of range" if short else f"bbox {facts['bbox']}",
+                      f"entry {item}: bbox {facts['bbox']}", exact=short)
 
 
 def _unknown_images(ds: Dataset, preds: Predictions, nulls: int) -> Raised | None:

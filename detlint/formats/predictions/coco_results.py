@@ -121,9 +121,10 @@ def _tolerant_columns(entries: list, ds: Dataset, file: str, prefix: str) -> tup
     for item, entry in enumerate(entries):
         reason = _malformed(entry)
         if reason is not None:
-            key, text = reason
+            key, text, facts = reason
             pointer = prefix + json_pointer(item, *([key] if key else []))
-            problems.append(Finding("P001", text, file=file, pointer=pointer, annotation=str(item)))
+            problems.append(Finding("P001", text, file=file, pointer=pointer, annotation=str(item),
+                                    data={"entry": item, **facts}))
             continue
         image_types[_type_name(entry["image_id"])] = image_types.get(_type_name(entry["image_id"]), 0) + 1
         class_types[_type_name(entry["category_id"])] = class_types.get(_type_name(entry["category_id"]), 0) + 1
@@ -135,20 +136,28 @@ def _tolerant_columns(entries: list, ds: Dataset, file: str, prefix: str) -> tup
     return _columns_of(kept, ds), problems, meta
 
 
-def _malformed(entry: Any) -> tuple[str | None, str] | None:
-    """(the member, why) when pycocotools could not take this entry, else None."""
+def _malformed(entry: Any) -> tuple[str | None, str, dict[str, Any]] | None:
+    """(the member, why, the facts) when pycocotools could not take this entry, else None.
+
+    The facts (``Finding.data``) say what an evaluator meets, for P013's model of ``loadRes``:
+    ``not_object`` (the entry's Python type), ``missing`` (a key), ``key`` + ``type`` (a key
+    holding a value that is no number: its Python type), ``bbox`` (the box as written, short)
+    with ``bbox_length`` (its length when a list, else -1)."""
     if not isinstance(entry, dict):
-        return None, f"a detection must be a JSON object, not {_json_type(entry)}"
+        return None, f"a detection must be a JSON object, not {_json_type(entry)}", {"not_object": _py_type(entry)}
     for key in ("image_id", "category_id"):
         if key not in entry:
-            return None, f"no {key!r}: pycocotools' loadRes raises KeyError"
+            return None, f"no {key!r}: pycocotools' loadRes raises KeyError", {"missing": key}
         if isinstance(entry[key], (list, dict)) or entry[key] is None:
-            return key, f"{key} is {_json_type(entry[key])}: it must be a number"
+            return (key, f"{key} is {_json_type(entry[key])}: it must be a number",
+                    {"key": key, "type": _py_type(entry[key])})
     bbox = entry.get("bbox")
     if "bbox" not in entry:
-        return (None, "no 'bbox' (and no 'segmentation')") if "segmentation" not in entry else None
+        return (None, "no 'bbox' (and no 'segmentation')", {"missing": "bbox"}) if "segmentation" not in entry \
+            else None
     if not (isinstance(bbox, list) and len(bbox) == 4 and all(_is_number(v) for v in bbox)):
-        return "bbox", f"bbox must be 4 numbers [x, y, width, height], not {_short(bbox)}"
+        return ("bbox", f"bbox must be 4 numbers [x, y, width, height], not {_short(bbox)}",
+                {"bbox": _short(bbox), "bbox_length": len(bbox) if isinstance(bbox, list) else -1})
     return None
 
 
@@ -194,6 +203,11 @@ def _type_name(value: Any) -> str:
     """A value's type as ``meta`` counts ids by it ("int", "str", ...)."""
     return {bool: "bool", int: "int", float: "float", str: "str", list: "list", dict: "object",
             type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def _py_type(value: Any) -> str:
+    """A value's Python type name, as pycocotools' exceptions word it."""
+    return type(value).__name__
 
 
 def _json_type(value: Any) -> str:

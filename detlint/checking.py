@@ -342,6 +342,9 @@ def _dataset_summary(result: DatasetResult) -> dict:
         matched = preds.detections.image[preds.detections.image >= 0]
         summary["predictions"] = {"path": str(preds.source), "format": preds.format, "detections": len(preds),
                                   "images_with_detections": int(len(np.unique(matched)))}
+        readiness = next((f.data["evaluation"] for f in result.findings if "evaluation" in f.data), None)
+        if readiness is not None:  # P013: what the evaluator will do with the file
+            summary["predictions"]["evaluation"] = readiness
     return summary
 
 

@@ -4,17 +4,18 @@ against cleanlab's own functions, and the L rules at their ground-truth location
 from __future__ import annotations
 
 import builtins
+import importlib.util
 import json
 from dataclasses import dataclass
 
 import numpy as np
 import pytest
 
-pytest.importorskip("cleanlab")
+from detlint.errors import UsageError
+from detlint.labelissues import INSTALL_HINT, objectlab, rank_label_issues
 
-from detlint.errors import UsageError  # noqa: E402
-from detlint.labelissues import INSTALL_HINT, rank_label_issues  # noqa: E402
-from detlint.labelissues import objectlab  # noqa: E402
+# the labelissues extra is in the test extra; without it only the install-hint test runs
+needs_cleanlab = pytest.mark.skipif(importlib.util.find_spec("cleanlab") is None, reason="cleanlab not installed")
 
 CLASSES, IMAGES = 5, 300
 
@@ -84,6 +85,7 @@ def _worst_kind(issues: list, image: int) -> str:
     return next(i.kind for i in issues if i.image == image)
 
 
+@needs_cleanlab
 def test_planted_errors_rank_first_with_their_kind() -> None:
     data = _dataset()
     issues = rank_label_issues(*data.arrays(), num_images=IMAGES, num_classes=CLASSES, k=40)
@@ -98,6 +100,7 @@ def test_planted_errors_rank_first_with_their_kind() -> None:
     assert qualities == sorted(qualities)
 
 
+@needs_cleanlab
 def test_issue_rows_point_at_the_suspect_boxes() -> None:
     data = _dataset()
     issues = rank_label_issues(*data.arrays(), num_images=IMAGES, num_classes=CLASSES, k=20)
@@ -117,6 +120,7 @@ def test_issue_rows_point_at_the_suspect_boxes() -> None:
             assert data.pred_class[issue.pred_row] == data.gt_class[issue.gt_row]
 
 
+@needs_cleanlab
 def test_deterministic_under_row_order() -> None:
     """The same boxes in another row order give the same images, kinds and scores."""
     data = _dataset()
@@ -130,6 +134,7 @@ def test_deterministic_under_row_order() -> None:
     assert [(i.image, i.kind, round(i.quality, 12)) for i in a] == [(i.image, i.kind, round(i.quality, 12)) for i in c]
 
 
+@needs_cleanlab
 def test_matches_cleanlab_own_scores() -> None:
     """The vectorised inputs give cleanlab's own get_label_quality_scores and box scores."""
     from cleanlab.object_detection import rank
@@ -146,6 +151,7 @@ def test_matches_cleanlab_own_scores() -> None:
         np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
 
 
+@needs_cleanlab
 def test_images_without_labels_or_predictions() -> None:
     """Empty images (no label, no prediction; or only one side) are ranked, not an error."""
     e = np.zeros(0, np.int64)
@@ -160,6 +166,7 @@ def test_images_without_labels_or_predictions() -> None:
     assert rank_label_issues(gt_image, gt_boxes, gt_class, e, np.zeros((0, 4)), e, np.zeros(0), 2, 2, 0) == []
 
 
+@needs_cleanlab
 def test_bad_arrays_are_a_value_error() -> None:
     e = np.zeros(0, np.int64)
     with pytest.raises(ValueError, match="outside"):
@@ -187,7 +194,7 @@ def test_missing_cleanlab_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> N
 # the rules, on a real COCO folder and hand-built predictions
 
 def _coco(tmp_path) -> None:  # noqa: ANN001
-    images = [{"id": i + 1, "file_name": f"img{i}.jpg", "width": 640, "height": 480} for i in range(4)]
+    images = [{"id": i + 1, "file_name": f"img{i}.jpg", "width": 640, "height": 480} for i in range(5)]
     anns = [
         {"id": 11, "image_id": 1, "category_id": 1, "bbox": [10, 10, 100, 100], "area": 10000, "iscrowd": 0},
         {"id": 12, "image_id": 2, "category_id": 1, "bbox": [200, 200, 100, 100], "area": 10000, "iscrowd": 0},
@@ -204,21 +211,22 @@ def _predictions(ds):  # noqa: ANN001, ANN202
     from detlint.model import SCORE_OK, Annotations, Predictions
 
     # image row 0: the label, found; 1: a label 40 px off; 2: a dog the model calls a cat;
-    # 3: the label found plus an unlabelled cat
+    # 3: the label found plus an unlabelled cat; 4 (no labels at all): a dog
     boxes = np.array([[10, 10, 110, 110], [240, 240, 340, 340], [300, 100, 380, 180], [50, 50, 110, 110],
-                      [400, 300, 480, 380]], float)
+                      [400, 300, 480, 380], [100, 100, 200, 200]], float)
     det = Annotations.empty(len(boxes))
     det.boxes = boxes
     det.raw = boxes.copy()
     det.has_box = np.ones(len(boxes), bool)
-    det.image = np.array([0, 1, 2, 3, 3], np.int32).astype(ds.annotations.image.dtype)
-    det.category = np.array([0, 0, 0, 1, 0]).astype(ds.annotations.category.dtype)
+    det.image = np.array([0, 1, 2, 3, 3, 4], np.int32).astype(ds.annotations.image.dtype)
+    det.category = np.array([0, 0, 0, 1, 0, 1]).astype(ds.annotations.category.dtype)
     det.src_item = np.arange(len(boxes)).astype(det.src_item.dtype)
-    scores = np.array([0.99, 0.97, 0.99, 0.98, 0.97])
+    scores = np.array([0.99, 0.97, 0.99, 0.98, 0.97, 0.99])
     return Predictions("coco-results", "COCO results", Path("preds.json"), det, scores,
-                       np.full(len(boxes), SCORE_OK, np.int8), np.array([1, 2, 3, 4, 4], object), files=["preds.json"])
+                       np.full(len(boxes), SCORE_OK, np.int8), np.array([1, 2, 3, 4, 4, 5], object), files=["preds.json"])
 
 
+@needs_cleanlab
 def test_rules_locate_at_the_ground_truth(tmp_path) -> None:  # noqa: ANN001
     import detlint
     from detlint.config import Config
@@ -230,16 +238,22 @@ def test_rules_locate_at_the_ground_truth(tmp_path) -> None:  # noqa: ANN001
     preds = _predictions(ds)
     preds.validate()
     findings = run_rules(ds, Config(), ctx=RuleContext(predictions=preds, label_issues=5))
-    found = {f.code: f for f in findings if f.code.startswith("L")}
-    assert set(found) == {"L001", "L002", "L003"}
-    l001, l002, l003 = found["L001"], found["L002"], found["L003"]
-    assert (l001.file, l001.image, l001.data["detection"]) == ("annotations.json", "img3.jpg", 4)
+    found = {(f.code, f.image): f for f in findings if f.code.startswith("L")}
+    assert set(found) == {("L001", "img3.jpg"), ("L001", "img4.jpg"), ("L002", "img1.jpg"), ("L003", "img2.jpg")}
+    l001, l002, l003 = found["L001", "img3.jpg"], found["L002", "img1.jpg"], found["L003", "img2.jpg"]
+    # at the image's annotation (the file holding its labels), not at an annotation's own key
+    assert (l001.file, l001.pointer, l001.annotation) == ("annotations.json", "/annotations/3", None)
+    assert l001.data["detection"] == 4 and "row" not in l001.data and l001.data["image_row"] == 3
+    unlabelled = found["L001", "img4.jpg"]  # no annotation: at the image's own entry
+    assert (unlabelled.file, unlabelled.pointer, unlabelled.data["detection"]) == ("annotations.json", "/images/4", 5)
+    assert '"dog" (score 0.99) at [100.0, 100.0, 200.0, 200.0]' in unlabelled.message
     assert "[400.0, 300.0, 480.0, 380.0]" in l001.message and "cat" in l001.message
     assert (l002.file, l002.pointer, l002.annotation, l002.data["row"], l002.data["detection"]) == (
         "annotations.json", "/annotations/1/bbox", "12", 1, 1)
     assert "IoU" in l002.message
     assert (l003.pointer, l003.annotation, l003.data["row"], l003.data["detection"]) == ("/annotations/2/bbox", "13", 2, 2)
     assert "cat" in l003.message and "dog" in l003.message
+    assert "img1.jpg" in l002.message and "label quality 0." in l002.message
     for f in (l001, l002, l003):
         assert 0 <= f.data["label_quality"] <= 1 and f.severity == "info"
     # without --label-issues the L rules do not run

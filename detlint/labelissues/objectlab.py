@@ -198,8 +198,8 @@ def image_quality(rank: ModuleType, constants: ModuleType, scores: dict[str, lis
     """``get_label_quality_scores`` from the box scores: softmin per image and type, then the
     weighted geometric mean (cleanlab's ``_get_subtype_label_quality_scores``)."""
     t, tiny = constants.TEMPERATURE, constants.TINY_VALUE
-    weights = ((OVERLOOKED, constants.CUSTOM_SCORE_WEIGHT_OVERLOOKED), (BADLY_LOCATED, constants.CUSTOM_SCORE_WEIGHT_BADLOC),
-               (SWAPPED, constants.CUSTOM_SCORE_WEIGHT_SWAP))
+    weights = ((OVERLOOKED, constants.CUSTOM_SCORE_WEIGHT_OVERLOOKED),
+               (BADLY_LOCATED, constants.CUSTOM_SCORE_WEIGHT_BADLOC), (SWAPPED, constants.CUSTOM_SCORE_WEIGHT_SWAP))
     total = sum(w * np.log(tiny + rank.pool_box_scores_per_image(scores[kind], temperature=t)) for kind, w in weights)
     return np.exp(total)
 

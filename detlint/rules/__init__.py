@@ -63,6 +63,9 @@ from detlint.rules import (
     i008_unusual_image_mode,
     i009_tiny_image,
     i010_near_duplicate_image,
+    l001_overlooked_object,
+    l002_badly_located_box,
+    l003_swapped_class,
     r001_box_past_edge_removed,
     r010_ultralytics_labels_not_found,
     r011_ultralytics_image_too_small,
@@ -94,6 +97,8 @@ _MODULES: tuple[ModuleType, ...] = (
     # TARGET: each runs with its --target only (ultralytics, mmdet, detectron2)
     r010_ultralytics_labels_not_found, r011_ultralytics_image_too_small, r020_mmdet_image_below_min_size,
     r030_detectron2_size_mismatch, r031_detectron2_sizes_not_checked,
+    # NEEDS: each runs with --predictions and --label-issues K only
+    l001_overlooked_object, l002_badly_located_box, l003_swapped_class,
 )
 
 RULES: dict[str, ModuleType] = {module.CODE: module for module in _MODULES}

@@ -23,7 +23,7 @@ from detlint.fileio import atomic_write_bytes, progress_enabled
 from detlint.findings import BASELINE_VERSION, Finding, baseline_keys
 from detlint.formats import ReadOptions, load
 from detlint.headers import HeaderMemo
-from detlint.model import Dataset
+from detlint.model import Dataset, Predictions
 from detlint.rules.context import RuleContext
 
 if TYPE_CHECKING:
@@ -52,6 +52,9 @@ class CheckRequest:
     image_root: Path | None = None  # --image-root: where COCO/VOC images are when not under the dataset
     datasets: list[dict] = field(default_factory=list)
     targets: list[str] | None = None  # --target: trainers to assess for (None: the config's)
+    predictions: Path | None = None  # --predictions: detections to check against the (one) dataset
+    predictions_format: str | None = None  # --predictions-format (None: sniffed)
+    label_issues: int = 0  # --label-issues K: the K worst images by ObjectLab (0: off)
 
 
 def dataset_config(path: Path, request: CheckRequest) -> Config:
@@ -90,6 +93,7 @@ class _Run:
     config: Config
     headers: HeaderMemo = field(default_factory=HeaderMemo)
     image_cache: Any = None
+    predictions: Predictions | None = None  # --predictions, read once the dataset is
 
     def read_options(self, progress: bool) -> ReadOptions:
         from detlint.incremental import ParseCache
@@ -100,10 +104,16 @@ class _Run:
 
     def rule_context(self) -> RuleContext:
         return RuleContext(options=self.config.options, images=self.config.images, cache=self.image_cache,
-                           headers=self.headers)
+                           headers=self.headers, predictions=self.predictions,
+                           label_issues=self.request.label_issues if self.predictions is not None else 0)
 
     def read(self, path: Path) -> Dataset:
-        return load(path, format=self.request.input_format, options=self.read_options(progress_enabled()))
+        ds = load(path, format=self.request.input_format, options=self.read_options(progress_enabled()))
+        if self.request.predictions is not None:
+            from detlint.formats import predictions
+
+            self.predictions = predictions.load(self.request.predictions, ds, self.request.predictions_format)
+        return ds
 
     def rules(self, ds: Dataset, focus: Any = None) -> list[Finding]:
         return run_rules(ds, self.config, focus=focus, ctx=self.rule_context())
@@ -126,8 +136,9 @@ def _recheck(path: Path, run: _Run, passed: set[str] | None) -> tuple[Dataset, l
     """Findings for a re-check of a few passed files from the dataset's snapshot (see
     :mod:`detlint.incremental.snapshot`); None when it needs a full read."""
     request = run.request
-    if not passed or not request.use_cache or request.fix or request.diff or run.config.image_root:
-        return None  # (a snapshot records no image root: a re-check with one reads everything)
+    if not passed or not request.use_cache or request.fix or request.diff or run.config.image_root \
+            or request.predictions is not None:
+        return None  # (a snapshot records no image root nor predictions: a re-check with one reads everything)
     from detlint.incremental import snapshot
 
     found = snapshot.patched(path, _snapshot_key(run.config, request, path), passed, run.read_options(False),
@@ -292,6 +303,10 @@ def check_all(request: CheckRequest) -> CheckResult:
 
     if not request.paths:
         request.paths = _configured_datasets(request)
+    if request.predictions is not None and len(request.paths) != 1:
+        raise UsageError("--predictions checks one dataset: give exactly one PATH")
+    if request.label_issues and request.predictions is None:
+        raise UsageError("--label-issues ranks labels by predictions: give them with --predictions FILE")
     for name in request.targets or ():
         check_target(name, "--target")
     results = []

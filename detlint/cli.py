@@ -157,11 +157,21 @@ def _codes(option: str | None) -> list[str] | None:
 @click.option("--target", "targets", multiple=True, metavar="NAME",
               help=f"Say what this trainer drops, raises on or rewrites (repeatable; {', '.join(TARGET_NAMES)}).")
 @image_root_option
+@click.option("--predictions", "predictions", type=click.Path(path_type=Path), default=None, metavar="FILE",
+              help="Also check these detections against the dataset (P codes): a COCO results JSON, or a "
+                   "folder of YOLO prediction txt files.")
+# the choices are formats.predictions.READERS, written out: the CLI starts without the readers
+@click.option("--predictions-format", type=click.Choice(("coco-results", "yolo-txt")), default=None,
+              help="Kind of the --predictions file (default: sniffed: a folder is yolo-txt).")
+@click.option("--label-issues", "label_issues", type=click.IntRange(min=1), default=None, is_flag=False,
+              flag_value=20, metavar="[K]", help="With --predictions: rank likely label errors with cleanlab's "
+              "ObjectLab and report the K worst images (default 20; needs detlint[labelissues]).")
 def check(paths: tuple[Path, ...], output_format: str | None, output: Path | None, fail_on: str | None,
           images: str | None, select: str | None, ignore: str | None, input_format: str | None,
           config_file: Path | None, voc_origin: str | None, fix: bool, unsafe_fixes: bool, diff: bool,
           baseline: Path | None, write_baseline: Path | None, no_cache: bool, targets: tuple[str, ...],
-          image_root: Path | None) -> None:
+          image_root: Path | None, predictions: Path | None, predictions_format: str | None,
+          label_issues: int | None) -> None:
     """Lint datasets: located findings, exit 1 when any is at or above --fail-on."""
     from detlint.checking import CheckRequest, check_all
 
@@ -170,7 +180,8 @@ def check(paths: tuple[Path, ...], output_format: str | None, output: Path | Non
         select=_codes(select), ignore=_codes(ignore), input_format=input_format, config_file=config_file,
         voc_origin=int(voc_origin) if voc_origin is not None else None, fix=(fix or unsafe_fixes) and not diff,
         unsafe_fixes=unsafe_fixes, diff=diff, baseline=baseline, write_baseline=write_baseline,
-        use_cache=not no_cache, image_root=image_root, targets=list(targets) or None)
+        use_cache=not no_cache, image_root=image_root, targets=list(targets) or None, predictions=predictions,
+        predictions_format=predictions_format, label_issues=label_issues or 0)
     result = check_all(request)
     _write_output(result.emit, output)
     if result.fix_summary:

@@ -27,10 +27,14 @@ def expected(code: str) -> dict:
     return json.loads((FIXTURES / code / "expected.json").read_text())
 
 
-def _check(dataset: Path, images: str, target: str | None = None) -> list[dict]:
-    # a trainer's rule (R codes, TARGET) runs only when its target is asked for
+def _check(dataset: Path, images: str, target: str | None = None, predictions: Path | None = None,
+           label_issues: int | None = None) -> list[dict]:
+    # a trainer's rule (R codes, TARGET) runs only when its target is asked for; a prediction rule
+    # (P codes) only with --predictions, a label-issue rule (L codes) only with --label-issues too
+    extra = [*(["--target", target] if target else []), *(["--predictions", str(predictions)] if predictions else []),
+             *(["--label-issues", str(label_issues)] if label_issues else [])]
     result = CliRunner().invoke(main, ["check", str(dataset), "--output-format", "json", "--no-cache",
-                                       "--images", images, *(["--target", target] if target else [])])
+                                       "--images", images, *extra])
     assert result.exit_code in (0, 1), result.output
     return json.loads(result.stdout)["findings"]
 
@@ -46,7 +50,9 @@ def test_rule_fires_exactly_where_its_fixture_says(code: str) -> None:
     assert (doc["name"], doc["severity"]) == (RULES[code].NAME, RULES[code].SEVERITY)
     assert doc["cases"], f"{code}: a rule needs at least one case where it fires"
     for case in doc["cases"]:
-        found = [f for f in _check(FIXTURES / code / case["dataset"], case["images"], case.get("target")) if f["code"] == code]
+        predictions = FIXTURES / code / case["predictions"] if "predictions" in case else None
+        found = [f for f in _check(FIXTURES / code / case["dataset"], case["images"], case.get("target"), predictions,
+                                   case.get("label_issues")) if f["code"] == code]
         assert all((f["name"], f["severity"]) == (doc["name"], doc["severity"]) for f in found)
         if case.get("match") == "image":
             assert {f["image"] for f in found} == {e["image"] for e in case["findings"]}, case["dataset"]

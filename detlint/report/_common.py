@@ -195,7 +195,10 @@ class Paths:
         root = _posix(self.root(dataset, file))
         if root in ("", ".", "./"):
             return file
-        return root.rstrip("/") + "/" + file
+        joined = root.rstrip("/") + "/" + file
+        # a file outside the dataset that the user named (check --predictions FILE) is relative
+        # to the root through "../": shown as from the working directory, the way it was named
+        return posixpath.normpath(joined) if file.startswith("../") else joined
 
 
 def _posix(path: str) -> str:

@@ -1,0 +1,129 @@
+"""YOLO prediction txt: one ``<image stem>.txt`` per image, one ``class cx cy w h [conf]`` row per
+detection, normalised to the image size, as ultralytics' ``predict``/``val`` write them with
+``save_txt=True`` (``save_conf=True`` adds the score). The folder given is searched recursively
+(``runs/detect/predict`` holds them under ``labels/``), through a boundary of its own: a file or
+folder linking out of it is not read (P001). A row that is not 5 or 6 numbers is a P001 at its
+line; rows with more numbers (segment or oriented predictions) are not read as boxes.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import posixpath
+from pathlib import Path
+
+import numpy as np
+
+from detlint.boundary import Boundary
+from detlint.fileio import decode_text, read_bytes
+from detlint.findings import Finding
+from detlint.formats.predictions.matching import category_rows, image_index
+from detlint.formats.predictions.table import CXCYWH_NORMALIZED, Columns, display_file, predictions
+from detlint.model import SCORE_MISSING, SCORE_NON_FINITE, SCORE_OK, Dataset, Predictions
+
+NAME = "yolo-txt"
+TITLE = "YOLO prediction txt"
+_NOT_PREDICTIONS = {"classes.txt", "labels.txt", "readme.txt", "requirements.txt"}
+
+
+class _Rows:
+    """What the files' rows hold, appended file by file."""
+
+    def __init__(self) -> None:
+        self.values: list[list[float]] = []
+        self.files: list[int] = []
+        self.lines: list[int] = []
+        self.images: list[int] = []
+        self.keys: list[str] = []
+        self.scored: list[bool] = []  # the row has a sixth number (save_conf)
+        self.problems: list[Finding] = []
+
+
+def read(path: Path, ds: Dataset) -> Predictions:
+    folder = path if path.is_dir() else path.parent
+    boundary = Boundary(folder)
+    names = [path.name] if path.is_file() else _txt_files(folder, boundary)
+    index = image_index(ds)
+    rows = _Rows()
+    files = [display_file(folder / name, ds.root) for name in names]
+    for file_index, name in enumerate(names):
+        stem = posixpath.splitext(posixpath.basename(name))[0]
+        image = index.row_of_file(stem, tuple(posixpath.dirname(name).split("/")))
+        _read_file(folder / name, boundary, file_index, files[file_index], image, stem, rows)
+    columns = _columns(rows, ds)
+    meta = {"top": "files" if names else "empty", "files": len(names), "with_scores": int(columns.score_state.size
+            and (columns.score_state == SCORE_OK).sum())}
+    return predictions(ds, NAME, TITLE, path, files or [display_file(folder, ds.root)], columns, rows.problems,
+                       meta, pointer_prefix=None, basis="index")
+
+
+def _txt_files(folder: Path, boundary: Boundary) -> list[str]:
+    """Every ``.txt`` below ``folder`` (POSIX, relative, sorted), not following links out of it."""
+    found = []
+    for current, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if boundary.contains_folder(os.path.join(current, d)))
+        rel = os.path.relpath(current, folder)
+        for name in files:
+            if name.lower().endswith(".txt") and name.lower() not in _NOT_PREDICTIONS:
+                found.append(name if rel == "." else posixpath.join(rel.replace(os.sep, "/"), name))
+    return sorted(found)
+
+
+def _read_file(path: Path, boundary: Boundary, file_index: int, file: str, image: int, stem: str,
+               rows: _Rows) -> None:
+    data = read_bytes(str(path), boundary)
+    text, problem = (None, data) if isinstance(data, Finding) else decode_text(data)
+    if text is None:
+        problem.code, problem.file = "P001", file
+        rows.problems.append(problem)
+        return
+    for number, line in enumerate(text.splitlines(), start=1):
+        tokens = line.split()
+        if not tokens:
+            continue
+        values = _numbers(tokens)
+        if values is None or len(values) not in (5, 6) or not float(values[0]).is_integer():
+            rows.problems.append(Finding("P001", _why(tokens, values), file=file, line=number,
+                                         annotation=str(number)))
+            continue
+        rows.values.append(values if len(values) == 6 else values + [math.nan])
+        rows.scored.append(len(values) == 6)
+        rows.files.append(file_index)
+        rows.lines.append(number)
+        rows.images.append(image)
+        rows.keys.append(stem)
+
+
+def _numbers(tokens: list[str]) -> list[float] | None:
+    try:
+        return [float(t) for t in tokens]
+    except ValueError:
+        return None
+
+
+def _why(tokens: list[str], values: list[float] | None) -> str:
+    if values is None:
+        return f"not a prediction row: {' '.join(tokens)[:60]!r} holds a token that is not a number"
+    if len(values) in (5, 6):
+        return f"the class index {tokens[0]!r} is not a whole number"
+    return (f"{len(values)} numbers: a box prediction row is 'class cx cy w h [conf]' (5 or 6); segment "
+            "and oriented predictions are not read")
+
+
+def _columns(rows: _Rows, ds: Dataset) -> Columns:
+    n = len(rows.values)
+    if not n:
+        return Columns.empty()
+    values = np.array(rows.values, np.float64).reshape(n, 6)
+    class_ids = values[:, 0].astype(np.int64)
+    scores = values[:, 5]
+    scored = np.array(rows.scored, bool)
+    state = np.where(~scored, SCORE_MISSING, np.where(np.isfinite(scores), SCORE_OK, SCORE_NON_FINITE))
+    image = np.array(rows.images, np.int32)
+    return Columns(raw=values[:, 1:5].copy(), image=image, image_keys=np.array(rows.keys, dtype=object),
+                   class_id=class_ids, category=category_rows(ds, class_ids, np.ones(n, bool), "index"),
+                   scores=np.where(state == SCORE_OK, scores, np.nan), score_state=state.astype(np.int8),
+                   items=np.array(rows.lines, np.int32), has_box=np.ones(n, bool),
+                   files=np.array(rows.files, np.int32), lines=np.array(rows.lines, np.int32),
+                   convention=CXCYWH_NORMALIZED)

@@ -152,6 +152,21 @@ def test_matches_cleanlab_own_scores() -> None:
 
 
 @needs_cleanlab
+def test_thresholds_are_cleanlab_per_class_ap() -> None:
+    """The per-class thresholds, matched on the images holding the class only, are cleanlab's
+    own ``_get_per_class_ap`` (which matches every image for every class, in a process pool)."""
+    from cleanlab.object_detection import filter as cl_filter
+
+    rank_mod, _, constants = objectlab._cleanlab()
+    data = _dataset()
+    inputs = objectlab.to_objectlab(*data.arrays(), IMAGES, CLASSES, constants)
+    ours = objectlab.class_thresholds(cl_filter, constants, inputs, CLASSES, ap_images=IMAGES)
+    theirs = cl_filter._get_per_class_ap(inputs.labels, inputs.predictions)
+    np.testing.assert_allclose(ours, [theirs[c] for c in range(CLASSES)], rtol=1e-6)
+    assert (ours > 0.1).all()  # a good model: AP near 1, times AP_SCALE_FACTOR 0.25
+
+
+@needs_cleanlab
 def test_images_without_labels_or_predictions() -> None:
     """Empty images (no label, no prediction; or only one side) are ranked, not an error."""
     e = np.zeros(0, np.int64)

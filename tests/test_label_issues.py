@@ -190,7 +190,7 @@ def test_bad_arrays_are_a_value_error() -> None:
         rank_label_issues(np.array([0]), np.zeros((2, 4)), np.array([0]), e, np.zeros((0, 4)), e, np.zeros(0), 2, 1, 1)
 
 
-def test_missing_cleanlab_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
+def _without_cleanlab(monkeypatch: pytest.MonkeyPatch) -> None:
     real_import = builtins.__import__
 
     def no_cleanlab(name: str, *args: object, **kwargs: object) -> object:
@@ -199,11 +199,31 @@ def test_missing_cleanlab_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> N
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_cleanlab)
+
+
+def test_missing_cleanlab_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    _without_cleanlab(monkeypatch)
     e = np.zeros(0, np.int64)
     with pytest.raises(UsageError) as caught:
         rank_label_issues(e, np.zeros((0, 4)), e, e, np.zeros((0, 4)), e, np.zeros(0), 1, 1, 1)
     assert str(caught.value) == INSTALL_HINT == "--label-issues needs cleanlab: pip install 'detlint[labelissues]'"
     assert "\n" not in str(caught.value)
+
+
+def test_check_without_cleanlab_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``check --label-issues`` without the extra: exit 2 and the one-line hint, no traceback."""
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from detlint.cli import main
+
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "rules" / "label_issues"
+    _without_cleanlab(monkeypatch)
+    result = CliRunner().invoke(main, ["check", str(fixture / "data"), "--predictions", str(fixture / "predictions.json"),
+                                       "--label-issues", "5", "--images", "none", "--no-cache"])
+    assert result.exit_code == 2, result.output
+    assert INSTALL_HINT in result.output and "Traceback" not in result.output
 
 
 # the rules, on a real COCO folder and hand-built predictions

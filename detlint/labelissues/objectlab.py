@@ -13,9 +13,15 @@ box scores (``pool_box_scores_per_image``, then the weighted log-mean of
 
 An issue is reported where cleanlab's ``find_label_issues`` would flag the box: its score at or
 below the class's scaled average precision (AP over IoU 0.5:0.95, times ``AP_SCALE_FACTOR``)
-times the issue type's factor. The AP is cleanlab's per-image matching on an evenly spaced
-sample of at most ``ap_images`` images (cleanlab's own loop costs ~5 ms an image). Each
-reported image also gets its worst box, flagged or not, so that a ranked image always says why.
+times the issue type's factor. The AP is cleanlab's per-image matching (private helpers of
+``cleanlab.object_detection.filter``, hence the pinned ``cleanlab>=2.9``) on an evenly spaced
+sample of at most ``ap_images`` images: a dataset-wide statistic, estimated, where cleanlab's
+full pass would cost minutes on COCO. Each reported image also gets its worst box, flagged or
+not, so that a ranked image always says why.
+
+cleanlab still computes each image's IoU matrix once more in Python inside the overlooked and
+swapped scores (it does not take ``iou_matrix`` from the auxiliary inputs there): that, and its
+per-box loops, are its own time (``benchmarks/bench_label_issues.py``).
 """
 
 from __future__ import annotations
@@ -113,6 +119,13 @@ def _check(gt_image: np.ndarray, gt_boxes: np.ndarray, gt_class: np.ndarray, pre
             raise ValueError(f"a box's {name} index is outside 0..{bound - 1}")
 
 
+def _split(values: np.ndarray, cuts: np.ndarray) -> list[np.ndarray]:
+    """``np.split(values, cuts)`` as views made by C-level ``map``: ``np.split`` spends ~6 us
+    a piece in Python (a swapaxes per piece), which at 118k images x 7 columns is seconds."""
+    bounds = [0, *cuts.tolist(), len(values)]
+    return list(map(values.__getitem__, map(slice, bounds[:-1], bounds[1:])))
+
+
 def _group(key: np.ndarray, image: np.ndarray, num_images: int) -> _Grouped:
     order = np.argsort(key, kind="stable")  # stable: rows keep their order within an image (determinism)
     start = np.searchsorted(image[order], np.arange(num_images + 1))
@@ -133,7 +146,7 @@ def to_objectlab(gt_image: np.ndarray, gt_boxes: np.ndarray, gt_class: np.ndarra
     pred = _group(pred_key, pred_image, num_images)
     lab_boxes, lab_class = gt_boxes[gt.order], gt_class[gt.order]
     cuts = gt.start[1:-1]
-    lab_box_parts, lab_class_parts = np.split(lab_boxes, cuts), np.split(lab_class, cuts)
+    lab_box_parts, lab_class_parts = _split(lab_boxes, cuts), _split(lab_class, cuts)
     labels = [{"bboxes": b, "labels": c} for b, c in zip(lab_box_parts, lab_class_parts)]
     rows5 = np.hstack([pred_boxes[pred.order], pred_score[pred.order, None]])
     predictions = _per_class(rows5, pred_key[pred.order], num_images, num_classes)
@@ -148,7 +161,7 @@ def _per_class(rows5: np.ndarray, sorted_key: np.ndarray, num_images: int, num_c
     empty = np.zeros((0, 5))
     empty.flags.writeable = False
     cells, first = np.unique(sorted_key, return_index=True)
-    objects = [empty, *np.split(rows5, first[1:])] if len(cells) else [empty]
+    objects = [empty, *_split(rows5, first[1:])] if len(cells) else [empty]
     which = np.zeros(num_images * num_classes, np.int64)
     which[cells] = np.arange(1, len(cells) + 1)
     flat = list(map(objects.__getitem__, which.tolist()))  # C-level: no per-cell Python frame
@@ -172,10 +185,10 @@ def _auxiliary(gt: _Grouped, pred: _Grouped, lab_boxes: np.ndarray, lab_box_part
     lowest = min(1.0, float(nonzero.min())) if len(nonzero) else 1.0  # cleanlab: the least non-zero similarity
     pair_cuts = np.cumsum(lab_count * pred_count)[:-1]
     shapes = list(zip(lab_count.tolist(), pred_count.tolist()))
-    ious = [m.reshape(s) for m, s in zip(np.split(iou, pair_cuts), shapes)]
-    sims = [m.reshape(s) for m, s in zip(np.split(sim, pair_cuts), shapes)]
+    ious = [m.reshape(s) for m, s in zip(_split(iou, pair_cuts), shapes)]
+    sims = [m.reshape(s) for m, s in zip(_split(sim, pair_cuts), shapes)]
     cuts = pred.start[1:-1]
-    boxes, probs, classes = np.split(rows5[:, :4], cuts), np.split(rows5[:, 4], cuts), np.split(pred_class, cuts)
+    boxes, probs, classes = _split(rows5[:, :4], cuts), _split(rows5[:, 4], cuts), _split(pred_class, cuts)
     return [{"pred_labels": c, "pred_label_probs": p, "pred_bboxes": b, "lab_labels": ll, "lab_bboxes": lb,
              "similarity_matrix": s, "iou_matrix": i, "min_possible_similarity": lowest}
             for c, p, b, ll, lb, s, i in zip(classes, probs, boxes, lab_class_parts, lab_box_parts, sims, ious)]

@@ -229,12 +229,14 @@ def test_check_without_cleanlab_says_how_to_install(monkeypatch: pytest.MonkeyPa
 # the rules, on a real COCO folder and hand-built predictions
 
 def _coco(tmp_path) -> None:  # noqa: ANN001
-    images = [{"id": i + 1, "file_name": f"img{i}.jpg", "width": 640, "height": 480} for i in range(5)]
+    images = [{"id": i + 1, "file_name": f"img{i}.jpg", "width": 640, "height": 480} for i in range(6)]
     anns = [
         {"id": 11, "image_id": 1, "category_id": 1, "bbox": [10, 10, 100, 100], "area": 10000, "iscrowd": 0},
         {"id": 12, "image_id": 2, "category_id": 1, "bbox": [200, 200, 100, 100], "area": 10000, "iscrowd": 0},
         {"id": 13, "image_id": 3, "category_id": 2, "bbox": [300, 100, 80, 80], "area": 6400, "iscrowd": 0},
         {"id": 14, "image_id": 4, "category_id": 2, "bbox": [50, 50, 60, 60], "area": 3600, "iscrowd": 0},
+        {"id": 15, "image_id": 6, "category_id": 1, "bbox": [300, 300, 200, 150], "area": 30000, "iscrowd": 1,
+         "segmentation": {"counts": [0, 10], "size": [480, 640]}},
     ]
     cats = [{"id": 1, "name": "cat"}, {"id": 2, "name": "dog"}]
     (tmp_path / "annotations.json").write_text(json.dumps({"images": images, "annotations": anns, "categories": cats}))
@@ -246,19 +248,19 @@ def _predictions(ds):  # noqa: ANN001, ANN202
     from detlint.model import SCORE_OK, Annotations, Predictions
 
     # image row 0: the label, found; 1: a label 40 px off; 2: a dog the model calls a cat;
-    # 3: the label found plus an unlabelled cat; 4 (no labels at all): a dog
+    # 3: the label found plus an unlabelled cat; 4 (no labels at all): a dog; 5: a cat inside a crowd region
     boxes = np.array([[10, 10, 110, 110], [240, 240, 340, 340], [300, 100, 380, 180], [50, 50, 110, 110],
-                      [400, 300, 480, 380], [100, 100, 200, 200]], float)
+                      [400, 300, 480, 380], [100, 100, 200, 200], [320, 320, 380, 380]], float)
     det = Annotations.empty(len(boxes))
     det.boxes = boxes
     det.raw = boxes.copy()
     det.has_box = np.ones(len(boxes), bool)
-    det.image = np.array([0, 1, 2, 3, 3, 4], np.int32).astype(ds.annotations.image.dtype)
-    det.category = np.array([0, 0, 0, 1, 0, 1]).astype(ds.annotations.category.dtype)
+    det.image = np.array([0, 1, 2, 3, 3, 4, 5], np.int32).astype(ds.annotations.image.dtype)
+    det.category = np.array([0, 0, 0, 1, 0, 1, 0]).astype(ds.annotations.category.dtype)
     det.src_item = np.arange(len(boxes)).astype(det.src_item.dtype)
-    scores = np.array([0.99, 0.97, 0.99, 0.98, 0.97, 0.99])
+    scores = np.array([0.99, 0.97, 0.99, 0.98, 0.97, 0.99, 0.99])
     return Predictions("coco-results", "COCO results", Path("preds.json"), det, scores,
-                       np.full(len(boxes), SCORE_OK, np.int8), np.array([1, 2, 3, 4, 4, 5], object), files=["preds.json"])
+                       np.full(len(boxes), SCORE_OK, np.int8), np.array([1, 2, 3, 4, 4, 5, 6], object), files=["preds.json"])
 
 
 @needs_cleanlab
@@ -274,6 +276,7 @@ def test_rules_locate_at_the_ground_truth(tmp_path) -> None:  # noqa: ANN001
     preds.validate()
     findings = run_rules(ds, Config(), ctx=RuleContext(predictions=preds, label_issues=5))
     found = {(f.code, f.image): f for f in findings if f.code.startswith("L")}
+    # img5's cat lies inside a crowd region: not an overlooked object
     assert set(found) == {("L001", "img3.jpg"), ("L001", "img4.jpg"), ("L002", "img1.jpg"), ("L003", "img2.jpg")}
     l001, l002, l003 = found["L001", "img3.jpg"], found["L002", "img1.jpg"], found["L003", "img2.jpg"]
     # at the image's annotation (the file holding its labels), not at an annotation's own key

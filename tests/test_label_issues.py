@@ -296,3 +296,15 @@ def test_rules_locate_at_the_ground_truth(tmp_path) -> None:  # noqa: ANN001
         assert 0 <= f.data["label_quality"] <= 1 and f.severity == "info"
     # without --label-issues the L rules do not run
     assert not [f for f in run_rules(ds, Config(), ctx=RuleContext(predictions=preds)) if f.code.startswith("L")]
+
+
+@needs_cleanlab
+def test_a_label_stacked_on_another_class_blames_no_prediction() -> None:
+    """Two labels of two classes on one box: ObjectLab's swap score is about the pair of labels,
+    so the issue names no prediction (a confident prediction elsewhere is not the suspect)."""
+    gt_boxes = np.array([[10, 10, 110, 110], [10, 10, 110, 111], [300, 300, 400, 400]], float)
+    pred_boxes = np.array([[10, 10, 110, 110], [300, 300, 400, 400]], float)
+    issues = rank_label_issues(np.zeros(3, np.int64), gt_boxes, np.array([0, 1, 1]), np.zeros(2, np.int64),
+                               pred_boxes, np.array([0, 1]), np.array([0.99, 0.99]), 1, 2, 1)
+    stacked = [i for i in issues if i.kind == "swapped" and i.gt_row in (0, 1)]
+    assert stacked and all(i.pred_row == -1 for i in stacked)

@@ -302,9 +302,20 @@ def _suspects(kind: str, j: int, aux: dict[str, Any], constants: ModuleType) -> 
     same = labels == aux["lab_labels"][j]
     if kind == BADLY_LOCATED:
         usable = same & (probs > constants.LOW_PROBABILITY_THRESHOLD) & (iou > 0)
+    elif _stacked_on_other_class(j, aux, constants):
+        return j, -1  # cleanlab's score here is about the other label, not a prediction
     else:
         usable = ~same & (probs > constants.HIGH_PROBABILITY_THRESHOLD)
     if not usable.any():
         return j, -1
     candidates = np.flatnonzero(usable)
     return j, int(candidates[np.argmax(sim[candidates])])
+
+
+def _stacked_on_other_class(j: int, aux: dict[str, Any], constants: ModuleType) -> bool:
+    """cleanlab's ``_has_overlap`` for label ``j``: another label of another class on (almost)
+    the same box, IoU at least ``LABEL_OVERLAP_THRESHOLD``."""
+    boxes, labels = aux["lab_bboxes"], aux["lab_labels"]
+    iou, _ = _pair_scores(np.repeat(boxes[j:j + 1], len(boxes), axis=0), boxes, constants)
+    other = (labels != labels[j]) & (np.arange(len(labels)) != j)
+    return bool((other & (iou >= constants.LABEL_OVERLAP_THRESHOLD)).any())

@@ -157,14 +157,14 @@ def to_objectlab(gt_image: np.ndarray, gt_boxes: np.ndarray, gt_class: np.ndarra
 def _per_class(rows5: np.ndarray, sorted_key: np.ndarray, num_images: int, num_classes: int) -> list[list[np.ndarray]]:
     """Per image, one ``[k, 5]`` array per class. Most (image, class) cells are empty (80 COCO
     classes, ~8 boxes an image): they share one read-only empty array, and only the occupied
-    cells are split out, so 118k images cost 1M views, not 9.4M."""
+    cells are split out, so 118k images cost ~0.7M views, not 9.4M."""
     empty = np.zeros((0, 5))
     empty.flags.writeable = False
     cells, first = np.unique(sorted_key, return_index=True)
-    objects = [empty, *_split(rows5, first[1:])] if len(cells) else [empty]
-    which = np.zeros(num_images * num_classes, np.int64)
-    which[cells] = np.arange(1, len(cells) + 1)
-    flat = list(map(objects.__getitem__, which.tolist()))  # C-level: no per-cell Python frame
+    flat = [empty] * (num_images * num_classes)
+    # C-level map over the occupied cells only (~1 in 10 at COCO's 80 classes): no Python frame
+    # per cell, and no pass over the 9.4M empty ones
+    list(map(flat.__setitem__, cells.tolist(), _split(rows5, first[1:]) if len(cells) else []))
     return [flat[i:i + num_classes] for i in range(0, len(flat), num_classes)]
 
 

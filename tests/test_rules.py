@@ -47,7 +47,8 @@ def _expected_by_case() -> dict[str, set[tuple]]:
     cases: dict[str, set[tuple]] = {}
     for code in RULES:
         for case in json.loads((FIXTURES / code / "expected.json").read_text())["cases"]:
-            if case.get("match") == "image" or case.get("target"):  # a trainer's rule needs its --target
+            # a trainer's rule needs its --target, a prediction or label-issue rule its --predictions
+            if case.get("match") == "image" or case.get("target") or case.get("predictions"):
                 continue
             found = cases.setdefault(Path(case["dataset"]).name, set())
             found |= {(code, f["file"], f["line"], f["pointer"], f["annotation"]) for f in case["findings"]}
@@ -67,8 +68,10 @@ def test_planted_defects_are_found_exactly_where_planted(case: str) -> None:
 
 def test_every_annotation_rule_has_a_planted_fixture() -> None:
     planted = {finding[0] for findings in EXPECTED.values() for finding in findings}
-    # trainer rules (TARGET) fire only with their --target: test_rule_catalog checks their fixtures
-    annotation_rules = {code for code in RULES if code not in IMAGE_CONTENT_CODES and not hasattr(RULES[code], "TARGET")}
+    # trainer rules (TARGET) fire only with their --target, prediction and label-issue rules (NEEDS)
+    # only with --predictions: test_rule_catalog checks their fixtures
+    annotation_rules = {code for code in RULES if code not in IMAGE_CONTENT_CODES
+                        and not hasattr(RULES[code], "TARGET") and not hasattr(RULES[code], "NEEDS")}
     assert annotation_rules <= planted
 
 

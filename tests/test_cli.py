@@ -20,6 +20,7 @@ DEMO = ROOT / "fixtures" / "demo"
 # the catalog of DESIGN.md: codes are a contract
 DESIGN_CODES = ["F001", "F002", "F003", "F004", "F005", "F006", "F007", "F008", "F009", "F010", "F011", "F012", "F013", "F014", "B001", "B002", "B003", "B004", "B005", "B006", "B007", "B008", "B009", "B012", "B013", "B014", "C001", "C002", "C003", "C004", "C005", "C006", "C007", "I001", "I002", "I003", "I004", "I005", "I006", "I007", "I008", "I009", "I010", "S001", "S002"]
 DESIGN_CODES += ["B010", "B011", "F016", "F015", "F017", "F018", "F020"]  # segmentation geometry (polygon rules), allotted with the labelling-tool issue
+DESIGN_CODES += ["L001", "L002", "L003"]  # label issues ranked from predictions (check --predictions --label-issues K)
 
 
 def run(*args: str | Path) -> Result:

@@ -63,6 +63,9 @@ from detlint.rules import (
     i008_unusual_image_mode,
     i009_tiny_image,
     i010_near_duplicate_image,
+    l001_overlooked_object,
+    l002_badly_located_box,
+    l003_swapped_class,
     p001_malformed_prediction,
     p002_unknown_prediction_image,
     p003_unknown_prediction_class,
@@ -112,6 +115,8 @@ _MODULES: tuple[ModuleType, ...] = (
     p005_score_out_of_range, p006_prediction_out_of_image, p007_degenerate_prediction,
     p008_box_convention_mismatch, p009_too_many_detections, p010_duplicate_detection,
     p011_image_without_predictions, p012_results_file_is_dataset, p013_evaluation_readiness,
+    # NEEDS: each runs with --predictions and --label-issues K only
+    l001_overlooked_object, l002_badly_located_box, l003_swapped_class,
 )
 
 RULES: dict[str, ModuleType] = {module.CODE: module for module in _MODULES}

@@ -57,3 +57,12 @@ def test_clean_predictions_give_no_finding(tmp_path: Path) -> None:
 @pytest.fixture(autouse=True)
 def _fixture_scripts(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.syspath_prepend(str(FIXTURES))
+
+
+def test_the_readme_example_is_what_detlint_prints(monkeypatch: pytest.MonkeyPatch) -> None:
+    readme = (FIXTURES.parents[1] / "README.md").read_text(encoding="utf-8")
+    command = "detlint check fixtures/rules/predictions_coco --predictions fixtures/rules/predictions_demo.json"
+    block = readme.split(f"$ {command} --images none\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(FIXTURES.parents[1])  # the paths as the README names them
+    result = CliRunner().invoke(main, command.split()[1:] + ["--images", "none", "--no-cache"])
+    assert result.stdout == block

@@ -308,6 +308,10 @@ def check_all(request: CheckRequest) -> CheckResult:
         raise UsageError("--predictions checks one dataset: give exactly one PATH")
     if request.label_issues and request.predictions is None:
         raise UsageError("--label-issues ranks labels by predictions: give them with --predictions FILE")
+    if request.label_issues:
+        from detlint.labelissues import require_cleanlab
+
+        require_cleanlab()  # before any dataset is read: a missing extra is one line at once
     for name in request.targets or ():
         check_target(name, "--target")
     results = []

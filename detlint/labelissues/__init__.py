@@ -7,6 +7,6 @@ optional ``labelissues`` extra, imported only when a ranking is asked for.
 
 from __future__ import annotations
 
-from detlint.labelissues.objectlab import INSTALL_HINT, LabelIssue, rank_label_issues
+from detlint.labelissues.objectlab import INSTALL_HINT, LabelIssue, rank_label_issues, require_cleanlab
 
-__all__ = ["INSTALL_HINT", "LabelIssue", "rank_label_issues"]
+__all__ = ["INSTALL_HINT", "LabelIssue", "rank_label_issues", "require_cleanlab"]

@@ -83,6 +83,11 @@ def _cleanlab() -> tuple[ModuleType, ModuleType, ModuleType]:
     return rank, cl_filter, constants
 
 
+def require_cleanlab() -> None:
+    """Raise the one-line install hint now when cleanlab is missing (before any work)."""
+    _cleanlab()
+
+
 def rank_label_issues(gt_image: np.ndarray, gt_boxes: np.ndarray, gt_class: np.ndarray,
                       pred_image: np.ndarray, pred_boxes: np.ndarray, pred_class: np.ndarray,
                       pred_score: np.ndarray, num_images: int, num_classes: int, k: int,

@@ -67,7 +67,8 @@ def _is_document(data: Any, file: str, problems: list[Finding]) -> bool:
     if isinstance(data, list):
         if data and all(isinstance(d, dict) and "score" in d for d in data[:100]):
             raise NotADatasetError(f"{file}: a COCO results list ({counted(len(data), 'detection')} with scores), "
-                                   "not a dataset: pass the ground-truth annotation file")
+                                   "not a dataset: check it against its dataset with 'detlint check DATA --predictions "
+                                   f"{file}'")
         problems.append(problem("F002", "top level is a list, expected an object with 'images', "
                                 "'annotations' and 'categories'", file, ""))
         return False

@@ -105,7 +105,9 @@ def _verdict(ds: Dataset, preds: Predictions, ctx: RuleContext) -> _Verdict:
     integer = det.extra == None  # noqa: E711 - elementwise: the reader sets extra only for a non-integer class
     refs = det.class_id
     options = readings(ds, preds)
-    coverage = {name: float((f(refs[integer]) >= 0).mean()) if integer.any() else 0.0
+    # each reading judged on the distinct references, weighted by how often each occurs
+    distinct, counts = np.unique(refs[integer], return_counts=True)
+    coverage = {name: float(counts[f(distinct) >= 0].sum() / counts.sum()) if len(distinct) else 0.0
                 for name, (_, f) in options.items()}
     sample = sample_rows(preds, ctx)
     sample = sample[integer[sample]]

@@ -31,12 +31,16 @@ OPTIONS = Options(MAX_DETS)
 NEEDS = "predictions"
 
 
-def ranks(preds: Predictions) -> tuple[np.ndarray, np.ndarray]:
-    """(rows, rank) of the matched detections: each one's place by score within its image and
-    class (0 = best; ties in file order, as COCOeval's mergesort), rows in that order."""
+def ranks(preds: Predictions, cap: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, rank) of the matched detections in (image, class) groups of more than ``cap``:
+    each one's place by score within its group (0 = best; ties in file order, as COCOeval's
+    mergesort), rows in that order. Groups within the cap are left out before sorting."""
     det = preds.detections
     rows = np.flatnonzero((det.image >= 0) & (det.category >= 0))
     group = det.image[rows].astype(np.int64) * (int(det.category.max(initial=0)) + 1) + det.category[rows]
+    _, where, sizes = np.unique(group, return_inverse=True, return_counts=True)
+    crowded = sizes[where] > cap
+    rows, group = rows[crowded], group[crowded]
     score = np.nan_to_num(preds.scores[rows], nan=-np.inf)
     order = np.lexsort((rows, -score, group))
     rows, group = rows[order], group[order]
@@ -51,7 +55,7 @@ def check(ds: Dataset, ctx: RuleContext) -> list[Finding]:
     if preds is None or not len(preds):
         return []
     cap = int(ctx.get(OPTIONS, "max-dets"))
-    rows, rank = ranks(preds)
+    rows, rank = ranks(preds, cap)
     first_ignored = rows[rank == cap]
     if not len(first_ignored):
         return []

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import operator
+from itertools import chain
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -95,7 +96,7 @@ def _fast_columns(items: list[_Detection], ds: Dataset) -> Columns:
     n = len(items)
     image_ids = np.fromiter(map(operator.attrgetter("image_id"), items), np.int64, n)
     class_ids = np.fromiter(map(operator.attrgetter("category_id"), items), np.int64, n)
-    raw = np.array(list(map(operator.attrgetter("bbox"), items)), np.float64).reshape(n, 4)
+    raw = np.fromiter(chain.from_iterable(map(operator.attrgetter("bbox"), items)), np.float64, 4 * n).reshape(n, 4)
     scores = np.fromiter(map(operator.attrgetter("score"), items), np.float64, n)
     state = np.where(np.isfinite(scores), SCORE_OK, SCORE_NON_FINITE).astype(np.int8)
     return Columns(raw=raw, image=image_index(ds).rows_of_ids(image_ids), image_keys=image_ids.astype(object),

@@ -29,19 +29,28 @@ class ImageIndex:
     """The dataset's images by id (where declared) and by file stem."""
 
     def __init__(self, ds: Dataset, by_declared_id: bool) -> None:
+        self.ds = ds
         self.by_declared_id = by_declared_id
         ids = ds.images.id
         order = np.argsort(ids, kind="stable")
         self.sorted_ids, self.id_rows = ids[order], order.astype(np.int32)
-        self.stems: dict[object, list[int]] = defaultdict(list)
+        self._stems: dict[object, list[int]] | None = None  # built when a match by stem is asked
         self.paths: list[str] = []
-        for row, (path, name) in enumerate(zip(ds.images.path.tolist(), ds.images.file_name.tolist())):
-            text = str(path or name or "")
-            self.paths.append(text)
-            stem = posixpath.splitext(posixpath.basename(text.replace("\\", "/")))[0]
-            self.stems[stem].append(row)
-            if stem.isascii() and stem.isdigit():
-                self.stems[int(stem)].append(row)
+
+    @property
+    def stems(self) -> dict[object, list[int]]:
+        """Image rows by file stem (and by its number, for a numeric stem)."""
+        if self._stems is None:
+            self._stems = defaultdict(list)
+            images = self.ds.images
+            for row, (path, name) in enumerate(zip(images.path.tolist(), images.file_name.tolist())):
+                text = str(path or name or "")
+                self.paths.append(text)
+                stem = posixpath.splitext(posixpath.basename(text.replace("\\", "/")))[0]
+                self._stems[stem].append(row)
+                if stem.isascii() and stem.isdigit():
+                    self._stems[int(stem)].append(row)
+        return self._stems
 
     def rows_of_ids(self, ids: np.ndarray) -> np.ndarray:
         """Rows of int64 ``ids`` (the fast path: every ``image_id`` an integer)."""

@@ -7,7 +7,7 @@ polygon), kind-1 rows one normalised YOLO ring (a flat list). A part is one ring
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import chain, repeat
+from itertools import chain, compress, repeat
 
 import numpy as np
 
@@ -60,9 +60,13 @@ def parts_of(segmentation: np.ndarray, kind: np.ndarray) -> Parts:
     is_list = np.fromiter(map(isinstance, segmentation, repeat(list)), bool, n)
     rows0 = np.flatnonzero(is_list & (kind == KIND_BOX))
     lists0 = segmentation[rows0].tolist()
-    part_lists = [all(isinstance(p, list) for p in s) for s in lists0]
+    # a box-only COCO file holds "segmentation": [] for every box: those have no part to check
+    filled = np.fromiter(map(len, lists0), np.int64, len(lists0)) > 0
+    rows0 = rows0[filled]
+    lists0 = list(compress(lists0, filled.tolist()))
+    part_lists = [all(map(isinstance, s, repeat(list))) for s in lists0]
     rows0 = rows0[np.asarray(part_lists, bool)] if len(rows0) else rows0
-    lists0 = [s for s, ok in zip(lists0, part_lists) if ok]
+    lists0 = list(compress(lists0, part_lists))
     counts0 = np.fromiter(map(len, lists0), np.int64, len(lists0))
     rows1 = np.flatnonzero(is_list & (kind == KIND_POLYGON))
     parts = list(chain.from_iterable(lists0)) + segmentation[rows1].tolist()

@@ -66,3 +66,41 @@ def test_the_readme_example_is_what_detlint_prints(monkeypatch: pytest.MonkeyPat
     monkeypatch.chdir(FIXTURES.parents[1])  # the paths as the README names them
     result = CliRunner().invoke(main, command.split()[1:] + ["--images", "none", "--no-cache"])
     assert result.stdout == block
+
+
+def test_hostile_prediction_files_give_located_findings_or_one_line(tmp_path: Path) -> None:
+    import os
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("0 0.5 0.5 0.1 0.1 0.9\n")
+    folder = tmp_path / "preds" / "labels"
+    folder.mkdir(parents=True)
+    (folder / "a.txt").symlink_to(secret)  # leaves the predictions folder: not read
+    os.mkfifo(folder / "b.txt")  # would block a plain open: refused
+    (folder / "c.txt").write_text("0 0.5 0.5 0.1 0.1 0.9\x1b[2J\n")
+    _, report = check(FIXTURES / "predictions_yolo", tmp_path / "preds", "--select", "P001")
+    messages = {Path(f["file"]).name: f["message"] for f in report["findings"]}
+    assert "outside the predictions folder" in messages["a.txt"] and "FIFO" in messages["b.txt"]
+    assert "not a number" in messages["c.txt"]
+    (tmp_path / "deep.json").write_text("[" * 100_000)
+    _, report = check(FIXTURES / "predictions_coco", tmp_path / "deep.json", "--select", "P001")
+    assert [f["pointer"] for f in report["findings"]] == [None] and report["findings"][0]["line"] == 1
+
+
+def test_control_characters_in_ids_never_reach_the_terminal(tmp_path: Path) -> None:
+    (tmp_path / "preds.json").write_text(json.dumps([{"image_id": "\x1b[2J\nP999 fake", "category_id": 1,
+                                                      "bbox": [1, 2, 3, 4], "score": 0.5}]))
+    result = CliRunner().invoke(main, ["check", str(FIXTURES / "predictions_coco"), "--predictions",
+                                       str(tmp_path / "preds.json"), "--images", "none", "--no-cache"])
+    assert "\x1b" not in result.stdout and "\nP999" not in result.stdout
+    assert "P002" in result.stdout
+
+
+def test_one_dataset_and_existing_predictions_or_one_line(tmp_path: Path) -> None:
+    two = CliRunner().invoke(main, ["check", str(FIXTURES / "predictions_coco"), str(FIXTURES / "predictions_coco"),
+                                    "--predictions", str(FIXTURES / "P003" / "preds.json")])
+    missing = CliRunner().invoke(main, ["check", str(FIXTURES / "predictions_coco"), "--predictions",
+                                        str(tmp_path / "nope.json")])
+    alone = CliRunner().invoke(main, ["check", str(FIXTURES / "predictions_coco"), "--label-issues"])
+    for result, words in ((two, "exactly one PATH"), (missing, "no such file"), (alone, "--predictions FILE")):
+        assert result.exit_code == 2 and words in result.stderr and "Traceback" not in result.output

@@ -43,8 +43,10 @@ def at_detection(ds: Dataset, preds: Predictions, row: int, code: str, message: 
 
 
 def at_file(preds: Predictions, code: str, message: str, data: dict | None = None) -> Finding:
-    """A finding about the predictions file as a whole (its first file, pointer to the top)."""
-    return Finding(code, message, file=preds.file_of(0), pointer="" if preds.pointer_prefix is not None else None,
+    """A finding about the predictions as a whole: the file (pointer to its top), or the folder
+    of a text format (``meta["folder"]``)."""
+    file = preds.meta.get("folder") or preds.file_of(0)
+    return Finding(code, message, file=file, pointer="" if preds.pointer_prefix is not None else None,
                    data=data or {})
 
 

@@ -58,7 +58,7 @@ def read(path: Path, ds: Dataset) -> Predictions:
                                              "labels/ with save_txt=True)", file=display_file(folder, ds.root)))
     columns = _columns(rows, ds)
     meta = {"top": "files" if names else "empty", "files": len(names), "with_scores": int(columns.score_state.size
-            and (columns.score_state == SCORE_OK).sum())}
+            and (columns.score_state == SCORE_OK).sum()), "folder": display_file(folder, ds.root)}
     return predictions(ds, NAME, TITLE, path, files or [display_file(folder, ds.root)], columns, rows.problems,
                        meta, pointer_prefix=None, basis="index")
 

@@ -254,6 +254,26 @@ def split_command(src: Path, dst: Path, ratios: str, names: str | None, group_by
     click.echo(_escaped_lines(splitting.split(request).summary()), err=True)
 
 
+@main.command("merge")
+@click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", "dst", type=click.Path(path_type=Path), required=True, help="The merged dataset's folder.")
+@click.option("--classes", "class_map", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="YAML class map: per source, class name or id -> target name, null drops it.")
+@click.option("--to", "target", type=FORMAT_NAME, default=None, help="Output format (default: the first source's).")
+@click.option("--keep-variants", is_flag=True,
+              help="Keep class names that differ only by case, separator or plural apart (else: exit 2, listed).")
+@click.option("--no-dedup", is_flag=True, help="Keep images with the same bytes in two sources as two images.")
+def merge_command(sources: tuple[Path, ...], dst: Path, class_map: Path | None, target: str | None,
+                  keep_variants: bool, no_dedup: bool) -> None:
+    """Merge datasets into --out: classes by name or by the --classes map, colliding ids
+    renumbered, images with the same bytes made one; the merge report goes to stderr."""
+    from detlint import merging
+
+    request = merging.MergeRequest(sources=list(sources), dst=dst, class_map=class_map, target=target,
+                                   keep_variants=keep_variants, dedup=not no_dedup)
+    click.echo(_escaped_lines(merging.merge(request).summary()), err=True)
+
+
 def _escaped_lines(text: str) -> str:
     """Each line of a summary escaped on its own (paths and names are joined into them)."""
     return "\n".join(escape_text(line) for line in text.split("\n"))

@@ -14,7 +14,6 @@ its images, boxes, groups and largest group, and per class the largest deviation
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from dataclasses import dataclass, field, replace
@@ -24,12 +23,12 @@ import numpy as np
 import orjson
 
 from detlint import formats
-from detlint.boundary import Boundary
 from detlint.config import image_root_for
 from detlint.converting import check_destination
 from detlint.errors import UsageError
 from detlint.fileio import atomic_write_bytes, progress_enabled, remove_stale_staging, staged_folder
 from detlint.formats import ReadOptions, WriteOptions, load, save
+from detlint.images.digests import content_hashes
 from detlint.model import Dataset, take_images
 from detlint.rules._options import NEAR_DUPLICATE_DISTANCE
 from detlint.safetext import counted
@@ -37,7 +36,6 @@ from detlint.safetext import counted
 REPORT_NAME = "detlint-split.json"
 GROUP_KINDS = ("hash", "phash", "folder")  # and regex:PATTERN
 DEFAULT_NAMES = {2: ("train", "val"), 3: ("train", "val", "test")}
-_HASH_CHUNK = 1 << 20
 
 
 @dataclass
@@ -227,35 +225,6 @@ def _key_edges(keys: list) -> tuple[np.ndarray, np.ndarray]:
             a.append(head)
             b.append(row)
     return np.asarray(a, np.int64), np.asarray(b, np.int64)
-
-
-def content_hashes(ds: Dataset) -> list[str | None]:
-    """sha1 of each image's bytes (None: no file, or one the boundary of the image folder
-    refuses), each file read once, in chunks."""
-    boundary = Boundary(ds.image_dir)
-    root = os.fspath(boundary.root)
-    digests: dict[str, str | None] = {}
-    out: list[str | None] = []
-    for path in ds.images.path.tolist():
-        if not path:
-            out.append(None)
-            continue
-        if path not in digests:
-            digests[path] = _sha1(boundary, os.path.join(root, str(path)))
-        out.append(digests[path])
-    return out
-
-
-def _sha1(boundary: Boundary, path: str) -> str | None:
-    opened = boundary.open(path)
-    if not isinstance(opened, tuple):
-        return None
-    fd, _size = opened
-    digest = hashlib.sha1(usedforsecurity=False)
-    with os.fdopen(fd, "rb") as stream:
-        while chunk := stream.read(_HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _near_edges(ds: Dataset, near_distance: int) -> list[tuple[np.ndarray, np.ndarray]]:

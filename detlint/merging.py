@@ -211,6 +211,7 @@ def merge(request: MergeRequest) -> MergeReport:
     with staged_folder(request.dst) as staging:
         merged, report = merged_dataset(datasets, labels, targets, staging / LINK_FOLDER, options, request.dedup)
         try:
+            link_images(datasets, merged, staging / LINK_FOLDER, options)
             save(merged, staging, target, options)
         finally:
             shutil.rmtree(staging / LINK_FOLDER, ignore_errors=True)
@@ -223,7 +224,8 @@ def merge(request: MergeRequest) -> MergeReport:
 
 def merged_dataset(datasets: list[Dataset], labels: list[str], targets: list[list[str | None]], links: Path,
                    options: WriteOptions, dedup: bool = True) -> tuple[Dataset, MergeReport]:
-    """The one dataset of ``datasets`` (classes by ``targets``), its images linked under ``links``."""
+    """The one dataset of ``datasets`` (classes by ``targets``), its images to be found under
+    ``links`` (:func:`link_images` puts them there)."""
     names = list(dict.fromkeys(n for per in targets for n in per if n is not None))
     index = {name: k for k, name in enumerate(names)}
     image_parts, ann_parts, mapping, files, problems = [], [], [], [], []
@@ -261,7 +263,6 @@ def merged_dataset(datasets: list[Dataset], labels: list[str], targets: list[lis
         options.note("the sources are of several formats: boxes are written from pixels, not the sources' own numbers")
     if dedup:
         merged = _deduplicated(merged, datasets, report, options)
-    _link_images(datasets, merged, links, options)
     report.images, report.annotations = len(merged.images), len(merged.annotations)
     return merged.validate(), report
 
@@ -316,7 +317,7 @@ def _shifted(ds: Dataset, k: int, first_row: int, first_file: int, image_offset:
     return images, ann
 
 
-def _link_images(datasets: list[Dataset], merged: Dataset, links: Path, options: WriteOptions) -> None:
+def link_images(datasets: list[Dataset], merged: Dataset, links: Path, options: WriteOptions) -> None:
     """Each source's image files hard-linked under ``links/<k>/`` from its own root."""
     jobs: list[tuple[int, str]] = []
     for k, ds in enumerate(datasets):

@@ -19,24 +19,30 @@ def content_hashes(ds: Any) -> list[str | None]:
     boundary = Boundary(ds.image_dir)
     root = os.fspath(boundary.root)
     digests: dict[str, str | None] = {}
+    by_file: dict[tuple[int, int, int, int], str] = {}  # hard links of one file: read once
     out: list[str | None] = []
     for path in ds.images.path.tolist():
         if not path:
             out.append(None)
             continue
         if path not in digests:
-            digests[path] = _sha1(boundary, os.path.join(root, str(path)))
+            digests[path] = _sha1(boundary, os.path.join(root, str(path)), by_file)
         out.append(digests[path])
     return out
 
 
-def _sha1(boundary: Boundary, path: str) -> str | None:
+def _sha1(boundary: Boundary, path: str, by_file: dict[tuple[int, int, int, int], str]) -> str | None:
     opened = boundary.open(path)
     if not isinstance(opened, tuple):
         return None
     fd, _size = opened
-    digest = hashlib.sha1(usedforsecurity=False)
     with os.fdopen(fd, "rb") as stream:
+        info = os.fstat(fd)
+        key = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+        if key in by_file:
+            return by_file[key]
+        digest = hashlib.sha1(usedforsecurity=False)
         while chunk := stream.read(_CHUNK):
             digest.update(chunk)
-    return digest.hexdigest()
+    by_file[key] = digest.hexdigest()
+    return by_file[key]

@@ -88,7 +88,8 @@ class MergeReport:
             lines.append(f"  ids renumbered: image id offsets {self.image_id_offsets}, "
                          f"annotation id offsets {self.annotation_id_offsets}")
         if self.duplicates:
-            lines.append(f"  {counted(len(self.duplicates), 'image')} with the same bytes in an earlier source: one image")
+            same = counted(len(self.duplicates), "image")
+            lines.append(f"  {same} with the same bytes in an earlier source: one image")
         if self.conflicts:
             lines.append(f"  {counted(len(self.conflicts), 'label conflict')} (the earlier source's labels kept)")
         if self.variants:
@@ -276,7 +277,8 @@ def _foreign_rows_plain(datasets: list[Dataset], images: object, ann: Annotation
     linked = ann.image >= 0
     foreign_ann[linked] = foreign_image[ann.image[linked]]
     ann.raw[foreign_ann] = np.nan
-    lost = sum(1 for v in ann.extra[foreign_ann].tolist() if v) + sum(1 for v in images.extra[foreign_image].tolist() if v)
+    lost = sum(1 for v in ann.extra[foreign_ann].tolist() if v)
+    lost += sum(1 for v in images.extra[foreign_image].tolist() if v)
     options.lose("extra fields of a source in another format than the first (not written)", lost)
     ann.extra[foreign_ann] = None
     images.extra[foreign_image] = None
@@ -359,7 +361,8 @@ def _deduplicated(merged: Dataset, datasets: list[Dataset], report: MergeReport,
         head = int(same[row])
         mine, theirs = by_image[bounds[row]:bounds[row + 1]], by_image[bounds[head]:bounds[head + 1]]
         entry = {"image": str(merged.images.file_name[row]), "source": report.sources[source_of[row]]["path"],
-                 "same_as": str(merged.images.file_name[head]), "same_as_source": report.sources[source_of[head]]["path"]}
+                 "same_as": str(merged.images.file_name[head]),
+                 "same_as_source": report.sources[source_of[head]]["path"]}
         report.duplicates.append(entry)
         if not _same_labels(ann, mine, theirs):
             report.conflicts.append({**entry, "boxes": len(mine), "same_as_boxes": len(theirs)})
@@ -400,7 +403,7 @@ def _cross_source_digests(datasets: list[Dataset], source_of: np.ndarray) -> lis
             if size >= 0:
                 owners.setdefault(size, set()).add(k)
     out: list[str | None] = []
-    for k, (ds, per) in enumerate(zip(datasets, sizes)):
+    for ds, per in zip(datasets, sizes):
         wanted = np.asarray([size >= 0 and len(owners.get(size, ())) > 1 for size in per], bool)
         if not wanted.any():
             out += [None] * len(ds.images)

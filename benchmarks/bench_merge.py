@@ -17,6 +17,10 @@ Measured, each in one process, median of ``--repeat``:
   concatenated), without content dedup: the generated images are two files, so every image
   would have the bytes of one in the other half;
 - ``merge + dedup``: the same with content dedup (stat sizes, one sha1 per distinct file);
+- ``link images``: the sources' images hard-linked into the link folder the writer reads from
+  (one link, or a copy where the file is linked 65k times already, per image);
+- ``write COCO``: ``formats.save`` of the merged dataset (the JSON and one more link per image),
+  what ``convert`` does for one dataset of this size;
 - ``merge command``: ``merging.merge`` end to end (loads, merge, links, COCO written), ``--no-dedup``.
 
 A Markdown table goes to stdout, the raw numbers to ``benchmarks/out/merge.json``.
@@ -84,7 +88,10 @@ def measure(roots: list[Path], repeat: int, scratch: Path) -> dict[str, list[flo
     from detlint import merging
     from detlint.formats import ReadOptions, WriteOptions, load
 
-    times: dict[str, list[float]] = {"load both": [], "merge columns": [], "merge + dedup": [], "merge command": []}
+    from detlint.formats import save
+
+    times: dict[str, list[float]] = {"load both": [], "merge columns": [], "merge + dedup": [], "link images": [],
+                                     "write COCO": [], "merge command": []}
     labels = [os.fspath(root) for root in roots]
     for run in range(repeat):
         start = time.perf_counter()
@@ -95,6 +102,15 @@ def measure(roots: list[Path], repeat: int, scratch: Path) -> dict[str, list[flo
             start = time.perf_counter()
             merged, _ = merging.merged_dataset(datasets, labels, targets, scratch / "links", WriteOptions(), dedup)
             times[name].append(time.perf_counter() - start)
+        merged, _ = merging.merged_dataset(datasets, labels, targets, scratch / "links", WriteOptions(), False)
+        start = time.perf_counter()
+        merging.link_images(datasets, merged, scratch / "links", WriteOptions())
+        times["link images"].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        save(merged, scratch / "written", "coco", WriteOptions())
+        times["write COCO"].append(time.perf_counter() - start)
+        shutil.rmtree(scratch / "links")
+        shutil.rmtree(scratch / "written")
         del datasets, merged
         out = scratch / f"merged{run}"
         start = time.perf_counter()

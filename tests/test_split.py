@@ -215,3 +215,13 @@ def test_bad_input_is_one_line_and_exit_2(coco, tmp_path: Path, args: list[str],
 def test_components_join_chains() -> None:
     labels = components(6, np.array([4, 3, 1]), np.array([5, 4, 0]))
     assert labels.tolist() == [0, 0, 1, 2, 2, 2]
+
+
+def test_voc_lists_only_name_the_annotation_files(tmp_path: Path) -> None:
+    voc = Path(__file__).resolve().parent.parent / "fixtures" / "voc_clean"
+    code, output = run("split", voc, "--out", tmp_path / "lists", "--lists-only", "--ratios", "0.5,0.5")
+    assert code == 0, output
+    main_lists = tmp_path / "lists" / "ImageSets" / "Main"
+    stems = [line for name in ("train", "val") for line in (main_lists / f"{name}.txt").read_text().split()]
+    assert sorted(stems) == sorted(p.stem for p in (voc / "Annotations").glob("*.xml"))
+    assert sorted(p.name for p in (tmp_path / "lists").iterdir()) == ["ImageSets", REPORT_NAME]

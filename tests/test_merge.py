@@ -151,3 +151,14 @@ def test_variant_key_folds_case_separators_and_plurals() -> None:
     assert variant_key("Traffic_Lights") == variant_key("traffic light")
     assert variant_key("boxes") == "box" and variant_key("categories") == "category"
     assert variant_key("glass") == "glass" and variant_key("dog") != variant_key("dot")
+
+
+def test_sources_of_two_formats(sources, tmp_path: Path) -> None:
+    yolo = Path(__file__).resolve().parent.parent / "fixtures" / "yolo_clean"
+    code, output = run("merge", sources[0], yolo, "--out", tmp_path / "out", "--to", "coco")
+    assert code == 0, output
+    merged, first, second = load(tmp_path / "out"), load(sources[0]), load(yolo)
+    assert len(merged.images) == len(first.images) + len(second.images)
+    assert len(merged.annotations) == len(first.annotations) + len(second.annotations)
+    assert merged.categories.names == first.categories.names + second.categories.names
+    check_clean(tmp_path / "out")

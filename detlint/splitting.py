@@ -291,10 +291,13 @@ def assign(ds: Dataset, labels: np.ndarray, ratios: list[float], kept: np.ndarra
     for g in order.tolist():
         row = counts[g]
         boxes = row.sum()
-        owed_images = share - free_done_images / free_images
+        # what each split still owes, as a fraction of its own target: a split of 0.8 and one
+        # of 0.1 are served in proportion (absolute shares would give every big group to train)
+        owed_images = 1.0 - free_done_images / (share * free_images + 1e-12)
         score = owed_images
         if boxes:
-            score = (share[:, None] - free_done / free_total) @ (row / boxes) + 0.25 * owed_images
+            owed = 1.0 - free_done / (share[:, None] * free_total + 1e-12)
+            score = owed @ (row / boxes) + 0.25 * owed_images
         score = np.where(open_splits, score, -np.inf)
         best = int(np.argmax(score))
         choice[g] = best
@@ -373,5 +376,5 @@ def class_deviations(ds: Dataset, split_index: np.ndarray, names: list[str], rat
         deviation = shares - np.asarray(ratios)
         worst = int(np.argmax(np.abs(deviation)))
         out.append({"name": name, "boxes": total, "shares": {n: round(float(v), 4) for n, v in zip(names, shares)},
-                    "deviation": round(float(deviation[worst]), 4), "split": names[worst]})
+                    "deviation": round(float(deviation[worst]), 4) + 0.0, "split": names[worst]})
     return out

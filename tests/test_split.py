@@ -128,6 +128,7 @@ def test_no_group_crosses_a_split_and_classes_stay_balanced(coco, tmp_path: Path
     assert report["groups"] == 50  # 10 videos + 40 singles (each copy joined to its original)
     assert [s["images"] for s in report["splits"]] == [Counter(where.values())[n] for n in ("train", "val", "test")]
     assert max(abs(c["deviation"]) for c in report["classes"]) <= 0.05
+    assert all(abs(s["images"] / 110 - s["ratio"]) <= 0.03 for s in report["splits"])
     assert report["splits"][0]["largest_group"] == 6
     assert "largest class deviation" in output
 
@@ -215,6 +216,24 @@ def test_bad_input_is_one_line_and_exit_2(coco, tmp_path: Path, args: list[str],
 def test_components_join_chains() -> None:
     labels = components(6, np.array([4, 3, 1]), np.array([5, 4, 0]))
     assert labels.tolist() == [0, 0, 1, 2, 2, 2]
+
+
+def test_group_by_folder_keeps_each_folder_whole(tmp_path: Path) -> None:
+    root = tmp_path / "coco"
+    coco_source(root)
+    document = json.loads((root / "annotations.json").read_text())
+    for image in document["images"]:  # a scene folder per ten images
+        scene = f"scene{image['id'] % 11}"
+        (root / "images" / scene).mkdir(exist_ok=True)
+        (root / "images" / image["file_name"]).rename(root / "images" / scene / image["file_name"])
+        image["file_name"] = f"{scene}/{image['file_name']}"
+    (root / "annotations.json").write_text(json.dumps(document))
+    assert run("split", root, "--out", tmp_path / "out", "--group-by", "folder", "--ratios", "0.6,0.4")[0] == 0
+    ds = load(tmp_path / "out")
+    scenes = {}
+    for name, split in zip(ds.images.file_name.tolist(), ds.images.split.tolist()):
+        scenes.setdefault(str(name).split("/")[0], set()).add(split)
+    assert len(scenes) == 11 and all(len(splits) == 1 for splits in scenes.values())
 
 
 def test_voc_lists_only_name_the_annotation_files(tmp_path: Path) -> None:

@@ -86,9 +86,7 @@ def _link(source: Path, target: Path, copies: dict[tuple[int, int], Path]) -> No
 
 def measure(roots: list[Path], repeat: int, scratch: Path) -> dict[str, list[float]]:
     from detlint import merging
-    from detlint.formats import ReadOptions, WriteOptions, load
-
-    from detlint.formats import save
+    from detlint.formats import ReadOptions, WriteOptions, load, save
 
     times: dict[str, list[float]] = {"load both": [], "merge columns": [], "merge + dedup": [], "link images": [],
                                      "write COCO": [], "merge command": []}

@@ -235,12 +235,13 @@ def convert(src: Path, dst: Path, target: str, source_format: str | None, voc_or
 @click.option("--keep", default=None, help="A split whose images stay where they are (e.g. test).")
 @click.option("--to", "target", type=FORMAT_NAME, default=None, help="Output format (default: the source's).")
 @click.option("--lists-only", is_flag=True, help="Write only the source format's split lists.")
-@click.option("--near-duplicate-distance", "near_distance", type=click.IntRange(0, 64), default=6,
-              show_default=True, help="phash: the largest hash distance in bits that joins two images (I010's).")
+@click.option("--near-duplicate-distance", "near_distance", type=click.IntRange(0, 64), default=None,
+              help="phash: the largest hash distance in bits that joins two images (default: the config's "
+                   "near-duplicate-distance, I010's, 6).")
 @click.option("--format", "input_format", type=FORMAT_NAME, default=None, help="Input format (default: sniffed).")
 @image_root_option
 def split_command(src: Path, dst: Path, ratios: str, names: str | None, group_by: str, seed: int,
-                  keep: str | None, target: str | None, lists_only: bool, near_distance: int,
+                  keep: str | None, target: str | None, lists_only: bool, near_distance: int | None,
                   input_format: str | None, image_root: Path | None) -> None:
     """Split SRC anew into --out without leaks: groups of duplicates, near copies, frames of one
     video or one folder stay in one split, stratified by class; the split report goes to stderr."""

@@ -23,7 +23,7 @@ import numpy as np
 import orjson
 
 from detlint import formats
-from detlint.config import image_root_for
+from detlint.config import image_root_for, load_config
 from detlint.converting import check_destination
 from detlint.errors import UsageError
 from detlint.fileio import atomic_write_bytes, progress_enabled, remove_stale_staging, staged_folder
@@ -49,7 +49,7 @@ class SplitRequest:
     keep: str | None = None
     target: str | None = None  # output format (None: the source's)
     lists_only: bool = False
-    near_distance: int = int(NEAR_DUPLICATE_DISTANCE.default)
+    near_distance: int | None = None  # None: the config's near-duplicate-distance (I010's), else 6
     source_format: str | None = None
     image_root: Path | None = None
 
@@ -136,7 +136,7 @@ def split(request: SplitRequest) -> SplitReport:
     ds = load(request.src, format=request.source_format, options=options)
     if not len(ds.images):
         raise UsageError(f"{request.src}: no images to split")
-    labels = image_groups(ds, request.group_by, request.near_distance)
+    labels = image_groups(ds, request.group_by, near_distance(request))
     kept = _kept_rows(ds, request.keep, names)
     assignment = assign(ds, labels, request.ratios, kept, request.seed)
     new = with_splits(ds, np.asarray(names, dtype=object)[assignment])
@@ -156,6 +156,14 @@ def split(request: SplitRequest) -> SplitReport:
         atomic_write_bytes(staging / REPORT_NAME, report.as_json())
     report.notes += [f"removed {path}: a staging folder of a run that did not finish" for path in removed]
     return report
+
+
+def near_distance(request: SplitRequest) -> int:
+    """The phash distance: the request's, else the config's ``near-duplicate-distance``."""
+    if request.near_distance is not None:
+        return request.near_distance
+    value = load_config(request.src).options.get(NEAR_DUPLICATE_DISTANCE.key, NEAR_DUPLICATE_DISTANCE.default)
+    return int(value)
 
 
 def _split_names(request: SplitRequest) -> list[str]:

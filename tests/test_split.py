@@ -218,6 +218,18 @@ def test_components_join_chains() -> None:
     assert labels.tolist() == [0, 0, 1, 2, 2, 2]
 
 
+def test_phash_distance_from_the_config_and_the_flag(coco, tmp_path: Path) -> None:
+    src, _ = coco
+    (src / "detlint.toml").write_text("near-duplicate-distance = 0\n")  # I010's option: resized copies apart
+
+    def groups(name: str, *flag: str) -> int:
+        assert run("split", src, "--out", tmp_path / name, "--group-by", "hash,phash", *flag)[0] == 0
+        return json.loads((tmp_path / name / REPORT_NAME).read_text())["groups"]
+
+    # 110 images less 5 byte copies: 105; each resized copy joined at 6 bits: 100
+    assert (groups("config"), groups("flag", "--near-duplicate-distance", "6")) == (105, 100)
+
+
 def test_group_by_folder_keeps_each_folder_whole(tmp_path: Path) -> None:
     root = tmp_path / "coco"
     coco_source(root)

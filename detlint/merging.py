@@ -230,18 +230,22 @@ def merged_dataset(datasets: list[Dataset], labels: list[str], targets: list[lis
     names = list(dict.fromkeys(n for per in targets for n in per if n is not None))
     index = {name: k for k, name in enumerate(names)}
     image_parts, ann_parts, mapping, files, problems = [], [], [], [], []
+    extras: dict[str, dict] = {}
     image_offsets, ann_offsets = _id_offsets([ds.images.id for ds in datasets]), \
         _id_offsets([ds.annotations.id for ds in datasets])
-    first_row, dropped = 0, 0
+    first_row = 0
     for k, (ds, per) in enumerate(zip(datasets, targets)):
         lookup = np.asarray([index[n] if n is not None else -2 for n in per] + [-1], np.int32)
-        mapping += [{"source": labels[k], "name": name, "id": int(i), "target": t}
+        mapping += [{"source": labels[k], "name": name, "id": int(i), "target": t,
+                     "target_id": index[t] + 1 if t is not None else None}
                     for name, i, t in zip(ds.categories.names, ds.categories.ids.tolist(), per)]
+        for name, extra, t in zip(ds.categories.names, ds.categories.extra, per):
+            if t == name:  # a class kept under its own name keeps its fields (supercategory)
+                extras.setdefault(t, dict(extra))
         images, ann = _shifted(ds, k, first_row, len(files), image_offsets[k], ann_offsets[k], lookup)
         gone = ann.category == -2
         options.lose(f"annotations of a class the class map drops ({labels[k]})", int(gone.sum()),
                      ", ".join(sorted({str(n) for n, t in zip(ds.categories.names, per) if t is None})))
-        dropped += int(gone.sum())
         image_parts.append(images)
         ann_parts.append(ann.take(~gone))
         files += [f"{k}/{name}" for name in ds.files]
@@ -249,7 +253,8 @@ def merged_dataset(datasets: list[Dataset], labels: list[str], targets: list[lis
         first_row += len(ds.images)
     images, ann = concat_images(image_parts), Annotations.concat(ann_parts)
     ann.class_id = np.where(ann.category >= 0, ann.category + 1, ann.class_id).astype(np.int64)
-    categories = Categories.build(names, ids=list(range(1, len(names) + 1)))
+    categories = Categories.build(names, ids=list(range(1, len(names) + 1)),
+                                  extra=[extras.get(name, {}) for name in names])
     same_format = len({ds.format for ds in datasets}) == 1
     if not same_format:
         _foreign_rows_plain(datasets, images, ann, options)

@@ -81,6 +81,8 @@ def test_mapped_merge_counts_ids_duplicates_and_conflicts(sources, tmp_path: Pat
     assert code == 0, output
     report = json.loads((tmp_path / "out" / REPORT_NAME).read_text())
     assert report["categories"] == ["car", "person"]
+    assert [(m["name"], m["target"], m["target_id"]) for m in report["class_mapping"]] == [
+        ("car", "car", 1), ("person", "person", 2), ("Car", "car", 1), ("cars", "car", 1), ("person", "person", 2)]
     # 6 + 5 images, b0 and b1 the same bytes as a0 and a1: 9; 6 + 4 boxes less b0's and b1's: 8
     assert (report["images"], report["annotations"]) == (9, 8)
     assert report["image_id_offsets"] == [0, 6] and report["annotation_id_offsets"] == [0, 6]

@@ -129,6 +129,8 @@ def parse_group_by(text: str) -> list[str]:
 def split(request: SplitRequest) -> SplitReport:
     """Read ``request.src``, group and assign its images, write the result (module docstring)."""
     names = _split_names(request)
+    if request.lists_only and request.target:
+        raise UsageError("--lists-only writes the source format's own split lists: leave out --to")
     if not request.src.exists():
         raise UsageError(f"{request.src}: no such file or directory")
     check_destination(request.src, request.dst)
@@ -145,8 +147,6 @@ def split(request: SplitRequest) -> SplitReport:
     removed = remove_stale_staging(request.dst)
     with staged_folder(request.dst) as staging:
         if request.lists_only:
-            if request.target and request.target != ds.format:
-                raise UsageError("--lists-only writes the source format's own split lists: leave out --to")
             if not formats.get(ds.format).write_split_lists(new, staging, write_options):
                 raise UsageError(f"--lists-only: {formats.get(ds.format).title} has no split lists of its own; "
                                  "leave out --lists-only to write a new dataset")

@@ -256,3 +256,10 @@ def test_voc_lists_only_name_the_annotation_files(tmp_path: Path) -> None:
     stems = [line for name in ("train", "val") for line in (main_lists / f"{name}.txt").read_text().split()]
     assert sorted(stems) == sorted(p.stem for p in (voc / "Annotations").glob("*.xml"))
     assert sorted(p.name for p in (tmp_path / "lists").iterdir()) == ["ImageSets", REPORT_NAME]
+
+
+def test_lists_only_for_a_format_without_split_lists(tmp_path: Path) -> None:
+    labelme = Path(__file__).resolve().parent.parent / "fixtures" / "formats" / "labelme"
+    code, output = run("split", labelme, "--out", tmp_path / "out", "--lists-only", "--ratios", "0.5,0.5")
+    assert code == 2 and "has no split lists of its own" in output
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out.*"))

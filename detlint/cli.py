@@ -224,6 +224,62 @@ def convert(src: Path, dst: Path, target: str, source_format: str | None, voc_or
     click.echo(_escaped_summary(report), err=True)
 
 
+@main.command("split")
+@click.argument("src", type=click.Path(path_type=Path))
+@click.option("--out", "dst", type=click.Path(path_type=Path), required=True, help="The new dataset's folder.")
+@click.option("--ratios", default="0.8,0.1,0.1", show_default=True, help="Share of each split, summing to 1.")
+@click.option("--names", default=None, help="Split names, one per ratio (default: train,val[,test]).")
+@click.option("--group-by", default="hash", show_default=True,
+              help="What keeps images together: hash, phash, folder, regex:PATTERN (last), comma-separated.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Orders groups of one size (deterministic).")
+@click.option("--keep", default=None, help="A split whose images stay where they are (e.g. test).")
+@click.option("--to", "target", type=FORMAT_NAME, default=None, help="Output format (default: the source's).")
+@click.option("--lists-only", is_flag=True, help="Write only the source format's split lists.")
+@click.option("--near-duplicate-distance", "near_distance", type=click.IntRange(0, 64), default=None,
+              help="phash: the largest hash distance in bits that joins two images (default: the config's "
+                   "near-duplicate-distance, I010's, 6).")
+@click.option("--format", "input_format", type=FORMAT_NAME, default=None, help="Input format (default: sniffed).")
+@image_root_option
+def split_command(src: Path, dst: Path, ratios: str, names: str | None, group_by: str, seed: int,
+                  keep: str | None, target: str | None, lists_only: bool, near_distance: int | None,
+                  input_format: str | None, image_root: Path | None) -> None:
+    """Split SRC anew into --out without leaks: groups of duplicates, near copies, frames of one
+    video or one folder stay in one split, stratified by class; the split report goes to stderr."""
+    from detlint import splitting
+
+    request = splitting.SplitRequest(
+        src=src, dst=dst, ratios=splitting.parse_ratios(ratios),
+        names=[n.strip() for n in names.split(",")] if names else None,
+        group_by=splitting.parse_group_by(group_by), seed=seed, keep=keep, target=target, lists_only=lists_only,
+        near_distance=near_distance, source_format=input_format, image_root=image_root)
+    click.echo(_escaped_lines(splitting.split(request).summary()), err=True)
+
+
+@main.command("merge")
+@click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", "dst", type=click.Path(path_type=Path), required=True, help="The merged dataset's folder.")
+@click.option("--classes", "class_map", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="YAML class map: per source, class name or id -> target name, null drops it.")
+@click.option("--to", "target", type=FORMAT_NAME, default=None, help="Output format (default: the first source's).")
+@click.option("--keep-variants", is_flag=True,
+              help="Keep class names that differ only by case, separator or plural apart (else: exit 2, listed).")
+@click.option("--no-dedup", is_flag=True, help="Keep images with the same bytes in two sources as two images.")
+def merge_command(sources: tuple[Path, ...], dst: Path, class_map: Path | None, target: str | None,
+                  keep_variants: bool, no_dedup: bool) -> None:
+    """Merge datasets into --out: classes by name or by the --classes map, colliding ids
+    renumbered, images with the same bytes made one; the merge report goes to stderr."""
+    from detlint import merging
+
+    request = merging.MergeRequest(sources=list(sources), dst=dst, class_map=class_map, target=target,
+                                   keep_variants=keep_variants, dedup=not no_dedup)
+    click.echo(_escaped_lines(merging.merge(request).summary()), err=True)
+
+
+def _escaped_lines(text: str) -> str:
+    """Each line of a summary escaped on its own (paths and names are joined into them)."""
+    return "\n".join(escape_text(line) for line in text.split("\n"))
+
+
 def _escaped_summary(report: Any) -> str:
     """The conversion summary with its names escaped (they are joined into lines there)."""
     import dataclasses

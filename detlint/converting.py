@@ -68,7 +68,7 @@ class ConversionReport:
         return "\n".join(lines)
 
 
-def _check_destination(src: Path, dst: Path) -> None:
+def check_destination(src: Path, dst: Path) -> None:
     if dst.exists() and (not dst.is_dir() or any(dst.iterdir())):
         raise UsageError(f"{dst}: destination must be a new or empty folder")
     src_resolved, dst_resolved = src.resolve(), dst.resolve()
@@ -93,7 +93,7 @@ def convert(src: Path, dst: Path, target: str, source_format: str | None = None,
     source's images are when not under it (else the config's); ``geometry``: ``WriteOptions.geometry``."""
     if not src.exists():
         raise UsageError(f"{src}: no such file or directory")
-    _check_destination(src, dst)
+    check_destination(src, dst)
     if geometry not in GEOMETRIES:
         raise UsageError(f"geometry {geometry!r}: must be one of {', '.join(GEOMETRIES)}")
     options = ReadOptions(voc_origin=voc_origin, progress=progress_enabled(),

@@ -85,6 +85,8 @@ GEOMETRIES = ("auto", "box", "mask")  # WriteOptions.geometry's values (``conver
 class WriteOptions:
     voc_origin: int = 1
     link_images: bool = True  # hard-link (else copy) images into the destination
+    # False: the annotations alone are written, naming the images where they are (split lists)
+    place_images: bool = True
     # what a format holding one geometry kind per dataset (YOLO) writes: "auto" each row's own
     # (polygon rows stay polygons, other masks are dropped), "box" boxes only, "mask" polygons
     # from every mask (a row without one as its box's rectangle)
@@ -178,6 +180,11 @@ class Format(Protocol):
         ``source``): an index, a name or an id. The conversion report lists the mapping."""
         ...
 
+    def write_split_lists(self, ds: Dataset, dst: Path, options: WriteOptions) -> bool:
+        """Write only ``ds``'s split membership (``images.split``) under ``dst`` in this format's
+        own split lists, naming the images where they are; False where the format has none."""
+        ...
+
     def claim(self, path: Path) -> Claim | None:
         """Whether an annotation file passed on its own (pre-commit) belongs to this format."""
         ...
@@ -259,6 +266,10 @@ class FormatBase:
         if Trait.CLASS_ID in source.traits:
             return [int(i) for i in ds.categories.ids.tolist()]
         return list(range(1, n + 1))
+
+    def write_split_lists(self, ds: Dataset, dst: Path, options: WriteOptions) -> bool:
+        """Default: the format has no split lists of its own."""
+        return False
 
     def claim(self, path: Path) -> Claim | None:
         """Default: no file is claimed on its own."""

@@ -78,6 +78,15 @@ class CocoFormat(FormatBase):
 
         write.write(ds, dst, options)
 
+    def write_split_lists(self, ds: Dataset, dst: Path, options: WriteOptions) -> bool:
+        """One ``annotations/instances_<split>.json`` per split, its file names as the source's."""
+        from dataclasses import replace
+
+        from detlint.formats.coco import write
+
+        write.write(ds, dst, replace(options, place_images=False))
+        return True
+
     def write_back(self, old: Dataset, new: Dataset) -> list[FileChange]:
         from detlint.formats.coco import writeback
 

@@ -167,7 +167,7 @@ def _image_entries(ds: Dataset, image_rows: np.ndarray, image_dir: Path, options
         image_entries.append(entry)
         sources.append((os.path.join(image_root, str(images.path[row])) if images.path[row] else "",
                         f"{folder}/{name}"))
-    placed = _place_images(sources, source_root, options.link_images)
+    placed = _place_images(sources, source_root, options.link_images) if options.place_images else []
     options.lose("image extra fields COCO 'attributes' cannot hold (not written)", len(dropped),
                  ", ".join(sorted(set(dropped))[:5]))
     return image_entries, new_id, placed

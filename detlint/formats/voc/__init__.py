@@ -81,6 +81,13 @@ class VocFormat(FormatBase):
 
         write.write(ds, dst, options)
 
+    def write_split_lists(self, ds: Dataset, dst: Path, options: WriteOptions) -> bool:
+        """``ImageSets/Main/<split>.txt`` per split: the stems of the annotation files."""
+        from detlint.formats.voc import write
+
+        write.write_lists(ds, dst)
+        return True
+
     def write_back(self, old: Dataset, new: Dataset) -> list[FileChange]:
         # imported here: only --fix and --diff edit files
         from detlint.formats.voc import writeback

@@ -258,3 +258,13 @@ def _place_images(ds: Dataset, dst: Path, names: list[str], options: WriteOption
     detail = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
     options.lose_unplaced(placed, "image file missing", detail)
 
+
+
+def write_lists(ds: Dataset, dst: Path) -> None:
+    """``ImageSets/Main/<split>.txt`` per split: the stem of each image's annotation file (its
+    image's stem where none)."""
+    stems = []
+    for file, path, name in zip(ds.images.src_file.tolist(), ds.images.path.tolist(), ds.images.file_name.tolist()):
+        source = ds.file_of(file) or str(path or name)
+        stems.append(os.path.basename(source))  # _write_split_lists takes the stem
+    _write_split_lists(ds, Path(dst), stems, WriteOptions())

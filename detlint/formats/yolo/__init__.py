@@ -62,6 +62,17 @@ class YoloFormat(FormatBase):
 
         write.write(ds, dst, options)
 
+    def write_split_lists(self, ds: Dataset, dst: Path, options: WriteOptions) -> bool:
+        """One ``<split>.txt`` per split, each line ``./`` and the image path relative to the
+        dataset root (ultralytics reads ``./`` lines relative to the list's folder: put the lists
+        in the source root)."""
+        from detlint.formats.yolo import write
+
+        write.write_lists(ds, dst)
+        options.note("each <split>.txt names images relative to the source root: copy the lists there "
+                     "and point data.yaml's train/val/test at them")
+        return True
+
     def write_back(self, old: Dataset, new: Dataset) -> list[FileChange]:
         from detlint.formats.yolo import writeback
 

@@ -276,3 +276,14 @@ def _missing_split_note(role: str, what: str) -> str:
     return (f"data.yaml has no {role}: key (the source has no {what} split): ultralytics refuses to train "
             f"(\"'train' and 'val' are required in all data YAMLs\") and `detlint check` reports it (F002). "
             f"detlint never points val: at the training images, which would validate on them. To fix: {fix}.")
+
+
+def write_lists(ds: Dataset, dst: Path) -> None:
+    """``<split>.txt`` per split (``unsplit.txt`` for ``""``): ``./`` and each image's path
+    relative to the dataset root, images without a file left out."""
+    lists: dict[str, list[str]] = {}
+    for split, path in zip(ds.images.split.tolist(), ds.images.path.tolist()):
+        if path:
+            lists.setdefault(str(split or UNSPLIT), []).append(f"./{path}")
+    for split, lines in lists.items():
+        fileio.atomic_write_text(Path(dst) / f"{split}.txt", "\n".join(lines) + "\n")

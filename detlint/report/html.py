@@ -48,6 +48,7 @@ from detlint.report._common import (
     Report,
     RuleTable,
     count,
+    diff_summary_lines,
     escape_text,
     sorted_findings,
     summary_line,
@@ -140,7 +141,9 @@ def _views(report: Report) -> dict[str, DatasetView]:
 
 
 def _card(finding: Finding, views: dict[str, DatasetView]) -> Card:
-    view = views.get(finding.dataset or "") or (next(iter(views.values())) if len(views) == 1 else None)
+    # detlint diff: a removal is drawn from the old version, named by its root ("root")
+    view = views.get(str((finding.data or {}).get("root", ""))) or views.get(finding.dataset or "") \
+        or (next(iter(views.values())) if len(views) == 1 else None)
     if view is None:
         return Card(finding, None, -1, (), "")
     image_row, highlight = view.locate(finding)
@@ -191,6 +194,11 @@ def _draw_thumbnails(cards: list[Card], thumb_size: int) -> None:
 def _detection_overlay(card: Card) -> list[tuple[Any, str]]:
     """The detection a card's finding is about, as ``draw`` overlays it ([] when none)."""
     view = card.view
+    old_box = (card.finding.data or {}).get("old_box")
+    if old_box is not None:  # detlint diff: where a moved or relabelled box was, in its own colour
+        from detlint.draw import OLD_COLOUR
+
+        return [(np.asarray(old_box, np.float64), f"was {card.finding.data.get('old_label', '')}", OLD_COLOUR)]
     row = view.detection_of(card.finding) if view is not None else -1
     if row < 0:
         return []
@@ -248,6 +256,7 @@ def _body(report: Report, findings: list[Finding], groups: list[tuple[str, list[
            f"{_esc(summary_line(count(findings, rules), report.fail_on))}</p></header>")
     yield _summary(report, findings, groups, shown, rules)
     yield _targets_section(report)
+    yield _diff_section(report)
     yield _label_errors_section(shown, rules, paths)
     yield _stats_section(report)
     yield _filters(groups, splits)
@@ -371,6 +380,19 @@ def _label_errors_section(shown: dict[str, list[Card]], rules: RuleTable, paths:
             "training labels as correct.")
     return (f"<section id='label-errors'><h2>Likely label errors</h2><p class='doc'>{_esc(note)}</p>"
             f"<div class='cards'>{body}</div></section>")
+
+
+def _diff_section(report: Report) -> str:
+    """detlint diff's totals and per-class table ("" for check)."""
+    lines = diff_summary_lines(report)
+    if not lines:
+        return ""
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in lines[2:] if not line.startswith("|-")]
+    rows = "".join("<tr>" + "".join(f"<t{'h' if r == 0 else 'd'}{'' if k == 0 else ' class=num'}>{_esc(c)}"
+                                    f"</t{'h' if r == 0 else 'd'}>" for k, c in enumerate(row)) + "</tr>"
+                   for r, row in enumerate(cells))
+    return (f"<section id='diff'><h2>Changes</h2><p>{_esc(lines[0])}</p>"
+            f"{'<table>' + rows + '</table>' if rows else ''}</section>")
 
 
 def _targets_section(report: Report) -> str:

@@ -80,9 +80,9 @@ class _Collector:
         return names[code] if 0 <= code < len(names) else f"unknown class {(code - len(names)) // 2}"
 
     def boxes(self, ds: Dataset, side: str, rows: np.ndarray, code: str, messages: list[str],
-              extra: list[dict] | None = None) -> None:
+              extra: list[dict] | None = None, field_name: str = "bbox") -> None:
         datas = [{"row": int(r), "side": side, **(extra[k] if extra else {})} for k, r in enumerate(rows.tolist())]
-        self.findings += at_annotations(ds, rows.tolist(), code, messages, None, "bbox", datas)
+        self.findings += at_annotations(ds, rows.tolist(), code, messages, None, field_name, datas)
 
     def image(self, ds: Dataset, side: str, row: int, code: str, message: str) -> None:
         finding = at_image(ds, row, code, message)
@@ -185,7 +185,12 @@ def _attributes(c: _Collector, old_rows: np.ndarray, new_rows: np.ndarray) -> in
     messages = ["attribute changed: " + ", ".join(
         f"{name} {shown(b)} -> {shown(a)}" for name, b, a, d in zip(ATTRIBUTES, bs, as_, ds) if d)
         for bs, as_, ds in zip(before[hits].tolist(), after[hits].tolist(), differs[hits].tolist())]
-    c.boxes(c.new, "new", new_rows[hits], "D010", messages)
+    # located at the first flag that changed (``/annotations/3/iscrowd`` in COCO)
+    first = differs[hits].argmax(axis=1)
+    for k, name in enumerate(ATTRIBUTES):
+        at = np.flatnonzero(first == k)
+        if len(at):
+            c.boxes(c.new, "new", new_rows[hits[at]], "D010", [messages[i] for i in at.tolist()], field_name=name)
     return len(hits)
 
 

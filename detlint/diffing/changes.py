@@ -102,17 +102,18 @@ def _images(c: _Collector, pairs: matching.ImagePairs) -> dict[str, int]:
         c.image(new, "new", row, "D001", f"image added ({counted(n, 'annotation')})")
     for row, n in zip(pairs.removed.tolist(), _box_counts(old, pairs.removed).tolist()):
         c.image(old, "old", row, "D002", f"image removed ({counted(n, 'annotation')})")
-    old_keys = matching.image_keys(old.images.path[pairs.old], old.images.file_name[pairs.old])
-    new_keys = matching.image_keys(new.images.path[pairs.new], new.images.file_name[pairs.new])
-    old_split, new_split = old.images.split[pairs.old], new.images.split[pairs.new]
-    split_changed = old_split != new_split
+    split_changed = old.images.split[pairs.old] != new.images.split[pairs.new]
     renamed = pairs.by_content & ~split_changed
-    for k in np.flatnonzero(split_changed).tolist():
-        was = f" (was {old_keys[k]})" if old_keys[k] != new_keys[k] else ""
-        c.image(new, "new", int(pairs.new[k]), "D004",
-                f"image moved from split {old_split[k] or '(none)'!r} to {new_split[k] or '(none)'!r}{was}")
-    for k in np.flatnonzero(renamed).tolist():
-        c.image(new, "new", int(pairs.new[k]), "D003", f"image renamed from {old_keys[k]} (same content)")
+    for k in np.flatnonzero(split_changed | renamed).tolist():  # names read for these alone
+        o, n = int(pairs.old[k]), int(pairs.new[k])
+        (old_key,), (new_key,) = (matching.image_keys(ds.images.path[[r]], ds.images.file_name[[r]])
+                                  for ds, r in ((old, o), (new, n)))
+        if renamed[k]:
+            c.image(new, "new", n, "D003", f"image renamed from {old_key} (same content)")
+            continue
+        was = f" (was {old_key})" if old_key != new_key else ""
+        c.image(new, "new", n, "D004", f"image moved from split {old.images.split[o] or '(none)'!r} to "
+                                       f"{new.images.split[n] or '(none)'!r}{was}")
     return {"matched": len(pairs.old), "added": len(pairs.added), "removed": len(pairs.removed),
             "renamed": int(renamed.sum()), "split_changed": int(split_changed.sum())}
 

@@ -55,11 +55,12 @@ def rebuild(path: Path, rev: str, into: Path) -> Revision:
     except UsageError:
         raise UsageError(f"--rev {rev!r}: no such revision in {top}") from None
     prefix = path.relative_to(top).as_posix()
-    spec = prefix if prefix != "." else "."
+    # a file (a COCO JSON, a data.yaml) brings its folder: the images beside it are the dataset's
+    base = prefix if path.is_dir() else Path(prefix).parent.as_posix()
+    base = "" if base == "." else base
+    spec = base or "."
     listing = _git(top, "ls-tree", "-r", "-z", "--full-tree", rev, "--", spec)
     changed = set(_git(top, "diff", "--name-only", "-z", "--no-renames", rev, "--", spec).decode().split("\0"))
-    base = prefix if path.is_dir() else str(Path(prefix).parent.as_posix())
-    base = "" if base == "." else base
     result = Revision(root=into / Path(base) if base else into)
     wanted: list[tuple[str, str]] = []
     for entry in listing.decode("utf-8", "surrogateescape").split("\0"):

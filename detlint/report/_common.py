@@ -264,7 +264,8 @@ DIFF_COLUMNS = (("old", "old"), ("new", "new"), ("added", "+"), ("removed", "-")
 
 def diff_summary_lines(report: Report) -> list[str]:
     """detlint diff's totals and per-class table, as a Markdown table (a CI step can post it as
-    is); none for check. Boxes of added and removed images count in + and -."""
+    is); none for check. Boxes of added and removed images count in + and -; a relabelled box
+    counts under its old class."""
     diff = report.diff
     if not diff:
         return []

@@ -274,6 +274,8 @@ def _summary(report: Report, findings: list[Finding], groups: list[tuple[str, li
     failing = counts.at_or_above(report.fail_on) if report.fail_on in SEVERITY_RANK else 0
     status = (f"exit status 1: {failing} finding{'s' if failing != 1 else ''} at or above --fail-on "
               f"{report.fail_on}" if failing else f"exit status 0: nothing at or above --fail-on {report.fail_on}")
+    if report.diff:  # detlint diff: its exit status is --fail-on-change's, not a severity's
+        status = f"{len(findings)} change{'s' if len(findings) != 1 else ''} between the two versions"
     severities = " ".join(f"<span class='badge {s}'>{counts.by_severity[s]} {s}</span>"
                           for s in ("error", "warning", "info"))
     rows = "".join(

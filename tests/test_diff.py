@@ -255,3 +255,23 @@ def test_every_output_format(fmt: str, tmp_path: Path) -> None:
 def test_check_never_reports_d_codes() -> None:
     result = run("check", FIXTURES / "diff_yolo_new", "--output-format", "json", "--select", "D", "--images", "none")
     assert json.loads(result.stdout)["findings"] == []
+
+
+def test_rev_with_images_kept_out_of_git(tmp_path: Path) -> None:
+    """Annotation repositories often commit labels only: the ignored images are taken as they
+    are now, so a YOLO dataset at REV still has its images (and only the label edits show). A
+    new label for a new ignored image reads as boxes added to an image that had none: with the
+    images out of git, nothing says the image was not there before."""
+    repo = tmp_path / "repo"
+    shutil.copytree(FIXTURES / "diff_yolo_old", repo / "data")
+    git(repo, "init", "-q")
+    (repo / ".gitignore").write_text("*.png\n")
+    commit_all(repo, "labels only")
+    assert "png" not in git(repo, "ls-files")
+    label = repo / "data" / "labels" / "train" / "a.txt"
+    label.write_text(label.read_text().replace("0 0.25 0.5", "0 0.275 0.5"))
+    new_label = repo / "data" / "labels" / "val" / "e2.txt"  # untracked, not ignored: new, not taken as old
+    shutil.copyfile(repo / "data" / "images" / "val" / "e.png", repo / "data" / "images" / "val" / "e2.png")
+    new_label.write_text("2 0.5 0.5 0.2 0.2\n")
+    _, doc = diff_json(repo / "data", "--rev", "HEAD")
+    assert found(doc) == {("D007", "labels/train/a.txt", 1, None, "1"), ("D005", "labels/val/e2.txt", 1, None, "1")}

@@ -3,9 +3,11 @@
 ``git ls-tree -r REV -- PATH`` lists the files and their blob ids at REV; ``git diff --name-only
 REV -- PATH`` the files that differ from the working tree. A file that did not change is
 hard-linked from the working tree (copied where links fail); only the changed blobs are read,
-in one ``git cat-file --batch``. The working tree, the index and HEAD are never touched (no
-checkout, no stash). Blob ids double as content hashes: the diff matches renamed images by git's
-blob id, so the old side's images are never hashed.
+in one ``git cat-file --batch``; image files git ignores (labels-only repositories) are linked as
+they are now. Unchanged means unchanged by git's own stat check (what ``git status`` says). The
+working tree, the index and HEAD are never touched (no checkout, no stash). Blob ids double as
+content hashes: the diff matches renamed images by git's blob id, so the old side's images are
+never hashed.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from detlint.errors import UsageError
+from detlint.fileio import IMAGE_EXTENSIONS
 
 
 @dataclass
@@ -80,11 +83,32 @@ def rebuild(path: Path, rev: str, into: Path) -> Revision:
             wanted.append((sha, name))
     _write_blobs(top, into, wanted)
     result.read = len(wanted)
+    result.linked += _link_unversioned(top, into, spec, set(result.blobs) if not base else
+                                       {f"{base}/{name}" for name in result.blobs})
     if not result.blobs:
         raise UsageError(f"{prefix}: nothing there at revision {rev}")
     if not path.is_dir():
         result.root = into / prefix
     return result
+
+
+def _link_unversioned(top: Path, into: Path, spec: str, at_rev: set[str]) -> int:
+    """Hard-link the image files git ignores (``.gitignore``: images kept out of git, as
+    annotation repositories often do). Their state at REV is unknown, so they are taken as they
+    are now; a YOLO dataset without its image files would have no images at all. An untracked
+    file that is not ignored is new work (an added image, a label not yet staged): not taken."""
+    listing = _git(top, "ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--", spec)
+    linked = 0
+    for relative in listing.decode("utf-8", "surrogateescape").split("\0"):
+        if not relative or Path(relative).suffix.lower() not in IMAGE_EXTENSIONS or relative in at_rev:
+            continue
+        source = top / relative
+        if source.is_symlink():
+            continue
+        target = into / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        linked += _link(source, target)
+    return linked
 
 
 def _link(source: Path, target: Path) -> bool:

@@ -275,3 +275,16 @@ def test_rev_with_images_kept_out_of_git(tmp_path: Path) -> None:
     new_label.write_text("2 0.5 0.5 0.2 0.2\n")
     _, doc = diff_json(repo / "data", "--rev", "HEAD")
     assert found(doc) == {("D007", "labels/train/a.txt", 1, None, "1"), ("D005", "labels/val/e2.txt", 1, None, "1")}
+
+
+def test_an_unreadable_image_does_not_move_its_boxes(tmp_path: Path) -> None:
+    """NEW's a.png no longer decodes, so its YOLO boxes stay normalised: they are compared with
+    OLD's pixel boxes in one unit, and only the planted added box shows."""
+    old, new = tmp_path / "old", tmp_path / "new"
+    shutil.copytree(FIXTURES / "diff_yolo_old", old)
+    shutil.copytree(FIXTURES / "diff_yolo_old", new)
+    (new / "images" / "train" / "a.png").write_bytes(b"not an image")
+    with (new / "labels" / "train" / "a.txt").open("a") as label:
+        label.write("0 0.3 0.5 0.4 0.4\n")
+    _, doc = diff_json(old, new)
+    assert found(doc) == {("D005", "labels/train/a.txt", 3, None, "3")}

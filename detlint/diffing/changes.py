@@ -54,6 +54,26 @@ def _side(ds: Dataset, image_to_pair: np.ndarray, codes: np.ndarray, n_names: in
     return matching.BoxSide(rows=rows, pair=pair[rows], label=labels, boxes=ann.boxes[rows])
 
 
+def _same_units(ob: matching.BoxSide, nb: matching.BoxSide, old: Dataset, new: Dataset, n_pairs: int) -> None:
+    """Boxes of an image pair compared in one unit: where either version holds normalised boxes
+    (a YOLO image whose size could not be read), the other's pixel boxes of that pair are
+    divided by their image's size, so an unreadable image does not make every box "moved"."""
+    old_norm = old.annotations.normalized[ob.rows]
+    new_norm = new.annotations.normalized[nb.rows]
+    if not (old_norm.any() or new_norm.any()):
+        return
+    mixed = np.zeros(n_pairs, bool)
+    mixed[ob.pair[old_norm]] = True
+    mixed[nb.pair[new_norm]] = True
+    for side, ds, norm in ((ob, old, old_norm), (nb, new, new_norm)):
+        scale = mixed[side.pair] & ~norm
+        image = ds.annotations.image[side.rows[scale]]
+        w = ds.images.width[image].astype(np.float64)
+        h = ds.images.height[image].astype(np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            side.boxes[scale] = side.boxes[scale] / np.column_stack([w, h, w, h])
+
+
 def _pair_index(n_images: int, rows: np.ndarray) -> np.ndarray:
     index = np.full(n_images, -1, np.int64)
     index[rows] = np.arange(len(rows))
@@ -232,6 +252,7 @@ def collect(old: Dataset, new: Dataset, iou: float, old_blobs: dict[str, str] | 
     _class_map(c)
     ob = _side(old, _pair_index(len(old.images), pairs.old), cmap.old_codes, len(cmap.names))
     nb = _side(new, _pair_index(len(new.images), pairs.new), cmap.new_codes, len(cmap.names))
+    _same_units(ob, nb, old, new, len(pairs.old))
     boxes = _boxes(c, ob, nb, matching.match_boxes(ob, nb, iou))
     _unpaired_counts(c, pairs)
     kinds: dict[str, int] = {}

@@ -11,8 +11,9 @@ median of ``--repeat``, wall time of the whole command:
 - ``check --images none``: ``detlint check NEW --images none --no-cache --output-format json``,
   the floor issue 18 sets the target by (the diff in at most 2x this);
 - ``diff``: ``detlint diff OLD NEW --output-format json``;
-- with ``--rev``, also ``diff --rev``: OLD committed to a git repository (images hard-linked,
-  ``git add`` hashes each), NEW's annotation JSON written over it, then
+- with ``--rev``, also ``diff --rev``: OLD's annotation JSON committed to a labels-only git
+  repository (no images: the generated images are hard links of a few files, past the
+  filesystem's link limit, and a label diff needs none), NEW's written over it, then
   ``detlint diff REPO/coco --rev HEAD --output-format json`` (one changed blob read from git).
 
 The diff's findings are counted and must be exactly the 100 planted changes. A Markdown table
@@ -85,16 +86,15 @@ def _make_new(old: Path, into: Path) -> Path:
 
 
 def _git_repo(old: Path, new: Path, into: Path) -> Path:
-    """A repository whose HEAD holds OLD and whose working tree holds NEW's annotations."""
+    """A labels-only repository whose HEAD holds OLD's annotations and whose working tree NEW's."""
     repo = into / "repo"
-    shutil.copytree(old, repo / "coco", copy_function=os.link)
+    shutil.copytree(old / "annotations", repo / "coco" / "annotations")
     env = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@b", "GIT_COMMITTER_NAME": "b",
            "GIT_COMMITTER_EMAIL": "b@b"}
     for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "old"]):
         subprocess.run(["git", *args], cwd=repo, check=True, env=env)
     for json_file in (new / "annotations").glob("*.json"):
         target = repo / "coco" / "annotations" / json_file.name
-        target.unlink()  # a hard link to OLD's file: write a new file, not through the link
         shutil.copyfile(json_file, target)
     return repo / "coco"
 

@@ -348,6 +348,9 @@ def _legend(shown: dict[str, list[Card]]) -> str:
         (f"background:{_rgb(draw.PLACEHOLDER_COLOUR)}", "grey: the image is missing or does not decode"),
         (f"border:2px dashed {_rgb(draw.PREDICTION_COLOUR)};background:#000",
          "a model's detection (check --predictions), with its class and score"),
+        (f"border:2px dashed {_rgb(draw.OLD_COLOUR)};background:#000",
+         "detlint diff: where a moved or relabelled box was in the old version (a removed box is "
+         "the finding's box, on the old version's image)"),
     ]
     items = "".join(f"<span><i style='{style}'></i>{_esc(text)}</span>" for style, text in keys)
     return f"<p id='legend'><strong>In the pictures</strong> {items}</p>"

@@ -288,3 +288,17 @@ def test_an_unreadable_image_does_not_move_its_boxes(tmp_path: Path) -> None:
         label.write("0 0.3 0.5 0.4 0.4\n")
     _, doc = diff_json(old, new)
     assert found(doc) == {("D005", "labels/train/a.txt", 3, None, "3")}
+
+
+def test_a_class_name_cannot_break_the_summary_table(tmp_path: Path) -> None:
+    old, new = tmp_path / "old", tmp_path / "new"
+    for root in (old, new):
+        shutil.copytree(FIXTURES / "diff_yolo_old", root)
+        yaml = root / "data.yaml"
+        yaml.write_text(yaml.read_text().replace("[cat, dog, bird]", "[cat, \"d|g\\a\", bird]"))
+    with (new / "labels" / "train" / "a.txt").open("a") as label:
+        label.write("1 0.3 0.5 0.4 0.4\n")
+    lines = run("diff", old, new).stdout.splitlines()
+    table = [line for line in lines if line.startswith("|")]
+    assert len(table) == 3 and all(line.count("|") == 8 for line in table), table  # 7 columns
+    assert "d&#124;g" in table[2] and "\a" not in "".join(lines)

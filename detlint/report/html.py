@@ -48,7 +48,8 @@ from detlint.report._common import (
     Report,
     RuleTable,
     count,
-    diff_summary_lines,
+    diff_headline,
+    diff_table,
     escape_text,
     sorted_findings,
     summary_line,
@@ -389,15 +390,14 @@ def _label_errors_section(shown: dict[str, list[Card]], rules: RuleTable, paths:
 
 def _diff_section(report: Report) -> str:
     """detlint diff's totals and per-class table ("" for check)."""
-    lines = diff_summary_lines(report)
-    if not lines:
+    if not report.diff:
         return ""
-    cells = [[c.strip() for c in line.strip("|").split("|")] for line in lines[2:] if not line.startswith("|-")]
-    rows = "".join("<tr>" + "".join(f"<t{'h' if r == 0 else 'd'}{'' if k == 0 else ' class=num'}>{_esc(c)}"
-                                    f"</t{'h' if r == 0 else 'd'}>" for k, c in enumerate(row)) + "</tr>"
-                   for r, row in enumerate(cells))
-    return (f"<section id='diff'><h2>Changes</h2><p>{_esc(lines[0])}</p>"
-            f"{'<table>' + rows + '</table>' if rows else ''}</section>")
+    header, rows = diff_table(report)
+    cells = "".join(f"<th{' class=num' if k else ''}>{_esc(c)}</th>" for k, c in enumerate(header))
+    body = "".join("<tr>" + "".join(f"<td{' class=num' if k else ''}>{_esc(c)}</td>" for k, c in enumerate(row))
+                   + "</tr>" for row in rows)
+    table = f"<table><thead><tr>{cells}</tr></thead><tbody>{body}</tbody></table>" if rows else ""
+    return f"<section id='diff'><h2>Changes</h2><p>{_esc(diff_headline(report))}</p>{table}</section>"
 
 
 def _targets_section(report: Report) -> str:

@@ -114,6 +114,7 @@ def test_rev_of_the_working_tree_matches_the_folder_diff(yolo_repo: Path) -> Non
     _, doc = diff_json(yolo_repo / "data", "--rev", "HEAD")
     assert found(doc) == YOLO_PLANTED
     assert git(yolo_repo, "status", "--porcelain") == before  # nothing checked out, stashed or staged
+    assert not list((yolo_repo / ".git").glob("detlint-diff-*"))  # the rebuilt revision is gone
     # only the changed blobs were read: data.yaml, a.txt, b.txt, the c/d/e files that moved or went
     changed = git(yolo_repo, "diff", "--name-only", "HEAD", "--", "data").split()
     assert 0 < doc["diff"]["blobs_read"] <= len(changed)

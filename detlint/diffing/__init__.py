@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from detlint.diffing import changes
-from detlint.diffing.gitrev import Revision, rebuild
+from detlint.diffing.gitrev import Revision, rebuild, scratch_parent
 from detlint.errors import UsageError
 from detlint.findings import Finding
 from detlint.formats import ReadOptions, load
@@ -104,7 +104,7 @@ def diff(request: DiffRequest) -> DiffResult:
     if request.rev is not None:
         if request.old is not None:
             raise UsageError("--rev takes one PATH (the dataset now), not OLD and NEW")
-        scratch = tempfile.TemporaryDirectory(prefix="detlint-diff-")
+        scratch = tempfile.TemporaryDirectory(prefix="detlint-diff-", dir=scratch_parent(request.new))
         try:
             revision = rebuild(request.new, request.rev, Path(scratch.name))
         except BaseException:

@@ -111,6 +111,19 @@ def _link_unversioned(top: Path, into: Path, spec: str, at_rev: set[str]) -> int
     return linked
 
 
+def scratch_parent(path: Path) -> Path | None:
+    """Where to rebuild the revision: inside the repository's git directory (one filesystem with
+    the working tree, so unchanged files are hard links, not copies; git ignores what is there),
+    else None (the system's temporary folder)."""
+    folder = path.resolve()
+    folder = folder if folder.is_dir() else folder.parent
+    try:
+        git_dir = Path(_git(folder, "rev-parse", "--absolute-git-dir").decode().strip())
+    except UsageError:
+        return None
+    return git_dir if os.access(git_dir, os.W_OK) else None
+
+
 def _link(source: Path, target: Path) -> bool:
     """Hard-link (else copy) an unchanged working-tree file; False when it cannot be read."""
     try:

@@ -347,6 +347,36 @@ def rule(code: str | None, show_all: bool) -> None:
         click.echo("\nOptions (config keys): " + ", ".join(f"{k} = {v!r}" for k, v in module.OPTIONS.items()))
 
 
+@main.command(name="diff")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path), metavar="OLD NEW | PATH --rev REV")
+@click.option("--rev", default=None, metavar="REV",
+              help="Compare PATH with itself at this git revision (read from git, never checked out).")
+@click.option("--iou", type=click.FloatRange(0.0, 1.0, min_open=True), default=0.5, show_default=True,
+              help="Least IoU for a box to be the same box, moved or relabelled.")
+@click.option("--output-format", "output_format", type=click.Choice(tuple(REPORTERS)), default="concise",
+              show_default=True, help="Output format.")
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Write the report to FILE instead of stdout.")
+@click.option("--format", "input_format", type=FORMAT_NAME, default=None, help="Input format (default: sniffed).")
+@click.option("--fail-on-change", "fail_on_change", default=None, metavar="KINDS",
+              help="Exit 1 when a change of these kinds is found: comma-separated (class-map, box-removed, "
+                   "image-added, ...) or any. Default: exit 0 whatever changed.")
+def diff_command(paths: tuple[Path, ...], rev: str | None, iou: float, output_format: str, output: Path | None,
+                 input_format: str | None, fail_on_change: str | None) -> None:
+    """What changed between two versions of a dataset (D codes), located in NEW (removals in OLD)."""
+    from detlint.diffing import DiffRequest, diff, parse_kinds
+
+    wanted = 1 if rev is not None else 2
+    if len(paths) != wanted:
+        raise UsageError("diff takes OLD and NEW, or one PATH with --rev REV")
+    request = DiffRequest(new=paths[-1], old=None if rev is not None else paths[0], rev=rev, iou=iou,
+                          input_format=input_format, fail_on_change=parse_kinds(fail_on_change),
+                          output_format=output_format)
+    with diff(request) as result:
+        _write_output(result.emit, output)
+    sys.exit(result.exit_code)
+
+
 def _smoke_command() -> click.Command:
     from detlint.smoke.cli import smoke
 

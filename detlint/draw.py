@@ -36,6 +36,7 @@ DECLARED_COLOUR = (255, 210, 0)
 HIGHLIGHT_COLOUR = (255, 0, 200)
 # a model's detection (check --predictions): dashed white on a black halo, like no label box
 PREDICTION_COLOUR = (255, 255, 255)
+OLD_COLOUR = (255, 160, 0)  # detlint diff: a box where it was in the old version
 TINY_PX = 6  # boxes smaller than this on the picture get a ring so they can be found
 # Class colours; none close to HIGHLIGHT_COLOUR, so the finding's box stands out.
 PALETTE = (
@@ -129,7 +130,9 @@ def render(scene: Scene, max_side: int | None = None,
     return render_each(scene, [scene.highlight], max_side, loaded)[0]
 
 
-Overlay = tuple[np.ndarray, str]  # a detection's xyxy pixel box and its label ("dog 0.91")
+# a detection's xyxy pixel box and its label ("dog 0.91"), optionally its colour (default
+# PREDICTION_COLOUR; detlint diff draws a box's old place in OLD_COLOUR)
+Overlay = tuple  # (np.ndarray, str) | (np.ndarray, str, tuple[int, int, int])
 
 
 def render_each(scene: Scene, highlights: Sequence[frozenset[int]], max_side: int | None = None,
@@ -146,7 +149,7 @@ def render_each(scene: Scene, highlights: Sequence[frozenset[int]], max_side: in
         loaded = load_image(scene.image_path, max_side, scene.root)
     picture, size = loaded if loaded is not None else (None, _placeholder_size(scene))
     boxes = _pixel_boxes(scene, size)
-    extra = [box for group in overlays for box, _ in group]
+    extra = [overlay[0] for group in overlays for overlay in group]
     x0, y0, x1, y1 = _extent(np.vstack([boxes, *extra]) if extra else boxes, size)
     longest = max(x1 - x0, y1 - y0, 1.0)
     if max_side:
@@ -177,21 +180,22 @@ def render_each(scene: Scene, highlights: Sequence[frozenset[int]], max_side: in
         copy = canvas.copy() if len(highlights) > 1 else canvas
         draw_copy = ImageDraw.Draw(copy)
         _draw_boxes(draw_copy, scene, boxes, pen, sorted(highlight), highlight)
-        for box, label in overlays[k] if k < len(overlays) else ():
-            _draw_overlay(draw_copy, box, label, pen)
+        for overlay in overlays[k] if k < len(overlays) else ():
+            _draw_overlay(draw_copy, overlay[0], overlay[1], pen, *overlay[2:])
         pictures.append(copy)
     return pictures
 
 
-def _draw_overlay(draw: ImageDraw.ImageDraw, box: np.ndarray, label: str, pen: _Pen) -> None:
+def _draw_overlay(draw: ImageDraw.ImageDraw, box: np.ndarray, label: str, pen: _Pen,
+                  colour: tuple[int, int, int] = PREDICTION_COLOUR) -> None:
     """A model's detection: dashed, in its own colour, so it is never taken for a label."""
     if not np.isfinite(box).all():
         return
     rect = _rect(_to_canvas(np.asarray(box, np.float64), pen.scale, pen.offset))
     draw.rectangle(rect, outline=(0, 0, 0), width=pen.line * 2)
-    _dashed_rectangle(draw, np.array(rect), PREDICTION_COLOUR, pen.line * 2)
+    _dashed_rectangle(draw, np.array(rect), colour, pen.line * 2)
     if label:  # at the bottom edge, inside: the label's own tag sits above the top edge
-        _label(draw, [rect[0], rect[3], rect[2], rect[3]], label, PREDICTION_COLOUR, pen.font)
+        _label(draw, [rect[0], rect[3], rect[2], rect[3]], label, colour, pen.font)
 
 
 @dataclass(frozen=True)

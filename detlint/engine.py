@@ -29,11 +29,14 @@ def _wanted(rule: Any, targets: Iterable[str], ctx: RuleContext) -> bool:
     """A trainer's rule (``TARGET``, the R codes) runs only when its target was asked for; a
     rule about predictions (``NEEDS = "predictions"``, the P codes) only when predictions were
     given, and a label-issue rule (``NEEDS = "label-issues"``, the L codes) only when
-    ``--label-issues`` was asked as well."""
+    ``--label-issues`` was asked as well. A change between versions (``NEEDS = "diff"``, the D
+    codes) is never looked for in one dataset: ``detlint diff`` builds those findings itself."""
     target = getattr(rule, "TARGET", None)
     if target is not None and target not in targets:
         return False
     needs = getattr(rule, "NEEDS", None)
+    if needs == "diff":
+        return False
     if needs == "predictions":
         return ctx.predictions is not None
     if needs == "label-issues":

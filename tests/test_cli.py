@@ -244,12 +244,14 @@ def test_rule_all_lists_every_design_code() -> None:
     assert result.exit_code == 0
     listed = [line.split()[0] for line in result.stdout.splitlines()]
     # R codes: the reserved range of trainer rules (--target), each naming its target; P codes
-    # (predictions) and L codes (label issues ranked from them) run only with what they need
-    reserved = ("R", "P", "L")
+    # (predictions) and L codes (label issues ranked from them) run only with what they need; D
+    # codes (changes between two versions) come from detlint diff alone
+    reserved = ("R", "P", "L", "D")
     assert {c for c in listed if not c.startswith(reserved)} == {code for code in DESIGN_CODES if code in RULES}
     assert all(getattr(RULES[c], "TARGET", None) for c in listed if c.startswith("R"))
     assert all(getattr(RULES[c], "NEEDS", None) == "predictions" for c in listed if c.startswith("P"))
     assert all(getattr(RULES[c], "NEEDS", None) == "label-issues" for c in listed if c.startswith("L"))
+    assert all(getattr(RULES[c], "NEEDS", None) == "diff" for c in listed if c.startswith("D"))
     assert set(DESIGN_CODES) - {"I002", "I003", "I004", "I007", "I008", "I009", "I010", "S002"} <= set(listed)
     b002 = next(line for line in result.stdout.splitlines() if line.startswith("B002"))
     assert "box-out-of-image" in b002 and "error" in b002

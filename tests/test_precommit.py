@@ -162,7 +162,7 @@ def test_voc_xml_file_in_a_devkit(tmp_path: Path) -> None:
 
 def test_hook_definitions() -> None:
     hooks = {h["id"]: h for h in yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())}
-    assert set(hooks) == {"detlint", "detlint-dataset"}
+    assert set(hooks) == {"detlint", "detlint-dataset", "detlint-diff"}
     files = re.compile(hooks["detlint"]["files"])
     for name in ("labels/train/1.txt", "Annotations/1.xml", "data.yaml", "a/instances.json", "obj.data",
                  "obj.names", "x.yml"):
@@ -170,6 +170,9 @@ def test_hook_definitions() -> None:
     assert not files.search("images/1.jpg")
     assert hooks["detlint"]["language"] == "python" and hooks["detlint"]["require_serial"] is True
     assert hooks["detlint-dataset"]["pass_filenames"] is False and hooks["detlint-dataset"]["always_run"] is True
+    # detlint diff compares a dataset with a revision named in args: run by hand (manual stage)
+    assert hooks["detlint-diff"]["entry"] == "detlint diff" and hooks["detlint-diff"]["stages"] == ["manual"]
+    assert hooks["detlint-diff"]["pass_filenames"] is False
 
 
 def test_readme_yaml_snippets_parse() -> None:

@@ -28,13 +28,15 @@ def expected(code: str) -> dict:
 
 
 def _check(dataset: Path, images: str, target: str | None = None, predictions: Path | None = None,
-           label_issues: int | None = None) -> list[dict]:
+           label_issues: int | None = None, diff_old: Path | None = None) -> list[dict]:
     # a trainer's rule (R codes, TARGET) runs only when its target is asked for; a prediction rule
     # (P codes) only with --predictions, a label-issue rule (L codes) only with --label-issues too
     extra = [*(["--target", target] if target else []), *(["--predictions", str(predictions)] if predictions else []),
              *(["--label-issues", str(label_issues)] if label_issues else [])]
-    result = CliRunner().invoke(main, ["check", str(dataset), "--output-format", "json", "--no-cache",
-                                       "--images", images, *extra])
+    # a change between versions (D codes) is found by detlint diff OLD NEW, never by check
+    command = ["diff", str(diff_old), str(dataset)] if diff_old else ["check", str(dataset), "--no-cache",
+                                                                     "--images", images, *extra]
+    result = CliRunner().invoke(main, [*command, "--output-format", "json"])
     assert result.exit_code in (0, 1), result.output
     return json.loads(result.stdout)["findings"]
 
@@ -51,8 +53,9 @@ def test_rule_fires_exactly_where_its_fixture_says(code: str) -> None:
     assert doc["cases"], f"{code}: a rule needs at least one case where it fires"
     for case in doc["cases"]:
         predictions = FIXTURES / code / case["predictions"] if "predictions" in case else None
+        diff_old = FIXTURES / code / case["diff_old"] if "diff_old" in case else None
         found = [f for f in _check(FIXTURES / code / case["dataset"], case["images"], case.get("target"), predictions,
-                                   case.get("label_issues")) if f["code"] == code]
+                                   case.get("label_issues"), diff_old) if f["code"] == code]
         assert all((f["name"], f["severity"]) == (doc["name"], doc["severity"]) for f in found)
         if case.get("match") == "image":
             assert {f["image"] for f in found} == {e["image"] for e in case["findings"]}, case["dataset"]

@@ -32,7 +32,8 @@ from detlint.safetext import counted, escape_text, json_text
 __all__ = [
     "SEVERITY_ORDER", "Counts", "Paths", "Report", "RuleInfo", "RuleTable", "collector_paused", "consequence_lines",
     "consequence_suffix", "count", "target_headline", "target_summary_lines",
-    "escape_text", "location_object", "sorted_findings", "summary_line", "write_json",
+    "diff_headline", "diff_summary_lines", "diff_table", "escape_text", "location_object", "sorted_findings",
+    "summary_line", "write_json",
 ]
 
 # Highest severity first: the order of summary counts.
@@ -50,6 +51,8 @@ class Report:
     predictions: list = field(default_factory=list)  # check --predictions: each dataset's Predictions or None
     # --target: name -> {"images_dropped", "boxes_dropped", "raises", "rewrites"}; empty when none was asked
     targets: dict[str, dict] = field(default_factory=dict)
+    # detlint diff: the changes' summary and per-class table (json's "diff"); empty for check
+    diff: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -254,6 +257,48 @@ def target_summary_lines(report: Report) -> list[str]:
             if len(items) > LISTED:
                 lines.append(f"  ... and {len(items) - LISTED} more")
     return lines
+
+
+DIFF_COLUMNS = (("old", "old"), ("new", "new"), ("added", "+"), ("removed", "-"), ("moved", "moved"),
+                ("relabelled", "relabelled"))
+
+
+def diff_table(report: Report) -> tuple[list[str], list[list[str]]]:
+    """detlint diff's per-class table: the header and a row per class that changed (cells as text)."""
+    rows = [[name] + [str(row[key]) for key, _ in DIFF_COLUMNS] for name, row in report.diff.get("classes", {}).items()
+            if any(row[key] for key, _ in DIFF_COLUMNS[2:]) or row["old"] != row["new"]]
+    return ["class"] + [title for _, title in DIFF_COLUMNS], rows
+
+
+def diff_headline(report: Report) -> str:
+    diff = report.diff
+    images, boxes = diff["images"], diff["boxes"]
+    return (f"Changes {diff['old']} -> {diff['new']}: images +{images['added']} -{images['removed']}, "
+            f"{images['renamed']} renamed, {images['split_changed']} moved to another split; boxes "
+            f"+{boxes['added']} -{boxes['removed']}, {boxes['moved']} moved, {boxes['relabelled']} relabelled, "
+            f"{counted(boxes['attribute_changed'], 'attribute change')}; "
+            f"{counted(len(diff.get('class_map', [])), 'class-map change')}.")
+
+
+def diff_summary_lines(report: Report) -> list[str]:
+    """detlint diff's totals and per-class table, as a Markdown table (a CI step can post it as
+    is); none for check. Boxes of added and removed images count in + and -; a relabelled box
+    counts under its old class. A ``|`` in a class name becomes ``&#124;``, so the table keeps its columns."""
+    if not report.diff:
+        return []
+    header, rows = diff_table(report)
+    if not rows:
+        return [diff_headline(report)]
+    # as an HTML entity: a backslash would be doubled by escape_text, and Markdown shows the entity as "|"
+    rows = [[row[0].replace("|", "&#124;"), *row[1:]] for row in rows]
+    widths = [max(len(r[k]) for r in [header, *rows]) for k in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) if k == 0 else c.rjust(w) for k, (c, w) in enumerate(zip(cells, widths))) \
+            + " |"
+
+    rule = "|" + "|".join("-" * (w + 1) + (":" if k else "-") for k, w in enumerate(widths)) + "|"
+    return [diff_headline(report), "", line(header), rule, *map(line, rows)]
 
 
 def write_json(document: Any, stream: TextIO) -> None:

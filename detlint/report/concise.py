@@ -18,6 +18,7 @@ from detlint.report._common import (
     collector_paused,
     consequence_lines,
     count,
+    diff_summary_lines,
     escape_text,
     sorted_findings,
     summary_line,
@@ -42,4 +43,5 @@ def emit(report: Report, stream: TextIO) -> None:
         stream.writelines(escape_text(f"{location(f, paths)}: {f.code} {f.message}") + "\n"
                           + "".join(escape_text(line) + "\n" for line in consequence_lines(f)) for f in findings)
         stream.writelines(escape_text(line) + "\n" for line in target_summary_lines(report))
+        stream.writelines(escape_text(line) + "\n" for line in diff_summary_lines(report))
         stream.write(summary_line(count(findings, RuleTable()), report.fail_on) + "\n")

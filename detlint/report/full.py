@@ -28,6 +28,7 @@ from detlint.report._common import (
     collector_paused,
     consequence_lines,
     count,
+    diff_summary_lines,
     escape_text,
     sorted_findings,
     summary_line,
@@ -124,7 +125,7 @@ def emit(report: Report, stream: TextIO) -> None:
         findings = sorted_findings(report.findings)
         # each block, then an empty line
         stream.writelines("".join(line + "\n" for line in _block(f, paths, rules, sources)) + "\n" for f in findings)
-        summaries = target_summary_lines(report)
+        summaries = target_summary_lines(report) + diff_summary_lines(report)
         stream.writelines(escape_text(line) + "\n" for line in summaries)
         stream.write("\n" if summaries else "")
         stream.write(summary_line(count(findings, rules), report.fail_on) + "\n")

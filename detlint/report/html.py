@@ -48,6 +48,8 @@ from detlint.report._common import (
     Report,
     RuleTable,
     count,
+    diff_headline,
+    diff_table,
     escape_text,
     sorted_findings,
     summary_line,
@@ -140,7 +142,9 @@ def _views(report: Report) -> dict[str, DatasetView]:
 
 
 def _card(finding: Finding, views: dict[str, DatasetView]) -> Card:
-    view = views.get(finding.dataset or "") or (next(iter(views.values())) if len(views) == 1 else None)
+    # detlint diff: a removal is drawn from the old version, named by its root ("root")
+    view = views.get(str((finding.data or {}).get("root", ""))) or views.get(finding.dataset or "") \
+        or (next(iter(views.values())) if len(views) == 1 else None)
     if view is None:
         return Card(finding, None, -1, (), "")
     image_row, highlight = view.locate(finding)
@@ -191,6 +195,11 @@ def _draw_thumbnails(cards: list[Card], thumb_size: int) -> None:
 def _detection_overlay(card: Card) -> list[tuple[Any, str]]:
     """The detection a card's finding is about, as ``draw`` overlays it ([] when none)."""
     view = card.view
+    old_box = (card.finding.data or {}).get("old_box")
+    if old_box is not None:  # detlint diff: where a moved or relabelled box was, in its own colour
+        from detlint.draw import OLD_COLOUR
+
+        return [(np.asarray(old_box, np.float64), f"was {card.finding.data.get('old_label', '')}", OLD_COLOUR)]
     row = view.detection_of(card.finding) if view is not None else -1
     if row < 0:
         return []
@@ -248,6 +257,7 @@ def _body(report: Report, findings: list[Finding], groups: list[tuple[str, list[
            f"{_esc(summary_line(count(findings, rules), report.fail_on))}</p></header>")
     yield _summary(report, findings, groups, shown, rules)
     yield _targets_section(report)
+    yield _diff_section(report)
     yield _label_errors_section(shown, rules, paths)
     yield _stats_section(report)
     yield _filters(groups, splits)
@@ -265,6 +275,8 @@ def _summary(report: Report, findings: list[Finding], groups: list[tuple[str, li
     failing = counts.at_or_above(report.fail_on) if report.fail_on in SEVERITY_RANK else 0
     status = (f"exit status 1: {failing} finding{'s' if failing != 1 else ''} at or above --fail-on "
               f"{report.fail_on}" if failing else f"exit status 0: nothing at or above --fail-on {report.fail_on}")
+    if report.diff:  # detlint diff: its exit status is --fail-on-change's, not a severity's
+        status = f"{len(findings)} change{'s' if len(findings) != 1 else ''} between the two versions"
     severities = " ".join(f"<span class='badge {s}'>{counts.by_severity[s]} {s}</span>"
                           for s in ("error", "warning", "info"))
     rows = "".join(
@@ -337,6 +349,9 @@ def _legend(shown: dict[str, list[Card]]) -> str:
         (f"background:{_rgb(draw.PLACEHOLDER_COLOUR)}", "grey: the image is missing or does not decode"),
         (f"border:2px dashed {_rgb(draw.PREDICTION_COLOUR)};background:#000",
          "a model's detection (check --predictions), with its class and score"),
+        (f"border:2px dashed {_rgb(draw.OLD_COLOUR)};background:#000",
+         "detlint diff: where a moved or relabelled box was in the old version (a removed box is "
+         "the finding's box, on the old version's image)"),
     ]
     items = "".join(f"<span><i style='{style}'></i>{_esc(text)}</span>" for style, text in keys)
     return f"<p id='legend'><strong>In the pictures</strong> {items}</p>"
@@ -371,6 +386,18 @@ def _label_errors_section(shown: dict[str, list[Card]], rules: RuleTable, paths:
             "training labels as correct.")
     return (f"<section id='label-errors'><h2>Likely label errors</h2><p class='doc'>{_esc(note)}</p>"
             f"<div class='cards'>{body}</div></section>")
+
+
+def _diff_section(report: Report) -> str:
+    """detlint diff's totals and per-class table ("" for check)."""
+    if not report.diff:
+        return ""
+    header, rows = diff_table(report)
+    cells = "".join(f"<th{' class=num' if k else ''}>{_esc(c)}</th>" for k, c in enumerate(header))
+    body = "".join("<tr>" + "".join(f"<td{' class=num' if k else ''}>{_esc(c)}</td>" for k, c in enumerate(row))
+                   + "</tr>" for row in rows)
+    table = f"<table><thead><tr>{cells}</tr></thead><tbody>{body}</tbody></table>" if rows else ""
+    return f"<section id='diff'><h2>Changes</h2><p>{_esc(diff_headline(report))}</p>{table}</section>"
 
 
 def _targets_section(report: Report) -> str:

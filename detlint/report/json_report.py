@@ -54,6 +54,7 @@ def document(report: Report) -> dict[str, Any]:
         "findings": [finding_object(f, rules) for f in findings],
         "summary": {**{s: counts.by_severity[s] for s in SEVERITY_ORDER}, "fixable": counts.fixable},
         **({"targets": report.targets} if report.targets else {}),
+        **({"diff": report.diff} if report.diff else {}),
     }
 
 

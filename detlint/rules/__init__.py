@@ -34,6 +34,16 @@ from detlint.rules import (
     c005_class_map_mismatch,
     c006_yolo_names_mismatch,
     c007_class_imbalance,
+    d001_image_added,
+    d002_image_removed,
+    d003_image_renamed,
+    d004_image_split_changed,
+    d005_box_added,
+    d006_box_removed,
+    d007_box_moved,
+    d008_box_relabelled,
+    d009_class_map_changed,
+    d010_attribute_changed,
     f001_unparseable_file,
     f002_schema_violation,
     f003_duplicate_id,
@@ -117,6 +127,9 @@ _MODULES: tuple[ModuleType, ...] = (
     p011_image_without_predictions, p012_results_file_is_dataset, p013_evaluation_readiness,
     # NEEDS: each runs with --predictions and --label-issues K only
     l001_overlooked_object, l002_badly_located_box, l003_swapped_class,
+    # NEEDS = "diff": built by detlint diff from two versions, never run by check
+    d001_image_added, d002_image_removed, d003_image_renamed, d004_image_split_changed, d005_box_added,
+    d006_box_removed, d007_box_moved, d008_box_relabelled, d009_class_map_changed, d010_attribute_changed,
 )
 
 RULES: dict[str, ModuleType] = {module.CODE: module for module in _MODULES}

@@ -303,3 +303,13 @@ def test_a_class_name_cannot_break_the_summary_table(tmp_path: Path) -> None:
     table = [line for line in lines if line.startswith("|")]
     assert len(table) == 3 and all(line.count("|") == 8 for line in table), table  # 7 columns
     assert "d&#124;g" in table[2] and "\a" not in "".join(lines)
+
+
+def test_the_readme_example_is_what_detlint_prints(monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = Path(__file__).resolve().parents[1]
+    readme = (repo / "README.md").read_text(encoding="utf-8")
+    command = "detlint diff fixtures/rules/diff_yolo_old fixtures/rules/diff_yolo_new"
+    block = readme.split(f"$ {command}\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(repo)  # the paths as the README names them
+    result = CliRunner().invoke(main, command.split()[1:])
+    assert result.exit_code == 0 and result.stdout == block

@@ -313,3 +313,25 @@ def test_the_readme_example_is_what_detlint_prints(monkeypatch: pytest.MonkeyPat
     monkeypatch.chdir(repo)  # the paths as the README names them
     result = CliRunner().invoke(main, command.split()[1:])
     assert result.exit_code == 0 and result.stdout == block
+
+
+def test_a_crafted_tree_entry_never_writes_outside_the_rebuild(tmp_path: Path) -> None:
+    """A tree entry named ``..`` (``git mktree`` accepts one; checkout refuses it) is skipped."""
+    def git(*args: str, data: bytes | None = None) -> str:
+        return subprocess.run(["git", *args], cwd=tmp_path, input=data, capture_output=True, check=True).stdout.decode()
+
+    git("init", "-q")
+    git("config", "user.email", "t@t")
+    git("config", "user.name", "t")
+    (tmp_path / "data" / "labels").mkdir(parents=True)
+    (tmp_path / "data" / "labels" / "a.txt").write_text("0 0.5 0.5 0.1 0.1\n")
+    (tmp_path / "data" / "data.yaml").write_text("train: images\nnames: [cat]\n")
+    blob = git("hash-object", "-w", "data/labels/a.txt").strip()
+    labels = git("mktree", data=f"100644 blob {blob}\ta.txt\n100644 blob {blob}\t..\n".encode()).strip()
+    yaml = git("hash-object", "-w", "data/data.yaml").strip()
+    data = git("mktree", data=f"100644 blob {yaml}\tdata.yaml\n040000 tree {labels}\tlabels\n".encode()).strip()
+    top = git("mktree", data=f"040000 tree {data}\tdata\n".encode()).strip()
+    commit = git("commit-tree", top, "-m", "crafted").strip()
+    result = CliRunner().invoke(main, ["diff", str(tmp_path / "data"), "--rev", commit, "--output-format", "json"])
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output and "internal error" not in result.stderr

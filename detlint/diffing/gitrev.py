@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from detlint.errors import UsageError
-from detlint.fileio import IMAGE_EXTENSIONS
+from detlint.fileio import IMAGE_EXTENSIONS, safe_relative
 
 
 @dataclass
@@ -73,6 +73,8 @@ def rebuild(path: Path, rev: str, into: Path) -> Revision:
         mode, kind, sha = meta.split()
         if kind != "blob" or mode == "120000":
             continue  # submodules and links: nothing a dataset reader needs
+        if safe_relative(name) != name:
+            continue  # a crafted tree entry ("../x", "/x"): git refuses to check it out, and so do we
         relative = name[len(base) + 1:] if base else name
         result.blobs[relative] = sha
         target = into / name

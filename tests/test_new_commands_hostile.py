@@ -1,0 +1,89 @@
+"""The newest commands (``check --predictions``, ``split``, ``merge``, ``diff``) on hostile input:
+huge numbers, split names that are path components, numpy warnings leaking to stderr. Each case
+runs the real CLI in a subprocess, so a warning printed on stderr is seen as a user sees it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "fixtures"
+
+
+def detlint(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "detlint", *map(str, args)], capture_output=True, text=True,
+                          timeout=60, env=env, cwd=cwd)
+
+
+def test_coco_results_bbox_with_a_huge_integer_is_a_finding_not_an_internal_error(tmp_path: Path) -> None:
+    preds = tmp_path / "preds.json"
+    preds.write_text(json.dumps([{"image_id": 1, "category_id": 1, "bbox": [0, 0, 10 ** 400, 1], "score": 0.5}]))
+    result = detlint("check", FIXTURES / "rules" / "predictions_coco", "--predictions", preds, "--images", "none",
+                     "--no-cache", "--output-format", "json")
+    assert result.returncode == 1, result.stderr
+    assert "internal error" not in result.stderr and result.stderr == ""
+    codes = {f["code"] for d in json.loads(result.stdout)["datasets"] for f in d["findings"]}
+    assert "P007" in codes  # the box has a non-finite coordinate once read as a float
+
+
+def test_yolo_txt_huge_class_index_is_reported_as_written_without_a_warning(tmp_path: Path) -> None:
+    preds = tmp_path / "preds"
+    preds.mkdir()
+    (preds / "a.txt").write_text("99999999999999999999999 0.5 0.5 0.2 0.2 0.5\n0 0.5 0.5 0.2 0.2 0.9\n")
+    result = detlint("check", FIXTURES / "yolo_clean", "--predictions", preds, "--images", "none", "--no-cache")
+    assert result.returncode == 1
+    assert result.stderr == ""  # no numpy RuntimeWarning on stderr
+    assert "-9223372036854775808" not in result.stdout
+    assert "a.txt:1: P001" in result.stdout
+
+
+@pytest.mark.parametrize("names", ["..,.", "train,..", "...,val"])
+def test_split_names_made_of_dots_are_refused(tmp_path: Path, names: str) -> None:
+    src = tmp_path / "src"
+    shutil.copytree(FIXTURES / "yolo_clean", src)
+    result = detlint("split", src, "--out", tmp_path / "out", "--ratios", "0.5,0.5", "--names", names)
+    assert result.returncode == 2
+    assert "--names" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+def _coco(folder: Path, boxes: list[list[float]]) -> None:
+    (folder / "images").mkdir(parents=True)
+    Image.new("RGB", (64, 48)).save(folder / "images" / "a.jpg")
+    anns = [{"id": i + 1, "image_id": 1, "category_id": 1, "bbox": b, "area": 1.0, "iscrowd": 0}
+            for i, b in enumerate(boxes)]
+    (folder / "annotations.json").write_text(json.dumps({
+        "images": [{"id": 1, "file_name": "a.jpg", "width": 64, "height": 48}], "annotations": anns,
+        "categories": [{"id": 1, "name": "cat"}]}))
+
+
+def test_diff_html_with_a_huge_box_prints_no_warning(tmp_path: Path) -> None:
+    _coco(tmp_path / "old", [[1, 1, 10, 10]])
+    _coco(tmp_path / "new", [[1, 1, 10, 10], [1e308, 1, 1e308, 10]])
+    result = detlint("diff", tmp_path / "old", tmp_path / "new", "--output-format", "html")
+    assert result.returncode == 0
+    assert result.stderr == ""
+    assert result.stdout.lstrip().lower().startswith("<!doctype html")
+
+
+@pytest.mark.parametrize("command", ["split", "merge"])
+def test_destination_that_is_a_dangling_symlink_is_one_clear_line(tmp_path: Path, command: str) -> None:
+    src = tmp_path / "src"
+    shutil.copytree(FIXTURES / "yolo_clean", src)
+    link = tmp_path / "dest"
+    link.symlink_to(tmp_path / "nowhere")
+    extra = ["--ratios", "0.5,0.5"] if command == "split" else [FIXTURES / "voc_clean"]
+    result = detlint(command, src, *extra, "--out", link)
+    assert result.returncode == 2
+    assert "symbolic link" in result.stderr and ".tmp" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "nowhere").exists()

@@ -87,3 +87,10 @@ def test_destination_that_is_a_dangling_symlink_is_one_clear_line(tmp_path: Path
     assert "symbolic link" in result.stderr and ".tmp" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "nowhere").exists()
+
+
+def test_check_of_a_coco_box_whose_corner_overflows_prints_no_warning(tmp_path: Path) -> None:
+    _coco(tmp_path / "ds", [[1e308, 1, 1e308, 10]])
+    result = detlint("check", tmp_path / "ds", "--images", "none", "--no-cache")
+    assert result.returncode == 1
+    assert result.stderr == ""

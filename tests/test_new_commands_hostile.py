@@ -68,7 +68,7 @@ def _coco(folder: Path, boxes: list[list[float]]) -> None:
 
 def test_diff_html_with_a_huge_box_prints_no_warning(tmp_path: Path) -> None:
     _coco(tmp_path / "old", [[1, 1, 10, 10]])
-    _coco(tmp_path / "new", [[1, 1, 10, 10], [1e308, 1, 1e308, 10]])
+    _coco(tmp_path / "new", [[1, 1, 10, 10], [1.7e308, 1, 1, 10]])  # finite, overflows once scaled
     result = detlint("diff", tmp_path / "old", tmp_path / "new", "--output-format", "html")
     assert result.returncode == 0
     assert result.stderr == ""

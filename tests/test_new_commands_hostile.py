@@ -94,3 +94,26 @@ def test_check_of_a_coco_box_whose_corner_overflows_prints_no_warning(tmp_path: 
     result = detlint("check", tmp_path / "ds", "--images", "none", "--no-cache")
     assert result.returncode == 1
     assert result.stderr == ""
+
+
+def _git(repo: Path, *args: str) -> str:
+    done = subprocess.run(["git", "-c", "user.email=t@example.com", "-c", "user.name=t", *args], cwd=repo,
+                          capture_output=True, text=True, check=True)
+    return done.stdout
+
+
+def test_diff_rev_of_an_unchanged_committed_symlink_reports_no_change(tmp_path: Path) -> None:
+    outside = tmp_path / "secret.txt"
+    outside.write_text("0 0.5 0.5 0.2 0.2 SECRET\n")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "init", "-q")
+    shutil.copytree(FIXTURES / "yolo_clean", repo / "data")
+    (repo / "data" / "labels" / "train" / "evil.txt").symlink_to(outside)
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", "one")
+    result = detlint("diff", "data", "--rev", "HEAD", "--output-format", "json", cwd=repo)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["findings"] == []  # nothing changed: no D001 for the link
+    assert "SECRET" not in result.stdout + result.stderr
+    assert (repo / "data" / "labels" / "train" / "evil.txt").is_symlink()

@@ -34,7 +34,9 @@ from detlint.boundary import Boundary
 from detlint.config import image_root_for
 from detlint.converting import check_destination
 from detlint.errors import UsageError
-from detlint.fileio import atomic_write_bytes, batch_map, progress_enabled, remove_stale_staging, staged_folder
+from detlint.findings import Finding
+from detlint.fileio import (atomic_write_bytes, batch_map, progress_enabled, read_bytes, remove_stale_staging,
+                            staged_folder)
 from detlint.formats import ReadOptions, WriteOptions, load, save
 from detlint.images.digests import content_hashes
 from detlint.model import Annotations, Categories, Dataset, concat_images
@@ -116,9 +118,12 @@ def read_class_map(path: Path, labels: list[str]) -> list[dict]:
     """
     import yaml
 
+    data = read_bytes(os.fspath(path))  # a regular file only: a FIFO would block the merge
+    if isinstance(data, Finding):
+        raise UsageError(f"--classes {path}: {data.message}")
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        document = yaml.safe_load(data.decode("utf-8"))
+    except (UnicodeDecodeError, yaml.YAMLError) as error:
         raise UsageError(f"--classes {path}: cannot read it ({_first_line(error)})") from None
     if not isinstance(document, dict) or set(document) - {"sources"} or not isinstance(document.get("sources"), dict):
         raise UsageError(f"--classes {path}: expected one key 'sources' mapping each source to its class map")

@@ -117,3 +117,13 @@ def test_diff_rev_of_an_unchanged_committed_symlink_reports_no_change(tmp_path: 
     assert json.loads(result.stdout)["findings"] == []  # nothing changed: no D001 for the link
     assert "SECRET" not in result.stdout + result.stderr
     assert (repo / "data" / "labels" / "train" / "evil.txt").is_symlink()
+
+
+def test_merge_class_map_that_is_a_fifo_never_blocks(tmp_path: Path) -> None:
+    fifo = tmp_path / "classes.yaml"
+    os.mkfifo(fifo)
+    result = detlint("merge", FIXTURES / "yolo_clean", FIXTURES / "demo", "--out", tmp_path / "out",
+                     "--classes", fifo)
+    assert result.returncode == 2
+    assert "--classes" in result.stderr and "FIFO" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

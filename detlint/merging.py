@@ -180,6 +180,16 @@ def target_names(datasets: list[Dataset], maps: list[dict]) -> list[list[str | N
     return out
 
 
+def _check_map_keys(datasets: list[Dataset], maps: list[dict], labels: list[str]) -> None:
+    # a key that names no class (a typo: 'kat' for 'cat') would leave the class unmapped, silently
+    for ds, mapping, label in zip(datasets, maps, labels):
+        known = set(ds.categories.names) | set(ds.categories.ids.tolist())
+        unknown = [key for key in mapping if key not in known]
+        if unknown:
+            raise UsageError(f"--classes: source {label!r}: {', '.join(repr(k) for k in unknown)} is no class name "
+                             f"or id of it (its classes: {', '.join(ds.categories.names[:20])})")
+
+
 def name_variants(targets: list[list[str | None]]) -> list[list[str]]:
     """Groups of distinct target names that fold to one :func:`variant_key`."""
     groups: dict[str, list[str]] = {}
@@ -205,6 +215,7 @@ def merge(request: MergeRequest) -> MergeReport:
     maps = read_class_map(request.class_map, labels) if request.class_map else [{} for _ in labels]
     datasets = [load(src, options=ReadOptions(progress=progress_enabled(), image_root=image_root_for(src, None)))
                 for src in request.sources]
+    _check_map_keys(datasets, maps, labels)
     targets = target_names(datasets, maps)
     variants = name_variants(targets)
     if variants and not request.keep_variants:

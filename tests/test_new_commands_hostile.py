@@ -127,3 +127,13 @@ def test_merge_class_map_that_is_a_fifo_never_blocks(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "--classes" in result.stderr and "FIFO" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_merge_class_map_naming_no_class_of_its_source_is_refused(tmp_path: Path) -> None:
+    classes = tmp_path / "classes.yaml"
+    classes.write_text("sources:\n  yolo_clean:\n    kat: animal\n")  # a typo for 'cat'
+    result = detlint("merge", FIXTURES / "yolo_clean", FIXTURES / "demo", "--out", tmp_path / "out",
+                     "--classes", classes)
+    assert result.returncode == 2
+    assert "'kat'" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()

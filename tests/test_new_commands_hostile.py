@@ -137,3 +137,11 @@ def test_merge_class_map_naming_no_class_of_its_source_is_refused(tmp_path: Path
     assert result.returncode == 2
     assert "'kat'" in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_diff_words_a_huge_box_in_a_short_message(tmp_path: Path) -> None:
+    _coco(tmp_path / "old", [[1, 1, 10, 10]])
+    _coco(tmp_path / "new", [[1, 1, 10, 10], [1e300, 1, 1, 10]])
+    result = detlint("diff", tmp_path / "old", tmp_path / "new")
+    added = [line for line in result.stdout.splitlines() if "D005" in line]
+    assert len(added) == 1 and "1e+300" in added[0] and len(added[0]) < 200

@@ -145,3 +145,15 @@ def test_diff_words_a_huge_box_in_a_short_message(tmp_path: Path) -> None:
     result = detlint("diff", tmp_path / "old", tmp_path / "new")
     added = [line for line in result.stdout.splitlines() if "D005" in line]
     assert len(added) == 1 and "1e+300" in added[0] and len(added[0]) < 200
+
+
+@pytest.mark.parametrize("command", [["diff", "{fifo}", "{clean}"], ["split", "{fifo}", "--out", "{out}"],
+                                     ["merge", "{fifo}", "{clean}", "--out", "{out}"]])
+def test_a_dataset_path_that_is_a_fifo_is_named_as_one(tmp_path: Path, command: list[str]) -> None:
+    fifo = tmp_path / "annotations.json"
+    os.mkfifo(fifo)
+    values = {"fifo": fifo, "clean": FIXTURES / "yolo_clean", "out": tmp_path / "out"}
+    result = detlint(*[part.format(**values) for part in command])
+    assert result.returncode == 2
+    assert "FIFO" in result.stderr and "Errno" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -34,9 +34,15 @@ from detlint.boundary import Boundary
 from detlint.config import image_root_for
 from detlint.converting import check_destination
 from detlint.errors import UsageError
+from detlint.fileio import (
+    atomic_write_bytes,
+    batch_map,
+    progress_enabled,
+    read_bytes,
+    remove_stale_staging,
+    staged_folder,
+)
 from detlint.findings import Finding
-from detlint.fileio import (atomic_write_bytes, batch_map, progress_enabled, read_bytes, remove_stale_staging,
-                            staged_folder)
 from detlint.formats import ReadOptions, WriteOptions, load, save
 from detlint.images.digests import content_hashes
 from detlint.model import Annotations, Categories, Dataset, concat_images

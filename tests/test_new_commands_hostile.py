@@ -157,3 +157,25 @@ def test_a_dataset_path_that_is_a_fifo_is_named_as_one(tmp_path: Path, command: 
     assert result.returncode == 2
     assert "FIFO" in result.stderr and "Errno" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def _hostile_classes(folder: Path) -> None:
+    shutil.copytree(FIXTURES / "yolo_clean", folder)
+    text = (folder / "data.yaml").read_text().replace("names: [cat, dog, bird]",
+                                                      'names: ["c\\e[31mat\\nfake: X1", dog, bird]')
+    (folder / "data.yaml").write_text(text)
+
+
+def test_split_and_merge_summaries_keep_a_class_name_newline_on_its_line(tmp_path: Path) -> None:
+    _hostile_classes(tmp_path / "src")
+    classes = tmp_path / "classes.yaml"
+    classes.write_text('sources:\n  src:\n    bird: "b\\e[31m\\nfake: Y1"\n')
+    split = detlint("split", tmp_path / "src", "--out", tmp_path / "s", "--ratios", "0.5,0.5")
+    merge = detlint("merge", tmp_path / "src", FIXTURES / "demo", "--out", tmp_path / "m", "--classes", classes,
+                    "--keep-variants")
+    assert split.returncode == 0 and merge.returncode == 0, split.stderr + merge.stderr
+    for result in (split, merge):
+        assert "\x1b" not in result.stderr and result.stdout == ""
+        assert not any(line.startswith("fake:") for line in result.stderr.splitlines()), result.stderr
+    assert "c\\x1b[31mat\\nfake: X1" in split.stderr
+    assert "b\\x1b[31m\\nfake: Y1" in merge.stderr

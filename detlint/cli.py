@@ -252,7 +252,7 @@ def split_command(src: Path, dst: Path, ratios: str, names: str | None, group_by
         names=[n.strip() for n in names.split(",")] if names else None,
         group_by=splitting.parse_group_by(group_by), seed=seed, keep=keep, target=target, lists_only=lists_only,
         near_distance=near_distance, source_format=input_format, image_root=image_root)
-    click.echo(_escaped_lines(splitting.split(request).summary()), err=True)
+    click.echo(_escaped_report(splitting.split(request)).summary(), err=True)
 
 
 @main.command("merge")
@@ -272,12 +272,28 @@ def merge_command(sources: tuple[Path, ...], dst: Path, class_map: Path | None, 
 
     request = merging.MergeRequest(sources=list(sources), dst=dst, class_map=class_map, target=target,
                                    keep_variants=keep_variants, dedup=not no_dedup)
-    click.echo(_escaped_lines(merging.merge(request).summary()), err=True)
+    click.echo(_escaped_report(merging.merge(request)).summary(), err=True)
 
 
-def _escaped_lines(text: str) -> str:
-    """Each line of a summary escaped on its own (paths and names are joined into them)."""
-    return "\n".join(escape_text(line) for line in text.split("\n"))
+def _escaped_report(report: Any) -> Any:
+    """The split or merge report with every string in it escaped before its summary joins them
+    into lines: a newline in a class name or path escaped afterwards would already be a line."""
+    import dataclasses
+
+    return dataclasses.replace(report, **{f.name: _escaped_values(getattr(report, f.name))
+                                          for f in dataclasses.fields(report) if f.init})
+
+
+def _escaped_values(value: Any) -> Any:
+    if isinstance(value, str):
+        return escape_text(value)
+    if isinstance(value, Path):
+        return escape_text(str(value))
+    if isinstance(value, (list, tuple)):
+        return type(value)(_escaped_values(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _escaped_values(v) for k, v in value.items()}
+    return value
 
 
 def _escaped_summary(report: Any) -> str:

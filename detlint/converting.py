@@ -69,6 +69,9 @@ class ConversionReport:
 
 
 def check_destination(src: Path, dst: Path) -> None:
+    # the staged folder is renamed onto dst: a link (dangling or not) would fail there with ENOTDIR
+    if dst.is_symlink():
+        raise UsageError(f"{dst}: destination is a symbolic link; give a new or empty folder")
     if dst.exists() and (not dst.is_dir() or any(dst.iterdir())):
         raise UsageError(f"{dst}: destination must be a new or empty folder")
     src_resolved, dst_resolved = src.resolve(), dst.resolve()

@@ -217,7 +217,9 @@ def _placeholder_size(scene: Scene) -> tuple[int, int]:
 
 def _to_canvas(box: np.ndarray, scale: float, offset: tuple[float, float]) -> np.ndarray:
     # Clipped far outside any canvas: a 1e300 coordinate would overflow Pillow's integer maths.
-    canvas = box * scale + np.array([offset[0], offset[1], offset[0], offset[1]])
+    # an overflow to inf is clipped like any other far coordinate: no RuntimeWarning on stderr
+    with np.errstate(over="ignore"):
+        canvas = box * scale + np.array([offset[0], offset[1], offset[0], offset[1]])
     return np.clip(canvas, -CANVAS_LIMIT, CANVAS_LIMIT)
 
 

@@ -34,7 +34,15 @@ from detlint.boundary import Boundary
 from detlint.config import image_root_for
 from detlint.converting import check_destination
 from detlint.errors import UsageError
-from detlint.fileio import atomic_write_bytes, batch_map, progress_enabled, remove_stale_staging, staged_folder
+from detlint.fileio import (
+    atomic_write_bytes,
+    batch_map,
+    progress_enabled,
+    read_bytes,
+    remove_stale_staging,
+    staged_folder,
+)
+from detlint.findings import Finding
 from detlint.formats import ReadOptions, WriteOptions, load, save
 from detlint.images.digests import content_hashes
 from detlint.model import Annotations, Categories, Dataset, concat_images
@@ -116,9 +124,12 @@ def read_class_map(path: Path, labels: list[str]) -> list[dict]:
     """
     import yaml
 
+    data = read_bytes(os.fspath(path))  # a regular file only: a FIFO would block the merge
+    if isinstance(data, Finding):
+        raise UsageError(f"--classes {path}: {data.message}")
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        document = yaml.safe_load(data.decode("utf-8"))
+    except (UnicodeDecodeError, yaml.YAMLError) as error:
         raise UsageError(f"--classes {path}: cannot read it ({_first_line(error)})") from None
     if not isinstance(document, dict) or set(document) - {"sources"} or not isinstance(document.get("sources"), dict):
         raise UsageError(f"--classes {path}: expected one key 'sources' mapping each source to its class map")
@@ -175,6 +186,16 @@ def target_names(datasets: list[Dataset], maps: list[dict]) -> list[list[str | N
     return out
 
 
+def _check_map_keys(datasets: list[Dataset], maps: list[dict], labels: list[str]) -> None:
+    # a key that names no class (a typo: 'kat' for 'cat') would leave the class unmapped, silently
+    for ds, mapping, label in zip(datasets, maps, labels):
+        known = set(ds.categories.names) | set(ds.categories.ids.tolist())
+        unknown = [key for key in mapping if key not in known]
+        if unknown:
+            raise UsageError(f"--classes: source {label!r}: {', '.join(repr(k) for k in unknown)} is no class name "
+                             f"or id of it (its classes: {', '.join(ds.categories.names[:20])})")
+
+
 def name_variants(targets: list[list[str | None]]) -> list[list[str]]:
     """Groups of distinct target names that fold to one :func:`variant_key`."""
     groups: dict[str, list[str]] = {}
@@ -200,6 +221,7 @@ def merge(request: MergeRequest) -> MergeReport:
     maps = read_class_map(request.class_map, labels) if request.class_map else [{} for _ in labels]
     datasets = [load(src, options=ReadOptions(progress=progress_enabled(), image_root=image_root_for(src, None)))
                 for src in request.sources]
+    _check_map_keys(datasets, maps, labels)
     targets = target_names(datasets, maps)
     variants = name_variants(targets)
     if variants and not request.keep_variants:

@@ -170,8 +170,9 @@ def _split_names(request: SplitRequest) -> list[str]:
     names = list(request.names) if request.names else list(DEFAULT_NAMES.get(len(request.ratios), ()))
     if len(names) != len(request.ratios):
         raise UsageError(f"--names: give one name per ratio ({len(request.ratios)} ratios)")
-    if len(set(names)) != len(names) or any(not n or not re.fullmatch(r"[\w.-]+", n) for n in names):
-        raise UsageError(f"--names {','.join(names)}: distinct names of letters, digits, '_', '-' or '.'")
+    if len(set(names)) != len(names) or any(not re.fullmatch(r"[\w.-]+", n) or not n.strip(".") for n in names):
+        raise UsageError(f"--names {','.join(names)}: distinct names of letters, digits, '_', '-' or '.' "
+                         "(not only dots: '.' and '..' are folders already)")
     if request.keep is not None and request.keep not in names:
         raise UsageError(f"--keep {request.keep}: not one of the split names ({', '.join(names)})")
     return names

@@ -71,10 +71,11 @@ def rebuild(path: Path, rev: str, into: Path) -> Revision:
             continue
         meta, _, name = entry.partition("\t")
         mode, kind, sha = meta.split()
-        if kind != "blob" or mode == "120000":
-            continue  # submodules and links: nothing a dataset reader needs
-        if safe_relative(name) != name:
-            continue  # a crafted tree entry ("../x", "/x"): git refuses to check it out, and so do we
+        if kind != "blob" or safe_relative(name) != name:
+            continue  # submodules; a crafted tree entry ("../x", "/x"): git refuses to check it out, and so do we
+        if mode == "120000":
+            _relink(top / name, into / name, name in changed)
+            continue
         relative = name[len(base) + 1:] if base else name
         result.blobs[relative] = sha
         target = into / name
@@ -92,6 +93,18 @@ def rebuild(path: Path, rev: str, into: Path) -> Revision:
     if not path.is_dir():
         result.root = into / prefix
     return result
+
+
+def _relink(source: Path, target: Path, changed: bool) -> None:
+    """An unchanged committed symlink made again as the same link (its target never opened),
+    so the reader meets it on both sides alike, not as an image added; a changed one is left out."""
+    if changed or not source.is_symlink():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.symlink(os.readlink(source), target)
+    except OSError:
+        pass
 
 
 def _link_unversioned(top: Path, into: Path, spec: str, at_rev: set[str]) -> int:

@@ -10,6 +10,7 @@ read the same table.
 from __future__ import annotations
 
 import importlib
+import stat
 from pathlib import Path
 
 from detlint.errors import NotADatasetError, UsageError
@@ -80,6 +81,7 @@ def sniff(path: Path) -> str:
     """The name of the format of the dataset at ``path``; a one-line error when there is none."""
     if not path.exists():
         raise UsageError(f"{path}: no such file or directory")
+    _check_kind(path)
     scores = {name: get(name).sniff(path) for name in names()}
     best = max(scores, key=lambda name: scores[name])
     if scores[best] <= 0:
@@ -96,12 +98,20 @@ def load(path: str | Path, format: str | None = None, options: ReadOptions | Non
     path = Path(path)
     if not path.exists():
         raise UsageError(f"{path}: no such file or directory")
+    _check_kind(path)
     reader = get(format or sniff(path))
     options = options or ReadOptions()
     if options.image_root is not None:
         _check_image_root(reader, options.image_root)
     with collector_paused():
         return reader.read(path, options).validate()
+
+
+def _check_kind(path: Path) -> None:
+    # a FIFO or a device is neither a dataset folder nor an annotation file: say so, never open it
+    if not path.is_dir() and not path.is_file():
+        kind = "a FIFO" if stat.S_ISFIFO(path.stat().st_mode) else "a special file"
+        raise UsageError(f"{path}: {kind}, not a dataset folder or annotation file; not read")
 
 
 def _check_image_root(reader: Format, image_root: Path) -> None:

@@ -17,7 +17,9 @@ from detlint.rules.context import RuleContext
 def box_text(box: np.ndarray) -> str:
     # on Python floats: a rule may word 100k findings, and numpy scalars cost 10x per value
     values = np.asarray(box, np.float64).tolist()
-    return "[" + ", ".join(f"{v:.1f}" if math.isfinite(v) else str(v) for v in values) + "]"
+    # past 1e15 a fixed-point 1e300 is 300 digits: written in exponent form instead
+    return "[" + ", ".join(f"{v:.1f}" if abs(v) < 1e15 else (f"{v:.6g}" if math.isfinite(v) else str(v))
+                           for v in values) + "]"
 
 
 def annotation_key(ds: Dataset, row: int) -> str:

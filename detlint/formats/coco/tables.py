@@ -175,8 +175,9 @@ def annotation_columns(columns: dict[str, Any], extra: np.ndarray, positions: Se
     raw, has_box = ((boxes, np.ones(n, bool)) if isinstance(boxes, np.ndarray)
                     else bbox_columns(boxes, file, positions, problems))
     ann.raw, ann.has_box = raw, has_box
-    ann.boxes = (np.column_stack([raw[:, 0], raw[:, 1], raw[:, 0] + raw[:, 2], raw[:, 1] + raw[:, 3]]) if n
-                 else np.zeros((0, 4)))
+    with np.errstate(over="ignore"):  # x + w past 1.8e308 is inf, which B rules report; no RuntimeWarning
+        ann.boxes = (np.column_stack([raw[:, 0], raw[:, 1], raw[:, 0] + raw[:, 2], raw[:, 1] + raw[:, 3]]) if n
+                     else np.zeros((0, 4)))
     ann.kind = np.where(has_box, Annotations.KIND_BOX, Annotations.KIND_NONE).astype(np.uint8)
     area = columns["area"]
     ann.area = area if isinstance(area, np.ndarray) else float_column(area)

@@ -182,7 +182,8 @@ def _columns_of(kept: list[tuple], ds: Dataset) -> Columns:
     if not n:
         return Columns.empty()
     items, image_keys, class_keys, bboxes, scores, states = zip(*kept)
-    raw = np.array([b if b is not None else [math.nan] * 4 for b in bboxes], np.float64).reshape(n, 4)
+    raw = np.array([[_as_float(v) for v in b] if b is not None else [math.nan] * 4 for b in bboxes],
+                   np.float64).reshape(n, 4)
     numbers = [integral(k) for k in class_keys]
     known = np.array([v is not None and -(1 << 63) <= v < (1 << 63) for v in numbers], bool)
     class_ids = np.array([v if ok else -1 for v, ok in zip(numbers, known.tolist())], np.int64)
@@ -194,6 +195,13 @@ def _columns_of(kept: list[tuple], ds: Dataset) -> Columns:
                    category=category_rows(ds, class_ids, known, "id"), scores=np.array(scores, np.float64),
                    score_state=np.array(states, np.int8), items=np.array(items, np.int32),
                    has_box=np.array([b is not None for b in bboxes], bool), extra=extra)
+
+
+def _as_float(value: float) -> float:
+    try:
+        return float(value)
+    except OverflowError:  # an integer too large for a float: infinite, so P007 names it
+        return math.inf if value > 0 else -math.inf
 
 
 def _is_number(value: Any) -> bool:

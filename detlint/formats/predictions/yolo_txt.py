@@ -94,7 +94,7 @@ def _read_file(path: Path, boundary: Boundary, file_index: int, file: str, image
         if not tokens:
             continue
         values = _numbers(tokens)
-        if values is None or len(values) not in (5, 6, 7) or not float(values[0]).is_integer():
+        if values is None or len(values) not in (5, 6, 7) or not _is_class_index(values[0]):
             longer += values is not None and len(values) > 7
             bad.append(Finding("P001", _why(tokens, values), file=file, line=number, annotation=str(number)))
             continue
@@ -119,9 +119,16 @@ def _numbers(tokens: list[str]) -> list[float] | None:
         return None
 
 
+def _is_class_index(value: float) -> bool:
+    # a whole number an int64 class column holds: 1e23 would wrap to a wrong, negative index
+    return float(value).is_integer() and abs(value) < 2.0 ** 63
+
+
 def _why(tokens: list[str], values: list[float] | None) -> str:
     if values is None:
         return f"not a prediction row: {' '.join(tokens)[:60]!r} holds a token that is not a number"
+    if len(values) in (5, 6, 7) and float(values[0]).is_integer():
+        return f"the class index {tokens[0]!r} is too large to be a class index"
     if len(values) in (5, 6):
         return f"the class index {tokens[0]!r} is not a whole number"
     return (f"{len(values)} numbers: a box prediction row is 'class cx cy w h [conf] [track id]' (5 to 7); "

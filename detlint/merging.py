@@ -43,7 +43,7 @@ from detlint.fileio import (
     staged_folder,
 )
 from detlint.findings import Finding
-from detlint.formats import ReadOptions, WriteOptions, load, save
+from detlint.formats import ReadOptions, WriteOptions, format_of, load, save
 from detlint.images.digests import content_hashes
 from detlint.model import Annotations, Categories, Dataset, concat_images
 from detlint.placing import Placement, SourceRoot, place_image
@@ -277,7 +277,8 @@ def merged_dataset(datasets: list[Dataset], labels: list[str], targets: list[lis
     ann.class_id = np.where(ann.category >= 0, ann.category + 1, ann.class_id).astype(np.int64)
     categories = Categories.build(names, ids=list(range(1, len(names) + 1)),
                                   extra=[extras.get(name, {}) for name in names])
-    same_format = len({ds.format for ds in datasets}) == 1
+    first = format_of(datasets[0])
+    same_format = all(format_of(ds) is first for ds in datasets)
     if not same_format:
         _foreign_rows_plain(datasets, images, ann, options)
     merged = Dataset(format=datasets[0].format, root=links,
@@ -298,8 +299,9 @@ def merged_dataset(datasets: list[Dataset], labels: list[str], targets: list[lis
 def _foreign_rows_plain(datasets: list[Dataset], images: object, ann: Annotations, options: WriteOptions) -> None:
     """Rows of a source of another format than the first's: no source numbers (``raw``) or
     extra fields the first format's writer would take for its own (each extra a listed loss)."""
-    image_source = np.repeat(np.arange(len(datasets)), [len(ds.images) for ds in datasets])
-    foreign_image = np.asarray([datasets[k].format != datasets[0].format for k in image_source.tolist()], bool)
+    first = format_of(datasets[0])
+    foreign_source = np.array([format_of(ds) is not first for ds in datasets], bool)
+    foreign_image = np.repeat(foreign_source, [len(ds.images) for ds in datasets])
     foreign_ann = np.zeros(len(ann), bool)
     linked = ann.image >= 0
     foreign_ann[linked] = foreign_image[ann.image[linked]]

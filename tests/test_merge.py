@@ -164,3 +164,16 @@ def test_sources_of_two_formats(sources, tmp_path: Path) -> None:
     assert len(merged.annotations) == len(first.annotations) + len(second.annotations)
     assert merged.categories.names == first.categories.names + second.categories.names
     check_clean(tmp_path / "out")
+
+
+def test_sources_of_two_formats_merge_with_the_second_source_in_pixels(tmp_path: Path) -> None:
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures"
+    code, _ = run("merge", fixtures / "yolo_clean", fixtures / "rules" / "coco_clean", "--out", tmp_path / "m",
+                  "--keep-variants")
+    assert code == 0
+    report = json.loads((tmp_path / "m" / REPORT_NAME).read_text())
+    assert any("several formats" in note for note in report["notes"])
+    merged = load(tmp_path / "m")
+    yolo, coco = load(fixtures / "yolo_clean"), load(fixtures / "rules" / "coco_clean")
+    assert (len(merged.images), len(merged.annotations)) == (len(yolo.images) + len(coco.images),
+                                                             len(yolo.annotations) + len(coco.annotations))

@@ -173,7 +173,9 @@ def test_sources_of_two_formats_merge_with_the_second_source_in_pixels(tmp_path:
     assert code == 0
     report = json.loads((tmp_path / "m" / REPORT_NAME).read_text())
     assert any("several formats" in note for note in report["notes"])
-    merged = load(tmp_path / "m")
     yolo, coco = load(fixtures / "yolo_clean"), load(fixtures / "rules" / "coco_clean")
-    assert (len(merged.images), len(merged.annotations)) == (len(yolo.images) + len(coco.images),
-                                                             len(yolo.annotations) + len(coco.annotations))
+    assert (report["images"], report["annotations"]) == (len(yolo.images) + len(coco.images),
+                                                         len(yolo.annotations) + len(coco.annotations))
+    written = [p for p in (tmp_path / "m" / "images").rglob("*") if p.is_file()]
+    labels = sum(len(p.read_text().split()) // 5 for p in (tmp_path / "m" / "labels").rglob("*.txt"))
+    assert (len(written), labels) == (report["images"], report["annotations"])  # the COCO boxes as YOLO rows

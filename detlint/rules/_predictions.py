@@ -86,3 +86,16 @@ def class_label(ds: Dataset, preds: Predictions, row: int) -> str:
 def class_ref(preds: Predictions) -> str:
     """What the file calls a class reference: "category_id" (COCO results) or "class index"."""
     return "category_id" if preds.class_basis == "id" else "class index"
+
+
+def image_sizes(ds: Dataset, preds: Predictions) -> tuple[np.ndarray, np.ndarray]:
+    """Each detection's image width and height in pixels (NaN where the image or its size is
+    unknown)."""
+    det = preds.detections
+    w = np.full(len(det), np.nan)
+    h = np.full(len(det), np.nan)
+    linked = det.image >= 0
+    w[linked] = ds.images.width[det.image[linked]]
+    h[linked] = ds.images.height[det.image[linked]]
+    w[w <= 0], h[h <= 0] = np.nan, np.nan
+    return w, h

@@ -19,7 +19,7 @@ from detlint.findings import Finding
 from detlint.model import Dataset
 from detlint.rules._helpers import RuleContext, box_text
 from detlint.rules._options import OUT_OF_IMAGE_TOLERANCE, Options
-from detlint.rules._predictions import at_detections
+from detlint.rules._predictions import at_detections, image_sizes
 
 CODE = "P006"
 NAME = "prediction-out-of-image"
@@ -33,12 +33,7 @@ EDGES = ("left", "top", "right", "bottom")
 def overshoot(ds: Dataset, preds: object) -> np.ndarray:
     """float64[N, 4]: how far each detection passes the left/top/right/bottom edge (NaN: size unknown)."""
     det = preds.detections
-    w = np.full(len(det), np.nan)
-    h = np.full(len(det), np.nan)
-    linked = det.image >= 0
-    w[linked] = ds.images.width[det.image[linked]]
-    h[linked] = ds.images.height[det.image[linked]]
-    w[w <= 0], h[h <= 0] = np.nan, np.nan
+    w, h = image_sizes(ds, preds)
     w[det.normalized], h[det.normalized] = 1.0, 1.0
     b = det.boxes
     return np.column_stack([-b[:, 0], -b[:, 1], b[:, 2] - w, b[:, 3] - h])

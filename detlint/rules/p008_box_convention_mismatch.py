@@ -28,7 +28,7 @@ from detlint.model import Dataset, Predictions
 from detlint.rules._agreement import MIN_EVIDENCE, Pairs, any_overlap, image_pairs, sample_rows
 from detlint.rules._helpers import RuleContext
 from detlint.rules._options import OUT_OF_IMAGE_TOLERANCE, Options
-from detlint.rules._predictions import at_file
+from detlint.rules._predictions import at_file, image_sizes
 
 CODE = "P008"
 NAME = "box-convention-mismatch"
@@ -98,7 +98,7 @@ def _figures(ds: Dataset, preds: Predictions, reading: str, tolerance: float, sa
              pairs: Pairs) -> tuple[float, int, float]:
     """(overlap share, detections judged, share of impossible boxes) under ``reading``."""
     det = preds.detections
-    w, h = _image_sizes(ds, preds)
+    w, h = image_sizes(ds, preds)
     # the impossible share from every k-th row (at most SHAPE_ROWS): a share, cheap at any size
     rows = np.arange(0, len(det), max(1, len(det) // SHAPE_ROWS))
     normalized = preds.meta.get("convention") != "xywh"
@@ -115,15 +115,3 @@ def _figures(ds: Dataset, preds: Predictions, reading: str, tolerance: float, sa
     impossible = float(bad[known].mean()) if known.any() else 0.0
     overlap, judged = any_overlap(ds, pairs, np.nan_to_num(sampled))
     return overlap, judged, impossible
-
-
-def _image_sizes(ds: Dataset, preds: Predictions) -> tuple[np.ndarray, np.ndarray]:
-    """Each detection's image width and height in pixels (NaN where unknown)."""
-    det = preds.detections
-    w = np.full(len(det), np.nan)
-    h = np.full(len(det), np.nan)
-    linked = det.image >= 0
-    w[linked] = ds.images.width[det.image[linked]]
-    h[linked] = ds.images.height[det.image[linked]]
-    w[w <= 0], h[h <= 0] = np.nan, np.nan
-    return w, h

@@ -70,3 +70,19 @@ def test_class_names_where_ids_belong(tmp_path: Path, gt: dict) -> None:
     results = [{**d, "category_id": names[d["category_id"]]} for d in detections_from(gt)]
     messages = _p003(tmp_path, gt, results)
     assert messages and all("a class name where the category_id belongs" in m for m in messages)
+
+
+def test_without_ground_truth_boxes_the_readings_are_judged_by_shape_and_coverage(tmp_path: Path, gt: dict) -> None:
+    """No label box to compare with: P008 falls back to impossible boxes, P003 to coverage."""
+    empty = {**gt, "annotations": []}
+    xyxy = [{**d, "bbox": [d["bbox"][0], d["bbox"][1], d["bbox"][0] + d["bbox"][2], d["bbox"][1] + d["bbox"][3]],
+             "category_id": COCO_IDS.index(d["category_id"])} for d in detections_from(gt)]
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "annotations.json").write_text(json.dumps(empty))
+    (tmp_path / "preds.json").write_text(json.dumps(xyxy))
+    result = CliRunner().invoke(main, ["check", str(tmp_path / "data"), "--predictions", str(tmp_path / "preds.json"),
+                                       "--images", "none", "--no-cache", "--output-format", "json",
+                                       "--select", "P003,P008"])
+    messages = {f["code"]: f["message"] for f in json.loads(result.stdout)["findings"]}
+    assert "look like [x1 y1 x2 y2]" in messages["P008"] and "ground-truth box" not in messages["P008"]
+    assert "no ground-truth box overlaps enough detections" in messages["P003"]
